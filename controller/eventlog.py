@@ -1,0 +1,24 @@
+"""Controller events as JSON lines with ECS-style field names (one object per line)."""
+import json
+import time
+from datetime import datetime, timezone
+
+
+def ecs_timestamp(epoch=None):
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventLog:
+    def __init__(self, path):
+        self.path = path
+        self._file = open(path, "a", buffering=1) if path else None
+
+    def emit(self, action, message, **fields):
+        """Write one event: `action` is ECS event.action; extra fields use dotted ECS names
+        given with underscores for dots (observer_name -> observer.name)."""
+        if self._file is None:
+            return
+        record = {"@timestamp": ecs_timestamp(), "event.action": action, "message": message}
+        record.update({k.replace("_", "."): v for k, v in fields.items()})
+        self._file.write(json.dumps(record) + "\n")

@@ -1,0 +1,306 @@
+"""The Cluster harness: starts and stops everything; run.py, tests, benchmarks and experiments
+all use it.
+
+    with Cluster(mode="nat", clients=4, webs=2) as cluster:
+        cluster.host("c1").cmd("curl -s http://%s/" % cluster.vip)
+        cluster.rest("GET", "/lb/status")
+
+Start order: pre-flight checks, the controller (Ryu), the Mininet network (its switches connect
+and receive their flows), the etcd cluster on db1..db3, the web servers. Stop undoes all of it,
+whatever failed on the way; a run that crashed is cleaned up by the next one.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import requests
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.node import RemoteController
+
+from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, ConfigError, describe
+from topologies.runstate import ClusterError, RunRecord, require_free_port, sh, stop_processes
+from topologies.topo import LvsTopo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+__all__ = ["Cluster", "ClusterError", "ConfigError", "RestError"]
+
+# What cluster.fail() can do to each role; later issues add kinds (proxy failures in issue 5).
+FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
+                 "client": ("link",), "router": ("link",)}
+
+
+class RestError(ClusterError):
+    def __init__(self, method, path, status, body):
+        super().__init__("%s %s answered %d: %s" % (method, path, status, body.get("error", body)))
+        self.status, self.body = status, body
+
+
+def wait_until(what, check, timeout, interval=0.1):
+    """Poll `check` until it returns a true value (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise ClusterError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Cluster:
+    def __init__(self, mode="nat", clients=4, webs=2, run_dir=None, rest_port=8080, of_port=6653,
+                 progress=None):
+        self.description = describe(mode=mode, clients=clients, webs=webs)
+        self.rest_port, self.of_port = rest_port, of_port
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, "runs", "%s-%s" % (stamp, mode)))
+        self.log_dir = os.path.join(self.run_dir, "logs")
+        self.progress = progress or (lambda message: None)
+        self.net = None
+        self.controller = None
+        self.processes = {}            # (node name, service) -> Popen
+        self.failed = {}               # node name -> failure kind
+        self.record = RunRecord()
+        self._t0 = None
+
+    # --- context manager ----------------------------------------------------------------------
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_exc):
+        self.stop()
+
+    @property
+    def vip(self):
+        return self.description.vip
+
+    @property
+    def mode(self):
+        return self.description.mode
+
+    def host(self, name):
+        if self.net is None or name not in self.net:
+            raise ClusterError("no node named %r; nodes: %s"
+                               % (name, ", ".join(self.description.node_names)))
+        return self.net[name]
+
+    # --- start --------------------------------------------------------------------------------
+    def _step(self, label, action):
+        started = time.monotonic()
+        detail = action()
+        self.progress("[%5.1fs] %-12s %s (%.1fs)" % (time.monotonic() - self._t0, label,
+                                                       detail or "ok", time.monotonic() - started))
+
+    def start(self):
+        self._t0 = time.monotonic()
+        self._step("pre-flight", self._preflight)
+        self._step("controller", self._start_controller)
+        self._step("network", self._start_network)
+        self._step("switches", self._wait_switches)
+        self._step("etcd", self._start_etcd)
+        self._step("web servers", self._start_webs)
+
+    def _preflight(self):
+        if os.geteuid() != 0:
+            raise ClusterError("needs root (Mininet creates namespaces and veths): re-run with sudo")
+        for tool in ("ovs-vsctl", "etcd", "etcdctl", "ethtool", "curl"):
+            if not shutil.which(tool):
+                raise ClusterError("%s is not installed: run scripts/install.sh" % tool)
+        if sh("ovs-vsctl", "--timeout=3", "show").returncode != 0:
+            raise ClusterError("Open vSwitch is not running: run scripts/install.sh (it starts it), "
+                               "or /usr/share/openvswitch/scripts/ovs-ctl start")
+        cleaned = self.record.acquire([s.name for s in self.description.switches],
+                                      [h.name for h in self.description.hosts]
+                                      + [s.name for s in self.description.switches])
+        require_free_port(self.of_port, "--of-port")
+        require_free_port(self.rest_port, "--rest-port")
+        os.makedirs(self.log_dir, exist_ok=True)
+        with open(os.path.join(self.run_dir, "cluster.json"), "w") as f:
+            f.write(self.description.to_json())
+        note = "run directory %s" % self.run_dir
+        return note + ("; cleaned leftovers of a crashed run: " + ", ".join(cleaned) if cleaned else "")
+
+    def _start_controller(self):
+        log = open(os.path.join(self.log_dir, "controller.log"), "w")
+        self.controller = subprocess.Popen(
+            [sys.executable, "-m", "controller.launcher", "--cluster",
+             os.path.join(self.run_dir, "cluster.json"), "--of-port", str(self.of_port),
+             "--rest-port", str(self.rest_port),
+             "--events", os.path.join(self.log_dir, "controller-events.jsonl")],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
+        self.record.add_pid("controller", self.controller.pid)
+
+        def answering():
+            if self.controller.poll() is not None:
+                raise ClusterError("the controller exited (code %d): see %s"
+                                   % (self.controller.returncode, log.name))
+            return self._status_or_none()
+        wait_until("the controller's REST API", answering, timeout=30)
+        return "Ryu pid %d, OpenFlow 127.0.0.1:%d, REST http://127.0.0.1:%d" % (
+            self.controller.pid, self.of_port, self.rest_port)
+
+    def _start_network(self):
+        setLogLevel("warning")
+        self.net = Mininet(topo=LvsTopo(description=self.description), controller=None,
+                           autoSetMacs=False, autoStaticArp=False, build=False)
+        self.net.addController(RemoteController("c0", ip="127.0.0.1", port=self.of_port))
+        self.net.build()
+        self.net.start()
+        for node in self.net.hosts:
+            self.record.add_pid("shell:" + node.name, node.pid)
+        return "%d switches, %d hosts, %d links" % (len(self.net.switches), len(self.net.hosts),
+                                                     len(self.net.links))
+
+    def _wait_switches(self):
+        names = {s.name for s in self.description.switches}
+
+        def all_ready():
+            status = self._status_or_none()
+            return (status and status["active_proxy"]
+                    and names <= {s["name"] for s in status["switches"] if s["ready"]} and status)
+        status = wait_until("all switches to connect and take their flows", all_ready, timeout=30)
+        return "%d switches connected, flows installed; active proxy %s" % (
+            len(names), status["active_proxy"])
+
+    # --- etcd ---------------------------------------------------------------------------------
+    def etcd_endpoints(self):
+        return ",".join("http://%s:%d" % (h.ip, ETCD_CLIENT_PORT)
+                        for h in self.description.hosts_with_role("db"))
+
+    def _etcd_command(self, db, cluster_state="new"):
+        host = self.description.host(db)
+        peers = ",".join("%s=http://%s:%d" % (h.name, h.ip, ETCD_PEER_PORT)
+                         for h in self.description.hosts_with_role("db"))
+        client_url, peer_url = ("http://%s:%d" % (host.ip, port)
+                                for port in (ETCD_CLIENT_PORT, ETCD_PEER_PORT))
+        # Heartbeat and election timeout are tuned for a LAN of namespaces (PLATFORM.md).
+        return ["etcd", "--name", db, "--data-dir", os.path.join(self.run_dir, "etcd", db),
+                "--listen-client-urls", client_url + ",http://127.0.0.1:%d" % ETCD_CLIENT_PORT,
+                "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
+                "--initial-advertise-peer-urls", peer_url, "--initial-cluster", peers,
+                "--initial-cluster-token", "lvsdn-" + os.path.basename(self.run_dir),
+                "--initial-cluster-state", cluster_state, "--heartbeat-interval", "50",
+                "--election-timeout", "500"]
+
+    def etcd_health(self):
+        """[{"endpoint": URL, "health": bool}, ...] for every member, as etcdctl sees it."""
+        db = self.description.hosts_with_role("db")[0].name
+        out = self.host(db).cmd("ETCDCTL_API=3 etcdctl --command-timeout=2s --endpoints=%s "
+                                "endpoint health -w json 2>/dev/null" % self.etcd_endpoints())
+        try:
+            return [{"endpoint": e["endpoint"], "health": bool(e["health"])} for e in json.loads(out)]
+        except (ValueError, KeyError, TypeError):
+            return []
+
+    def _start_etcd(self):
+        dbs = [h.name for h in self.description.hosts_with_role("db")]
+        for db in dbs:
+            self._spawn(db, "etcd", self._etcd_command(db))
+        wait_until("3 healthy etcd members",
+                   lambda: sum(e["health"] for e in self.etcd_health()) == len(dbs), timeout=30)
+        return "%d members healthy (%s)" % (len(dbs), self.etcd_endpoints())
+
+    # --- web tier -----------------------------------------------------------------------------
+    def _web_command(self, web):
+        return [sys.executable, "-m", "apps.webserver", "--name", web, "--port",
+                str(self.description.http_port), "--access-log",
+                os.path.join(self.log_dir, "%s-access.jsonl" % web)]
+
+    def web_healthy(self, web):
+        url = "http://%s:%d/health" % (self.description.host(web).ip, self.description.http_port)
+        return self.host(web).cmd("curl -s -m 1 -o /dev/null -w '%%{http_code}' %s" % url) == "200"
+
+    def _start_webs(self):
+        webs = [h.name for h in self.description.real_servers]
+        for web in webs:
+            self._spawn(web, "web", self._web_command(web))
+        wait_until("web servers to answer /health", lambda: all(map(self.web_healthy, webs)),
+                   timeout=20)
+        return "%d real servers answering on port %d" % (len(webs), self.description.http_port)
+
+    # --- processes in hosts -------------------------------------------------------------------
+    def _spawn(self, node, service, command):
+        log = open(os.path.join(self.log_dir, "%s-%s.log" % (node, service)), "a")
+        process = self.host(node).popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                        env=dict(os.environ, PYTHONPATH=ROOT))
+        self.processes[(node, service)] = process
+        self.record.add_pid("%s:%s" % (node, service), process.pid)
+
+    def _kill(self, *services, crash=False):
+        """Stop services given as (node, service) pairs, all at once."""
+        stop_processes([self.processes.pop(key) for key in services if key in self.processes],
+                       crash=crash)
+        for node, service in services:
+            self.record.remove_pid("%s:%s" % (node, service))
+
+    # --- failures -----------------------------------------------------------------------------
+    def fail(self, name, kind):
+        if name not in self.description.node_names:
+            raise ClusterError("no node named %r; nodes: %s" % (name, ", ".join(self.description.node_names)))
+        role = next((h.role for h in self.description.hosts if h.name == name), "switch")
+        kinds = FAILURE_KINDS.get(role, ())
+        if kind not in kinds:
+            raise ClusterError("cannot fail %s (%s) by %r; kinds for it: %s"
+                               % (name, role, kind, ", ".join(kinds) or "none yet"))
+        if name in self.failed:
+            raise ClusterError("%s has already failed (%s); recover it first" % (name, self.failed[name]))
+        if kind == "crash":
+            self._kill((name, "etcd" if role == "db" else "web"), crash=True)
+        else:
+            self._set_links(name, "down")
+        self.failed[name] = kind
+
+    def recover(self, name):
+        kind = self.failed.pop(name, None)
+        if kind is None:
+            raise ClusterError("%s has not failed; failed nodes: %s"
+                               % (name, ", ".join(sorted(self.failed)) or "none"))
+        if kind == "link":
+            self._set_links(name, "up")
+        elif self.description.host(name).role == "db":
+            self._spawn(name, "etcd", self._etcd_command(name, cluster_state="existing"))
+        else:
+            self._spawn(name, "web", self._web_command(name))
+
+    def _set_links(self, name, status):
+        for intf in self.description.host(name).interfaces:
+            self.net.configLinkStatus(name, intf.switch, status)
+
+    # --- REST ---------------------------------------------------------------------------------
+    def rest(self, method, path, body=None):
+        """Call the controller's REST API; the decoded JSON, or RestError for a 4xx/5xx."""
+        response = requests.request(method, "http://127.0.0.1:%d%s" % (self.rest_port, path),
+                                    json=body, timeout=5)
+        decoded = response.json()
+        if response.status_code >= 400:
+            raise RestError(method, path, response.status_code, decoded)
+        return decoded
+
+    def _status_or_none(self):
+        try:
+            return self.rest("GET", "/lb/status")
+        except (requests.RequestException, ValueError):
+            return None
+
+    # --- stop ---------------------------------------------------------------------------------
+    def stop(self):
+        """Undo everything start() did, in reverse, whatever state it reached."""
+        self._kill(*list(self.processes))
+        if self.net is not None:
+            self.net.stop()
+            self.net = None
+        if self.controller is not None:
+            stop_processes([self.controller])
+            self.controller = None
+        self.record.release()

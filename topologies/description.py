@@ -1,0 +1,220 @@
+"""The cluster description: the one source of truth for names, addresses, roles, ports and DPIDs.
+
+Pure data, no Mininet or Ryu import: the topology builds from it, the controller reads it as JSON
+(written by the harness into the run directory), tests and tools read it too.
+
+Addressing (LVS terms: VIP = virtual IP, RIP = real server IP):
+    public net   10.0.0.0/24   r0 .1, VIP .100, clients c1..cN .11..
+    server LAN   10.0.1.0/24   r0 .1, NAT gateway (virtual, owned by the active proxy) .254,
+                               web hosts (real servers) .11..
+    DB net       10.0.2.0/24   db1..db3 .11..13, web hosts' second interface .21..
+Every interface's MAC is 02:00 followed by its IPv4 address, so a MAC in a trace names its owner.
+"""
+import ipaddress
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Tuple
+
+MODES = ("nat", "tun", "dr")
+MAX_CLIENTS = 64
+MAX_WEBS = 32
+DB_COUNT = 3
+
+PUBLIC_NET = ipaddress.ip_network("10.0.0.0/24")
+LAN_NET = ipaddress.ip_network("10.0.1.0/24")
+DB_NET = ipaddress.ip_network("10.0.2.0/24")
+VIP = "10.0.0.100"
+VRID = 1
+NAT_GATEWAY = "10.0.1.254"
+ROUTER_HOST_ID = 1
+CLIENT_BASE, WEB_BASE, DB_BASE, WEB_DB_BASE = 10, 10, 10, 20
+HTTP_PORT = 80
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+
+# Switch ports. Each edge switch reserves 1 and 2 for the proxies and 3 for the router,
+# so a port number alone tells what sits behind it.
+PROXY_NAMES = ("lb1", "lb2")
+PROXY_UPLINK_PORT = 1      # proxy port towards s_pub
+PROXY_DOWNLINK_PORT = 2    # proxy port towards s_lan
+EDGE_ROUTER_PORT = 3
+EDGE_FIRST_HOST_PORT = 4
+
+
+class ConfigError(ValueError):
+    """A cluster configuration that cannot work; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str          # interface name inside the host, e.g. "web1-eth0"
+    ip: str
+    prefixlen: int
+    mac: str
+    switch: str        # the switch this interface is cabled to
+    port: int          # that switch's port number
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    role: str          # client | router | web | db
+    interfaces: Tuple[Interface, ...]
+    gateway: Optional[str] = None
+
+    @property
+    def ip(self):
+        return self.interfaces[0].ip
+
+    def interface_on(self, switch):
+        return next((i for i in self.interfaces if i.switch == switch), None)
+
+
+@dataclass(frozen=True)
+class Switch:
+    name: str
+    dpid: int
+    role: str          # public | lan | db | proxy
+
+
+@dataclass(frozen=True)
+class Trunk:
+    """A switch-to-switch cable (proxy uplinks and downlinks)."""
+    switch_a: str
+    port_a: int
+    switch_b: str
+    port_b: int
+
+
+@dataclass(frozen=True)
+class ClusterDescription:
+    mode: str
+    vip: str
+    vip_mac: str
+    nat_gateway: str
+    http_port: int
+    switches: Tuple[Switch, ...]
+    hosts: Tuple[Host, ...]
+    trunks: Tuple[Trunk, ...]
+    proxies: Tuple[str, ...] = field(default=PROXY_NAMES)
+
+    def host(self, name):
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError("no host named %r in the cluster" % name)
+
+    def switch(self, name):
+        for switch in self.switches:
+            if switch.name == name:
+                return switch
+        raise KeyError("no switch named %r in the cluster" % name)
+
+    def switch_by_dpid(self, dpid):
+        return next((s for s in self.switches if s.dpid == dpid), None)
+
+    def hosts_with_role(self, role):
+        return [h for h in self.hosts if h.role == role]
+
+    @property
+    def real_servers(self):
+        return self.hosts_with_role("web")
+
+    @property
+    def node_names(self):
+        return [s.name for s in self.switches] + [h.name for h in self.hosts]
+
+    def host_ports(self, switch):
+        """{port: Interface} of the hosts cabled to an edge switch."""
+        return {i.port: i for h in self.hosts for i in h.interfaces if i.switch == switch}
+
+    def trunk_ports(self, switch):
+        """{port: peer switch name} of a switch's switch-to-switch cables."""
+        ports = {}
+        for t in self.trunks:
+            if t.switch_a == switch:
+                ports[t.port_a] = t.switch_b
+            if t.switch_b == switch:
+                ports[t.port_b] = t.switch_a
+        return ports
+
+    def to_json(self):
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data):
+        hosts = tuple(Host(name=h["name"], role=h["role"], gateway=h.get("gateway"),
+                           interfaces=tuple(Interface(**i) for i in h["interfaces"]))
+                      for h in data["hosts"])
+        return cls(mode=data["mode"], vip=data["vip"], vip_mac=data["vip_mac"],
+                   nat_gateway=data["nat_gateway"], http_port=data["http_port"],
+                   switches=tuple(Switch(**s) for s in data["switches"]), hosts=hosts,
+                   trunks=tuple(Trunk(**t) for t in data["trunks"]),
+                   proxies=tuple(data["proxies"]))
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            return cls.from_dict(json.load(f))
+
+
+def mac_for(ip):
+    """A locally administered MAC that spells the IPv4 address: 10.0.1.11 -> 02:00:0a:00:01:0b."""
+    return "02:00:" + ":".join("%02x" % b for b in ipaddress.ip_address(ip).packed)
+
+
+def vrrp_mac(vrid):
+    """The VRRP virtual router MAC (RFC 5798) that answers ARP for the VIP."""
+    return "00:00:5e:00:01:%02x" % vrid
+
+
+def _interface(host, index, net, host_id, switch, port):
+    ip = str(net.network_address + host_id)
+    return Interface(name="%s-eth%d" % (host, index), ip=ip, prefixlen=net.prefixlen,
+                     mac=mac_for(ip), switch=switch, port=port)
+
+
+def validate(mode, clients, webs):
+    if mode not in MODES:
+        raise ConfigError("unknown forwarding mode %r: choose one of %s" % (mode, ", ".join(MODES)))
+    for what, value, top in (("clients", clients, MAX_CLIENTS), ("webs", webs, MAX_WEBS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise ConfigError("--%s must be an integer from 1 to %d, got %r" % (what, top, value))
+
+
+def describe(mode="nat", clients=4, webs=2):
+    """The cluster for a forwarding mode and counts of clients and web hosts."""
+    validate(mode, clients, webs)
+    router_pub = str(PUBLIC_NET.network_address + ROUTER_HOST_ID)
+    router_lan = str(LAN_NET.network_address + ROUTER_HOST_ID)
+    switches = (
+        Switch("s_pub", 0x1, "public"),
+        Switch("s_lan", 0x2, "lan"),
+        Switch("s_db", 0x3, "db"),
+    ) + tuple(Switch(name, 0x100 + i, "proxy") for i, name in enumerate(PROXY_NAMES, 1))
+
+    hosts = [Host("r0", "router", (
+        _interface("r0", 0, PUBLIC_NET, ROUTER_HOST_ID, "s_pub", EDGE_ROUTER_PORT),
+        _interface("r0", 1, LAN_NET, ROUTER_HOST_ID, "s_lan", EDGE_ROUTER_PORT)))]
+    for i in range(1, clients + 1):
+        hosts.append(Host("c%d" % i, "client", (
+            _interface("c%d" % i, 0, PUBLIC_NET, CLIENT_BASE + i, "s_pub",
+                       EDGE_FIRST_HOST_PORT + i - 1),), gateway=router_pub))
+    for i in range(1, webs + 1):
+        hosts.append(Host("web%d" % i, "web", (
+            _interface("web%d" % i, 0, LAN_NET, WEB_BASE + i, "s_lan", EDGE_FIRST_HOST_PORT + i - 1),
+            _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
+            gateway=router_lan))
+    for i in range(1, DB_COUNT + 1):
+        hosts.append(Host("db%d" % i, "db", (
+            _interface("db%d" % i, 0, DB_NET, DB_BASE + i, "s_db", i),)))
+
+    trunks = []
+    for proxy in PROXY_NAMES:
+        edge_port = PROXY_NAMES.index(proxy) + 1
+        trunks.append(Trunk(proxy, PROXY_UPLINK_PORT, "s_pub", edge_port))
+        trunks.append(Trunk(proxy, PROXY_DOWNLINK_PORT, "s_lan", edge_port))
+
+    return ClusterDescription(mode=mode, vip=VIP, vip_mac=vrrp_mac(VRID), nat_gateway=NAT_GATEWAY,
+                              http_port=HTTP_PORT, switches=switches, hosts=tuple(hosts),
+                              trunks=tuple(trunks))
