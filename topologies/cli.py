@@ -1,0 +1,58 @@
+"""The Mininet CLI with the cluster's own commands."""
+import json
+
+from mininet.cli import CLI
+from mininet.log import output
+
+from topologies.cluster import ClusterError, FAILURE_KINDS
+
+
+class ClusterCLI(CLI):
+    prompt = "lvs> "
+
+    def __init__(self, cluster, **kwargs):
+        self.cluster = cluster
+        output("Extra commands: status, fail NODE KIND, recover NODE (help CMD for more)\n")
+        super().__init__(cluster.net, **kwargs)
+
+    def run(self):
+        """As Mininet's, except that Ctrl-C at the prompt leaves (and tears down) instead of
+        printing 'Interrupt'; Ctrl-C during a node's command still only interrupts that."""
+        try:
+            self.cmdloop()
+        except KeyboardInterrupt:
+            output("\n")
+
+    @staticmethod
+    def _try(action, *args):
+        """Run a cluster action; True if it succeeded, else False with its error shown."""
+        try:
+            action(*args)
+            return True
+        except ClusterError as e:
+            output("error: %s\n" % e)
+            return False
+
+    def do_status(self, _line):
+        """status: the controller's view (GET /lb/status) as JSON."""
+        self._try(lambda: output(json.dumps(self.cluster.rest("GET", "/lb/status"), indent=1) + "\n"))
+
+    def do_fail(self, line):
+        words = line.split()
+        if len(words) != 2:
+            output("usage: fail NODE KIND   kinds by role: %s\n" % "; ".join(
+                "%s: %s" % (role, ", ".join(kinds)) for role, kinds in FAILURE_KINDS.items()))
+            return
+        if self._try(self.cluster.fail, *words):
+            output("%s failed (%s)\n" % tuple(words))
+
+    do_fail.__doc__ = "fail NODE KIND: crash a web or DB host's service, or cut a host's links"
+
+    def do_recover(self, line):
+        """recover NODE: undo `fail NODE ...`."""
+        words = line.split()
+        if len(words) != 1:
+            output("usage: recover NODE\n")
+            return
+        if self._try(self.cluster.recover, words[0]):
+            output("%s recovered\n" % words[0])

@@ -1,0 +1,88 @@
+"""Checks that a running cluster is what its description says and that each tier answers.
+
+Used by `run.py --no-cli` and by the emulation tests. Each check returns (ok, detail).
+"""
+import json
+import re
+
+
+def _ping(cluster, source, target_ip):
+    out = cluster.host(source).cmd("ping -c1 -W2 %s" % target_ip)
+    return " 0% packet loss" in out
+
+
+def check_addresses(cluster):
+    """Every host interface carries the IP and MAC of the description."""
+    wrong = []
+    for host in cluster.description.hosts:
+        shown = cluster.host(host.name).cmd("ip -o addr show; ip -o link show")
+        for intf in host.interfaces:
+            link = re.search(r"%s[@:].*?link/ether (\S+)" % re.escape(intf.name), shown)
+            if "%s/%d" % (intf.ip, intf.prefixlen) not in shown or not link or link.group(1) != intf.mac:
+                wrong.append(intf.name)
+    return not wrong, "all %d hosts as described" % len(cluster.description.hosts) if not wrong \
+        else "differ from the description: " + ", ".join(wrong)
+
+
+def check_controller(cluster):
+    status = cluster.rest("GET", "/lb/status")
+    not_ready = [s["name"] for s in status["switches"] if not s["ready"]]
+    ok = not not_ready and status["active_proxy"] is not None
+    return ok, ("%d switches connected with flows, active proxy %s, %d packet-ins"
+                % (len(status["switches"]), status["active_proxy"], status["packet_in"])
+                if ok else "switches not ready: %s; active proxy %s" % (not_ready, status["active_proxy"]))
+
+
+def check_etcd(cluster):
+    members = cluster.etcd_health()
+    healthy = [m["endpoint"] for m in members if m["health"]]
+    return len(healthy) == 3, "%d of 3 members healthy" % len(healthy)
+
+
+def check_public_side(cluster):
+    router = cluster.description.host("r0").interface_on("s_pub").ip
+    failed = [c.name for c in cluster.description.hosts_with_role("client") if not _ping(cluster, c.name, router)]
+    return not failed, "every client reaches r0" if not failed else "cannot reach r0: " + ", ".join(failed)
+
+
+def check_server_side(cluster):
+    d = cluster.description
+    targets = [d.host("r0").interface_on("s_lan").ip] + [h.ip for h in d.hosts_with_role("db")]
+    failed = ["%s->%s" % (w.name, ip) for w in d.real_servers for ip in targets if not _ping(cluster, w.name, ip)]
+    return not failed, "every web host reaches r0 and db1..db3" if not failed else "unreachable: " + ", ".join(failed)
+
+
+def check_web_tier(cluster):
+    """Each real server answers HTTP from across r0 and names itself."""
+    wrong = []
+    for web in cluster.description.real_servers:
+        out = cluster.host("r0").cmd("curl -s -m 2 http://%s:%d/" % (web.ip, cluster.description.http_port))
+        try:
+            served_by = json.loads(out)["served_by"]
+        except (ValueError, KeyError):
+            served_by = None
+        if served_by != web.name:
+            wrong.append(web.name)
+    return not wrong, "every real server answers HTTP" if not wrong else "no HTTP answer from: " + ", ".join(wrong)
+
+
+CHECKS = [
+    ("addresses", check_addresses),
+    ("controller", check_controller),
+    ("etcd", check_etcd),
+    ("public side", check_public_side),
+    ("server side", check_server_side),
+    ("web tier", check_web_tier),
+]
+
+
+def run_checks(cluster):
+    """[(name, ok, detail)] for every check; a check that raises counts as failed."""
+    results = []
+    for name, check in CHECKS:
+        try:
+            ok, detail = check(cluster)
+        except Exception as e:  # noqa: BLE001 - a broken check is a failed check, with its reason
+            ok, detail = False, "%s: %s" % (type(e).__name__, e)
+        results.append((name, ok, detail))
+    return results
