@@ -44,7 +44,7 @@ install_python_packages() {
     fi
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
     say "installing pinned Python packages into $VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check 'pip==24.0' 'setuptools==67.8.0' 'wheel==0.43.0'
+    "$VENV/bin/pip" install -q --disable-pip-version-check 'pip==24.0' 'setuptools==67.8.0' 'wheel==0.43.0' 'pbr==7.1.3'
     # Ryu 4.34's setup.py needs the old setuptools above, so it builds without isolation.
     "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation -r "$ROOT/requirements.txt"
     "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-deps -e "$ROOT"

@@ -1,0 +1,73 @@
+"""cluster.fail / cluster.recover on a running cluster, and what is refused."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from topologies.cluster import Cluster, ClusterError
+
+pytestmark = pytest.mark.emulation
+RUN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                   "topologies", "run.py")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with Cluster(mode="dr", clients=2, webs=2) as running:
+        yield running
+
+
+def eventually(check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met within %.0f s" % timeout
+        time.sleep(0.1)
+
+
+def backend_state(cluster, name):
+    return next(b["state"] for b in cluster.rest("GET", "/lb/status")["backends"] if b["name"] == name)
+
+
+def test_web_crash_and_recover(cluster):
+    cluster.fail("web1", "crash")
+    assert not cluster.web_healthy("web1")
+    assert cluster.web_healthy("web2")
+    cluster.recover("web1")
+    eventually(lambda: cluster.web_healthy("web1"))
+
+
+def test_web_link_down_is_seen_by_the_controller(cluster):
+    cluster.fail("web2", "link")
+    eventually(lambda: backend_state(cluster, "web2") == "down", timeout=5)
+    assert backend_state(cluster, "web1") == "up"
+    cluster.recover("web2")
+    eventually(lambda: backend_state(cluster, "web2") == "up", timeout=5)
+    eventually(lambda: cluster.web_healthy("web2"))
+
+
+def test_db_crash_leaves_two_members_and_recovery_rejoins(cluster):
+    cluster.fail("db2", "crash")
+    eventually(lambda: sum(m["health"] for m in cluster.etcd_health()) == 2)
+    cluster.recover("db2")
+    eventually(lambda: sum(m["health"] for m in cluster.etcd_health()) == 3, timeout=20)
+
+
+@pytest.mark.parametrize("action,args,message", [
+    ("fail", ("web9", "crash"), "no node named 'web9'"),
+    ("fail", ("web1", "explode"), "cannot fail web1 (web) by 'explode'; kinds for it: crash, link"),
+    ("fail", ("lb1", "crash"), "cannot fail lb1 (switch)"),
+    ("recover", ("web1",), "web1 has not failed"),
+])
+def test_impossible_failures_are_refused(cluster, action, args, message):
+    with pytest.raises(ClusterError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        getattr(cluster, action)(*args)
+
+
+def test_a_second_run_is_refused_while_one_is_active(cluster):
+    result = subprocess.run([sys.executable, RUN, "--no-cli"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "another cluster run is active (pid %d)" % os.getpid() in result.stderr
+    assert "Traceback" not in result.stderr
+    assert cluster.rest("GET", "/lb/status")["active_proxy"] == "lb1"
