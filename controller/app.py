@@ -1,8 +1,9 @@
 """The Ryu application: a thin adapter between OpenFlow events and the pure logic.
 
-It reads the cluster description (a JSON file the harness writes; see controller/launcher.py), feeds switch
-and port events to ClusterState, installs each switch's FlowSpecs when it connects, and serves
-the REST API.
+It reads the cluster description (a JSON file the harness writes; see controller/launcher.py),
+feeds switch and port events to ClusterState, and after every change brings each switch's flows
+to what `switch_flows` says they should be (a diff: only changed entries are sent). It polls the
+proxies' counters once a second and serves the REST API.
 """
 import os
 
@@ -15,7 +16,8 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.eventlog import EventLog
-from controller.flows import switch_flows
+from controller.flows import (COOKIE_CONNECTION, COOKIE_ID_MASK, T_CONNECTIONS, T_FORWARD,
+                              switch_flows)
 from controller.launcher import CLUSTER_ENV, EVENTS_ENV
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
@@ -23,6 +25,7 @@ from topologies.description import ClusterDescription
 
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
+STATS_INTERVAL = 1.0
 
 
 class LvsController(app_manager.RyuApp):
@@ -34,10 +37,17 @@ class LvsController(app_manager.RyuApp):
         self.description = ClusterDescription.load(os.environ[CLUSTER_ENV])
         self.state = ClusterState(self.description)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
+        self.datapaths = {}           # switch name -> Datapath
+        self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
+        self._stats_pending = {}      # (switch name, xid) -> [table, stats gathered so far]
+        self._stats_tables = {}       # switch name -> {table: [stats]} of the last full poll
+        hub.spawn(self._poll_counters)
         for api in (LbRestApi, NotFoundApi):
             kwargs["wsgi"].register(api, {APP_KEY: self})
 
     def _switch_name(self, datapath):
+        if datapath.id is None:      # the channel closed before the switch said who it is
+            return None
         switch = self.description.switch_by_dpid(datapath.id)
         if switch is None:
             self.logger.warning("ignoring unknown switch dpid=%#x: not in the cluster description",
@@ -47,8 +57,30 @@ class LvsController(app_manager.RyuApp):
     def _set_proxy_after(self, previous):
         if self.state.active_proxy != previous:
             self.event_log.emit("proxy-active", "active proxy %s -> %s"
-                             % (previous, self.state.active_proxy),
-                             observer_name=self.state.active_proxy)
+                                % (previous, self.state.active_proxy),
+                                observer_name=self.state.active_proxy)
+
+    # --- flows --------------------------------------------------------------------------------
+    def reconcile(self):
+        """Bring every connected switch's flows to the desired set for the current state."""
+        view = self.state.view()
+        for name, datapath in list(self.datapaths.items()):
+            desired = {spec.key: spec for spec in switch_flows(self.description, name, view)}
+            installed = self.installed.get(name, {})
+            ofp = datapath.ofproto
+            for key, spec in installed.items():
+                if key not in desired:
+                    datapath.send_msg(openflow.delete_strict(datapath, spec))
+            for key, spec in desired.items():
+                if installed.get(key) != spec:
+                    command = ofp.OFPFC_MODIFY_STRICT if key in installed else ofp.OFPFC_ADD
+                    datapath.send_msg(openflow.flow_mod(datapath, spec, command))
+            self.installed[name] = desired
+
+    def apply(self, change, *args):
+        """Run a state change (a request), then bring the flows in line; for the REST API."""
+        change(*args)
+        self.reconcile()
 
     def _settle_election(self):
         previous = self.state.active_proxy
@@ -62,8 +94,9 @@ class LvsController(app_manager.RyuApp):
         if not name:
             return
         datapath.send_msg(openflow.delete_all_flows(datapath))
-        for spec in switch_flows(self.description, name):
-            datapath.send_msg(openflow.flow_mod(datapath, spec))
+        self.datapaths[name] = datapath
+        self.installed[name] = {}
+        self.reconcile()
         datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
         datapath.send_barrier()
 
@@ -80,9 +113,13 @@ class LvsController(app_manager.RyuApp):
             self.event_log.emit("switch-connected", "%s connected" % name, observer_name=name)
         elif name in self.state.connected:
             self.state.switch_disconnected(name)
+            self.datapaths.pop(name, None)
+            self.installed.pop(name, None)
+            self._stats_pending = {k: v for k, v in self._stats_pending.items() if k[0] != name}
             self.event_log.emit("switch-disconnected", "%s lost its OpenFlow channel" % name,
                              observer_name=name)
         self._set_proxy_after(previous)
+        self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def on_barrier(self, ev):
@@ -97,6 +134,7 @@ class LvsController(app_manager.RyuApp):
         for port in ev.msg.body:
             if port.port_no <= ofp.OFPP_MAX:
                 self.state.port_status(name, port.port_no, openflow.port_is_up(ofp, port))
+        self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def on_port_status(self, ev):
@@ -107,9 +145,61 @@ class LvsController(app_manager.RyuApp):
         if name and self.state.link_up.get((name, port.port_no)) != up:
             self.state.port_status(name, port.port_no, up)
             self.event_log.emit("port-up" if up else "port-down", "%s port %d %s"
-                             % (name, port.port_no, "up" if up else "down"), observer_name=name)
+                                % (name, port.port_no, "up" if up else "down"), observer_name=name)
+            self.reconcile()
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def on_error(self, ev):
+        """A switch refused a message: a bug in a flow spec; say which."""
+        msg = ev.msg
+        self.logger.error("%s refused a message: error type %d code %d: %s",
+                          self._switch_name(msg.datapath), msg.type, msg.code, msg.data[:64].hex())
+        self.event_log.emit("openflow-error", "switch refused a message (type %d code %d)"
+                            % (msg.type, msg.code), observer_name=self._switch_name(msg.datapath))
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def on_packet_in(self, ev):
         # Nothing is forwarded through the controller; counting makes any leak visible.
         self.state.packet_in()
+
+    # --- counters -----------------------------------------------------------------------------
+    def _poll_counters(self):
+        while True:
+            hub.sleep(STATS_INTERVAL)
+            for name in self.description.proxies:
+                datapath = self.datapaths.get(name)
+                if datapath is not None:
+                    for table in (T_CONNECTIONS, T_FORWARD):
+                        request = openflow.flow_stats_request(datapath, table)
+                        datapath.send_msg(request)
+                        self._stats_pending[(name, request.xid)] = [table, []]
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def on_flow_stats(self, ev):
+        name = self._switch_name(ev.msg.datapath)
+        pending = self._stats_pending.get((name, ev.msg.xid))
+        if pending is None:
+            return
+        pending[1].extend(ev.msg.body)
+        if ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
+            return
+        del self._stats_pending[(name, ev.msg.xid)]
+        self._stats_tables.setdefault(name, {})[pending[0]] = pending[1]
+        self.state.proxy_counters(name, self._proxy_counters(name))
+
+    def _proxy_counters(self, proxy):
+        """Per real server: learned connections and forwarded packets and bytes."""
+        by_id = {sid: name for name, sid in self.state.server_ids.items()}
+        counters = {name: {"connections": 0, "packets": 0, "bytes": 0} for name in by_id.values()}
+        tables = self._stats_tables.get(proxy, {})
+        for stat in tables.get(T_CONNECTIONS, []):
+            if stat.cookie & ~COOKIE_ID_MASK == COOKIE_CONNECTION:
+                server = by_id.get(stat.cookie & COOKIE_ID_MASK)
+                if server:
+                    counters[server]["connections"] += 1
+        for stat in tables.get(T_FORWARD, []):
+            server = by_id.get(dict(stat.match.items()).get("reg1"))
+            if server:
+                counters[server]["packets"] += stat.packet_count
+                counters[server]["bytes"] += stat.byte_count
+        return counters

@@ -1,21 +1,89 @@
 """The forwarding pipeline as flow specifications: pure data that unit tests read without a switch.
 
 The Ryu adapter (controller/openflow.py) turns each FlowSpec into an OFPFlowMod. Every flow is
-installed ahead of time from the cluster description: ordinary connectivity needs no packet-in,
-because the controller already knows every host's MAC and switch port.
+installed ahead of time from the cluster description and the balancer's state; no connection
+needs the controller.
+
+Edge switches (s_pub, s_lan, s_db): static L2 among their hosts, plus steering of the VIP (and in
+NAT the real servers' gateway) to the active proxy.
+
+Proxy pipeline (lb1, lb2), in tables:
+  0 CLASSIFY     ARP for the VIP (and NAT gateway) answered in the data plane; packets to the
+                 virtual service hashed (5-tuple -> reg0, a Maglev slot) and passed through 1-3;
+                 NAT replies from real servers rewritten back to the VIP and passed to 4.
+  1 CONNECTIONS  learned entries, one per TCP connection: reg1 = its real server (affinity).
+  2 SELECT       one flow per Maglev slot: if no connection entry set reg1, set it from the
+                 slot's real server and learn the connection into table 1.
+  3 FORWARD      one flow per real server: the forwarding method (NAT rewrite, DR MAC rewrite,
+                 TUN VXLAN encapsulation). Its counters are the server's traffic.
+  4 EGRESS       NAT replies towards the public side: the client's MAC, or r0's for others.
 """
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
+
+from controller.maglev import TABLE_SIZE
+from topologies.description import tunnel_mac
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+IN_PORT = 0xfffffff8          # OFPP_IN_PORT
+LOCAL = 0xfffffffe            # OFPP_LOCAL
+ETH_IP, ETH_ARP = 0x0800, 0x0806
+PROTO_ICMP, PROTO_TCP = 1, 6
+ARP_REQUEST, ARP_REPLY = 1, 2
 
-# Cookies tag each layer of the pipeline so that one layer can be replaced without the others.
+T_CLASSIFY, T_CONNECTIONS, T_SELECT, T_FORWARD, T_EGRESS = range(5)
+
+# Cookies tag what installed a flow. Learned connection entries carry COOKIE_CONNECTION plus
+# their real server's id, so that one server's connections can be deleted by cookie.
 COOKIE_L2 = 0x1
+COOKIE_STEER = 0x2
+COOKIE_LB = 0x3
+COOKIE_CONNECTION = 0x1000
+COOKIE_ID_MASK = 0xfff
+
+CONNECTION_IDLE_TIMEOUT = 300   # s, an idle established connection (LVS: 900)
+CONNECTION_FIN_TIMEOUT = 2      # s, after a FIN or RST was seen
 
 
 @dataclass(frozen=True)
 class Output:
     port: int
+
+
+@dataclass(frozen=True)
+class SetField:
+    field: str
+    value: object
+
+
+@dataclass(frozen=True)
+class Move:
+    """Copy one field into another (Nicira reg_move)."""
+    src: str
+    dst: str
+    n_bits: int
+
+
+@dataclass(frozen=True)
+class Resubmit:
+    table_id: int
+
+
+@dataclass(frozen=True)
+class Multipath:
+    """reg = hash(IP addresses, protocol, L4 ports) mod n_links (Nicira multipath)."""
+    n_links: int
+    dst: str
+
+
+@dataclass(frozen=True)
+class LearnConnection:
+    """Learn the packet's TCP 5-tuple into `table_id`, loading the current `register` there."""
+    table_id: int
+    register: str
+    cookie: int
+    idle_timeout: int = CONNECTION_IDLE_TIMEOUT
+    fin_idle_timeout: int = CONNECTION_FIN_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -27,14 +95,37 @@ class FlowSpec:
     cookie: int = COOKIE_L2
 
     @classmethod
-    def make(cls, priority, actions=(), **match):
-        return cls(priority=priority, match=tuple(sorted(match.items())), actions=tuple(actions))
+    def make(cls, priority, actions=(), table_id=0, cookie=COOKIE_L2, **match):
+        return cls(priority=priority, match=tuple(sorted(match.items())), actions=tuple(actions),
+                   table_id=table_id, cookie=cookie)
 
     @property
     def match_dict(self):
         return dict(self.match)
 
+    @property
+    def key(self):
+        """What identifies a flow entry in a switch: table, priority and match."""
+        return (self.table_id, self.priority, self.match)
 
+
+@dataclass(frozen=True)
+class BalancerView:
+    """What the pipeline needs of the balancer's state."""
+    active_proxy: Optional[str]
+    table: Tuple[Optional[str], ...]    # Maglev lookup table: a real server name per slot
+    server_ids: Tuple[Tuple[str, int], ...]
+
+    def server_id(self, name):
+        return dict(self.server_ids)[name]
+
+
+def server_ids(description):
+    """Stable small integers for real servers (reg1 values, cookie ids): 1, 2, ..."""
+    return tuple((web.name, i) for i, web in enumerate(description.real_servers, 1))
+
+
+# --- edge switches ----------------------------------------------------------------------------
 def edge_l2_flows(description, switch):
     """Static L2 forwarding among the hosts of one edge switch.
 
@@ -51,8 +142,125 @@ def edge_l2_flows(description, switch):
     return flows
 
 
-def switch_flows(description, switch):
-    """Every flow a switch should hold; proxies hold none until the VIP pipeline is installed."""
+def _steer(ip, mac, port):
+    """An address owned by a proxy: its ARP requests and its MAC go to that proxy's port."""
+    return [FlowSpec.make(200, [Output(port)], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
+            FlowSpec.make(200, [Output(port)], cookie=COOKIE_STEER, eth_dst=mac)]
+
+
+def steering_flows(description, switch, view):
+    d = description
+    flows = []
+    if view.active_proxy is not None:
+        active_port = d.proxy_port(switch, view.active_proxy) if switch in ("s_pub", "s_lan") else None
+        if switch == "s_pub":
+            flows += _steer(d.vip, d.vip_mac, active_port)
+        if switch == "s_lan" and d.mode == "nat":
+            flows += _steer(d.nat_gateway, d.gateway_mac, active_port)
+    if switch == "s_lan" and d.mode == "tun":
+        for t in d.tunnels:   # every proxy's tunnel endpoint, standby included
+            flows += _steer(t.local_ip, t.local_mac, d.proxy_port("s_lan", t.proxy))
+    return flows
+
+
+# --- proxies ----------------------------------------------------------------------------------
+def arp_responder(ip, mac, in_port):
+    """Answer an ARP request for `ip` with `mac`, in the data plane (no packet-in)."""
+    return FlowSpec.make(300, [
+        Move("eth_src", "eth_dst", 48), SetField("eth_src", mac),
+        SetField("arp_op", ARP_REPLY),
+        Move("arp_sha", "arp_tha", 48), Move("arp_spa", "arp_tpa", 32),
+        SetField("arp_sha", mac), SetField("arp_spa", ip), Output(IN_PORT),
+    ], cookie=COOKIE_LB, in_port=in_port, eth_type=ETH_ARP, arp_op=ARP_REQUEST, arp_tpa=ip)
+
+
+def classify_flows(d, proxy, uplink, downlink):
+    balance = [Multipath(TABLE_SIZE, "reg0"), Resubmit(T_CONNECTIONS), Resubmit(T_SELECT),
+               Resubmit(T_FORWARD)]
+    flows = [
+        arp_responder(d.vip, d.vip_mac, uplink),
+        FlowSpec.make(200, balance, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP,
+                      ipv4_dst=d.vip, ip_proto=PROTO_TCP, tcp_dst=d.http_port),
+        FlowSpec.make(200, balance, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP,
+                      ipv4_dst=d.vip, ip_proto=PROTO_ICMP),
+    ]
+    if d.mode == "nat":
+        flows.append(arp_responder(d.nat_gateway, d.gateway_mac, downlink))
+        for web in d.real_servers:
+            flows.append(FlowSpec.make(
+                200, [SetField("ipv4_src", d.vip), SetField("eth_src", d.vip_mac), Resubmit(T_EGRESS)],
+                cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP, eth_dst=d.gateway_mac,
+                ipv4_src=web.ip))
+    if d.mode == "tun":
+        # OVS native tunnelling sends and receives the outer packets through the LOCAL port.
+        t = d.tunnel(proxy)
+        flows += [
+            FlowSpec.make(300, [Output(downlink)], cookie=COOKIE_LB, in_port=LOCAL),
+            FlowSpec.make(300, [Output(LOCAL)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_ARP,
+                          arp_tpa=t.local_ip),
+            FlowSpec.make(300, [Output(LOCAL)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP,
+                          ipv4_dst=t.local_ip),
+        ]
+    return flows
+
+
+def select_flows(view):
+    """One pair of flows per Maglev slot; a slot with no real server has none (dropped)."""
+    flows = []
+    for slot, server in enumerate(view.table):
+        if server is None:
+            continue
+        sid = view.server_id(server)
+        choose = [SetField("reg1", sid)]
+        learn = LearnConnection(T_CONNECTIONS, "reg1", COOKIE_CONNECTION | sid)
+        flows.append(FlowSpec.make(110, choose + [learn], table_id=T_SELECT, cookie=COOKIE_LB,
+                                   reg1=0, reg0=slot, eth_type=ETH_IP, ip_proto=PROTO_TCP))
+        flows.append(FlowSpec.make(100, choose, table_id=T_SELECT, cookie=COOKIE_LB, reg1=0, reg0=slot))
+    return flows
+
+
+def forward_actions(d, proxy, web, downlink):
+    """The forwarding method, LVS style, for one real server."""
+    if d.mode == "nat":
+        return [SetField("eth_src", d.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
+                SetField("ipv4_dst", web.ip), Output(downlink)]
+    if d.mode == "dr":
+        return [SetField("eth_dst", web.interfaces[0].mac), Output(downlink)]
+    t = d.tunnel(proxy)
+    return [SetField("tun_ipv4_dst", web.ip), SetField("eth_dst", tunnel_mac(web.ip)),
+            SetField("pkt_mark", t.pkt_mark), Output(t.port)]
+
+
+def forward_flows(d, proxy, view, downlink):
+    return [FlowSpec.make(100, forward_actions(d, proxy, web, downlink), table_id=T_FORWARD,
+                          cookie=COOKIE_LB, eth_type=ETH_IP, reg1=view.server_id(web.name))
+            for web in d.real_servers]
+
+
+def egress_flows(d, uplink):
+    """NAT replies: the public host's own MAC when it is on the public net, else r0's."""
+    router_mac = d.host("r0").interface_on("s_pub").mac
+    flows = [FlowSpec.make(100, [SetField("eth_dst", intf.mac), Output(uplink)], table_id=T_EGRESS,
+                           cookie=COOKIE_LB, eth_type=ETH_IP, ipv4_dst=intf.ip)
+             for intf in d.host_ports("s_pub").values()]
+    flows.append(FlowSpec.make(10, [SetField("eth_dst", router_mac), Output(uplink)],
+                               table_id=T_EGRESS, cookie=COOKIE_LB))
+    return flows
+
+
+def proxy_flows(description, proxy, view):
+    d = description
+    ports = {peer: port for port, peer in d.trunk_ports(proxy).items()}
+    uplink, downlink = ports["s_pub"], ports["s_lan"]
+    flows = classify_flows(d, proxy, uplink, downlink) + select_flows(view)
+    flows += forward_flows(d, proxy, view, downlink)
+    if d.mode == "nat":
+        flows += egress_flows(d, uplink)
+    return flows
+
+
+def switch_flows(description, switch, view):
+    """Every flow a switch should hold, given the balancer's state."""
     if description.switch(switch).role == "proxy":
-        return []
-    return edge_l2_flows(description, switch)
+        return proxy_flows(description, switch, view)
+    return edge_l2_flows(description, switch) + steering_flows(description, switch, view)

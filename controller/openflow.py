@@ -1,26 +1,78 @@
-"""FlowSpec -> OpenFlow 1.3 messages. The only place that knows how a spec becomes a FlowMod."""
-from controller.flows import Output
+"""FlowSpec -> OpenFlow 1.3 messages (with Open vSwitch's Nicira extensions). The only place
+that knows how a spec becomes a FlowMod."""
+from ryu.ofproto import nicira_ext
+
+from controller.flows import LearnConnection, Move, Multipath, Output, Resubmit, SetField
+
+HASH_SYMMETRIC_L3L4 = 2   # NX_HASH_FIELDS_SYMMETRIC_L3L4: IP addresses, protocol, L4 ports
+
+
+def _learn(parser, action):
+    field = lambda name, bits: parser.NXFlowSpecMatch(src=(name, 0), dst=(name, 0), n_bits=bits)
+    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
+             parser.NXFlowSpecMatch(src=6, dst=("ip_proto_nxm", 0), n_bits=8),
+             field("ipv4_src_nxm", 32), field("ipv4_dst_nxm", 32),
+             field("tcp_src_nxm", 16), field("tcp_dst_nxm", 16),
+             parser.NXFlowSpecLoad(src=(action.register, 0), dst=(action.register, 0), n_bits=32)]
+    return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100,
+                                cookie=action.cookie, idle_timeout=action.idle_timeout,
+                                fin_idle_timeout=action.fin_idle_timeout, hard_timeout=0,
+                                fin_hard_timeout=0, flags=0)
 
 
 def _action(parser, action):
     if isinstance(action, Output):
         return parser.OFPActionOutput(action.port)
+    if isinstance(action, SetField):
+        return parser.OFPActionSetField(**{action.field: action.value})
+    if isinstance(action, Move):
+        return parser.NXActionRegMove(src_field=action.src, dst_field=action.dst,
+                                      n_bits=action.n_bits)
+    if isinstance(action, Resubmit):
+        return parser.NXActionResubmitTable(table_id=action.table_id)
+    if isinstance(action, Multipath):
+        return parser.NXActionMultipath(
+            fields=HASH_SYMMETRIC_L3L4, basis=0, algorithm=nicira_ext.NX_MP_ALG_MODULO_N,
+            max_link=action.n_links - 1, arg=0, ofs_nbits=nicira_ext.ofs_nbits(0, 15), dst=action.dst)
+    if isinstance(action, LearnConnection):
+        return _learn(parser, action)
     raise TypeError("no OpenFlow translation for action %r" % (action,))
 
 
-def flow_mod(datapath, spec):
+def flow_mod(datapath, spec, command=None):
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     actions = [_action(parser, a) for a in spec.actions]
     instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] if actions else []
     return parser.OFPFlowMod(datapath=datapath, table_id=spec.table_id, priority=spec.priority,
+                             command=ofp.OFPFC_ADD if command is None else command,
                              cookie=spec.cookie, match=parser.OFPMatch(**spec.match_dict),
                              instructions=instructions)
+
+
+def delete_strict(datapath, spec):
+    ofp = datapath.ofproto
+    mod = flow_mod(datapath, spec, ofp.OFPFC_DELETE_STRICT)
+    mod.out_port, mod.out_group = ofp.OFPP_ANY, ofp.OFPG_ANY
+    return mod
 
 
 def delete_all_flows(datapath):
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return parser.OFPFlowMod(datapath=datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
                              out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch())
+
+
+def delete_by_cookie(datapath, table_id, cookie, cookie_mask):
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    return parser.OFPFlowMod(datapath=datapath, table_id=table_id, command=ofp.OFPFC_DELETE,
+                             cookie=cookie, cookie_mask=cookie_mask, out_port=ofp.OFPP_ANY,
+                             out_group=ofp.OFPG_ANY, match=parser.OFPMatch())
+
+
+def flow_stats_request(datapath, table_id):
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    return parser.OFPFlowStatsRequest(datapath, table_id=table_id, out_port=ofp.OFPP_ANY,
+                                      out_group=ofp.OFPG_ANY)
 
 
 def port_is_up(ofp, port):

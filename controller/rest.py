@@ -10,6 +10,8 @@ from routes import Mapper
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
+from controller.state import InvalidRequest, UnknownBackend
+
 APP_KEY = "lvsdn_app"
 LOG = logging.getLogger("lvsdn.rest")
 
@@ -23,11 +25,34 @@ def json_error(status, message):
     return json_response({"error": message}, status)
 
 
+def json_body(req, required=(), optional=()):
+    """The request's JSON object, with exactly the fields allowed; InvalidRequest otherwise."""
+    try:
+        body = json.loads(req.body or b"null")
+    except ValueError as e:
+        raise InvalidRequest("malformed JSON in the request body: %s" % e) from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object with %s"
+                             % ", ".join(required + optional))
+    missing = [f for f in required if f not in body]
+    unknown = sorted(set(body) - set(required) - set(optional))
+    if missing or unknown:
+        raise InvalidRequest("%s; expected fields: %s" % (
+            "missing field(s): " + ", ".join(missing) if missing else "unknown field(s): " + ", ".join(unknown),
+            ", ".join(required + optional)))
+    return body
+
+
 def answers_json(handler):
-    """Turn an unexpected exception into a 500 JSON error instead of a stack trace."""
+    """Bad requests become a 400 or 404 JSON error, unexpected exceptions a 500 JSON error,
+    never a stack trace."""
     def wrapper(self, req, **kwargs):
         try:
             return handler(self, req, **kwargs)
+        except InvalidRequest as e:
+            return json_error(400, str(e))
+        except UnknownBackend as e:
+            return json_error(404, str(e.args[0]))
         except Exception:  # noqa: BLE001 - the API must answer, the log keeps the trace
             LOG.exception("REST %s %s failed", req.method, req.path)
             return json_error(500, "internal error while serving %s %s; see the controller log"
@@ -45,6 +70,38 @@ class LbRestApi(ControllerBase):
     @answers_json
     def get_status(self, req, **_):
         return json_response(self.app.state.status())
+
+    @route("lb", "/lb/backends", methods=["GET"])
+    @answers_json
+    def get_backends(self, req, **_):
+        return json_response(self.app.state.backends())
+
+    @route("lb", "/lb/backends/{name}", methods=["PUT"])
+    @answers_json
+    def put_backend(self, req, name, **_):
+        """{"weight": n}: 0 drains (no new connections; established ones continue)."""
+        body = json_body(req, required=("weight",))
+        self.app.apply(self.app.state.set_weight, name, body["weight"])
+        return self._backend(name)
+
+    @route("lb", "/lb/backends", methods=["POST"])
+    @answers_json
+    def add_backend(self, req, **_):
+        """{"name": web, "weight": n (optional)}: add a web host to the virtual service."""
+        body = json_body(req, required=("name",), optional=("weight",))
+        self.app.apply(self.app.state.add_member, body["name"], body.get("weight"))
+        return self._backend(body["name"], status=201)
+
+    @route("lb", "/lb/backends/{name}", methods=["DELETE"])
+    @answers_json
+    def remove_backend(self, req, name, **_):
+        """Take a real server out of the virtual service; its established connections continue."""
+        self.app.apply(self.app.state.remove_member, name)
+        return self._backend(name)
+
+    def _backend(self, name, status=200):
+        row = next(b for b in self.app.state.backends()["backends"] if b["name"] == name)
+        return json_response(row, status)
 
 
 def _known_routes(controller):

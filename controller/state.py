@@ -1,9 +1,24 @@
 """What the controller knows of the cluster: switches, ports, the active proxy, real servers.
 
-Pure logic driven by events (switch up/down, port status, flows installed); the Ryu adapter feeds
-it and the REST API reads `status()`. Nothing here touches a socket.
+Pure logic driven by events (switch up/down, port status, flows installed, counters) and by
+requests (weights, service membership); the Ryu adapter feeds it, turns `view()` into flows, and
+the REST API reads `status()` and `backends()`. Nothing here touches a socket.
 """
+import json
+
+from controller.flows import BalancerView, server_ids
+from controller.maglev import TABLE_SIZE, lookup_table
+
 DEFAULT_WEIGHT = 1
+MAX_WEIGHT = 65535          # as ipvsadm
+
+
+class InvalidRequest(ValueError):
+    """A request that cannot be applied; nothing was changed."""
+
+
+class UnknownBackend(LookupError):
+    pass
 
 
 class ClusterState:
@@ -13,6 +28,9 @@ class ClusterState:
         self.ready = set()            # switch names whose flows are confirmed (barrier reply)
         self.link_up = {}             # (switch name, port) -> bool
         self.weights = {h.name: DEFAULT_WEIGHT for h in description.real_servers}
+        self.members = {h.name for h in description.real_servers}   # in the virtual service
+        self.server_ids = dict(server_ids(description))
+        self.counters = {}            # proxy -> {server: {"connections", "packets", "bytes"}}
         self.active_proxy = None
         self.election_settled = False   # see settle_election()
         self.packet_in_count = 0
@@ -45,6 +63,46 @@ class ClusterState:
     def packet_in(self):
         self.packet_in_count += 1
 
+    def proxy_counters(self, proxy, counters):
+        self.counters[proxy] = counters
+
+    # --- requests -----------------------------------------------------------------------------
+    def _real_server(self, name):
+        if name not in self.weights:
+            raise UnknownBackend("no real server named %r; real servers: %s"
+                                 % (name, ", ".join(self.weights)))
+        return name
+
+    @staticmethod
+    def _check_weight(weight):
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+            raise InvalidRequest("weight must be an integer from 0 to %d, got %s"
+                                 % (MAX_WEIGHT, json.dumps(weight)))
+        return weight
+
+    def set_weight(self, name, weight):
+        """Weight 0 drains: no new connections, established ones continue."""
+        self.weights[self._real_server(name)] = self._check_weight(weight)
+
+    def add_member(self, name, weight=None):
+        """Put a web host (back) into the virtual service, optionally with a new weight."""
+        if not isinstance(name, str):
+            raise InvalidRequest("name must be a string naming a web host, got %s" % json.dumps(name))
+        self._real_server(name)
+        if weight is not None:
+            self._check_weight(weight)
+        if name in self.members:
+            raise InvalidRequest("%s is already in the virtual service" % name)
+        self.members.add(name)
+        if weight is not None:
+            self.weights[name] = weight
+
+    def remove_member(self, name):
+        self._real_server(name)
+        if name not in self.members:
+            raise InvalidRequest("%s is not in the virtual service" % name)
+        self.members.discard(name)
+
     # --- decisions ----------------------------------------------------------------------------
     def _elect_proxy(self):
         """Non-preemptive: the active proxy keeps the VIP while its channel lives; otherwise the
@@ -62,6 +120,17 @@ class ClusterState:
         if "s_lan" not in self.connected or (intf.switch, intf.port) not in self.link_up:
             return "unknown"
         return "up" if self.link_up[(intf.switch, intf.port)] else "down"
+
+    def healthy(self):
+        """Members whose port is not known to be down."""
+        return {w.name for w in self.description.real_servers
+                if w.name in self.members and self.backend_state(w) != "down"}
+
+    def view(self):
+        weights = {name: self.weights[name] for name in self.members}
+        return BalancerView(active_proxy=self.active_proxy,
+                            table=tuple(lookup_table(weights, self.healthy())),
+                            server_ids=tuple(sorted(self.server_ids.items())))
 
     def proxy_role(self, name):
         if name not in self.connected:
@@ -85,3 +154,24 @@ class ClusterState:
                          for s in d.switches],
             "packet_in": self.packet_in_count,
         }
+
+    def backends(self):
+        """The virtual service, ipvsadm style: each real server with its weight, state, share of
+        the Maglev table, connections (active proxy's table) and traffic (both proxies)."""
+        table = self.view().table
+        active = self.counters.get(self.active_proxy, {})
+        rows = []
+        for web in self.description.real_servers:
+            traffic = [c.get(web.name, {}) for c in self.counters.values()]
+            rows.append({
+                "name": web.name, "rip": web.ip, "port": self.description.http_port,
+                "in_service": web.name in self.members, "weight": self.weights[web.name],
+                "state": self.backend_state(web), "slots": table.count(web.name),
+                "active_connections": active.get(web.name, {}).get("connections", 0),
+                "packets": sum(t.get("packets", 0) for t in traffic),
+                "bytes": sum(t.get("bytes", 0) for t in traffic),
+            })
+        d = self.description
+        return {"vip": d.vip, "port": d.http_port, "protocol": "tcp", "mode": d.mode,
+                "scheduler": "maglev", "table_size": TABLE_SIZE, "active_proxy": self.active_proxy,
+                "backends": rows}

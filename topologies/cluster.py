@@ -22,6 +22,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import RemoteController
 
+from topologies import forwarding
 from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, ConfigError, describe
 from topologies.runstate import ClusterError, RunRecord, require_free_port, sh, stop_processes
 from topologies.topo import LvsTopo
@@ -106,6 +107,7 @@ class Cluster:
         self._step("pre-flight", self._preflight)
         self._step("controller", self._start_controller)
         self._step("network", self._start_network)
+        self._step("forwarding", self._configure_forwarding)
         self._step("switches", self._wait_switches)
         self._step("etcd", self._start_etcd)
         self._step("web servers", self._start_webs)
@@ -161,6 +163,40 @@ class Cluster:
             self.record.add_pid("shell:" + node.name, node.pid)
         return "%d switches, %d hosts, %d links" % (len(self.net.switches), len(self.net.hosts),
                                                      len(self.net.links))
+
+    def _configure_forwarding(self):
+        """What the forwarding method needs beyond flows: see topologies/forwarding.py."""
+        d = self.description
+        self._host_commands("r0", forwarding.router_setup(d))
+        if d.lan_mtu != 1500:
+            for link in self.net.links:
+                if "s_lan" in (link.intf1.node.name, link.intf2.node.name):
+                    for intf in (link.intf1, link.intf2):
+                        intf.node.cmd("ip link set %s mtu %d" % (intf.name, d.lan_mtu))
+        for proxy in d.proxies:
+            for command in forwarding.proxy_setup(d, proxy):
+                result = sh(*command.split())
+                if result.returncode != 0:
+                    raise ClusterError("setting up %s failed: %s: %s" % (proxy, command, result.stderr.strip()))
+        for web in d.real_servers:
+            self._host_commands(web.name, forwarding.real_server_setup(d, web))
+        return "%s: %s" % (d.mode.upper(), {"nat": "real servers route through the virtual gateway",
+                                            "dr": "VIP on the real servers' lo, ARP silenced",
+                                            "tun": "VXLAN endpoints on proxies and real servers"}[d.mode])
+
+    def _undo_forwarding(self):
+        d = self.description
+        for proxy in d.proxies:
+            for command in forwarding.proxy_teardown(d, proxy):
+                sh(*command.split())
+        for web in d.real_servers:
+            self._host_commands(web.name, forwarding.real_server_teardown(d, web), check=False)
+
+    def _host_commands(self, node, commands, check=True):
+        for command in commands:
+            out = self.host(node).cmd(command + " 2>&1; echo rc=$?").strip()
+            if check and not out.endswith("rc=0"):
+                raise ClusterError("configuring %s failed: %s: %s" % (node, command, out[:-5].strip()))
 
     def _wait_switches(self):
         names = {s.name for s in self.description.switches}
@@ -298,6 +334,7 @@ class Cluster:
         """Undo everything start() did, in reverse, whatever state it reached."""
         self._kill(*list(self.processes))
         if self.net is not None:
+            self._undo_forwarding()
             self.net.stop()
             self.net = None
         if self.controller is not None:

@@ -6,7 +6,7 @@ Pure data, no Mininet or Ryu import: the topology builds from it, the controller
 Addressing (LVS terms: VIP = virtual IP, RIP = real server IP):
     public net   10.0.0.0/24   r0 .1, VIP .100, clients c1..cN .11..
     server LAN   10.0.1.0/24   r0 .1, NAT gateway (virtual, owned by the active proxy) .254,
-                               web hosts (real servers) .11..
+                               proxies' tunnel endpoints .2 .3 (TUN), web hosts (real servers) .11..
     DB net       10.0.2.0/24   db1..db3 .11..13, web hosts' second interface .21..
 Every interface's MAC is 02:00 followed by its IPv4 address, so a MAC in a trace names its owner.
 """
@@ -26,6 +26,13 @@ DB_NET = ipaddress.ip_network("10.0.2.0/24")
 VIP = "10.0.0.100"
 VRID = 1
 NAT_GATEWAY = "10.0.1.254"
+NAT_GATEWAY_VRID = 2
+# TUN: each proxy's tunnel endpoint (the bridge's LOCAL port) and VXLAN network identifier.
+PROXY_LOCAL_HOST_ID = 2            # lb1 10.0.1.2, lb2 10.0.1.3
+VNI_BASE = 100                     # lb1 VNI 101, lb2 VNI 102
+PROXY_TUNNEL_PORT = 10
+VXLAN_OVERHEAD = 50
+LAN_MTU_TUN = 1600                 # room for VXLAN's 50 bytes (PLATFORM.md)
 ROUTER_HOST_ID = 1
 CLIENT_BASE, WEB_BASE, DB_BASE, WEB_DB_BASE = 10, 10, 10, 20
 HTTP_PORT = 80
@@ -87,6 +94,17 @@ class Trunk:
 
 
 @dataclass(frozen=True)
+class TunnelEndpoint:
+    """A proxy's VXLAN endpoint for TUN mode: the bridge's LOCAL port in the root namespace."""
+    proxy: str
+    vni: int
+    local_ip: str
+    local_mac: str
+    port: int          # the VXLAN port's number on the proxy bridge
+    pkt_mark: int      # selects this proxy's route in OVS's shared tunnel route table
+
+
+@dataclass(frozen=True)
 class ClusterDescription:
     mode: str
     vip: str
@@ -96,6 +114,9 @@ class ClusterDescription:
     switches: Tuple[Switch, ...]
     hosts: Tuple[Host, ...]
     trunks: Tuple[Trunk, ...]
+    tunnels: Tuple[TunnelEndpoint, ...]
+    gateway_mac: str
+    lan_mtu: int
     proxies: Tuple[str, ...] = field(default=PROXY_NAMES)
 
     def host(self, name):
@@ -112,6 +133,13 @@ class ClusterDescription:
 
     def switch_by_dpid(self, dpid):
         return next((s for s in self.switches if s.dpid == dpid), None)
+
+    def tunnel(self, proxy):
+        return next(t for t in self.tunnels if t.proxy == proxy)
+
+    def proxy_port(self, edge_switch, proxy):
+        """The port of an edge switch (s_pub, s_lan) that leads to a proxy."""
+        return next(p for p, peer in self.trunk_ports(edge_switch).items() if peer == proxy)
 
     def hosts_with_role(self, role):
         return [h for h in self.hosts if h.role == role]
@@ -150,6 +178,8 @@ class ClusterDescription:
                    nat_gateway=data["nat_gateway"], http_port=data["http_port"],
                    switches=tuple(Switch(**s) for s in data["switches"]), hosts=hosts,
                    trunks=tuple(Trunk(**t) for t in data["trunks"]),
+                   tunnels=tuple(TunnelEndpoint(**t) for t in data["tunnels"]),
+                   gateway_mac=data["gateway_mac"], lan_mtu=data["lan_mtu"],
                    proxies=tuple(data["proxies"]))
 
     @classmethod
@@ -161,6 +191,11 @@ class ClusterDescription:
 def mac_for(ip):
     """A locally administered MAC that spells the IPv4 address: 10.0.1.11 -> 02:00:0a:00:01:0b."""
     return "02:00:" + ":".join("%02x" % b for b in ipaddress.ip_address(ip).packed)
+
+
+def tunnel_mac(rip):
+    """The MAC of a real server's VXLAN devices (TUN): the inner eth_dst the proxy writes."""
+    return "02:01:" + mac_for(rip)[6:]
 
 
 def vrrp_mac(vrid):
@@ -204,17 +239,21 @@ def describe(mode="nat", clients=4, webs=2):
         hosts.append(Host("web%d" % i, "web", (
             _interface("web%d" % i, 0, LAN_NET, WEB_BASE + i, "s_lan", EDGE_FIRST_HOST_PORT + i - 1),
             _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
-            gateway=router_lan))
+            gateway=NAT_GATEWAY if mode == "nat" else router_lan))
     for i in range(1, DB_COUNT + 1):
         hosts.append(Host("db%d" % i, "db", (
             _interface("db%d" % i, 0, DB_NET, DB_BASE + i, "s_db", i),)))
 
-    trunks = []
-    for proxy in PROXY_NAMES:
-        edge_port = PROXY_NAMES.index(proxy) + 1
-        trunks.append(Trunk(proxy, PROXY_UPLINK_PORT, "s_pub", edge_port))
-        trunks.append(Trunk(proxy, PROXY_DOWNLINK_PORT, "s_lan", edge_port))
+    trunks, tunnels = [], []
+    for index, proxy in enumerate(PROXY_NAMES):
+        trunks.append(Trunk(proxy, PROXY_UPLINK_PORT, "s_pub", index + 1))
+        trunks.append(Trunk(proxy, PROXY_DOWNLINK_PORT, "s_lan", index + 1))
+        local_ip = str(LAN_NET.network_address + PROXY_LOCAL_HOST_ID + index)
+        tunnels.append(TunnelEndpoint(proxy, VNI_BASE + index + 1, local_ip, mac_for(local_ip),
+                                      PROXY_TUNNEL_PORT, index + 1))
 
     return ClusterDescription(mode=mode, vip=VIP, vip_mac=vrrp_mac(VRID), nat_gateway=NAT_GATEWAY,
                               http_port=HTTP_PORT, switches=switches, hosts=tuple(hosts),
-                              trunks=tuple(trunks))
+                              trunks=tuple(trunks), tunnels=tuple(tunnels),
+                              gateway_mac=vrrp_mac(NAT_GATEWAY_VRID),
+                              lan_mtu=LAN_MTU_TUN if mode == "tun" else 1500)

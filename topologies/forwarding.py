@@ -1,0 +1,90 @@
+"""What each LVS forwarding method needs outside the flow tables, as shell commands.
+
+Pure functions of the description: the harness runs them (real servers in their namespaces,
+proxies in the root namespace) and runs the undo lists at teardown.
+
+  NAT  real servers route through the virtual gateway (their default route, set by the
+       topology from the description); nothing else.
+  DR   real servers hold the VIP on lo and must not answer or announce it in ARP
+       (arp_ignore=1, arp_announce=2), so the VIP's ARP stays with the active proxy.
+  TUN  as DR, plus one VXLAN device per proxy VNI with the MAC the proxy writes as inner
+       eth_dst, and no reverse-path filter (requests arrive on the VXLAN device, replies leave
+       by eth0). Proxies get a tunnel port, an address on their LOCAL port, and a route in OVS's
+       tunnel route table selected by packet mark (PLATFORM.md).
+r0 forwards replies whose source is the VIP from the LAN side: its reverse-path filter is off.
+"""
+import ipaddress
+
+from topologies.description import tunnel_mac
+
+VXLAN_UDP_PORT = 4789
+
+
+def _sysctl(**settings):
+    return "sysctl -qw " + " ".join("net.ipv4.conf.%s=%s" % (k.replace("__", "."), v)
+                                    for k, v in sorted(settings.items()))
+
+
+def vxlan_device(vni):
+    return "vxlan%d" % vni
+
+
+def real_server_setup(d, web):
+    if d.mode == "nat":
+        return []
+    lan = web.interface_on("s_lan").name
+    commands = ["ip addr add %s/32 dev lo" % d.vip,
+                _sysctl(all__arp_ignore=1, all__arp_announce=2,
+                        **{lan + "__arp_ignore": 1, lan + "__arp_announce": 2})]
+    if d.mode == "tun":
+        commands.append(_sysctl(all__rp_filter=0, default__rp_filter=0, lo__rp_filter=0,
+                                **{lan + "__rp_filter": 0}))
+        for t in d.tunnels:
+            dev = vxlan_device(t.vni)
+            commands += ["ip link add %s type vxlan id %d dstport %d local %s nolearning"
+                         % (dev, t.vni, VXLAN_UDP_PORT, web.ip),
+                         "ip link set %s address %s up" % (dev, tunnel_mac(web.ip)),
+                         _sysctl(**{dev + "__rp_filter": 0})]
+    return commands
+
+
+def real_server_teardown(d, web):
+    if d.mode == "nat":
+        return []
+    commands = ["ip link del %s" % vxlan_device(t.vni) for t in d.tunnels] if d.mode == "tun" else []
+    return commands + ["ip addr del %s/32 dev lo" % d.vip, _sysctl(all__arp_ignore=0, all__arp_announce=0)]
+
+
+def router_setup(d):
+    interfaces = [i.name for i in d.host("r0").interfaces]
+    return [_sysctl(all__rp_filter=0, **{name + "__rp_filter": 0 for name in interfaces})]
+
+
+def proxy_setup(d, proxy):
+    """Root-namespace commands that make a proxy bridge a VXLAN tunnel endpoint (TUN only)."""
+    if d.mode != "tun":
+        return []
+    t = d.tunnel(proxy)
+    commands = [
+        "ovs-vsctl set bridge %s other-config:hwaddr=%s -- add-port %s %s-vxlan -- set interface "
+        "%s-vxlan type=vxlan options:remote_ip=flow options:key=%d ofport_request=%d"
+        % (proxy, t.local_mac, proxy, proxy, proxy, t.vni, t.port),
+        "ip addr add %s/%d dev %s" % (t.local_ip, _lan_network(d).prefixlen, proxy),
+        "ip link set %s mtu %d up" % (proxy, d.lan_mtu),
+        "ovs-appctl ovs/route/add %s %s pkt_mark=%d" % (_lan_network(d), proxy, t.pkt_mark),
+    ]
+    # Static neighbours: the real servers' MACs are known, no ARP round trip before the first packet.
+    commands += ["ovs-appctl tnl/neigh/set %s %s %s" % (proxy, web.ip, web.interface_on("s_lan").mac)
+                 for web in d.real_servers]
+    return commands
+
+
+def proxy_teardown(d, proxy):
+    if d.mode != "tun":
+        return []
+    return ["ovs-appctl ovs/route/del %s pkt_mark=%d" % (_lan_network(d), d.tunnel(proxy).pkt_mark)]
+
+
+def _lan_network(d):
+    intf = d.host("r0").interface_on("s_lan")
+    return ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
