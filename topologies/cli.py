@@ -5,6 +5,7 @@ from mininet.cli import CLI
 from mininet.log import output
 
 from topologies.cluster import ClusterError, FAILURE_KINDS
+from topologies.lbtable import format_lb_table
 
 
 class ClusterCLI(CLI):
@@ -12,7 +13,7 @@ class ClusterCLI(CLI):
 
     def __init__(self, cluster, **kwargs):
         self.cluster = cluster
-        output("Extra commands: status, fail NODE KIND, recover NODE (help CMD for more)\n")
+        output("Extra commands: lb, status, fail NODE KIND, recover NODE (help CMD for more)\n")
         super().__init__(cluster.net, **kwargs)
 
     def run(self):
@@ -36,6 +37,11 @@ class ClusterCLI(CLI):
     def do_status(self, _line):
         """status: the controller's view (GET /lb/status) as JSON."""
         self._try(lambda: output(json.dumps(self.cluster.rest("GET", "/lb/status"), indent=1) + "\n"))
+
+    def do_lb(self, _line):
+        """lb: the virtual service and its real servers, like `ipvsadm -Ln --stats`."""
+        self._try(lambda: output(format_lb_table(self.cluster.rest("GET", "/lb/backends"),
+                                                 self.cluster.rest("GET", "/lb/status")) + "\n"))
 
     def do_fail(self, line):
         words = line.split()

@@ -11,6 +11,7 @@ whatever failed on the way; a run that crashed is cleaned up by the next one.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from mininet.net import Mininet
 from mininet.node import RemoteController
 
 from topologies import forwarding
-from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, ConfigError, describe
+from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, VIP, ConfigError, describe
 from topologies.runstate import ClusterError, RunRecord, require_free_port, sh, stop_processes
 from topologies.topo import LvsTopo
 
@@ -54,9 +55,9 @@ def wait_until(what, check, timeout, interval=0.1):
 
 
 class Cluster:
-    def __init__(self, mode="nat", clients=4, webs=2, run_dir=None, rest_port=8080, of_port=6653,
-                 progress=None):
-        self.description = describe(mode=mode, clients=clients, webs=webs)
+    def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, run_dir=None, rest_port=8080,
+                 of_port=6653, progress=None):
+        self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip)
         self.rest_port, self.of_port = rest_port, of_port
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, "runs", "%s-%s" % (stamp, mode)))
@@ -279,6 +280,20 @@ class Cluster:
                        crash=crash)
         for node, service in services:
             self.record.remove_pid("%s:%s" % (node, service))
+
+    def app(self, node, module, *args):
+        """Start one of the project's programs (python -m MODULE ARGS) in a host; a Popen with
+        text stdout, for tests, benchmarks and experiments."""
+        return self.host(node).popen([sys.executable, "-m", module] + [str(a) for a in args],
+                                     cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def port_bytes(switch, port):
+        """(rx_bytes, tx_bytes) of a switch port, from its OpenFlow port counters."""
+        out = sh("ovs-ofctl", "-O", "OpenFlow13", "dump-ports", switch, str(port)).stdout
+        rx, tx = re.findall(r"bytes=(\d+)", out)[:2]
+        return int(rx), int(tx)
 
     # --- failures -----------------------------------------------------------------------------
     def fail(self, name, kind):

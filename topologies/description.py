@@ -209,6 +209,23 @@ def _interface(host, index, net, host_id, switch, port):
                      mac=mac_for(ip), switch=switch, port=port)
 
 
+def validate_vip(vip, taken):
+    """The VIP must be a free address of the public net: that is where clients ARP for it."""
+    try:
+        address = ipaddress.ip_address(vip)
+    except ValueError:
+        raise ConfigError("VIP %r is not an IPv4 address" % (vip,)) from None
+    for net, what in ((LAN_NET, "the server LAN"), (DB_NET, "the DB network")):
+        if address in net:
+            raise ConfigError("VIP %s is inside %s %s, where clients cannot reach it and real "
+                              "servers would take it for a neighbour: choose a free address of "
+                              "the public net %s" % (vip, what, net, PUBLIC_NET))
+    if address not in PUBLIC_NET or address in (PUBLIC_NET.network_address, PUBLIC_NET.broadcast_address):
+        raise ConfigError("VIP %s is not a host address of the public net %s" % (vip, PUBLIC_NET))
+    if vip in taken:
+        raise ConfigError("VIP %s is already the address of %s" % (vip, taken[vip]))
+
+
 def validate(mode, clients, webs):
     if mode not in MODES:
         raise ConfigError("unknown forwarding mode %r: choose one of %s" % (mode, ", ".join(MODES)))
@@ -217,8 +234,8 @@ def validate(mode, clients, webs):
             raise ConfigError("--%s must be an integer from 1 to %d, got %r" % (what, top, value))
 
 
-def describe(mode="nat", clients=4, webs=2):
-    """The cluster for a forwarding mode and counts of clients and web hosts."""
+def describe(mode="nat", clients=4, webs=2, vip=VIP):
+    """The cluster for a forwarding mode, counts of clients and web hosts, and a VIP."""
     validate(mode, clients, webs)
     router_pub = str(PUBLIC_NET.network_address + ROUTER_HOST_ID)
     router_lan = str(LAN_NET.network_address + ROUTER_HOST_ID)
@@ -252,7 +269,8 @@ def describe(mode="nat", clients=4, webs=2):
         tunnels.append(TunnelEndpoint(proxy, VNI_BASE + index + 1, local_ip, mac_for(local_ip),
                                       PROXY_TUNNEL_PORT, index + 1))
 
-    return ClusterDescription(mode=mode, vip=VIP, vip_mac=vrrp_mac(VRID), nat_gateway=NAT_GATEWAY,
+    validate_vip(vip, {i.ip: h.name for h in hosts for i in h.interfaces})
+    return ClusterDescription(mode=mode, vip=vip, vip_mac=vrrp_mac(VRID), nat_gateway=NAT_GATEWAY,
                               http_port=HTTP_PORT, switches=switches, hosts=tuple(hosts),
                               trunks=tuple(trunks), tunnels=tuple(tunnels),
                               gateway_mac=vrrp_mac(NAT_GATEWAY_VRID),

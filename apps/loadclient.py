@@ -1,0 +1,63 @@
+"""A bounded HTTP load client: N requests, each on a new TCP connection, counted by the real
+server that answered (X-Served-By). Prints one JSON object.
+
+    python -m apps.loadclient --url http://10.0.0.100/ --connections 100
+"""
+import argparse
+import http.client
+import json
+import sys
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+MAX_CONNECTIONS = 100000
+
+
+def request_once(host, port, path, timeout):
+    """One GET on a new connection: the serving host's name, or None on failure."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.getheader("X-Served-By") if response.status == 200 else None
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def run(url, connections, timeout, interval):
+    parts = urlsplit(url)
+    served, errors = Counter(), 0
+    started = time.monotonic()
+    for _ in range(connections):
+        server = request_once(parts.hostname, parts.port or 80, parts.path or "/", timeout)
+        if server:
+            served[server] += 1
+        else:
+            errors += 1
+        if interval:
+            time.sleep(interval)
+    return {"connections": connections, "served_by": dict(served), "errors": errors,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m apps.loadclient", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--connections", type=int, default=100, help="1..%d" % MAX_CONNECTIONS)
+    parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
+    args = parser.parse_args(argv)
+    if not 1 <= args.connections <= MAX_CONNECTIONS:
+        parser.error("--connections must be from 1 to %d" % MAX_CONNECTIONS)
+    if urlsplit(args.url).scheme != "http" or not urlsplit(args.url).hostname:
+        parser.error("--url must be an http:// URL, got %r" % args.url)
+    print(json.dumps(run(args.url, args.connections, args.timeout, args.interval)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
