@@ -1,39 +1,122 @@
-from controller.flows import BROADCAST, Output, switch_flows
-from topologies.description import describe
+import pytest
+
+from controller.flows import (BROADCAST, IN_PORT, LOCAL, T_CLASSIFY, T_FORWARD, T_SELECT,
+                              LearnConnection, Multipath, Output, SetField, switch_flows)
+from controller.maglev import TABLE_SIZE
+from controller.state import ClusterState
+from topologies.description import describe, tunnel_mac
 
 D = describe(clients=4, webs=3)
+CONTROLLER = 0xfffffffd
+
+
+def view(description=D, active="lb1"):
+    state = ClusterState(description)
+    state.active_proxy = active
+    return state.view()
 
 
 def outputs(flow):
     return {a.port for a in flow.actions if isinstance(a, Output)}
 
 
+def l2(switch, description=D):
+    return [f for f in switch_flows(description, switch, view(description)) if f.priority < 200]
+
+
 def test_every_host_mac_is_forwarded_to_its_own_port():
     for switch in ("s_pub", "s_lan", "s_db"):
-        unicast = {f.match_dict["eth_dst"]: outputs(f) for f in switch_flows(D, switch)
-                   if f.match_dict["eth_dst"] != BROADCAST}
+        unicast = {f.match_dict["eth_dst"]: outputs(f) for f in l2(switch) if f.match_dict["eth_dst"] != BROADCAST}
         assert unicast == {intf.mac: {port} for port, intf in D.host_ports(switch).items()}
 
 
 def test_broadcast_floods_to_the_other_hosts_and_never_to_a_proxy():
     for switch in ("s_pub", "s_lan", "s_db"):
         hosts = set(D.host_ports(switch))
-        floods = [f for f in switch_flows(D, switch) if f.match_dict["eth_dst"] == BROADCAST]
+        floods = [f for f in l2(switch) if f.match_dict["eth_dst"] == BROADCAST]
         assert {f.match_dict["in_port"] for f in floods} == hosts
         for flow in floods:
             assert outputs(flow) == hosts - {flow.match_dict["in_port"]}
             assert not outputs(flow) & set(D.trunk_ports(switch))
 
 
-def test_nothing_is_sent_to_the_controller():
-    for switch in D.switches:
-        for flow in switch_flows(D, switch.name):
-            assert all(isinstance(a, Output) and a.port < 0xfffffff0 for a in flow.actions)
+@pytest.mark.parametrize("mode", ["nat", "tun", "dr"])
+def test_nothing_is_sent_to_the_controller(mode):
+    d = describe(mode=mode)
+    for switch in d.switches:
+        for flow in switch_flows(d, switch.name, view(d)):
+            assert CONTROLLER not in outputs(flow)
 
 
-def test_proxies_hold_no_flows_yet():
-    assert switch_flows(D, "lb1") == [] and switch_flows(D, "lb2") == []
+def test_the_vip_is_steered_to_the_active_proxy_only():
+    for active, port in (("lb1", 1), ("lb2", 2)):
+        steer = [f for f in switch_flows(D, "s_pub", view(active=active)) if f.priority == 200]
+        assert {f.match_dict.get("arp_tpa") or f.match_dict.get("eth_dst") for f in steer} == {D.vip, D.vip_mac}
+        assert all(outputs(f) == {port} for f in steer)
+    assert not [f for f in switch_flows(D, "s_pub", view(active=None)) if f.priority == 200]
+
+
+def test_nat_gateway_is_steered_on_the_lan_only_in_nat():
+    nat, dr = describe(mode="nat"), describe(mode="dr")
+    assert any(f.match_dict.get("arp_tpa") == nat.nat_gateway for f in switch_flows(nat, "s_lan", view(nat)))
+    assert not any(f.match_dict.get("arp_tpa") == dr.nat_gateway for f in switch_flows(dr, "s_lan", view(dr)))
+
+
+def test_vip_arp_is_answered_in_the_data_plane():
+    responder = next(f for f in switch_flows(D, "lb1", view()) if f.match_dict.get("arp_tpa") == D.vip)
+    assert SetField("arp_spa", D.vip) in responder.actions and SetField("eth_src", D.vip_mac) in responder.actions
+    assert responder.actions[-1] == Output(IN_PORT)
+
+
+def test_virtual_service_traffic_is_hashed_into_maglev_slots():
+    classify = [f for f in switch_flows(D, "lb1", view())
+                if f.table_id == T_CLASSIFY and f.match_dict.get("ipv4_dst") == D.vip]
+    assert {f.match_dict.get("ip_proto") for f in classify} == {1, 6}
+    for flow in classify:
+        assert flow.actions[0] == Multipath(TABLE_SIZE, "reg0")
+
+
+def test_every_slot_has_a_select_flow_and_tcp_ones_learn_the_connection():
+    selects = [f for f in switch_flows(D, "lb1", view()) if f.table_id == T_SELECT]
+    tcp = [f for f in selects if f.match_dict.get("ip_proto") == 6]
+    assert len(tcp) == len(selects) - len(tcp) == TABLE_SIZE
+    assert all(isinstance(f.actions[-1], LearnConnection) for f in tcp)
+    assert all(f.match_dict["reg1"] == 0 for f in selects)
+
+
+def test_both_proxies_hold_the_same_table():
+    def slots(proxy):
+        return {f.match_dict["reg0"]: f.actions[0] for f in switch_flows(D, proxy, view())
+                if f.table_id == T_SELECT}
+    assert slots("lb1") == slots("lb2")
+
+
+@pytest.mark.parametrize("mode,expect", [
+    ("nat", lambda d, web: [SetField("eth_src", d.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
+                            SetField("ipv4_dst", web.ip), Output(2)]),
+    ("dr", lambda d, web: [SetField("eth_dst", web.interfaces[0].mac), Output(2)]),
+    ("tun", lambda d, web: [SetField("tun_ipv4_dst", web.ip), SetField("eth_dst", tunnel_mac(web.ip)),
+                            SetField("pkt_mark", 1), Output(d.tunnel("lb1").port)]),
+])
+def test_forwarding_method_per_mode(mode, expect):
+    d = describe(mode=mode)
+    forward = {f.match_dict["reg1"]: list(f.actions) for f in switch_flows(d, "lb1", view(d))
+               if f.table_id == T_FORWARD}
+    assert forward == {i: expect(d, web) for i, web in enumerate(d.real_servers, 1)}
+
+
+def test_nat_replies_are_rewritten_back_to_the_vip():
+    reverse = [f for f in switch_flows(D, "lb1", view()) if f.match_dict.get("eth_dst") == D.gateway_mac]
+    assert {f.match_dict["ipv4_src"] for f in reverse} == {w.ip for w in D.real_servers}
+    assert all(SetField("ipv4_src", D.vip) in f.actions for f in reverse)
+
+
+def test_tun_tunnel_endpoints_reach_their_local_port():
+    d = describe(mode="tun")
+    flows = switch_flows(d, "lb2", view(d))
+    assert any(f.match_dict.get("in_port") == LOCAL and outputs(f) == {2} for f in flows)
+    assert any(f.match_dict.get("arp_tpa") == d.tunnel("lb2").local_ip and outputs(f) == {LOCAL} for f in flows)
 
 
 def test_flows_are_computed_identically_twice():
-    assert switch_flows(D, "s_lan") == switch_flows(describe(clients=4, webs=3), "s_lan")
+    assert switch_flows(D, "lb1", view()) == switch_flows(describe(clients=4, webs=3), "lb1", view())

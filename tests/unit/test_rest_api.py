@@ -68,3 +68,51 @@ def test_launcher_refuses_a_missing_description():
     assert result.returncode == 2
     assert "cluster description not found: /nonexistent.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def config(api):
+    return [(b["name"], b["weight"], b["in_service"])
+            for b in requests.get(api + "/lb/backends", timeout=5).json()["backends"]]
+
+
+def test_backends_list_the_virtual_service(api):
+    service = requests.get(api + "/lb/backends", timeout=5).json()
+    assert service["vip"] == "10.0.0.100" and service["scheduler"] == "maglev"
+    assert config(api) == [("web1", 1, True), ("web2", 1, True), ("web3", 1, True)]
+
+
+def test_weight_change_membership_and_back(api):
+    assert requests.put(api + "/lb/backends/web2", json={"weight": 3}, timeout=5).json()["weight"] == 3
+    assert requests.delete(api + "/lb/backends/web3", timeout=5).json()["in_service"] is False
+    response = requests.post(api + "/lb/backends", json={"name": "web3", "weight": 2}, timeout=5)
+    assert response.status_code == 201 and response.json()["weight"] == 2
+    requests.put(api + "/lb/backends/web2", json={"weight": 1}, timeout=5)
+    requests.put(api + "/lb/backends/web3", json={"weight": 1}, timeout=5)
+    assert config(api) == [("web1", 1, True), ("web2", 1, True), ("web3", 1, True)]
+
+
+@pytest.mark.parametrize("method,path,body,code,message", [
+    ("PUT", "/lb/backends/web1", '{"weight": -1}', 400, "weight must be an integer from 0 to 65535, got -1"),
+    ("PUT", "/lb/backends/web1", '{"weight": "3"}', 400, 'weight must be an integer from 0 to 65535, got "3"'),
+    ("PUT", "/lb/backends/web1", '{"weight": 1.5}', 400, "got 1.5"),
+    ("PUT", "/lb/backends/web1", '{"weight": true}', 400, "got true"),
+    ("PUT", "/lb/backends/web1", '{"weight": 70000}', 400, "got 70000"),
+    ("PUT", "/lb/backends/web1", "{}", 400, "missing field(s): weight"),
+    ("PUT", "/lb/backends/web1", '{"weight": 1, "colour": 2}', 400, "unknown field(s): colour"),
+    ("PUT", "/lb/backends/web1", '{"weight": ', 400, "malformed JSON"),
+    ("PUT", "/lb/backends/web1", "[1]", 400, "must be a JSON object"),
+    ("PUT", "/lb/backends/web1", "", 400, "must be a JSON object"),
+    ("PUT", "/lb/backends/web9", '{"weight": 1}', 404, "no real server named 'web9'"),
+    ("POST", "/lb/backends", '{"name": "web1"}', 400, "web1 is already in the virtual service"),
+    ("POST", "/lb/backends", '{"name": 5}', 400, "name must be a string"),
+    ("POST", "/lb/backends", '{"name": "web1", "weight": -3}', 400, "weight must be an integer"),
+    ("POST", "/lb/backends", '{"name": "db1"}', 404, "no real server named 'db1'"),
+    ("DELETE", "/lb/backends/web9", None, 404, "no real server named 'web9'"),
+    ("GET", "/lb/backends/web1", None, 405, "GET is not allowed on /lb/backends/web1; use PUT"),
+])
+def test_bad_requests_change_nothing(api, method, path, body, code, message):
+    before = config(api)
+    response = requests.request(method, api + path, data=body, timeout=5)
+    assert response.status_code == code
+    assert message in response.json()["error"]
+    assert config(api) == before

@@ -1,0 +1,50 @@
+from topologies import forwarding
+from topologies.description import describe, tunnel_mac
+from topologies.lbtable import format_lb_table
+
+
+def test_nat_real_servers_need_only_their_gateway():
+    d = describe(mode="nat")
+    assert d.host("web1").gateway == d.nat_gateway
+    assert forwarding.real_server_setup(d, d.host("web1")) == []
+    assert forwarding.proxy_setup(d, "lb1") == []
+
+
+def test_dr_puts_the_vip_on_lo_and_silences_arp():
+    d = describe(mode="dr")
+    web = d.host("web1")
+    setup = forwarding.real_server_setup(d, web)
+    assert "ip addr add %s/32 dev lo" % d.vip in setup
+    assert any("net.ipv4.conf.all.arp_ignore=1" in c and "net.ipv4.conf.all.arp_announce=2" in c for c in setup)
+    assert web.gateway == d.host("r0").interface_on("s_lan").ip
+    assert "ip addr del %s/32 dev lo" % d.vip in forwarding.real_server_teardown(d, web)
+
+
+def test_tun_makes_one_vxlan_device_per_proxy_with_the_mac_the_proxy_writes():
+    d = describe(mode="tun")
+    web = d.host("web2")
+    setup = " ; ".join(forwarding.real_server_setup(d, web))
+    for t in d.tunnels:
+        assert "ip link add vxlan%d type vxlan id %d dstport 4789 local %s nolearning" % (t.vni, t.vni, web.ip) in setup
+    assert setup.count("address %s" % tunnel_mac(web.ip)) == 2
+    assert "net.ipv4.conf.all.rp_filter=0" in setup
+    assert d.lan_mtu == 1600
+
+
+def test_tun_proxies_get_a_tunnel_port_an_address_and_a_marked_route():
+    d = describe(mode="tun")
+    setup = forwarding.proxy_setup(d, "lb2")
+    assert "options:key=102" in setup[0] and "ofport_request=10" in setup[0]
+    assert "ip addr add 10.0.1.3/24 dev lb2" in setup
+    assert "ovs-appctl ovs/route/add 10.0.1.0/24 lb2 pkt_mark=2" in setup
+    assert forwarding.proxy_teardown(d, "lb2") == ["ovs-appctl ovs/route/del 10.0.1.0/24 pkt_mark=2"]
+
+
+def test_lb_table_reads_like_ipvsadm():
+    service = {"mode": "dr", "active_proxy": "lb1", "protocol": "tcp", "vip": "10.0.0.100", "port": 80,
+               "table_size": 251, "backends": [
+                   {"rip": "10.0.1.11", "port": 80, "weight": 3, "active_connections": 7, "state": "up",
+                    "in_service": True, "slots": 188, "packets": 10, "bytes": 1000}]}
+    table = format_lb_table(service, {"packet_in": 0})
+    assert "TCP  10.0.0.100:80 mh (Maglev, 251 slots)" in table
+    assert "-> 10.0.1.11:80" in table and " Route " in table and " 188 " in table
