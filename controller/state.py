@@ -115,9 +115,9 @@ class ClusterState:
         self.active_proxy = next((p for p in self.description.proxies if p in self.connected), None)
 
     def backend_state(self, web):
-        """up/down from the real server's LAN port; unknown while s_lan is not connected."""
-        intf = web.interface_on("s_lan")
-        if "s_lan" not in self.connected or (intf.switch, intf.port) not in self.link_up:
+        """up/down from the real server's switch port; unknown while that switch is not connected."""
+        intf = web.service_interface
+        if intf.switch not in self.connected or (intf.switch, intf.port) not in self.link_up:
             return "unknown"
         return "up" if self.link_up[(intf.switch, intf.port)] else "down"
 

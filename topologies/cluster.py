@@ -55,9 +55,10 @@ def wait_until(what, check, timeout, interval=0.1):
 
 
 class Cluster:
-    def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, run_dir=None, rest_port=8080,
-                 of_port=6653, progress=None):
-        self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip)
+    def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
+                 rest_port=8080, of_port=6653, progress=None):
+        self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
+                                    remote_webs=remote_webs)
         self.rest_port, self.of_port = rest_port, of_port
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, "runs", "%s-%s" % (stamp, mode)))
@@ -171,7 +172,7 @@ class Cluster:
         self._host_commands("r0", forwarding.router_setup(d))
         if d.lan_mtu != 1500:
             for link in self.net.links:
-                if "s_lan" in (link.intf1.node.name, link.intf2.node.name):
+                if {"s_lan", "s_far"} & {link.intf1.node.name, link.intf2.node.name}:
                     for intf in (link.intf1, link.intf2):
                         intf.node.cmd("ip link set %s mtu %d" % (intf.name, d.lan_mtu))
         for proxy in d.proxies:

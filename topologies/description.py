@@ -8,6 +8,8 @@ Addressing (LVS terms: VIP = virtual IP, RIP = real server IP):
     server LAN   10.0.1.0/24   r0 .1, NAT gateway (virtual, owned by the active proxy) .254,
                                proxies' tunnel endpoints .2 .3 (TUN), web hosts (real servers) .11..
     DB net       10.0.2.0/24   db1..db3 .11..13, web hosts' second interface .21..
+    remote net   10.0.3.0/24   r0 .1, remote web hosts .11.. (TUN only: real servers one L3 hop
+                               away from the proxies, behind r0, on switch s_far)
 Every interface's MAC is 02:00 followed by its IPv4 address, so a MAC in a trace names its owner.
 """
 import ipaddress
@@ -23,6 +25,8 @@ DB_COUNT = 3
 PUBLIC_NET = ipaddress.ip_network("10.0.0.0/24")
 LAN_NET = ipaddress.ip_network("10.0.1.0/24")
 DB_NET = ipaddress.ip_network("10.0.2.0/24")
+REMOTE_NET = ipaddress.ip_network("10.0.3.0/24")
+MAX_REMOTE_WEBS = 16
 VIP = "10.0.0.100"
 VRID = 1
 NAT_GATEWAY = "10.0.1.254"
@@ -73,6 +77,11 @@ class Host:
     def ip(self):
         return self.interfaces[0].ip
 
+    @property
+    def service_interface(self):
+        """The interface a real server serves on (and a host's first)."""
+        return self.interfaces[0]
+
     def interface_on(self, switch):
         return next((i for i in self.interfaces if i.switch == switch), None)
 
@@ -81,7 +90,7 @@ class Host:
 class Switch:
     name: str
     dpid: int
-    role: str          # public | lan | db | proxy
+    role: str          # public | lan | db | remote | proxy
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,8 @@ def validate_vip(vip, taken):
         address = ipaddress.ip_address(vip)
     except ValueError:
         raise ConfigError("VIP %r is not an IPv4 address" % (vip,)) from None
-    for net, what in ((LAN_NET, "the server LAN"), (DB_NET, "the DB network")):
+    for net, what in ((LAN_NET, "the server LAN"), (DB_NET, "the DB network"),
+                      (REMOTE_NET, "the remote server net")):
         if address in net:
             raise ConfigError("VIP %s is inside %s %s, where clients cannot reach it and real "
                               "servers would take it for a neighbour: choose a free address of "
@@ -226,28 +236,41 @@ def validate_vip(vip, taken):
         raise ConfigError("VIP %s is already the address of %s" % (vip, taken[vip]))
 
 
-def validate(mode, clients, webs):
+def validate(mode, clients, webs, remote_webs=0):
     if mode not in MODES:
         raise ConfigError("unknown forwarding mode %r: choose one of %s" % (mode, ", ".join(MODES)))
-    for what, value, top in (("clients", clients, MAX_CLIENTS), ("webs", webs, MAX_WEBS)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-            raise ConfigError("--%s must be an integer from 1 to %d, got %r" % (what, top, value))
+    for what, value, low, top in (("clients", clients, 1, MAX_CLIENTS), ("webs", webs, 1, MAX_WEBS),
+                                  ("remote-webs", remote_webs, 0, MAX_REMOTE_WEBS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
+            raise ConfigError("--%s must be an integer from %d to %d, got %r" % (what, low, top, value))
+    if remote_webs and mode == "dr":
+        raise ConfigError("DR cannot reach remote real servers: it rewrites only the MAC, so every "
+                          "real server must share the proxies' L2 segment (s_lan), but --remote-webs "
+                          "puts real servers on %s behind r0; use --mode tun, which tunnels across "
+                          "the L3 hop" % REMOTE_NET)
+    if remote_webs and mode == "nat":
+        raise ConfigError("NAT cannot reach remote real servers: their replies must return through "
+                          "the proxy, but servers on %s route through r0; use --mode tun" % REMOTE_NET)
 
 
-def describe(mode="nat", clients=4, webs=2, vip=VIP):
-    """The cluster for a forwarding mode, counts of clients and web hosts, and a VIP."""
-    validate(mode, clients, webs)
+def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
+    """The cluster for a forwarding mode, counts of clients, web hosts (on the proxies' LAN) and
+    remote web hosts (one L3 hop away, TUN only), and a VIP."""
+    validate(mode, clients, webs, remote_webs)
     router_pub = str(PUBLIC_NET.network_address + ROUTER_HOST_ID)
     router_lan = str(LAN_NET.network_address + ROUTER_HOST_ID)
     switches = (
         Switch("s_pub", 0x1, "public"),
         Switch("s_lan", 0x2, "lan"),
         Switch("s_db", 0x3, "db"),
-    ) + tuple(Switch(name, 0x100 + i, "proxy") for i, name in enumerate(PROXY_NAMES, 1))
+    ) + ((Switch("s_far", 0x4, "remote"),) if remote_webs else ()) \
+      + tuple(Switch(name, 0x100 + i, "proxy") for i, name in enumerate(PROXY_NAMES, 1))
 
     hosts = [Host("r0", "router", (
         _interface("r0", 0, PUBLIC_NET, ROUTER_HOST_ID, "s_pub", EDGE_ROUTER_PORT),
-        _interface("r0", 1, LAN_NET, ROUTER_HOST_ID, "s_lan", EDGE_ROUTER_PORT)))]
+        _interface("r0", 1, LAN_NET, ROUTER_HOST_ID, "s_lan", EDGE_ROUTER_PORT))
+        + ((_interface("r0", 2, REMOTE_NET, ROUTER_HOST_ID, "s_far", EDGE_ROUTER_PORT),)
+           if remote_webs else ()))]
     for i in range(1, clients + 1):
         hosts.append(Host("c%d" % i, "client", (
             _interface("c%d" % i, 0, PUBLIC_NET, CLIENT_BASE + i, "s_pub",
@@ -257,6 +280,12 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP):
             _interface("web%d" % i, 0, LAN_NET, WEB_BASE + i, "s_lan", EDGE_FIRST_HOST_PORT + i - 1),
             _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
             gateway=NAT_GATEWAY if mode == "nat" else router_lan))
+    router_remote = str(REMOTE_NET.network_address + ROUTER_HOST_ID)
+    for i in range(webs + 1, webs + remote_webs + 1):
+        hosts.append(Host("web%d" % i, "web", (
+            _interface("web%d" % i, 0, REMOTE_NET, WEB_BASE + i - webs, "s_far", EDGE_FIRST_HOST_PORT + i - webs - 1),
+            _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
+            gateway=router_remote))
     for i in range(1, DB_COUNT + 1):
         hosts.append(Host("db%d" % i, "db", (
             _interface("db%d" % i, 0, DB_NET, DB_BASE + i, "s_db", i),)))

@@ -32,7 +32,7 @@ def vxlan_device(vni):
 def real_server_setup(d, web):
     if d.mode == "nat":
         return []
-    lan = web.interface_on("s_lan").name
+    lan = web.service_interface.name
     commands = ["ip addr add %s/32 dev lo" % d.vip,
                 _sysctl(all__arp_ignore=1, all__arp_announce=2,
                         **{lan + "__arp_ignore": 1, lan + "__arp_announce": 2})]
@@ -74,17 +74,34 @@ def proxy_setup(d, proxy):
         "ovs-appctl ovs/route/add %s %s pkt_mark=%d" % (_lan_network(d), proxy, t.pkt_mark),
     ]
     # Static neighbours: the real servers' MACs are known, no ARP round trip before the first packet.
-    commands += ["ovs-appctl tnl/neigh/set %s %s %s" % (proxy, web.ip, web.interface_on("s_lan").mac)
-                 for web in d.real_servers]
+    local = [w for w in d.real_servers if w.service_interface.switch == "s_lan"]
+    commands += ["ovs-appctl tnl/neigh/set %s %s %s" % (proxy, web.ip, web.service_interface.mac)
+                 for web in local]
+    remote = _remote_network(d)
+    if remote is not None:
+        # Remote real servers are one hop away, through r0's LAN address.
+        gateway = d.host("r0").interface_on("s_lan")
+        commands += ["ovs-appctl ovs/route/add %s %s %s pkt_mark=%d" % (remote, proxy, gateway.ip, t.pkt_mark),
+                     "ovs-appctl tnl/neigh/set %s %s %s" % (proxy, gateway.ip, gateway.mac)]
     return commands
 
 
 def proxy_teardown(d, proxy):
     if d.mode != "tun":
         return []
-    return ["ovs-appctl ovs/route/del %s pkt_mark=%d" % (_lan_network(d), d.tunnel(proxy).pkt_mark)]
+    mark = d.tunnel(proxy).pkt_mark
+    networks = [_lan_network(d)] + ([_remote_network(d)] if _remote_network(d) else [])
+    return ["ovs-appctl ovs/route/del %s pkt_mark=%d" % (net, mark) for net in networks]
+
+
+def _router_network(d, switch):
+    intf = d.host("r0").interface_on(switch)
+    return intf and ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
 
 
 def _lan_network(d):
-    intf = d.host("r0").interface_on("s_lan")
-    return ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
+    return _router_network(d, "s_lan")
+
+
+def _remote_network(d):
+    return _router_network(d, "s_far")

@@ -18,7 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
-from topologies.description import MAX_CLIENTS, MAX_WEBS, MODES, VIP, ConfigError, describe  # noqa: E402
+from topologies.description import (MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, VIP,  # noqa: E402
+                                    ConfigError, describe)
 
 REQUIRED_MODULES = ("mininet", "ryu", "eventlet", "requests")
 
@@ -38,17 +39,20 @@ def parse_args(argv):
     parser.add_argument("--mode", default="nat", help="LVS forwarding method: %s (default nat)" % ", ".join(MODES))
     parser.add_argument("--clients", default="4", help="client hosts, 1..%d (default 4)" % MAX_CLIENTS)
     parser.add_argument("--webs", default="2", help="web hosts (real servers), 1..%d (default 2)" % MAX_WEBS)
+    parser.add_argument("--remote-webs", default="0",
+                        help="web hosts one L3 hop away behind r0, 0..%d (TUN only; default 0)" % MAX_REMOTE_WEBS)
     parser.add_argument("--vip", default=VIP, help="the virtual IP, on the public net (default %s)" % VIP)
     parser.add_argument("--no-cli", action="store_true", help="run the self-check and exit instead of the CLI")
     parser.add_argument("--rest-port", type=int, default=8080, help="controller REST port on 127.0.0.1 (default 8080)")
     parser.add_argument("--of-port", type=int, default=6653, help="OpenFlow port on 127.0.0.1 (default 6653)")
     parser.add_argument("--run-dir", help="where logs and etcd data go (default runs/<time>-<mode>)")
     args = parser.parse_args(argv)
-    for flag in ("clients", "webs"):
+    for flag in ("clients", "webs", "remote_webs"):
         value = getattr(args, flag)
         setattr(args, flag, int(value) if value.lstrip("-").isdigit() else value)
     try:
-        describe(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip)
+        describe(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
+                 remote_webs=args.remote_webs)
     except ConfigError as e:
         fail(str(e))
     for flag, port in (("--rest-port", args.rest_port), ("--of-port", args.of_port)):
@@ -117,7 +121,8 @@ def main(argv=None):
         signal.signal(sig, lambda *_: sys.exit(143))
     print("starting the cluster: %s mode, %d clients, %d web hosts" % (args.mode.upper(), args.clients, args.webs))
     try:
-        with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip, run_dir=args.run_dir,
+        with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
+                     remote_webs=args.remote_webs, run_dir=args.run_dir,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
             print_table(cluster)
             if args.no_cli:

@@ -47,8 +47,10 @@ def check_public_side(cluster):
 
 def check_server_side(cluster):
     d = cluster.description
-    targets = [d.host("r0").interface_on("s_lan").ip] + [h.ip for h in d.hosts_with_role("db")]
-    failed = ["%s->%s" % (w.name, ip) for w in d.real_servers for ip in targets if not _ping(cluster, w.name, ip)]
+    dbs = [h.ip for h in d.hosts_with_role("db")]
+    failed = ["%s->%s" % (w.name, ip) for w in d.real_servers
+              for ip in [d.host("r0").interface_on(w.service_interface.switch).ip] + dbs
+              if not _ping(cluster, w.name, ip)]
     return not failed, "every web host reaches r0 and db1..db3" if not failed else "unreachable: " + ", ".join(failed)
 
 

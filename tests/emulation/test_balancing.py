@@ -116,3 +116,18 @@ def test_a_long_lived_connection_survives_weights_drain_and_a_new_server(cluster
         got = f.read()
     assert len(got) == size
     assert hashlib.sha256(got).digest() == hashlib.sha256(pattern(0, size)).digest()
+
+
+def test_tun_reaches_a_real_server_across_an_l3_hop():
+    with Cluster(mode="tun", clients=4, webs=1, remote_webs=1) as remote:
+        remote_web = remote.description.host("web2")
+        assert remote_web.service_interface.switch == "s_far"
+        counts, errors = served_counts(remote)
+        assert errors == 0 and 0.40 <= counts["web2"] / 400 <= 0.60, counts
+        # A download served from across the hop returns straight to the client, not via a proxy.
+        remote.rest("PUT", "/lb/backends/web1", {"weight": 0})
+        before = sum(remote.port_bytes(p, 1)[1] for p in remote.description.proxies)
+        received = remote.host("c1").cmd("curl -s -m 60 -o /dev/null -w '%%{size_download}' "
+                                         "'http://%s/download?bytes=10000000'" % remote.vip)
+        assert int(received) == 10_000_000
+        assert sum(remote.port_bytes(p, 1)[1] for p in remote.description.proxies) - before < 500_000

@@ -78,3 +78,28 @@ def test_lookups_name_what_is_missing():
     assert d.switch_by_dpid(0x999) is None
     assert d.trunk_ports("s_pub") == {1: "lb1", 2: "lb2"}
     assert d.trunk_ports("lb1") == {1: "s_pub", 2: "s_lan"}
+
+
+def test_remote_real_servers_sit_behind_r0_and_only_tun_reaches_them():
+    d = describe(mode="tun", webs=2, remote_webs=2)
+    remote = [w for w in d.real_servers if w.service_interface.switch == "s_far"]
+    assert [w.name for w in remote] == ["web3", "web4"]
+    assert all(w.gateway == "10.0.3.1" and w.ip.startswith("10.0.3.") for w in remote)
+    assert d.host("r0").interface_on("s_far").ip == "10.0.3.1"
+    with pytest.raises(ConfigError, match="DR cannot reach remote real servers"):
+        describe(mode="dr", remote_webs=1)
+    with pytest.raises(ConfigError, match="NAT cannot reach remote real servers"):
+        describe(mode="nat", remote_webs=1)
+
+
+@pytest.mark.parametrize("vip,message", [
+    ("10.0.1.50", "inside the server LAN 10.0.1.0/24"),
+    ("10.0.2.99", "inside the DB network"),
+    ("10.0.0.11", "already the address of c1"),
+    ("10.0.0.0", "not a host address of the public net"),
+    ("192.168.1.1", "not a host address of the public net"),
+    ("vip", "not an IPv4 address"),
+])
+def test_a_vip_that_cannot_work_is_refused(vip, message):
+    with pytest.raises(ConfigError, match=message):
+        describe(vip=vip)
