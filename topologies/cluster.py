@@ -155,7 +155,7 @@ class Cluster:
             self.controller.pid, self.of_port, self.rest_port)
 
     def _start_network(self):
-        setLogLevel("warning")
+        setLogLevel("output")   # the CLI prints at this level; Mininet's info chatter stays hidden
         self.net = Mininet(topo=LvsTopo(description=self.description), controller=None,
                            autoSetMacs=False, autoStaticArp=False, build=False)
         self.net.addController(RemoteController("c0", ip="127.0.0.1", port=self.of_port))

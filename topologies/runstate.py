@@ -155,6 +155,12 @@ class RunRecord:
             sh("ovs-vsctl", "--timeout=5", "--if-exists", "del-br", bridge)
         if bridges:
             cleaned.append("bridges " + " ".join(sorted(bridges)))
+        routes = re.findall(r"^User: (\S+) MARK (\d+) dev (%s) " % "|".join(switch_names),
+                            sh("ovs-appctl", "ovs/route/show").stdout, re.M)
+        for prefix, mark, _dev in routes:
+            sh("ovs-appctl", "ovs/route/del", prefix, "pkt_mark=" + mark)
+        if routes:
+            cleaned.append("%d tunnel routes" % len(routes))
         links = re.findall(r"^\d+: ((?:%s)-eth\d+)[@:]" % "|".join(node_names),
                            sh("ip", "-o", "link", "show").stdout, re.M)
         for link in links:

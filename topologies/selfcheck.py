@@ -68,6 +68,24 @@ def check_web_tier(cluster):
     return not wrong, "every real server answers HTTP" if not wrong else "no HTTP answer from: " + ", ".join(wrong)
 
 
+def check_vip(cluster):
+    """Every client reaches the VIP by ping and HTTP, answered by a real server."""
+    d = cluster.description
+    servers = {w.name for w in d.real_servers}
+    failed, served = [], set()
+    for client in d.hosts_with_role("client"):
+        out = cluster.host(client.name).cmd("curl -s -m 3 http://%s/" % d.vip)
+        try:
+            served.add(json.loads(out)["served_by"])
+        except (ValueError, KeyError):
+            failed.append(client.name + " (http)")
+        if not _ping(cluster, client.name, d.vip):
+            failed.append(client.name + " (ping)")
+    ok = not failed and served <= servers
+    return ok, ("every client reaches VIP %s by ping and HTTP (served by %s)" % (d.vip, ", ".join(sorted(served)))
+                if ok else "VIP %s unreachable from: %s" % (d.vip, ", ".join(failed)))
+
+
 CHECKS = [
     ("addresses", check_addresses),
     ("controller", check_controller),
@@ -75,6 +93,7 @@ CHECKS = [
     ("public side", check_public_side),
     ("server side", check_server_side),
     ("web tier", check_web_tier),
+    ("vip", check_vip),
 ]
 
 
