@@ -16,8 +16,7 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.eventlog import EventLog
-from controller.flows import (COOKIE_CONNECTION, COOKIE_ID_MASK, T_CONNECTIONS, T_FORWARD,
-                              switch_flows)
+from controller.flows import COOKIE_CONNECTION, T_CONNECTIONS, T_FORWARD, switch_flows
 from controller.launcher import CLUSTER_ENV, EVENTS_ENV
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
@@ -26,6 +25,7 @@ from topologies.description import ClusterDescription
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
+COOKIE_MASK_ALL = 0xffffffffffffffff
 
 
 class LvsController(app_manager.RyuApp):
@@ -39,8 +39,8 @@ class LvsController(app_manager.RyuApp):
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.datapaths = {}           # switch name -> Datapath
         self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
-        self._stats_pending = {}      # (switch name, xid) -> [table, stats gathered so far]
-        self._stats_tables = {}       # switch name -> {table: [stats]} of the last full poll
+        self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
+        self._healthy = self.state.healthy()
         hub.spawn(self._poll_counters)
         for api in (LbRestApi, NotFoundApi):
             kwargs["wsgi"].register(api, {APP_KEY: self})
@@ -63,6 +63,7 @@ class LvsController(app_manager.RyuApp):
     # --- flows --------------------------------------------------------------------------------
     def reconcile(self):
         """Bring every connected switch's flows to the desired set for the current state."""
+        self._forget_connections_of_failed_servers()
         view = self.state.view()
         for name, datapath in list(self.datapaths.items()):
             desired = {spec.key: spec for spec in switch_flows(self.description, name, view)}
@@ -76,6 +77,24 @@ class LvsController(app_manager.RyuApp):
                     command = ofp.OFPFC_MODIFY_STRICT if key in installed else ofp.OFPFC_ADD
                     datapath.send_msg(openflow.flow_mod(datapath, spec, command))
             self.installed[name] = desired
+
+    def _forget_connections_of_failed_servers(self):
+        """A real server that went down loses its learned connections on every proxy, so that
+        their next packets hash again to a live server (as LVS's expire_nodest_conn)."""
+        healthy = self.state.healthy()
+        for server in self._healthy - healthy:
+            sid = self.state.server_ids[server]
+            for name in self.description.proxies:
+                datapath = self.datapaths.get(name)
+                if datapath is not None:
+                    datapath.send_msg(openflow.delete_by_cookie(
+                        datapath, T_CONNECTIONS, COOKIE_CONNECTION | sid, COOKIE_MASK_ALL))
+            self.event_log.emit("real-server-down", "%s left the virtual service's table" % server,
+                                destination_ip=self.description.host(server).ip)
+        for server in healthy - self._healthy:
+            self.event_log.emit("real-server-up", "%s is in the virtual service's table" % server,
+                                destination_ip=self.description.host(server).ip)
+        self._healthy = healthy
 
     def apply(self, change, *args):
         """Run a state change (a request), then bring the flows in line; for the REST API."""
@@ -115,7 +134,7 @@ class LvsController(app_manager.RyuApp):
             self.state.switch_disconnected(name)
             self.datapaths.pop(name, None)
             self.installed.pop(name, None)
-            self._stats_pending = {k: v for k, v in self._stats_pending.items() if k[0] != name}
+            self._pending = {k: v for k, v in self._pending.items() if k[0] != name}
             self.event_log.emit("switch-disconnected", "%s lost its OpenFlow channel" % name,
                              observer_name=name)
         self._set_proxy_after(previous)
@@ -164,42 +183,40 @@ class LvsController(app_manager.RyuApp):
 
     # --- counters -----------------------------------------------------------------------------
     def _poll_counters(self):
+        """Once a second, per proxy: the forward table's counters (one flow per real server) and,
+        per real server, the number of its learned connections (an aggregate request filtered by
+        the server's cookie). The work is per server, not per connection."""
         while True:
             hub.sleep(STATS_INTERVAL)
             for name in self.description.proxies:
                 datapath = self.datapaths.get(name)
-                if datapath is not None:
-                    for table in (T_CONNECTIONS, T_FORWARD):
-                        request = openflow.flow_stats_request(datapath, table)
-                        datapath.send_msg(request)
-                        self._stats_pending[(name, request.xid)] = [table, []]
+                if datapath is None:
+                    continue
+                self._request(name, openflow.flow_stats_request(datapath, T_FORWARD),
+                              lambda stats, proxy=name: self._forward_counters(proxy, stats))
+                for server, sid in self.state.server_ids.items():
+                    request = openflow.aggregate_request(datapath, T_CONNECTIONS, COOKIE_CONNECTION | sid)
+                    self._request(name, request, lambda stats, proxy=name, server=server:
+                                  self.state.update_counters(proxy, server, connections=stats[0].flow_count))
 
-    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
-    def on_flow_stats(self, ev):
-        name = self._switch_name(ev.msg.datapath)
-        pending = self._stats_pending.get((name, ev.msg.xid))
-        if pending is None:
-            return
-        pending[1].extend(ev.msg.body)
-        if ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
-            return
-        del self._stats_pending[(name, ev.msg.xid)]
-        self._stats_tables.setdefault(name, {})[pending[0]] = pending[1]
-        self.state.proxy_counters(name, self._proxy_counters(name))
+    def _request(self, name, request, on_reply):
+        self.datapaths[name].send_msg(request)
+        self._pending[(name, request.xid)] = (on_reply, [])
 
-    def _proxy_counters(self, proxy):
-        """Per real server: learned connections and forwarded packets and bytes."""
+    @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPAggregateStatsReply], MAIN_DISPATCHER)
+    def on_stats_reply(self, ev):
+        key = (self._switch_name(ev.msg.datapath), ev.msg.xid)
+        if key not in self._pending:
+            return
+        on_reply, parts = self._pending[key]
+        parts.extend(ev.msg.body if isinstance(ev.msg.body, list) else [ev.msg.body])
+        if not ev.msg.flags & ev.msg.datapath.ofproto.OFPMPF_REPLY_MORE:
+            del self._pending[key]
+            on_reply(parts)
+
+    def _forward_counters(self, proxy, stats):
         by_id = {sid: name for name, sid in self.state.server_ids.items()}
-        counters = {name: {"connections": 0, "packets": 0, "bytes": 0} for name in by_id.values()}
-        tables = self._stats_tables.get(proxy, {})
-        for stat in tables.get(T_CONNECTIONS, []):
-            if stat.cookie & ~COOKIE_ID_MASK == COOKIE_CONNECTION:
-                server = by_id.get(stat.cookie & COOKIE_ID_MASK)
-                if server:
-                    counters[server]["connections"] += 1
-        for stat in tables.get(T_FORWARD, []):
+        for stat in stats:
             server = by_id.get(dict(stat.match.items()).get("reg1"))
             if server:
-                counters[server]["packets"] += stat.packet_count
-                counters[server]["bytes"] += stat.byte_count
-        return counters
+                self.state.update_counters(proxy, server, packets=stat.packet_count, bytes=stat.byte_count)

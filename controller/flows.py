@@ -39,7 +39,6 @@ COOKIE_L2 = 0x1
 COOKIE_STEER = 0x2
 COOKIE_LB = 0x3
 COOKIE_CONNECTION = 0x1000
-COOKIE_ID_MASK = 0xfff
 
 CONNECTION_IDLE_TIMEOUT = 300   # s, an idle established connection (LVS: 900)
 CONNECTION_FIN_TIMEOUT = 2      # s, after a FIN or RST was seen

@@ -75,5 +75,12 @@ def flow_stats_request(datapath, table_id):
                                       out_group=ofp.OFPG_ANY)
 
 
+def aggregate_request(datapath, table_id, cookie):
+    """Totals (flow count, packets, bytes) of a table's flows carrying exactly `cookie`."""
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    return parser.OFPAggregateStatsRequest(datapath, 0, table_id, ofp.OFPP_ANY, ofp.OFPG_ANY,
+                                           cookie, 0xffffffffffffffff, parser.OFPMatch())
+
+
 def port_is_up(ofp, port):
     return not (port.state & ofp.OFPPS_LINK_DOWN) and not (port.config & ofp.OFPPC_PORT_DOWN)

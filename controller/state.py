@@ -63,8 +63,9 @@ class ClusterState:
     def packet_in(self):
         self.packet_in_count += 1
 
-    def proxy_counters(self, proxy, counters):
-        self.counters[proxy] = counters
+    def update_counters(self, proxy, server, **values):
+        """Latest counters of one real server on one proxy: connections, packets, bytes."""
+        self.counters.setdefault(proxy, {}).setdefault(server, {}).update(values)
 
     # --- requests -----------------------------------------------------------------------------
     def _real_server(self, name):

@@ -26,6 +26,10 @@ def packet_ins(cluster):
     return cluster.rest("GET", "/lb/status")["packet_in"]
 
 
+def backend(cluster, name):
+    return next(b for b in cluster.rest("GET", "/lb/backends")["backends"] if b["name"] == name)
+
+
 def test_every_client_reaches_the_vip_by_ping_and_http(cluster):
     for client in CLIENTS:
         host = cluster.host(client)
@@ -91,6 +95,10 @@ def test_a_long_lived_connection_survives_weights_drain_and_a_new_server(cluster
             time.sleep(0.1)
         serving = re.search(r"X-Served-By: (\S+)", open(headers).read()).group(1)
         other = "web2" if serving == "web1" else "web1"
+        deadline = time.monotonic() + 5    # counters are polled every second
+        while backend(cluster, serving)["active_connections"] < 1:
+            assert time.monotonic() < deadline, "the connection is not counted"
+            time.sleep(0.2)
         for change in (("PUT", "/lb/backends/" + serving, {"weight": 2}),
                        ("PUT", "/lb/backends/" + other, {"weight": 3}),
                        ("PUT", "/lb/backends/" + other, {"weight": 0}),
