@@ -1,14 +1,20 @@
-"""The web application that runs on every real server (eventlet WSGI).
+"""The web application that runs on every real server (eventlet WSGI). It keeps no state of its
+own: conversations live in the DB tier (apps/store.py), so any web host can carry on any one.
 
-    GET /                          -> {"served_by": NAME, "client": "IP:PORT"}
-    GET /health                    -> 200 {"status": "ok"}
-    GET /download?bytes=N[&rate=R] -> N bytes of a fixed pattern (see `pattern`), paced at
-                                      R bytes/s when given: bulk and long-lived transfers
-Every answer is JSON and carries X-Served-By; every request is written to an access log as a JSON
-line with ECS-style field names.
+    POST /conversation                  -> 201 {"id": ID}, also the cookie `conversation`
+    POST /conversation/ID/turns         {"text": ...} -> 201 {"turn": n, "served_by": NAME};
+                                        an Idempotency-Key header makes a retry return the same turn
+    GET  /conversation/ID               -> {"id": ID, "turns": [{"turn", "text", "served_by", "at"}]}
+    GET  /health                        -> 200 when the DB tier answers, else 503
+    GET  /                              -> {"served_by": NAME, "client": "IP:PORT"}
+    GET  /download?bytes=N[&rate=R]     -> N bytes of a fixed pattern (see `pattern`), paced at
+                                           R bytes/s when given: bulk and long-lived transfers
+Every answer carries X-Served-By; errors are JSON {"error": ...}. Every request is written to an
+access log as a JSON line with ECS-style field names.
 """
 import argparse
 import json
+import re
 import sys
 import time
 from urllib.parse import parse_qs
@@ -16,11 +22,17 @@ from urllib.parse import parse_qs
 import eventlet
 from eventlet import wsgi
 
+from apps.store import ConversationStore, NotFound, Unavailable
 from controller.eventlog import ecs_timestamp
 
 MAX_DOWNLOAD = 1 << 30
+MAX_TEXT = 4096                 # bytes of UTF-8 in one turn
+MAX_BODY = 64 * 1024
 CHUNK = 64 * 1024
 PATTERN_BLOCK = bytes(range(251)) * (CHUNK // 251 + 1)
+HEALTH_INTERVAL = 0.2
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+CONVERSATION_ID = r"(?P<conversation>[0-9a-f]{32})"
 
 
 def pattern(offset, size):
@@ -33,19 +45,38 @@ def pattern(offset, size):
     return bytes(out)
 
 
-class BadRequest(ValueError):
-    pass
+class HttpError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
 
 
 def int_param(query, name, low, high, default=None):
     values = query.get(name)
     if not values:
         if default is None:
-            raise BadRequest("missing query parameter %s (an integer from %d to %d)" % (name, low, high))
+            raise HttpError(400, "missing query parameter %s (an integer from %d to %d)" % (name, low, high))
         return default
     if not values[0].isdigit() or not low <= int(values[0]) <= high:
-        raise BadRequest("%s must be an integer from %d to %d, got %r" % (name, low, high, values[0]))
+        raise HttpError(400, "%s must be an integer from %d to %d, got %r" % (name, low, high, values[0]))
     return int(values[0])
+
+
+def json_body(environ):
+    """The request's JSON object; HttpError (400 or 413) for anything else."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise HttpError(400, "Content-Length is not a number") from None
+    if length > MAX_BODY:
+        raise HttpError(413, "request body of %d bytes is over the %d-byte limit" % (length, MAX_BODY))
+    try:
+        body = json.loads(environ["wsgi.input"].read(length) or b"null")
+    except ValueError as e:
+        raise HttpError(400, "malformed JSON in the request body: %s" % e) from None
+    if not isinstance(body, dict):
+        raise HttpError(400, 'the request body must be a JSON object like {"text": "..."}')
+    return body
 
 
 def paced_chunks(size, rate):
@@ -59,63 +90,120 @@ def paced_chunks(size, rate):
         yield pattern(offset, min(CHUNK, size - offset))
 
 
-class NullLog:
-    def write(self, _):
-        pass
-
-
 class WebApp:
-    def __init__(self, name, access_log):
+    def __init__(self, name, access_log, store=None):
         self.name = name
         self.access_log = access_log
-        self.routes = {"/": self.index, "/health": self.health, "/download": self.download}
+        self.store = store
+        self.db_reachable = store is not None
+        self.routes = [(re.compile("^%s$" % path), methods) for path, methods in (
+            ("/", {"GET": self.index}),
+            ("/health", {"GET": self.health}),
+            ("/download", {"GET": self.download}),
+            ("/conversation", {"POST": self.create}),
+            ("/conversation/%s" % CONVERSATION_ID, {"GET": self.read}),
+            ("/conversation/%s/turns" % CONVERSATION_ID, {"POST": self.append}),
+        )]
 
+    # --- handlers: (status, body[, headers]) -------------------------------------------------
     def index(self, environ):
         return 200, {"served_by": self.name,
                      "client": "%s:%s" % (environ["REMOTE_ADDR"], environ.get("REMOTE_PORT"))}
 
     def health(self, _environ):
-        return 200, {"status": "ok"}
+        if self.db_reachable:
+            return 200, {"status": "ok", "db": "reachable"}
+        return 503, {"status": "degraded", "error": "the DB tier is unreachable"}
 
     def download(self, environ):
         query = parse_qs(environ.get("QUERY_STRING", ""))
         size = int_param(query, "bytes", 0, MAX_DOWNLOAD)
         rate = int_param(query, "rate", 1, MAX_DOWNLOAD, default=0)
-        return 200, paced_chunks(size, rate), size
+        return 200, paced_chunks(size, rate), [("Content-Type", "application/octet-stream"),
+                                               ("Content-Length", str(size))]
 
+    def create(self, _environ):
+        conversation = self.store.create()
+        return 201, {"id": conversation}, [("Set-Cookie", "conversation=%s; Path=/" % conversation)]
+
+    def read(self, _environ, conversation):
+        return 200, {"id": conversation, "turns": self.store.turns(conversation)}
+
+    def append(self, environ, conversation):
+        body = json_body(environ)
+        text = body.get("text")
+        unknown = sorted(set(body) - {"text"})
+        if unknown:
+            raise HttpError(400, "unknown field(s): %s; expected: text" % ", ".join(unknown))
+        if not isinstance(text, str) or not text:
+            raise HttpError(400, 'the body needs "text", a non-empty string')
+        if len(text.encode()) > MAX_TEXT:
+            raise HttpError(413, "text is %d bytes; a turn holds at most %d" % (len(text.encode()), MAX_TEXT))
+        key = environ.get("HTTP_IDEMPOTENCY_KEY")
+        if key is not None and not IDEMPOTENCY_KEY.match(key):
+            raise HttpError(400, "Idempotency-Key must be 1 to 64 letters, digits, '.', '_' or '-'")
+        turn = self.store.append(conversation, text, self.name, request_key=key)
+        return 201, {"turn": turn, "served_by": self.name}
+
+    # --- plumbing -----------------------------------------------------------------------------
     def dispatch(self, environ):
-        handler = self.routes.get(environ["PATH_INFO"])
-        if handler is None:
-            return 404, {"error": "no such resource: %s" % environ["PATH_INFO"]}
-        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
-            return 405, {"error": "%s is not allowed on %s; use GET"
-                         % (environ["REQUEST_METHOD"], environ["PATH_INFO"])}
-        try:
-            return handler(environ)
-        except BadRequest as e:
-            return 400, {"error": str(e)}
+        path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
+        for regex, methods in self.routes:
+            match = regex.match(path)
+            if not match:
+                continue
+            if method not in methods:
+                return 405, {"error": "%s is not allowed on %s; use %s" % (method, path, ", ".join(methods))}
+            if methods[method] in (self.create, self.read, self.append) and self.store is None:
+                return 503, {"error": "this web host runs without a DB tier"}
+            try:
+                return methods[method](environ, **match.groupdict())
+            except HttpError as e:
+                return e.status, {"error": str(e)}
+            except NotFound:
+                return 404, {"error": "no conversation %s (never created, or expired)" % match.group("conversation")}
+            except Unavailable as e:
+                return 503, {"error": str(e)}
+        if path.startswith("/conversation/"):
+            return 404, {"error": "no conversation at %s (ids are 32 hex digits)" % path}
+        return 404, {"error": "no such resource: %s" % path}
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
-        status, body, *stream_size = self.dispatch(environ)
-        if stream_size:
-            content_type, length, chunks = "application/octet-stream", stream_size[0], body
+        status, body, *extra = self.dispatch(environ)
+        headers = extra[0] if extra else []
+        if any(name == "Content-Length" for name, _ in headers):
+            chunks = body
         else:
             payload = (json.dumps(body) + "\n").encode()
-            content_type, length, chunks = "application/json", len(payload), [payload]
-        start_response("%d %s" % (status, "OK" if status < 400 else "Error"),
-                       [("Content-Type", content_type), ("Content-Length", str(length)),
-                        ("X-Served-By", self.name)])
+            chunks = [payload]
+            headers = headers + [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response("%d %s" % (status, "OK" if status < 400 else "Error"), headers + [("X-Served-By", self.name)])
         self.log(environ, status, time.monotonic() - started)
         return chunks
 
     def log(self, environ, status, seconds):
-        self.access_log.write(json.dumps({
+        match = re.search(r"/conversation/([0-9a-f]{32})", environ["PATH_INFO"])
+        record = {
             "@timestamp": ecs_timestamp(), "event.action": "http-request", "host.name": self.name,
             "source.ip": environ["REMOTE_ADDR"], "source.port": int(environ.get("REMOTE_PORT") or 0),
             "http.request.method": environ["REQUEST_METHOD"], "url.path": environ["PATH_INFO"],
             "http.response.status_code": status, "event.duration": int(seconds * 1e9),
-        }) + "\n")
+        }
+        if match:
+            record["conversation.id"] = match.group(1)
+        self.access_log.write(json.dumps(record) + "\n")
+
+    def watch_db(self):
+        """Keep `db_reachable` current (a green thread), so that /health answers at once."""
+        while True:
+            self.db_reachable = self.store.ping(deadline=0.5)
+            eventlet.sleep(HEALTH_INTERVAL)
+
+
+class NullLog:
+    def write(self, _):
+        pass
 
 
 def main(argv=None):
@@ -124,13 +212,20 @@ def main(argv=None):
     parser.add_argument("--bind", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=80)
     parser.add_argument("--access-log", help="JSON-lines access log (default: none)")
+    parser.add_argument("--etcd", help="the DB tier's client URLs, comma-separated")
+    parser.add_argument("--ttl", type=int, default=3600, help="seconds a conversation lives (lease)")
     args = parser.parse_args(argv)
+    eventlet.monkey_patch()        # the etcd client (requests) must not block the server
     try:
         sock = eventlet.listen((args.bind, args.port))
     except OSError as e:
         sys.exit("webserver: cannot listen on %s:%d: %s" % (args.bind, args.port, e.strerror))
     log = open(args.access_log, "a", buffering=1) if args.access_log else NullLog()
-    wsgi.server(sock, WebApp(args.name, log), log_output=False)
+    store = ConversationStore(args.etcd.split(","), ttl=args.ttl) if args.etcd else None
+    app = WebApp(args.name, log, store)
+    if store is not None:
+        eventlet.spawn(app.watch_db)
+    wsgi.server(sock, app, log_output=False)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,31 @@
+"""The web application's HTTP behaviour, with a real etcd behind it."""
 import io
 import json
 
-from apps.webserver import WebApp
+import pytest
+
+from apps.store import ConversationStore
+from apps.webserver import MAX_TEXT, WebApp
 
 
-def call(app, method, path):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "REMOTE_ADDR": "10.0.0.11", "REMOTE_PORT": "40000"}
+def call(app, method, path, body=None, headers=None, query=""):
+    raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+               "REMOTE_ADDR": "10.0.0.11", "REMOTE_PORT": "40000",
+               "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw)}
+    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in (headers or {}).items()})
     seen = {}
 
-    def start_response(status, headers):
-        seen["status"], seen["headers"] = status, dict(headers)
-    body = b"".join(app(environ, start_response))
-    return int(seen["status"].split()[0]), seen["headers"], json.loads(body)
+    def start_response(status, response_headers):
+        seen["status"], seen["headers"] = status, dict(response_headers)
+    payload = b"".join(app(environ, start_response))
+    decoded = json.loads(payload) if seen["headers"]["Content-Type"] == "application/json" else payload
+    return int(seen["status"].split()[0]), seen["headers"], decoded
+
+
+@pytest.fixture
+def app(etcd_url):
+    return WebApp("web1", io.StringIO(), ConversationStore([etcd_url]))
 
 
 def test_index_names_the_server_and_the_client():
@@ -24,9 +38,67 @@ def test_index_names_the_server_and_the_client():
     assert record["url.path"] == "/" and "@timestamp" in record
 
 
-def test_errors_are_json_and_carry_the_server_name():
+def test_a_conversation_is_created_appended_to_and_read(app):
+    code, headers, body = call(app, "POST", "/conversation")
+    conversation = body["id"]
+    assert code == 201 and headers["Set-Cookie"] == "conversation=%s; Path=/" % conversation
+    for n in (1, 2):
+        code, headers, body = call(app, "POST", "/conversation/%s/turns" % conversation, {"text": "turn %d" % n})
+        assert code == 201 and body == {"turn": n, "served_by": "web1"} and headers["X-Served-By"] == "web1"
+    code, _, body = call(app, "GET", "/conversation/" + conversation)
+    assert code == 200 and [t["text"] for t in body["turns"]] == ["turn 1", "turn 2"]
+    assert json.loads(app.access_log.getvalue().splitlines()[-1])["conversation.id"] == conversation
+
+
+def test_an_idempotency_key_makes_a_retry_return_the_same_turn(app):
+    conversation = call(app, "POST", "/conversation")[2]["id"]
+    path = "/conversation/%s/turns" % conversation
+    first = call(app, "POST", path, {"text": "once"}, {"Idempotency-Key": "req-1"})
+    again = call(app, "POST", path, {"text": "once"}, {"Idempotency-Key": "req-1"})
+    assert first[2]["turn"] == again[2]["turn"] == 1
+    assert len(call(app, "GET", "/conversation/" + conversation)[2]["turns"]) == 1
+
+
+@pytest.mark.parametrize("method,suffix,body,headers,code,message", [
+    ("POST", "/turns", b'{"text": ', None, 400, "malformed JSON"),
+    ("POST", "/turns", {}, None, 400, '"text", a non-empty string'),
+    ("POST", "/turns", {"text": 5}, None, 400, '"text", a non-empty string'),
+    ("POST", "/turns", {"text": ""}, None, 400, '"text", a non-empty string'),
+    ("POST", "/turns", {"text": "x", "mood": "happy"}, None, 400, "unknown field(s): mood"),
+    ("POST", "/turns", ["text"], None, 400, "must be a JSON object"),
+    ("POST", "/turns", {"text": "é" * (MAX_TEXT // 2 + 1)}, None, 413, "a turn holds at most 4096"),
+    ("POST", "/turns", b"x" * (64 * 1024 + 1), None, 413, "over the 65536-byte limit"),
+    ("POST", "/turns", {"text": "x"}, {"Idempotency-Key": "no spaces"}, 400, "Idempotency-Key must be"),
+    ("GET", "/turns", None, None, 405, "GET is not allowed"),
+    ("DELETE", "", None, None, 405, "DELETE is not allowed"),
+])
+def test_bad_requests_get_json_errors_and_write_nothing(app, method, suffix, body, headers, code, message):
+    conversation = call(app, "POST", "/conversation")[2]["id"]
+    call(app, "POST", "/conversation/%s/turns" % conversation, {"text": "kept"})
+    status, response_headers, answer = call(app, method, "/conversation/" + conversation + suffix, body, headers)
+    assert status == code and message in answer["error"] and response_headers["X-Served-By"] == "web1"
+    assert [t["text"] for t in call(app, "GET", "/conversation/" + conversation)[2]["turns"]] == ["kept"]
+
+
+@pytest.mark.parametrize("path", ["/conversation/" + "0" * 32, "/conversation/" + "0" * 32 + "/turns",
+                                  "/conversation/not-an-id"])
+def test_unknown_conversations_are_404(app, path):
+    method = "POST" if path.endswith("turns") else "GET"
+    code, _, body = call(app, method, path, {"text": "x"} if method == "POST" else None)
+    assert code == 404 and "conversation" in body["error"]
+
+
+def test_health_follows_the_db_tier(app):
+    assert call(app, "GET", "/health")[0] == 200
+    app.db_reachable = False
+    code, _, body = call(app, "GET", "/health")
+    assert code == 503 and "DB tier is unreachable" in body["error"]
+
+
+def test_downloads_check_their_parameters():
     app = WebApp("web2", io.StringIO())
-    code, headers, body = call(app, "GET", "/nope")
-    assert code == 404 and headers["X-Served-By"] == "web2" and "no such resource" in body["error"]
-    code, _, body = call(app, "POST", "/health")
-    assert code == 405 and "POST is not allowed on /health" in body["error"]
+    code, headers, body = call(app, "GET", "/download", query="bytes=1000")
+    assert code == 200 and len(body) == 1000 and headers["X-Served-By"] == "web2"
+    code, _, body = call(app, "GET", "/download", query="bytes=-5")
+    assert code == 400 and "bytes must be an integer" in body["error"]
+    assert call(app, "GET", "/nope")[0] == 404 and call(app, "POST", "/health")[0] == 405

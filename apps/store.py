@@ -1,0 +1,151 @@
+"""Conversations kept in etcd (the DB tier), so that any web host can carry on any conversation.
+
+Keys, all attached to the conversation's lease (it expires `ttl` seconds after its creation):
+    conv/<id>/meta             {"created": epoch}
+    conv/<id>/count            number of turns, the compare-and-swap guard of appends
+    conv/<id>/turn/<000001>    {"turn": n, "text": ..., "served_by": ..., "at": epoch}
+    conv/<id>/request/<key>    the turn an Idempotency-Key produced
+An append is one transaction: if count is still n (and the idempotency key is new), write turn
+n+1 and count n+1; otherwise read again and retry. Racing appends never lose or duplicate a turn,
+and a client that retries a request whose answer it lost gets the same turn back.
+
+The client talks to every member through etcd's JSON gateway (etcd3gw) and fails over between them
+by itself: each attempt has a short timeout, and the whole call a deadline, after which it raises
+Unavailable (the web answers 503) rather than hang.
+"""
+import base64
+import json
+import random
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import etcd3gw
+from etcd3gw.exceptions import Etcd3Exception
+
+PREFIX = "conv/"
+
+
+class Unavailable(Exception):
+    """The DB tier did not answer within the deadline."""
+
+
+class NotFound(Exception):
+    """No such conversation (never created, or expired)."""
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def _unb64(text):
+    return base64.b64decode(text).decode()
+
+
+def new_conversation_id():
+    return uuid.uuid4().hex
+
+
+class ConversationStore:
+    def __init__(self, endpoints, attempt_timeout=0.5, deadline=1.5, ttl=3600):
+        self.clients = []
+        for url in endpoints:
+            parts = urlsplit(url)
+            self.clients.append(etcd3gw.Etcd3Client(host=parts.hostname, port=parts.port or 2379,
+                                                    timeout=attempt_timeout, api_path="/v3/"))
+        self.deadline = deadline
+        self.ttl = ttl
+        self.preferred = 0            # the member that answered last
+
+    # --- failover -----------------------------------------------------------------------------
+    def _call(self, operation, deadline=None):
+        """Run operation(client) against the members, starting with the last one that answered,
+        until one succeeds or the deadline passes."""
+        give_up = time.monotonic() + (self.deadline if deadline is None else deadline)
+        errors = []
+        while True:
+            for step in range(len(self.clients)):
+                index = (self.preferred + step) % len(self.clients)
+                try:
+                    result = operation(self.clients[index])
+                    self.preferred = index
+                    return result
+                except Etcd3Exception as e:
+                    reason = (str(e).strip() or type(e).__name__).splitlines()[0][:80]
+                    errors.append("%s: %s" % (self.clients[index].host, reason))
+                if time.monotonic() > give_up:
+                    raise Unavailable("DB tier unreachable (%s)" % "; ".join(errors[-3:]))
+            time.sleep(0.05)
+
+    def _txn(self, client, compare, success, failure=()):
+        return client.post(client.get_url("/kv/txn"),
+                           json={"compare": list(compare), "success": list(success), "failure": list(failure)})
+
+    @staticmethod
+    def _put(key, value, lease):
+        return {"request_put": {"key": _b64(key), "value": _b64(value), "lease": lease}}
+
+    # --- conversations ------------------------------------------------------------------------
+    def ping(self, deadline=0.5):
+        """True if a quorum answers a linearizable read within `deadline` seconds."""
+        try:
+            self._call(lambda c: c.get("health"), deadline=deadline)
+            return True
+        except Unavailable:
+            return False
+
+    def create(self):
+        conversation = new_conversation_id()
+        base = PREFIX + conversation
+
+        def create_with_lease(client):
+            lease = client.lease(self.ttl).id
+            self._txn(client, [], [self._put(base + "/meta", json.dumps({"created": time.time()}), lease),
+                                   self._put(base + "/count", "0", lease)])
+            return conversation
+        return self._call(create_with_lease)
+
+    def _lease_of(self, client, base):
+        kvs = client.post(client.get_url("/kv/range"), json={"key": _b64(base + "/meta")}).get("kvs")
+        if not kvs:
+            raise NotFound(base[len(PREFIX):])
+        return kvs[0].get("lease", "0")
+
+    def append(self, conversation, text, served_by, request_key=None):
+        """Append one turn; its number. With a request_key seen before, the turn it made."""
+        base = PREFIX + conversation
+        request = base + "/request/" + request_key if request_key else None
+
+        def attempt(client):
+            lease = self._lease_of(client, base)
+            count = client.post(client.get_url("/kv/range"), json={"key": _b64(base + "/count")}).get("kvs")
+            n = int(_unb64(count[0]["value"])) if count else 0
+            turn = json.dumps({"turn": n + 1, "text": text, "served_by": served_by, "at": time.time()})
+            compare = [{"key": _b64(base + "/count"), "result": "EQUAL", "target": "VALUE", "value": _b64(str(n))}]
+            success = [self._put(base + "/count", str(n + 1), lease),
+                       self._put("%s/turn/%06d" % (base, n + 1), turn, lease)]
+            failure = []
+            if request:
+                compare.append({"key": _b64(request), "result": "EQUAL", "target": "CREATE", "create_revision": "0"})
+                success.append(self._put(request, str(n + 1), lease))
+                failure.append({"request_range": {"key": _b64(request)}})
+            result = self._txn(client, compare, success, failure)
+            if result.get("succeeded"):
+                return n + 1
+            replay = result["responses"][0]["response_range"].get("kvs") if request else None
+            return int(_unb64(replay[0]["value"])) if replay else None
+
+        for _ in range(200):          # lost races: count moved under us; read again
+            turn = self._call(attempt)
+            if turn is not None:
+                return turn
+            time.sleep(random.uniform(0, 0.01))
+        raise Unavailable("too much contention on conversation %s" % conversation)
+
+    def turns(self, conversation):
+        base = PREFIX + conversation
+
+        def read(client):
+            self._lease_of(client, base)
+            return client.get_prefix(base + "/turn/", sort_order="ascend", sort_target="key")
+        return [json.loads(value) for value, _meta in self._call(read)]

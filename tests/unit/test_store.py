@@ -1,0 +1,73 @@
+"""The conversation store against a real etcd."""
+import threading
+import time
+
+import pytest
+
+from apps.store import ConversationStore, NotFound, Unavailable
+
+
+@pytest.fixture
+def store(etcd_url):
+    return ConversationStore([etcd_url])
+
+
+def test_turns_are_appended_in_order(store):
+    conversation = store.create()
+    assert [store.append(conversation, "turn %d" % i, "web1") for i in range(1, 4)] == [1, 2, 3]
+    turns = store.turns(conversation)
+    assert [(t["turn"], t["text"], t["served_by"]) for t in turns] == [
+        (1, "turn 1", "web1"), (2, "turn 2", "web1"), (3, "turn 3", "web1")]
+
+
+def test_racing_appends_lose_and_duplicate_nothing(store):
+    conversation = store.create()
+
+    def writer(name):
+        own = ConversationStore(["http://%s:%d" % (store.clients[0].host, store.clients[0].port)])
+        for i in range(25):
+            own.append(conversation, "%s-%d" % (name, i), name)
+    threads = [threading.Thread(target=writer, args=("w%d" % i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    turns = store.turns(conversation)
+    assert [t["turn"] for t in turns] == list(range(1, 151))
+    assert len({t["text"] for t in turns}) == 150
+
+
+def test_a_repeated_request_key_gives_the_same_turn(store):
+    conversation = store.create()
+    assert store.append(conversation, "hello", "web1", request_key="k1") == 1
+    assert store.append(conversation, "hello", "web2", request_key="k1") == 1
+    assert store.append(conversation, "next", "web2", request_key="k2") == 2
+    assert len(store.turns(conversation)) == 2
+
+
+def test_unknown_conversations_are_not_found(store):
+    with pytest.raises(NotFound):
+        store.turns("0" * 32)
+    with pytest.raises(NotFound):
+        store.append("0" * 32, "x", "web1")
+
+
+def test_expired_conversations_are_gone(etcd_url):
+    short = ConversationStore([etcd_url], ttl=1)
+    conversation = short.create()
+    short.append(conversation, "soon gone", "web1")
+    time.sleep(2.5)
+    with pytest.raises(NotFound):
+        short.turns(conversation)
+
+
+def test_a_dead_member_is_skipped_and_no_member_gives_unavailable_fast(etcd_url):
+    store = ConversationStore(["http://127.0.0.1:1", etcd_url], attempt_timeout=0.3, deadline=1.0)
+    conversation = store.create()
+    assert store.append(conversation, "via the second member", "web1") == 1
+    dead = ConversationStore(["http://127.0.0.1:1", "http://127.0.0.1:2"], attempt_timeout=0.3, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="DB tier unreachable"):
+        dead.create()
+    assert time.monotonic() - started < 2.0
+    assert not dead.ping(deadline=0.3) and store.ping()
