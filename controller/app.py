@@ -5,6 +5,8 @@ feeds switch and port events to ClusterState, and after every change brings each
 to what `switch_flows` says they should be (a diff: only changed entries are sent). It polls the
 proxies' counters once a second and serves the REST API.
 """
+import http.client
+import json
 import os
 
 from ryu.app.wsgi import WSGIApplication
@@ -17,7 +19,8 @@ from ryu.ofproto import ofproto_v1_3
 from controller import openflow
 from controller.eventlog import EventLog
 from controller.flows import COOKIE_CONNECTION, T_CONNECTIONS, T_FORWARD, switch_flows
-from controller.launcher import CLUSTER_ENV, EVENTS_ENV
+from controller.health import DEGRADED, FAIL, OK, HealthSettings
+from controller.launcher import CLUSTER_ENV, EVENTS_ENV, HEALTH_ENV
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
 from topologies.description import ClusterDescription
@@ -35,13 +38,16 @@ class LvsController(app_manager.RyuApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.description = ClusterDescription.load(os.environ[CLUSTER_ENV])
-        self.state = ClusterState(self.description)
+        self.health_settings = HealthSettings(**json.loads(os.environ.get(HEALTH_ENV, "{}")))
+        self.state = ClusterState(self.description, self.health_settings)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.datapaths = {}           # switch name -> Datapath
         self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
         self._healthy = self.state.healthy()
         hub.spawn(self._poll_counters)
+        for web in self.description.real_servers:
+            hub.spawn(self._health_checks, web)
         for api in (LbRestApi, NotFoundApi):
             kwargs["wsgi"].register(api, {APP_KEY: self})
 
@@ -162,9 +168,11 @@ class LvsController(app_manager.RyuApp):
         port = ev.msg.desc
         up = ev.msg.reason != ofp.OFPPR_DELETE and openflow.port_is_up(ofp, port)
         if name and self.state.link_up.get((name, port.port_no)) != up:
-            self.state.port_status(name, port.port_no, up)
+            server = self.state.port_status(name, port.port_no, up)
             self.event_log.emit("port-up" if up else "port-down", "%s port %d %s"
                                 % (name, port.port_no, "up" if up else "down"), observer_name=name)
+            if server:
+                self._health_changed(server)
             self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
@@ -180,6 +188,35 @@ class LvsController(app_manager.RyuApp):
     def on_packet_in(self, ev):
         # Nothing is forwarded through the controller; counting makes any leak visible.
         self.state.packet_in()
+
+    # --- health checks ------------------------------------------------------------------------
+    def _health_checks(self, web):
+        """Probe one real server's /health forever, every interval (from the management
+        interface on the LAN), and act when its health changes."""
+        while True:
+            hub.sleep(self.health_settings.interval)
+            if self.state.probe_result(web.name, self._probe(web)):
+                self._health_changed(web.name)
+                self.reconcile()
+
+    def _probe(self, web):
+        connection = http.client.HTTPConnection(web.ip, self.description.http_port,
+                                                timeout=self.health_settings.timeout)
+        try:
+            with hub.Timeout(self.health_settings.timeout):
+                connection.request("GET", "/health")
+                status = connection.getresponse().status
+            return OK if status == 200 else DEGRADED
+        except (OSError, http.client.HTTPException, hub.Timeout):
+            return FAIL
+        finally:
+            connection.close()
+
+    def _health_changed(self, server):
+        health = self.state.health[server]
+        self.logger.info("real server %s is %s (%s)", server, health.state, health.last_change_cause)
+        self.event_log.emit("real-server-health", "%s is %s: %s" % (server, health.state, health.last_change_cause),
+                            destination_ip=self.description.host(server).ip, labels_state=health.state)
 
     # --- counters -----------------------------------------------------------------------------
     def _poll_counters(self):

@@ -5,12 +5,17 @@ eventlet that still has it fails on Python >= 3.10. Only Ryu's WebSocket support
 so a sentinel lets Ryu start on a current eventlet (see ../shared/PLATFORM.md).
 """
 import argparse
+import dataclasses
+import json
 import os
 import sys
+
+from controller.health import HealthSettings
 
 # Read by controller/app.py: Ryu owns the command line, so the app gets its inputs this way.
 CLUSTER_ENV = "LVSDN_CLUSTER"
 EVENTS_ENV = "LVSDN_EVENTS"
+HEALTH_ENV = "LVSDN_HEALTH"
 
 
 def parse_args(argv):
@@ -21,9 +26,24 @@ def parse_args(argv):
     parser.add_argument("--rest-port", type=int, default=8080, help="REST API port on 127.0.0.1")
     parser.add_argument("--log-file", help="Ryu's own log (default: stderr)")
     parser.add_argument("--events", help="controller events as JSON lines")
+    defaults = HealthSettings()
+    parser.add_argument("--health-interval", type=float, default=defaults.interval,
+                        help="seconds between health checks of a real server")
+    parser.add_argument("--health-timeout", type=float, default=defaults.timeout,
+                        help="seconds a health check may take")
+    parser.add_argument("--health-fall", type=int, default=defaults.fall,
+                        help="failed checks in a row that take a real server out")
+    parser.add_argument("--health-rise", type=int, default=defaults.rise,
+                        help="good checks in a row that bring it back")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.cluster):
         parser.error("cluster description not found: %s" % args.cluster)
+    args.health = HealthSettings(args.health_interval, args.health_timeout, args.health_fall,
+                                 args.health_rise)
+    try:
+        args.health.validate()
+    except ValueError as e:
+        parser.error(str(e))
     return args
 
 
@@ -40,6 +60,7 @@ def main(argv=None):
     os.environ[CLUSTER_ENV] = os.path.abspath(args.cluster)
     if args.events:
         os.environ[EVENTS_ENV] = os.path.abspath(args.events)
+    os.environ[HEALTH_ENV] = json.dumps(dataclasses.asdict(args.health))
     import eventlet.wsgi
     if not hasattr(eventlet.wsgi, "ALREADY_HANDLED"):
         eventlet.wsgi.ALREADY_HANDLED = object()

@@ -7,6 +7,7 @@ the REST API reads `status()` and `backends()`. Nothing here touches a socket.
 import json
 
 from controller.flows import BalancerView, server_ids
+from controller.health import HealthSettings, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 
 DEFAULT_WEIGHT = 1
@@ -22,7 +23,7 @@ class UnknownBackend(LookupError):
 
 
 class ClusterState:
-    def __init__(self, description):
+    def __init__(self, description, health_settings=HealthSettings()):
         self.description = description
         self.connected = set()        # switch names with a live OpenFlow channel
         self.ready = set()            # switch names whose flows are confirmed (barrier reply)
@@ -31,6 +32,9 @@ class ClusterState:
         self.members = {h.name for h in description.real_servers}   # in the virtual service
         self.server_ids = dict(server_ids(description))
         self.counters = {}            # proxy -> {server: {"connections", "packets", "bytes"}}
+        self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
+        self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
+                               for w in description.real_servers}
         self.active_proxy = None
         self.election_settled = False   # see settle_election()
         self.packet_in_count = 0
@@ -51,7 +55,16 @@ class ClusterState:
             self.ready.add(name)
 
     def port_status(self, switch, port, up):
+        """Record a port's state; the real server behind it if its health changed, else None."""
         self.link_up[(switch, port)] = up
+        server = self._service_ports.get((switch, port))
+        if server and not up and self.health[server].link_down():
+            return server
+        return None
+
+    def probe_result(self, server, result):
+        """A health check's result; True when the server's health changed."""
+        return self.health[server].probe_result(result)
 
     def settle_election(self):
         """End the start-up hold: the first election waits until every proxy has connected or
@@ -116,16 +129,17 @@ class ClusterState:
         self.active_proxy = next((p for p in self.description.proxies if p in self.connected), None)
 
     def backend_state(self, web):
-        """up/down from the real server's switch port; unknown while that switch is not connected."""
+        """down while the real server's switch port is down, else its health: up, degraded,
+        down, or unknown before the first verdict."""
         intf = web.service_interface
-        if intf.switch not in self.connected or (intf.switch, intf.port) not in self.link_up:
-            return "unknown"
-        return "up" if self.link_up[(intf.switch, intf.port)] else "down"
+        if self.link_up.get((intf.switch, intf.port)) is False:
+            return "down"
+        return self.health[web.name].state
 
     def healthy(self):
-        """Members whose port is not known to be down."""
-        return {w.name for w in self.description.real_servers
-                if w.name in self.members and self.backend_state(w) != "down"}
+        """Members that get new connections: see controller.health.usable."""
+        return usable({w.name: self.backend_state(w) for w in self.description.real_servers
+                       if w.name in self.members})
 
     def view(self):
         weights = {name: self.weights[name] for name in self.members}
@@ -168,6 +182,7 @@ class ClusterState:
                 "name": web.name, "rip": web.ip, "port": self.description.http_port,
                 "in_service": web.name in self.members, "weight": self.weights[web.name],
                 "state": self.backend_state(web), "slots": table.count(web.name),
+                "last_change": self.health[web.name].last_change_cause,
                 "active_connections": active.get(web.name, {}).get("connections", 0),
                 "packets": sum(t.get("packets", 0) for t in traffic),
                 "bytes": sum(t.get("bytes", 0) for t in traffic),

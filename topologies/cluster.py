@@ -23,6 +23,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import RemoteController
 
+from controller.health import HealthSettings
 from topologies import forwarding
 from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, VIP, ConfigError, describe
 from topologies.runstate import ClusterError, RunRecord, require_free_port, sh, stop_processes
@@ -56,10 +57,11 @@ def wait_until(what, check, timeout, interval=0.1):
 
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
-                 rest_port=8080, of_port=6653, progress=None):
+                 rest_port=8080, of_port=6653, health=HealthSettings(), progress=None):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs)
         self.rest_port, self.of_port = rest_port, of_port
+        self.health = health.validate()
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, "runs", "%s-%s" % (stamp, mode)))
         self.log_dir = os.path.join(self.run_dir, "logs")
@@ -140,7 +142,9 @@ class Cluster:
             [sys.executable, "-m", "controller.launcher", "--cluster",
              os.path.join(self.run_dir, "cluster.json"), "--of-port", str(self.of_port),
              "--rest-port", str(self.rest_port),
-             "--events", os.path.join(self.log_dir, "controller-events.jsonl")],
+             "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
+             "--health-interval", str(self.health.interval), "--health-timeout", str(self.health.timeout),
+             "--health-fall", str(self.health.fall), "--health-rise", str(self.health.rise)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
         self.record.add_pid("controller", self.controller.pid)
@@ -252,7 +256,7 @@ class Cluster:
     # --- web tier -----------------------------------------------------------------------------
     def _web_command(self, web):
         return [sys.executable, "-m", "apps.webserver", "--name", web, "--port",
-                str(self.description.http_port), "--access-log",
+                str(self.description.http_port), "--etcd", self.etcd_endpoints(), "--access-log",
                 os.path.join(self.log_dir, "%s-access.jsonl" % web)]
 
     def web_healthy(self, web):
@@ -265,7 +269,10 @@ class Cluster:
             self._spawn(web, "web", self._web_command(web))
         wait_until("web servers to answer /health", lambda: all(map(self.web_healthy, webs)),
                    timeout=20)
-        return "%d real servers answering on port %d" % (len(webs), self.description.http_port)
+        wait_until("the controller's health checks to find every real server up",
+                   lambda: {b["state"] for b in self.rest("GET", "/lb/backends")["backends"]} == {"up"},
+                   timeout=20)
+        return "%d real servers up (health checks every %gs)" % (len(webs), self.health.interval)
 
     # --- processes in hosts -------------------------------------------------------------------
     def _spawn(self, node, service, command):
@@ -282,11 +289,11 @@ class Cluster:
         for node, service in services:
             self.record.remove_pid("%s:%s" % (node, service))
 
-    def app(self, node, module, *args):
+    def app(self, node, module, *args, stdin=None):
         """Start one of the project's programs (python -m MODULE ARGS) in a host; a Popen with
         text stdout, for tests, benchmarks and experiments."""
         return self.host(node).popen([sys.executable, "-m", module] + [str(a) for a in args],
-                                     cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                                     cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdin=stdin,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     @staticmethod

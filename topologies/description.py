@@ -6,7 +6,8 @@ Pure data, no Mininet or Ryu import: the topology builds from it, the controller
 Addressing (LVS terms: VIP = virtual IP, RIP = real server IP):
     public net   10.0.0.0/24   r0 .1, VIP .100, clients c1..cN .11..
     server LAN   10.0.1.0/24   r0 .1, NAT gateway (virtual, owned by the active proxy) .254,
-                               proxies' tunnel endpoints .2 .3 (TUN), web hosts (real servers) .11..
+                               proxies' tunnel endpoints .2 .3 (TUN), web hosts (real servers) .11..,
+                               the controller's management interface .250 (health checks)
     DB net       10.0.2.0/24   db1..db3 .11..13, web hosts' second interface .21..
     remote net   10.0.3.0/24   r0 .1, remote web hosts .11.. (TUN only: real servers one L3 hop
                                away from the proxies, behind r0, on switch s_far)
@@ -50,6 +51,8 @@ PROXY_UPLINK_PORT = 1      # proxy port towards s_pub
 PROXY_DOWNLINK_PORT = 2    # proxy port towards s_lan
 EDGE_ROUTER_PORT = 3
 EDGE_FIRST_HOST_PORT = 4
+MGMT_PORT = 100            # s_lan port of the controller's management interface
+MGMT_HOST_ID = 250
 
 
 class ConfigError(ValueError):
@@ -69,7 +72,7 @@ class Interface:
 @dataclass(frozen=True)
 class Host:
     name: str
-    role: str          # client | router | web | db
+    role: str          # client | router | web | db | management
     interfaces: Tuple[Interface, ...]
     gateway: Optional[str] = None
 
@@ -286,6 +289,11 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
             _interface("web%d" % i, 0, REMOTE_NET, WEB_BASE + i - webs, "s_far", EDGE_FIRST_HOST_PORT + i - webs - 1),
             _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
             gateway=router_remote))
+    # The controller's own interface on the LAN (root namespace): its health checks go out here.
+    # A /32 address, so that it adds no route for the whole LAN to the root namespace.
+    mgmt_ip = str(LAN_NET.network_address + MGMT_HOST_ID)
+    hosts.append(Host("mgmt", "management", (
+        Interface("mgmt-eth0", mgmt_ip, 32, mac_for(mgmt_ip), "s_lan", MGMT_PORT),)))
     for i in range(1, DB_COUNT + 1):
         hosts.append(Host("db%d" % i, "db", (
             _interface("db%d" % i, 0, DB_NET, DB_BASE + i, "s_db", i),)))

@@ -17,7 +17,7 @@ def check_addresses(cluster):
     for host in cluster.description.hosts:
         shown = cluster.host(host.name).cmd("ip -o addr show; ip -o link show")
         for intf in host.interfaces:
-            link = re.search(r"%s[@:].*?link/ether (\S+)" % re.escape(intf.name), shown)
+            link = re.search(r"\d+: %s[@:].*?link/ether (\S+)" % re.escape(intf.name), shown)
             if "%s/%d" % (intf.ip, intf.prefixlen) not in shown or not link or link.group(1) != intf.mac:
                 wrong.append(intf.name)
     return not wrong, "all %d hosts as described" % len(cluster.description.hosts) if not wrong \

@@ -6,6 +6,7 @@ For the topology alone (with the project's controller, or any OpenFlow 1.3 contr
 Without a controller nothing forwards: the switches fail secure, since s_pub and s_lan are joined
 twice (through lb1 and lb2) and a learning switch would loop.
 """
+import ipaddress
 import os
 import subprocess
 import sys
@@ -54,10 +55,23 @@ class ClusterHost(Host):
     """A host with offloads off (userspace datapath) and no IPv6 chatter in the logs."""
     def config(self, **params):
         result = super().config(**params)
-        self.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+        if self.inNamespace:      # never touch the root namespace's IPv6
+            self.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
         if USERSPACE:
             for intf in self.intfList():
                 self.cmd(OFFLOADS_OFF % intf.name)
+        return result
+
+
+class ManagementHost(ClusterHost):
+    """The controller's interface on the server LAN, in the root namespace: host routes to each
+    real server (and to the remote net through r0), nothing wider."""
+    def config(self, address=None, routes=(), **params):
+        # Mininet's own setIP goes through ifconfig, which turns a /32 into /0: set it here.
+        result = super().config(**params)
+        self.cmd("ip addr replace %s dev %s" % (address, self.defaultIntf()))
+        for route in routes:
+            self.cmd("ip route replace %s dev %s" % (route, self.defaultIntf()))
         return result
 
 
@@ -69,6 +83,19 @@ class Router(ClusterHost):
         return result
 
 
+def management_routes(desc):
+    """Routes of the management interface: each LAN real server and r0 directly, remote real
+    servers through r0."""
+    router = desc.host("r0").interface_on("s_lan").ip
+    routes = ["%s/32" % router] + ["%s/32" % w.ip for w in desc.real_servers
+                                   if w.service_interface.switch == "s_lan"]
+    remote = desc.host("r0").interface_on("s_far")
+    if remote:
+        network = ipaddress.ip_interface("%s/%d" % (remote.ip, remote.prefixlen)).network
+        routes.append("%s via %s" % (network, router))
+    return routes
+
+
 class LvsTopo(Topo):
     def build(self, mode="nat", clients=4, webs=2, description=None):
         desc = description or describe(mode=mode, clients=int(clients), webs=int(webs))
@@ -76,12 +103,19 @@ class LvsTopo(Topo):
             self.addSwitch(switch.name, cls=ClusterSwitch, dpid="%016x" % switch.dpid)
         for host in desc.hosts:
             first = host.interfaces[0]
-            self.addHost(host.name, cls=Router if host.role == "router" else ClusterHost,
-                         ip="%s/%d" % (first.ip, first.prefixlen), mac=first.mac,
-                         defaultRoute="via %s" % host.gateway if host.gateway else None)
+            address = "%s/%d" % (first.ip, first.prefixlen)
+            extra = {"cls": ClusterHost, "ip": address}
+            if host.role == "router":
+                extra["cls"] = Router
+            elif host.role == "management":
+                extra = {"cls": ManagementHost, "ip": None, "address": address, "inNamespace": False,
+                         "routes": management_routes(desc)}
+            self.addHost(host.name, mac=first.mac,
+                         defaultRoute="via %s" % host.gateway if host.gateway else None, **extra)
             for intf in host.interfaces:
+                ip = {} if host.role == "management" else {"ip": "%s/%d" % (intf.ip, intf.prefixlen)}
                 self.addLink(host.name, intf.switch, port2=intf.port, intfName1=intf.name,
-                             addr1=intf.mac, params1={"ip": "%s/%d" % (intf.ip, intf.prefixlen)})
+                             addr1=intf.mac, params1=ip)
         for trunk in desc.trunks:
             self.addLink(trunk.switch_a, trunk.switch_b, port1=trunk.port_a, port2=trunk.port_b)
 

@@ -14,7 +14,9 @@ def all_interfaces(d):
 
 def test_default_cluster_has_the_designed_nodes():
     d = describe()
-    assert {h.name for h in d.hosts} == {"r0", "c1", "c2", "c3", "c4", "web1", "web2", "db1", "db2", "db3"}
+    assert {h.name for h in d.hosts} == {"r0", "c1", "c2", "c3", "c4", "web1", "web2", "db1", "db2", "db3",
+                                         "mgmt"}
+    assert d.host("mgmt").interfaces[0].prefixlen == 32
     assert {s.name for s in d.switches} == {"s_pub", "s_lan", "s_db", "lb1", "lb2"}
     assert d.proxies == ("lb1", "lb2")
     assert d.vip_mac == vrrp_mac(1) == "00:00:5e:00:01:01"
@@ -39,8 +41,11 @@ def test_every_interface_is_inside_its_switch_subnet():
     d = describe()
     subnets = {}
     for intf in all_interfaces(d):
+        if intf.prefixlen == 32:       # the management interface: checked below
+            continue
         net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
         assert subnets.setdefault(intf.switch, net) == net
+    assert ipaddress.ip_address(d.host("mgmt").ip) in subnets["s_lan"]
     assert ipaddress.ip_address(d.vip) in subnets["s_pub"]
     assert ipaddress.ip_address(d.nat_gateway) in subnets["s_lan"]
 
