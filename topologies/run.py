@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
+from controller.health import HealthSettings  # noqa: E402
 from topologies.description import (MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, VIP,  # noqa: E402
                                     ConfigError, describe)
 
@@ -42,6 +43,15 @@ def parse_args(argv):
     parser.add_argument("--remote-webs", default="0",
                         help="web hosts one L3 hop away behind r0, 0..%d (TUN only; default 0)" % MAX_REMOTE_WEBS)
     parser.add_argument("--vip", default=VIP, help="the virtual IP, on the public net (default %s)" % VIP)
+    defaults = HealthSettings()
+    parser.add_argument("--health-interval", type=float, default=defaults.interval,
+                        help="seconds between health checks of a real server (default %g)" % defaults.interval)
+    parser.add_argument("--health-timeout", type=float, default=defaults.timeout,
+                        help="seconds a health check may take (default %g)" % defaults.timeout)
+    parser.add_argument("--health-fall", type=int, default=defaults.fall,
+                        help="failed checks in a row that take a real server out (default %d)" % defaults.fall)
+    parser.add_argument("--health-rise", type=int, default=defaults.rise,
+                        help="good checks in a row that bring it back (default %d)" % defaults.rise)
     parser.add_argument("--no-cli", action="store_true", help="run the self-check and exit instead of the CLI")
     parser.add_argument("--rest-port", type=int, default=8080, help="controller REST port on 127.0.0.1 (default 8080)")
     parser.add_argument("--of-port", type=int, default=6653, help="OpenFlow port on 127.0.0.1 (default 6653)")
@@ -54,6 +64,11 @@ def parse_args(argv):
         describe(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
                  remote_webs=args.remote_webs)
     except ConfigError as e:
+        fail(str(e))
+    args.health = HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise)
+    try:
+        args.health.validate()
+    except ValueError as e:
         fail(str(e))
     for flag, port in (("--rest-port", args.rest_port), ("--of-port", args.of_port)):
         if not 1 <= port <= 65535:
@@ -122,7 +137,7 @@ def main(argv=None):
     print("starting the cluster: %s mode, %d clients, %d web hosts" % (args.mode.upper(), args.clients, args.webs))
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
-                     remote_webs=args.remote_webs, run_dir=args.run_dir,
+                     remote_webs=args.remote_webs, health=args.health, run_dir=args.run_dir,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
             print_table(cluster)
             if args.no_cli:

@@ -1,3 +1,4 @@
+from controller.health import DEGRADED, FAIL, OK
 from controller.state import ClusterState
 from topologies.description import describe
 
@@ -42,17 +43,33 @@ def test_no_active_proxy_when_both_are_down():
     assert [p["role"] for p in s.status()["proxies"]] == ["down", "down"]
 
 
-def test_backend_state_follows_its_lan_port():
+def test_backend_state_combines_its_port_and_its_health_checks():
     s = state()
     web1 = s.description.host("web1")
+    port = web1.service_interface.port
     assert s.backend_state(web1) == "unknown"
-    s.switch_connected("s_lan")
-    s.port_status("s_lan", web1.interface_on("s_lan").port, True)
+    s.probe_result("web1", OK)
     assert s.backend_state(web1) == "up"
-    s.port_status("s_lan", web1.interface_on("s_lan").port, False)
-    assert s.backend_state(web1) == "down"
-    s.switch_disconnected("s_lan")
-    assert s.backend_state(web1) == "unknown"
+    assert s.port_status("s_lan", port, False) == "web1"
+    assert s.backend_state(web1) == "down" and "web1" not in s.healthy()
+    assert s.port_status("s_lan", port, True) is None
+    assert s.backend_state(web1) == "down"          # back only after `rise` good checks
+    s.probe_result("web1", OK)
+    s.probe_result("web1", OK)
+    assert s.backend_state(web1) == "up" and "web1" in s.healthy()
+
+
+def test_degraded_servers_take_traffic_only_when_none_is_up():
+    s = state()
+    for web in ("web1", "web2"):
+        s.probe_result(web, OK)
+    for _ in range(2):
+        s.probe_result("web1", DEGRADED)
+    assert s.healthy() == {"web2"}
+    for _ in range(2):
+        s.probe_result("web2", FAIL)
+    assert s.healthy() == {"web1"}
+    assert set(s.view().table) == {"web1"}
 
 
 def test_ready_needs_a_live_channel():
@@ -69,3 +86,4 @@ def test_status_has_the_fields_the_api_promises():
     status = state().status()
     assert {"mode", "vip", "active_proxy", "proxies", "backends"} <= set(status)
     assert status["backends"][0] == {"name": "web1", "rip": "10.0.1.11", "weight": 1, "state": "unknown"}
+    assert {"slots", "active_connections", "last_change", "in_service"} <= set(state().backends()["backends"][0])
