@@ -149,6 +149,10 @@ class ClusterDescription:
     def tunnel(self, proxy):
         return next(t for t in self.tunnels if t.proxy == proxy)
 
+    def proxy_uplink(self, proxy):
+        """The proxy's own port towards s_pub: what it sends towards clients leaves here."""
+        return next(p for p, peer in self.trunk_ports(proxy).items() if peer == "s_pub")
+
     def proxy_port(self, edge_switch, proxy):
         """The port of an edge switch (s_pub, s_lan) that leads to a proxy."""
         return next(p for p, peer in self.trunk_ports(edge_switch).items() if peer == proxy)

@@ -62,8 +62,7 @@ def test_weights_3_to_1_give_three_quarters(cluster):
 
 def test_replies_bypass_the_proxy_in_tun_and_dr_and_nat_keeps_the_client_address(cluster):
     size = 20_000_000
-    uplinks = [(proxy, cluster.description.trunk_ports(proxy)) for proxy in cluster.description.proxies]
-    uplink_ports = [(proxy, next(p for p, peer in ports.items() if peer == "s_pub")) for proxy, ports in uplinks]
+    uplink_ports = [(proxy, cluster.description.proxy_uplink(proxy)) for proxy in cluster.description.proxies]
     before = sum(cluster.port_bytes(proxy, port)[1] for proxy, port in uplink_ports)
     received = cluster.host("c1").cmd("curl -s -m 60 -o /dev/null -w '%%{size_download}' "
                                       "'http://%s/download?bytes=%d'" % (cluster.vip, size))
