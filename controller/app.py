@@ -18,9 +18,10 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.eventlog import EventLog
-from controller.flows import COOKIE_CONNECTION, T_CONNECTIONS, T_FORWARD, switch_flows
+from controller.flows import COOKIE_CONNECTION, COOKIE_PROBE, T_CONNECTIONS, T_FORWARD, switch_flows
 from controller.health import DEGRADED, FAIL, OK, HealthSettings
-from controller.launcher import CLUSTER_ENV, EVENTS_ENV, HEALTH_ENV
+from controller.launcher import CLUSTER_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
+from controller.proxies import PROBE_SIDES, ProxyPolicy
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
 from topologies.description import ClusterDescription
@@ -39,13 +40,15 @@ class LvsController(app_manager.RyuApp):
         super().__init__(*args, **kwargs)
         self.description = ClusterDescription.load(os.environ[CLUSTER_ENV])
         self.health_settings = HealthSettings(**json.loads(os.environ.get(HEALTH_ENV, "{}")))
-        self.state = ClusterState(self.description, self.health_settings)
+        self.proxy_policy = ProxyPolicy(**json.loads(os.environ.get(PROXIES_ENV, "{}")))
+        self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.datapaths = {}           # switch name -> Datapath
         self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
         self._healthy = self.state.healthy()
         hub.spawn(self._poll_counters)
+        hub.spawn(self._probe_proxies)
         for web in self.description.real_servers:
             hub.spawn(self._health_checks, web)
         for api in (LbRestApi, NotFoundApi):
@@ -60,11 +63,50 @@ class LvsController(app_manager.RyuApp):
                                 datapath.id)
         return switch and switch.name
 
-    def _set_proxy_after(self, previous):
-        if self.state.active_proxy != previous:
-            self.event_log.emit("proxy-active", "active proxy %s -> %s"
-                                % (previous, self.state.active_proxy),
-                                observer_name=self.state.active_proxy)
+    # --- proxies ------------------------------------------------------------------------------
+    def _elect(self, record=None):
+        """Re-run the proxy election (or act on one just run) and, when the VIP moved, log it,
+        re-point the flows and announce the VIP from its new proxy."""
+        record = record or self.state.elect()
+        if record is None:
+            return
+        self.logger.info("VIP %s -> %s: %s", record["from"], record["to"], record["cause"])
+        action = "proxy-failover" if record["from"] else "proxy-elected"
+        self.event_log.emit(action, "VIP carried by %s (was %s): %s" % (
+            ", ".join(record["to"]) or "no proxy (VIP down)", ", ".join(record["from"]) or "none",
+            record["cause"]), observer_name=",".join(record["to"]))
+        self.reconcile()
+        for proxy in record["to"]:
+            if proxy not in record["from"]:
+                self._announce(proxy)
+
+    def _announce(self, proxy):
+        """Gratuitous ARP for the VIP (and in NAT the real servers' gateway) from a proxy that
+        has just taken it over, as VRRP does."""
+        datapath = self.datapaths.get(proxy)
+        if datapath is None:
+            return
+        d = self.description
+        announcements = [(d.proxy_uplink(proxy), d.vip, d.vip_mac)]
+        if d.mode == "nat":
+            downlink = next(p for p, peer in d.trunk_ports(proxy).items() if peer == "s_lan")
+            announcements.append((downlink, d.nat_gateway, d.gateway_mac))
+        for port, ip, mac in announcements:
+            datapath.send_msg(openflow.packet_out(datapath, port, openflow.gratuitous_arp(ip, mac)))
+
+    def _probe_proxies(self):
+        """Liveness probes: every interval, a frame sent from s_pub and from s_lan into each
+        proxy, which sends it straight back; then re-run the election (stale probes = dead)."""
+        frame = openflow.probe_frame()
+        while True:
+            hub.sleep(self.proxy_policy.probe_interval)
+            for side in PROBE_SIDES:
+                datapath = self.datapaths.get(side)
+                if datapath is not None:
+                    for proxy in self.description.proxies:
+                        port = self.description.proxy_port(side, proxy)
+                        datapath.send_msg(openflow.packet_out(datapath, port, frame))
+            self._elect()
 
     # --- flows --------------------------------------------------------------------------------
     def reconcile(self):
@@ -108,9 +150,7 @@ class LvsController(app_manager.RyuApp):
         self.reconcile()
 
     def _settle_election(self):
-        previous = self.state.active_proxy
-        self.state.settle_election()
-        self._set_proxy_after(previous)
+        self._elect(self.state.settle_election())
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def on_switch_features(self, ev):
@@ -130,9 +170,8 @@ class LvsController(app_manager.RyuApp):
         name = self._switch_name(ev.datapath)
         if not name:
             return
-        previous = self.state.active_proxy
         if ev.state == MAIN_DISPATCHER:
-            if name in self.description.proxies and not self.state.election_settled:
+            if name in self.description.proxies and not self.state.proxies.settled:
                 hub.spawn_after(PROXY_SETTLE_SECONDS, self._settle_election)
             self.state.switch_connected(name)
             self.event_log.emit("switch-connected", "%s connected" % name, observer_name=name)
@@ -142,8 +181,8 @@ class LvsController(app_manager.RyuApp):
             self.installed.pop(name, None)
             self._pending = {k: v for k, v in self._pending.items() if k[0] != name}
             self.event_log.emit("switch-disconnected", "%s lost its OpenFlow channel" % name,
-                             observer_name=name)
-        self._set_proxy_after(previous)
+                                observer_name=name)
+        self._elect()
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
@@ -173,6 +212,7 @@ class LvsController(app_manager.RyuApp):
                                 % (name, port.port_no, "up" if up else "down"), observer_name=name)
             if server:
                 self._health_changed(server)
+            self._elect()
             self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
@@ -186,8 +226,14 @@ class LvsController(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def on_packet_in(self, ev):
-        # Nothing is forwarded through the controller; counting makes any leak visible.
-        self.state.packet_in()
+        """Only liveness probes come back here; anything else is counted, as a leak made
+        visible (nothing is forwarded through the controller)."""
+        side = self._switch_name(ev.msg.datapath)
+        proxy = self.description.trunk_ports(side).get(ev.msg.match["in_port"]) if side else None
+        if ev.msg.cookie == COOKIE_PROBE and proxy:
+            self.state.probe_reply(proxy, side)
+        else:
+            self.state.packet_in()
 
     # --- health checks ------------------------------------------------------------------------
     def _health_checks(self, web):

@@ -5,12 +5,16 @@ installed ahead of time from the cluster description and the balancer's state; n
 needs the controller.
 
 Edge switches (s_pub, s_lan, s_db): static L2 among their hosts, plus steering of the VIP (and in
-NAT the real servers' gateway) to the active proxy.
+NAT the real servers' gateway) to the active proxy, or spread over both by hash (active-active);
+the controller's liveness probes coming back from the proxies go to the controller.
 
 Proxy pipeline (lb1, lb2), in tables:
   0 CLASSIFY     ARP for the VIP (and NAT gateway) answered in the data plane; packets to the
                  virtual service hashed (5-tuple -> reg0, a Maglev slot) and passed through 1-3;
-                 NAT replies from real servers rewritten back to the VIP and passed to 4.
+                 NAT replies from real servers rewritten back to the VIP and passed to 4;
+                 liveness probes sent back where they came from; each new TCP connection's SYN
+                 copied to the other proxy (SYNC_MAC), which learns the same connection entry
+                 from it without forwarding it: connection sync in the data plane.
   1 CONNECTIONS  learned entries, one per TCP connection: reg1 = its real server (affinity).
   2 SELECT       one flow per Maglev slot: if no connection entry set reg1, set it from the
                  slot's real server and learn the connection into table 1.
@@ -25,19 +29,25 @@ from controller.maglev import TABLE_SIZE
 from topologies.description import tunnel_mac
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+SYNC_MAC = "02:5c:00:00:00:01"    # SYN copies between the proxies
 IN_PORT = 0xfffffff8          # OFPP_IN_PORT
+CONTROLLER = 0xfffffffd       # OFPP_CONTROLLER
 LOCAL = 0xfffffffe            # OFPP_LOCAL
 ETH_IP, ETH_ARP = 0x0800, 0x0806
+ETH_PROBE = 0x88b5            # IEEE 802 local experimental: the controller's liveness probes
+TCP_SYN, TCP_ACK = 0x002, 0x010
 PROTO_ICMP, PROTO_TCP = 1, 6
 ARP_REQUEST, ARP_REPLY = 1, 2
 
 T_CLASSIFY, T_CONNECTIONS, T_SELECT, T_FORWARD, T_EGRESS = range(5)
+T_SPREAD = 1                  # on s_pub, active-active: hash slot -> proxy
 
 # Cookies tag what installed a flow. Learned connection entries carry COOKIE_CONNECTION plus
 # their real server's id, so that one server's connections can be deleted by cookie.
 COOKIE_L2 = 0x1
 COOKIE_STEER = 0x2
 COOKIE_LB = 0x3
+COOKIE_PROBE = 0x4
 COOKIE_CONNECTION = 0x1000
 
 CONNECTION_IDLE_TIMEOUT = 300   # s, an idle established connection (LVS: 900)
@@ -111,7 +121,7 @@ class FlowSpec:
 @dataclass(frozen=True)
 class BalancerView:
     """What the pipeline needs of the balancer's state."""
-    active_proxy: Optional[str]
+    active_proxies: Tuple[str, ...]     # carrying the VIP; the first also answers ARP for it
     table: Tuple[Optional[str], ...]    # Maglev lookup table: a real server name per slot
     server_ids: Tuple[Tuple[str, int], ...]
 
@@ -138,6 +148,9 @@ def edge_l2_flows(description, switch):
     for in_port in sorted(host_ports):
         others = [Output(p) for p in sorted(host_ports) if p != in_port]
         flows.append(FlowSpec.make(90, others, in_port=in_port, eth_dst=BROADCAST))
+    for in_port in sorted(description.trunk_ports(switch)):   # a proxy's gratuitous ARP
+        flows.append(FlowSpec.make(90, [Output(p) for p in sorted(host_ports)], in_port=in_port,
+                                   eth_dst=BROADCAST))
     return flows
 
 
@@ -147,15 +160,41 @@ def _steer(ip, mac, port):
             FlowSpec.make(200, [Output(port)], cookie=COOKIE_STEER, eth_dst=mac)]
 
 
+def _spread_vip(d, view):
+    """Active-active: the VIP's packets spread over the proxies by a hash of the connection
+    (so a connection stays on one proxy); ARP still goes to one of them."""
+    ports = [d.proxy_port("s_pub", p) for p in view.active_proxies]
+    flows = [FlowSpec.make(200, [Output(ports[0])], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=d.vip),
+             FlowSpec.make(200, [Multipath(len(ports), "reg0"), Resubmit(T_SPREAD)], cookie=COOKIE_STEER,
+                           eth_dst=d.vip_mac)]
+    flows += [FlowSpec.make(100, [Output(port)], table_id=T_SPREAD, cookie=COOKIE_STEER, reg0=i)
+              for i, port in enumerate(ports)]
+    return flows
+
+
+def proxy_monitoring_flows(d, switch):
+    """On s_pub and s_lan: probes back from a proxy go to the controller; SYN copies from one
+    proxy go to the other."""
+    ports = {peer: port for port, peer in d.trunk_ports(switch).items()}
+    flows = [FlowSpec.make(300, [Output(CONTROLLER)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
+             for port in sorted(ports.values())]
+    if switch == "s_pub":
+        for proxy, port in sorted(ports.items()):
+            others = [Output(p) for peer, p in sorted(ports.items()) if peer != proxy]
+            flows.append(FlowSpec.make(250, others, cookie=COOKIE_STEER, in_port=port, eth_dst=SYNC_MAC))
+    return flows
+
+
 def steering_flows(description, switch, view):
     d = description
-    flows = []
-    if view.active_proxy is not None:
-        active_port = d.proxy_port(switch, view.active_proxy) if switch in ("s_pub", "s_lan") else None
+    flows = proxy_monitoring_flows(d, switch) if switch in ("s_pub", "s_lan") else []
+    if view.active_proxies:
+        first = view.active_proxies[0]
         if switch == "s_pub":
-            flows += _steer(d.vip, d.vip_mac, active_port)
+            flows += (_spread_vip(d, view) if len(view.active_proxies) > 1
+                      else _steer(d.vip, d.vip_mac, d.proxy_port("s_pub", first)))
         if switch == "s_lan" and d.mode == "nat":
-            flows += _steer(d.nat_gateway, d.gateway_mac, active_port)
+            flows += _steer(d.nat_gateway, d.gateway_mac, d.proxy_port("s_lan", first))
     if switch == "s_lan" and d.mode == "tun":
         for t in d.tunnels:   # every proxy's tunnel endpoint, standby included
             flows += _steer(t.local_ip, t.local_mac, d.proxy_port("s_lan", t.proxy))
@@ -174,15 +213,23 @@ def arp_responder(ip, mac, in_port):
 
 
 def classify_flows(d, proxy, uplink, downlink):
-    balance = [Multipath(TABLE_SIZE, "reg0"), Resubmit(T_CONNECTIONS), Resubmit(T_SELECT),
-               Resubmit(T_FORWARD)]
+    hash_slot = Multipath(TABLE_SIZE, "reg0")
+    balance = [hash_slot, Resubmit(T_CONNECTIONS), Resubmit(T_SELECT), Resubmit(T_FORWARD)]
+    service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip, ip_proto=PROTO_TCP, tcp_dst=d.http_port)
     flows = [
         arp_responder(d.vip, d.vip_mac, uplink),
-        FlowSpec.make(200, balance, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP,
-                      ipv4_dst=d.vip, ip_proto=PROTO_TCP, tcp_dst=d.http_port),
+        FlowSpec.make(200, balance, cookie=COOKIE_LB, **service),
         FlowSpec.make(200, balance, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP,
                       ipv4_dst=d.vip, ip_proto=PROTO_ICMP),
+        # A new connection: a copy to the other proxy first (FORWARD rewrites eth_dst anyway).
+        FlowSpec.make(210, [hash_slot, SetField("eth_dst", SYNC_MAC), Output(IN_PORT)] + balance[1:],
+                      cookie=COOKIE_LB, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK), **service),
+        # The other proxy's copy: learn the connection, forward nothing.
+        FlowSpec.make(250, [hash_slot, Resubmit(T_CONNECTIONS), Resubmit(T_SELECT)], cookie=COOKIE_LB,
+                      **dict(service, eth_dst=SYNC_MAC)),
     ]
+    flows += [FlowSpec.make(300, [Output(IN_PORT)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
+              for port in (uplink, downlink)]
     if d.mode == "nat":
         flows.append(arp_responder(d.nat_gateway, d.gateway_mac, downlink))
         for web in d.real_servers:

@@ -11,11 +11,13 @@ import os
 import sys
 
 from controller.health import HealthSettings
+from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy
 
 # Read by controller/app.py: Ryu owns the command line, so the app gets its inputs this way.
 CLUSTER_ENV = "LVSDN_CLUSTER"
 EVENTS_ENV = "LVSDN_EVENTS"
 HEALTH_ENV = "LVSDN_HEALTH"
+PROXIES_ENV = "LVSDN_PROXIES"
 
 
 def parse_args(argv):
@@ -35,6 +37,10 @@ def parse_args(argv):
                         help="failed checks in a row that take a real server out")
     parser.add_argument("--health-rise", type=int, default=defaults.rise,
                         help="good checks in a row that bring it back")
+    parser.add_argument("--proxies", choices=(ACTIVE_STANDBY, ACTIVE_ACTIVE), default=ACTIVE_STANDBY,
+                        help="one proxy carries the VIP, or both at once")
+    parser.add_argument("--preempt", action="store_true",
+                        help="a recovered preferred proxy takes the VIP back (default: it stays standby)")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.cluster):
         parser.error("cluster description not found: %s" % args.cluster)
@@ -61,6 +67,7 @@ def main(argv=None):
     if args.events:
         os.environ[EVENTS_ENV] = os.path.abspath(args.events)
     os.environ[HEALTH_ENV] = json.dumps(dataclasses.asdict(args.health))
+    os.environ[PROXIES_ENV] = json.dumps({"mode": args.proxies, "preempt": args.preempt})
     import eventlet.wsgi
     if not hasattr(eventlet.wsgi, "ALREADY_HANDLED"):
         eventlet.wsgi.ALREADY_HANDLED = object()

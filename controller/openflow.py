@@ -1,8 +1,11 @@
 """FlowSpec -> OpenFlow 1.3 messages (with Open vSwitch's Nicira extensions). The only place
 that knows how a spec becomes a FlowMod."""
+from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto import nicira_ext
 
-from controller.flows import LearnConnection, Move, Multipath, Output, Resubmit, SetField
+from controller.flows import BROADCAST, ETH_PROBE, LearnConnection, Move, Multipath, Output, Resubmit, SetField
+
+CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
 
 HASH_SYMMETRIC_L3L4 = 2   # NX_HASH_FIELDS_SYMMETRIC_L3L4: IP addresses, protocol, L4 ports
 
@@ -80,6 +83,32 @@ def aggregate_request(datapath, table_id, cookie):
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return parser.OFPAggregateStatsRequest(datapath, 0, table_id, ofp.OFPP_ANY, ofp.OFPG_ANY,
                                            cookie, 0xffffffffffffffff, parser.OFPMatch())
+
+
+def packet_out(datapath, port, frame):
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    return parser.OFPPacketOut(datapath=datapath, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                               actions=[parser.OFPActionOutput(port)], data=frame)
+
+
+def _frame(*protocols):
+    pkt = packet.Packet()
+    for protocol in protocols:
+        pkt.add_protocol(protocol)
+    pkt.serialize()
+    return bytes(pkt.data)
+
+
+def probe_frame():
+    """A liveness probe: an Ethernet frame of the local experimental EtherType, padded."""
+    return _frame(ethernet.ethernet(dst=BROADCAST, src=CONTROLLER_MAC, ethertype=ETH_PROBE)) + \
+        b"lvsdn liveness probe".ljust(46, b"\0")
+
+
+def gratuitous_arp(ip, mac):
+    return _frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806),
+                  arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=ip, dst_mac="00:00:00:00:00:00",
+                          dst_ip=ip))
 
 
 def port_is_up(ofp, port):

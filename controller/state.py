@@ -5,10 +5,12 @@ requests (weights, service membership); the Ryu adapter feeds it, turns `view()`
 the REST API reads `status()` and `backends()`. Nothing here touches a socket.
 """
 import json
+import time
 
 from controller.flows import BalancerView, server_ids
 from controller.health import HealthSettings, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
+from controller.proxies import ProxyGroup, ProxyPolicy
 
 DEFAULT_WEIGHT = 1
 MAX_WEIGHT = 65535          # as ipvsadm
@@ -23,7 +25,8 @@ class UnknownBackend(LookupError):
 
 
 class ClusterState:
-    def __init__(self, description, health_settings=HealthSettings()):
+    def __init__(self, description, health_settings=HealthSettings(), proxy_policy=ProxyPolicy(),
+                 clock=time.monotonic):
         self.description = description
         self.connected = set()        # switch names with a live OpenFlow channel
         self.ready = set()            # switch names whose flows are confirmed (barrier reply)
@@ -35,20 +38,34 @@ class ClusterState:
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
                                for w in description.real_servers}
-        self.active_proxy = None
-        self.election_settled = False   # see settle_election()
+        self.proxies = ProxyGroup(description, proxy_policy, clock)
         self.packet_in_count = 0
+        self.probe_count = 0
+
+    @property
+    def active_proxy(self):
+        return self.proxies.active[0] if self.proxies.active else None
 
     # --- events -------------------------------------------------------------------------------
     def switch_connected(self, name):
         self.connected.add(name)
-        self._elect_proxy()
+        if name in self.description.proxies:
+            self.proxies.connected(name)
 
     def switch_disconnected(self, name):
         self.connected.discard(name)
         self.ready.discard(name)
         self.link_up = {k: v for k, v in self.link_up.items() if k[0] != name}
-        self._elect_proxy()
+        if name in self.description.proxies:
+            self.proxies.disconnected(name)
+
+    def probe_reply(self, proxy, side):
+        self.probe_count += 1
+        self.proxies.probe_reply(proxy, side)
+
+    def elect(self):
+        """Re-run the proxy election; the failover record when the active set changed."""
+        return self.proxies.elect(self.connected, self.link_up)
 
     def flows_installed(self, name):
         if name in self.connected:
@@ -67,11 +84,9 @@ class ClusterState:
         return self.health[server].probe_result(result)
 
     def settle_election(self):
-        """End the start-up hold: the first election waits until every proxy has connected or
-        the adapter calls this, so that the preferred proxy (lb1) wins rather than whichever
-        connected first (keepalived's priority, without its seconds of waiting)."""
-        self.election_settled = True
-        self._elect_proxy()
+        """End the start-up hold (see controller/proxies.py); the election's record, if any."""
+        self.proxies.settle()
+        return self.elect()
 
     def packet_in(self):
         self.packet_in_count += 1
@@ -118,16 +133,6 @@ class ClusterState:
         self.members.discard(name)
 
     # --- decisions ----------------------------------------------------------------------------
-    def _elect_proxy(self):
-        """Non-preemptive: the active proxy keeps the VIP while its channel lives; otherwise the
-        first connected proxy in the description's order takes it (None when none is up)."""
-        if self.active_proxy in self.connected:
-            return
-        if not self.election_settled and not set(self.description.proxies) <= self.connected:
-            return
-        self.election_settled = True
-        self.active_proxy = next((p for p in self.description.proxies if p in self.connected), None)
-
     def backend_state(self, web):
         """down while the real server's switch port is down, else its health: up, degraded,
         down, or unknown before the first verdict."""
@@ -143,14 +148,16 @@ class ClusterState:
 
     def view(self):
         weights = {name: self.weights[name] for name in self.members}
-        return BalancerView(active_proxy=self.active_proxy,
+        return BalancerView(active_proxies=self.proxies.active,
                             table=tuple(lookup_table(weights, self.healthy())),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
-    def proxy_role(self, name):
-        if name not in self.connected:
-            return "down"
-        return "active" if name == self.active_proxy else "standby"
+    def proxy_status(self, name):
+        health = self.proxies.health(name, self.connected, self.link_up)
+        role = "active" if name in self.proxies.active else ("standby" if all(health.values()) else "down")
+        return {"name": name, "dpid": "%#x" % self.description.switch(name).dpid, "role": role,
+                "health": health,
+                "packets": sum(c.get("packets", 0) for c in self.counters.get(name, {}).values())}
 
     # --- views --------------------------------------------------------------------------------
     def status(self):
@@ -160,14 +167,19 @@ class ClusterState:
             "vip": d.vip,
             "vip_mac": d.vip_mac,
             "active_proxy": self.active_proxy,
-            "proxies": [{"name": p, "dpid": "%#x" % d.switch(p).dpid, "role": self.proxy_role(p)}
-                        for p in d.proxies],
+            "active_proxies": list(self.proxies.active),
+            "vip_state": "up" if self.proxies.active else "down",
+            "proxy_mode": self.proxies.policy.mode,
+            "preempt": self.proxies.policy.preempt,
+            "last_failover": self.proxies.last_failover,
+            "proxies": [self.proxy_status(p) for p in d.proxies],
             "backends": [{"name": w.name, "rip": w.ip, "weight": self.weights[w.name],
                           "state": self.backend_state(w)} for w in d.real_servers],
             "switches": [{"name": s.name, "dpid": "%#x" % s.dpid, "role": s.role,
                           "connected": s.name in self.connected, "ready": s.name in self.ready}
                          for s in d.switches],
             "packet_in": self.packet_in_count,
+            "probe_replies": self.probe_count,
         }
 
     def backends(self):

@@ -26,13 +26,14 @@ class ClusterCLI(CLI):
 
     @staticmethod
     def _try(action, *args):
-        """Run a cluster action; True if it succeeded, else False with its error shown."""
+        """Run a cluster action and show what it says, or its error."""
         try:
-            action(*args)
-            return True
+            said = action(*args)
         except ClusterError as e:
             output("error: %s\n" % e)
-            return False
+            return
+        if isinstance(said, str):
+            output(said + "\n")
 
     def do_status(self, _line):
         """status: the controller's view (GET /lb/status) as JSON."""
@@ -49,10 +50,10 @@ class ClusterCLI(CLI):
             output("usage: fail NODE KIND   kinds by role: %s\n" % "; ".join(
                 "%s: %s" % (role, ", ".join(kinds)) for role, kinds in FAILURE_KINDS.items()))
             return
-        if self._try(self.cluster.fail, *words):
-            output("%s failed (%s)\n" % tuple(words))
+        self._try(self.cluster.fail, *words)
 
-    do_fail.__doc__ = "fail NODE KIND: crash a web or DB host's service, or cut a host's links"
+    do_fail.__doc__ = ("fail NODE KIND: web/db host: crash (its service killed) or link (cables cut); "
+                       "proxy: crash (switch gone), link, or hang (forwards nothing, channel up)")
 
     def do_recover(self, line):
         """recover NODE: undo `fail NODE ...`."""
@@ -60,5 +61,4 @@ class ClusterCLI(CLI):
         if len(words) != 1:
             output("usage: recover NODE\n")
             return
-        if self._try(self.cluster.recover, words[0]):
-            output("%s recovered\n" % words[0])
+        self._try(self.cluster.recover, words[0])

@@ -24,6 +24,7 @@ from mininet.net import Mininet
 from mininet.node import RemoteController
 
 from controller.health import HealthSettings
+from controller.proxies import ACTIVE_STANDBY, ProxyPolicy
 from topologies import forwarding
 from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, VIP, ConfigError, describe
 from topologies.runstate import ClusterError, RunRecord, require_free_port, sh, stop_processes
@@ -32,9 +33,12 @@ from topologies.topo import LvsTopo
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 __all__ = ["Cluster", "ClusterError", "ConfigError", "RestError"]
 
-# What cluster.fail() can do to each role; later issues add kinds (proxy failures in issue 5).
+# What cluster.fail() can do to each role.
 FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
-                 "client": ("link",), "router": ("link",)}
+                 "proxy": ("crash", "link", "hang"), "client": ("link",), "router": ("link",)}
+# A hung datapath: the bridge and its OpenFlow channel live on, but nothing it sends leaves.
+# A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
+HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
 
 
 class RestError(ClusterError):
@@ -57,11 +61,13 @@ def wait_until(what, check, timeout, interval=0.1):
 
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
-                 rest_port=8080, of_port=6653, health=HealthSettings(), progress=None):
+                 rest_port=8080, of_port=6653, health=HealthSettings(), proxies=ACTIVE_STANDBY,
+                 preempt=False, progress=None):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs)
         self.rest_port, self.of_port = rest_port, of_port
         self.health = health.validate()
+        self.proxy_policy = ProxyPolicy(mode=proxies, preempt=preempt).validate()
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, "runs", "%s-%s" % (stamp, mode)))
         self.log_dir = os.path.join(self.run_dir, "logs")
@@ -144,7 +150,8 @@ class Cluster:
              "--rest-port", str(self.rest_port),
              "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
              "--health-interval", str(self.health.interval), "--health-timeout", str(self.health.timeout),
-             "--health-fall", str(self.health.fall), "--health-rise", str(self.health.rise)],
+             "--health-fall", str(self.health.fall), "--health-rise", str(self.health.rise),
+             "--proxies", self.proxy_policy.mode] + (["--preempt"] if self.proxy_policy.preempt else []),
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
         self.record.add_pid("controller", self.controller.pid)
@@ -304,37 +311,74 @@ class Cluster:
         return int(rx), int(tx)
 
     # --- failures -----------------------------------------------------------------------------
+    def _role(self, name):
+        if name in self.description.proxies:
+            return "proxy"
+        return next((h.role for h in self.description.hosts if h.name == name), "switch")
+
     def fail(self, name, kind):
+        """Break a node; a sentence saying what happened (and what it means, if both proxies
+        are now down). ClusterError for what cannot be done."""
         if name not in self.description.node_names:
             raise ClusterError("no node named %r; nodes: %s" % (name, ", ".join(self.description.node_names)))
-        role = next((h.role for h in self.description.hosts if h.name == name), "switch")
+        role = self._role(name)
         kinds = FAILURE_KINDS.get(role, ())
         if kind not in kinds:
             raise ClusterError("cannot fail %s (%s) by %r; kinds for it: %s"
-                               % (name, role, kind, ", ".join(kinds) or "none yet"))
+                               % (name, role, kind, ", ".join(kinds) or "none"))
         if name in self.failed:
             raise ClusterError("%s has already failed (%s); recover it first" % (name, self.failed[name]))
-        if kind == "crash":
-            self._kill((name, "etcd" if role == "db" else "web"), crash=True)
-        else:
+        if kind == "link":
             self._set_links(name, "down")
+        elif role == "proxy":
+            self._fail_proxy(name, kind)
+        else:
+            self._kill((name, "etcd" if role == "db" else "web"), crash=True)
         self.failed[name] = kind
+        message = "%s failed (%s)" % (name, kind)
+        if role == "proxy" and all(p in self.failed for p in self.description.proxies):
+            message += "; both proxies are down: the VIP is down until one of them recovers"
+        return message
+
+    def _fail_proxy(self, name, kind):
+        if kind == "crash":
+            sh("ovs-vsctl", "--timeout=5", "del-br", name)
+        else:
+            for intf in self.net[name].intfList():
+                if intf.name != "lo":
+                    sh("tc", "qdisc", "replace", "dev", intf.name, "root", *HANG_QDISC.split())
 
     def recover(self, name):
         kind = self.failed.pop(name, None)
         if kind is None:
             raise ClusterError("%s has not failed; failed nodes: %s"
                                % (name, ", ".join(sorted(self.failed)) or "none"))
+        role = self._role(name)
         if kind == "link":
             self._set_links(name, "up")
-        elif self.description.host(name).role == "db":
+        elif role == "proxy" and kind == "crash":
+            self.net[name].start(self.net.controllers)
+            for command in forwarding.proxy_setup(self.description, name):
+                sh(*command.split())
+        elif role == "proxy":
+            for intf in self.net[name].intfList():
+                if intf.name != "lo":
+                    sh("tc", "qdisc", "del", "dev", intf.name, "root")
+        elif role == "db":
             self._spawn(name, "etcd", self._etcd_command(name, cluster_state="existing"))
         else:
             self._spawn(name, "web", self._web_command(name))
+        return "%s recovered" % name
+
+    def _cables(self, name):
+        """(node, peer) pairs of a node's links."""
+        if name in self.description.proxies:
+            return [(name, peer) for peer in self.description.trunk_ports(name).values()]
+        return [(name, intf.switch) for intf in self.description.host(name).interfaces]
 
     def _set_links(self, name, status):
-        for intf in self.description.host(name).interfaces:
-            self.net.configLinkStatus(name, intf.switch, status)
+        for node, peer in self._cables(name):
+            self.net.configLinkStatus(node, peer, status)
 
     # --- REST ---------------------------------------------------------------------------------
     def rest(self, method, path, body=None):

@@ -19,6 +19,7 @@ VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
 from controller.health import HealthSettings  # noqa: E402
+from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy  # noqa: E402
 from topologies.description import (MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, VIP,  # noqa: E402
                                     ConfigError, describe)
 
@@ -52,6 +53,11 @@ def parse_args(argv):
                         help="failed checks in a row that take a real server out (default %d)" % defaults.fall)
     parser.add_argument("--health-rise", type=int, default=defaults.rise,
                         help="good checks in a row that bring it back (default %d)" % defaults.rise)
+    parser.add_argument("--proxies", default=ACTIVE_STANDBY,
+                        help="%s (one proxy carries the VIP, the other takes over) or %s (both carry "
+                             "it, s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
+    parser.add_argument("--preempt", action="store_true",
+                        help="a recovered lb1 takes the VIP back (default: it stays standby)")
     parser.add_argument("--no-cli", action="store_true", help="run the self-check and exit instead of the CLI")
     parser.add_argument("--rest-port", type=int, default=8080, help="controller REST port on 127.0.0.1 (default 8080)")
     parser.add_argument("--of-port", type=int, default=6653, help="OpenFlow port on 127.0.0.1 (default 6653)")
@@ -68,6 +74,7 @@ def parse_args(argv):
     args.health = HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise)
     try:
         args.health.validate()
+        ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
     except ValueError as e:
         fail(str(e))
     for flag, port in (("--rest-port", args.rest_port), ("--of-port", args.of_port)):
@@ -94,8 +101,8 @@ def ensure_environment():
 def print_table(cluster):
     d = cluster.description
     status = cluster.rest("GET", "/lb/status")
-    print("\nVIP %s (MAC %s), forwarding method %s, active proxy %s" % (
-        d.vip, d.vip_mac, d.mode.upper(), status["active_proxy"]))
+    print("\nVIP %s (MAC %s), forwarding method %s, proxies %s, active %s" % (
+        d.vip, d.vip_mac, d.mode.upper(), status["proxy_mode"], ", ".join(status["active_proxies"])))
     print("REST API http://127.0.0.1:%d/lb/status, run directory %s\n" % (cluster.rest_port, cluster.run_dir))
     row = "%-7s %-8s %-10s %-16s %-18s %s"
     print(row % ("NODE", "ROLE", "INTERFACE", "ADDRESS", "MAC", "SWITCH:PORT"))
@@ -137,7 +144,8 @@ def main(argv=None):
     print("starting the cluster: %s mode, %d clients, %d web hosts" % (args.mode.upper(), args.clients, args.webs))
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
-                     remote_webs=args.remote_webs, health=args.health, run_dir=args.run_dir,
+                     remote_webs=args.remote_webs, health=args.health, proxies=args.proxies,
+                     preempt=args.preempt, run_dir=args.run_dir,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
             print_table(cluster)
             if args.no_cli:

@@ -1,0 +1,117 @@
+"""Which proxy carries the VIP: liveness of each proxy and the election, as pure logic.
+
+A proxy is alive while all three hold:
+  channel  its OpenFlow channel is up;
+  links    its cables to s_pub and s_lan are up (port status on both ends);
+  probes   the controller's liveness probes, sent into it from s_pub and s_lan, keep coming back
+           (a hung datapath keeps its channel but forwards nothing, so only this catches it).
+Election:
+  active-standby  exactly one alive proxy carries the VIP; non-preemptive by default (a recovered
+                  proxy becomes standby), preemptive as an option (the first in order takes it
+                  back); none alive: the VIP is down until one returns.
+  active-active   every alive proxy carries the VIP; s_pub spreads connections over them.
+The first election waits until both proxies have connected or the adapter settles it, so that
+the preferred proxy wins rather than whichever connected first.
+"""
+import time
+from dataclasses import dataclass
+
+from controller.eventlog import ecs_timestamp
+
+ACTIVE_STANDBY, ACTIVE_ACTIVE = "active-standby", "active-active"
+PROBE_SIDES = ("s_pub", "s_lan")
+
+
+@dataclass(frozen=True)
+class ProxyPolicy:
+    mode: str = ACTIVE_STANDBY
+    preempt: bool = False
+    probe_interval: float = 0.1     # s between liveness probes of each proxy, on each side
+    probe_timeout: float = 0.35     # s without a probe back: the proxy is dead
+
+    def validate(self):
+        if self.mode not in (ACTIVE_STANDBY, ACTIVE_ACTIVE):
+            raise ValueError("proxy mode must be %s or %s, got %r" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, self.mode))
+        return self
+
+
+class ProxyGroup:
+    def __init__(self, description, policy=ProxyPolicy(), clock=time.monotonic):
+        self.description = description
+        self.policy = policy
+        self.clock = clock
+        self.names = description.proxies
+        self.active = ()              # proxies carrying the VIP, in order
+        self.settled = False
+        self.connected_at = {}
+        self.probe_seen = {}          # (proxy, side) -> clock time of the last probe back
+        self.last_failover = None
+
+    # --- liveness -----------------------------------------------------------------------------
+    def connected(self, proxy):
+        self.connected_at[proxy] = self.clock()
+
+    def disconnected(self, proxy):
+        self.connected_at.pop(proxy, None)
+
+    def probe_reply(self, proxy, side):
+        self.probe_seen[(proxy, side)] = self.clock()
+
+    def health(self, proxy, connected_switches, link_up):
+        """{"channel", "links", "probes"}: each True or False."""
+        channel = proxy in self.connected_at and proxy in connected_switches
+        cables = [(proxy, port) for port in self.description.trunk_ports(proxy)]
+        cables += [(edge, self.description.proxy_port(edge, proxy)) for edge in PROBE_SIDES]
+        links = all(link_up.get(cable) is not False for cable in cables)
+        now = self.clock()
+        probes = channel and all(
+            now - max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy]) <= self.policy.probe_timeout
+            for side in PROBE_SIDES if side in connected_switches)
+        return {"channel": channel, "links": links, "probes": bool(probes)}
+
+    def alive(self, proxy, connected_switches, link_up):
+        return all(self.health(proxy, connected_switches, link_up).values())
+
+    # --- election -----------------------------------------------------------------------------
+    def settle(self):
+        self.settled = True
+
+    def elect(self, connected_switches, link_up):
+        """Re-run the election; the failover record if the active set changed, else None."""
+        if not self.settled and not set(self.names) <= connected_switches:
+            return None
+        self.settled = True
+        alive = [p for p in self.names if self.alive(p, connected_switches, link_up)]
+        if self.policy.mode == ACTIVE_ACTIVE:
+            chosen = tuple(alive)
+        elif self.active and self.active[0] in alive and not (self.policy.preempt and alive[0] != self.active[0]):
+            chosen = self.active
+        else:
+            chosen = tuple(alive[:1])
+        if chosen == self.active:
+            return None
+        record = {"at": ecs_timestamp(), "from": list(self.active), "to": list(chosen),
+                  "cause": self._cause(chosen, connected_switches, link_up)}
+        self.active = chosen
+        if record["from"]:                 # the first election is not a failover
+            self.last_failover = record
+        return record
+
+    def _cause(self, chosen, connected_switches, link_up):
+        reasons = []
+        for proxy in self.active:
+            if proxy in chosen:
+                continue
+            health = self.health(proxy, connected_switches, link_up)
+            if not health["channel"]:
+                reasons.append("%s lost its OpenFlow channel" % proxy)
+            elif not health["links"]:
+                reasons.append("%s's links are down" % proxy)
+            elif not health["probes"]:
+                reasons.append("%s stopped answering liveness probes (data plane hung)" % proxy)
+            else:
+                reasons.append("%s handed over to %s (preemption)" % (proxy, chosen[0]))
+        for proxy in chosen:
+            if proxy not in self.active:
+                reasons.append("%s is alive" % proxy)
+        return "; ".join(reasons) or "no proxy is alive"
