@@ -29,19 +29,24 @@ def request_once(host, port, path, timeout):
 
 
 def run(url, connections, timeout, interval):
+    """Counts by serving host, errors, and the longest time without a successful answer."""
     parts = urlsplit(url)
     served, errors = Counter(), 0
-    started = time.monotonic()
+    started = last_success = time.monotonic()
+    max_gap = 0.0
     for _ in range(connections):
         server = request_once(parts.hostname, parts.port or 80, parts.path or "/", timeout)
+        now = time.monotonic()
         if server:
             served[server] += 1
+            max_gap, last_success = max(max_gap, now - last_success), now
         else:
             errors += 1
         if interval:
             time.sleep(interval)
+    max_gap = max(max_gap, time.monotonic() - last_success)
     return {"connections": connections, "served_by": dict(served), "errors": errors,
-            "seconds": round(time.monotonic() - started, 3)}
+            "seconds": round(time.monotonic() - started, 3), "max_gap": round(max_gap, 3)}
 
 
 def main(argv=None):

@@ -2,8 +2,10 @@
 
 It reads the cluster description (a JSON file the harness writes; see controller/launcher.py),
 feeds switch and port events to ClusterState, and after every change brings each switch's flows
-to what `switch_flows` says they should be (a diff: only changed entries are sent). It polls the
-proxies' counters once a second and serves the REST API.
+to what `switch_flows` says they should be (a diff: only changed entries are sent). One green
+thread, the flow writer, sends every flow change: sending yields when a switch's queue is full,
+and two writers interleaving their changes would leave a switch holding neither state. It also
+probes the proxies, checks the real servers' health, polls counters and serves the REST API.
 """
 import http.client
 import json
@@ -47,6 +49,12 @@ class LvsController(app_manager.RyuApp):
         self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
         self._healthy = self.state.healthy()
+        self._dirty = hub.Event()     # set: the flow writer has work
+        self._resync = set()          # switches to wipe and install from scratch
+        self._to_announce = []        # proxies that just took the VIP over
+        self._writing = False
+        self._unconfirmed = set()     # (switch, barrier xid) of flow changes not yet confirmed
+        hub.spawn(self._flow_writer)
         hub.spawn(self._poll_counters)
         hub.spawn(self._probe_proxies)
         for web in self.description.real_servers:
@@ -75,10 +83,8 @@ class LvsController(app_manager.RyuApp):
         self.event_log.emit(action, "VIP carried by %s (was %s): %s" % (
             ", ".join(record["to"]) or "no proxy (VIP down)", ", ".join(record["from"]) or "none",
             record["cause"]), observer_name=",".join(record["to"]))
+        self._to_announce += [p for p in record["to"] if p not in record["from"]]
         self.reconcile()
-        for proxy in record["to"]:
-            if proxy not in record["from"]:
-                self._announce(proxy)
 
     def _announce(self, proxy):
         """Gratuitous ARP for the VIP (and in NAT the real servers' gateway) from a proxy that
@@ -110,21 +116,55 @@ class LvsController(app_manager.RyuApp):
 
     # --- flows --------------------------------------------------------------------------------
     def reconcile(self):
-        """Bring every connected switch's flows to the desired set for the current state."""
+        """Ask the flow writer to bring every switch in line with the current state."""
+        self._dirty.set()
+
+    def _flow_writer(self):
+        while True:
+            self._dirty.wait()
+            self._dirty.clear()
+            self._writing = True
+            try:
+                self._write_flows()
+            except Exception:  # noqa: BLE001 - the writer must outlive one bad round
+                self.logger.exception("writing flows failed; retrying on the next change")
+            finally:
+                self._writing = False
+
+    def flows_in_sync(self):
+        """True when every switch has confirmed (barrier) the flows of the current state."""
+        return not self._dirty.is_set() and not self._writing and not self._unconfirmed
+
+    def _write_flows(self):
         self._forget_connections_of_failed_servers()
         view = self.state.view()
         for name, datapath in list(self.datapaths.items()):
+            fresh = name in self._resync
+            if fresh:
+                self._resync.discard(name)
+                datapath.send_msg(openflow.delete_all_flows(datapath))
+                self.installed[name] = {}
             desired = {spec.key: spec for spec in switch_flows(self.description, name, view)}
             installed = self.installed.get(name, {})
+            self.installed[name] = desired
             ofp = datapath.ofproto
             for key, spec in installed.items():
                 if key not in desired:
                     datapath.send_msg(openflow.delete_strict(datapath, spec))
+            changed = fresh
             for key, spec in desired.items():
                 if installed.get(key) != spec:
                     command = ofp.OFPFC_MODIFY_STRICT if key in installed else ofp.OFPFC_ADD
                     datapath.send_msg(openflow.flow_mod(datapath, spec, command))
-            self.installed[name] = desired
+                    changed = True
+            if fresh:
+                datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
+            if changed or installed.keys() - desired.keys():
+                barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
+                datapath.send_msg(barrier)
+                self._unconfirmed.add((name, barrier.xid))
+        while self._to_announce:
+            self._announce(self._to_announce.pop(0))
 
     def _forget_connections_of_failed_servers(self):
         """A real server that went down loses its learned connections on every proxy, so that
@@ -158,12 +198,9 @@ class LvsController(app_manager.RyuApp):
         name = self._switch_name(datapath)
         if not name:
             return
-        datapath.send_msg(openflow.delete_all_flows(datapath))
         self.datapaths[name] = datapath
-        self.installed[name] = {}
+        self._resync.add(name)
         self.reconcile()
-        datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
-        datapath.send_barrier()
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def on_state_change(self, ev):
@@ -180,6 +217,7 @@ class LvsController(app_manager.RyuApp):
             self.datapaths.pop(name, None)
             self.installed.pop(name, None)
             self._pending = {k: v for k, v in self._pending.items() if k[0] != name}
+            self._unconfirmed = {u for u in self._unconfirmed if u[0] != name}
             self.event_log.emit("switch-disconnected", "%s lost its OpenFlow channel" % name,
                                 observer_name=name)
         self._elect()
@@ -189,6 +227,7 @@ class LvsController(app_manager.RyuApp):
     def on_barrier(self, ev):
         name = self._switch_name(ev.msg.datapath)
         if name:
+            self._unconfirmed.discard((name, ev.msg.xid))
             self.state.flows_installed(name)
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)

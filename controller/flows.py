@@ -12,9 +12,10 @@ Proxy pipeline (lb1, lb2), in tables:
   0 CLASSIFY     ARP for the VIP (and NAT gateway) answered in the data plane; packets to the
                  virtual service hashed (5-tuple -> reg0, a Maglev slot) and passed through 1-3;
                  NAT replies from real servers rewritten back to the VIP and passed to 4;
-                 liveness probes sent back where they came from; each new TCP connection's SYN
-                 copied to the other proxy (SYNC_MAC), which learns the same connection entry
-                 from it without forwarding it: connection sync in the data plane.
+                 liveness probes sent back where they came from; each new TCP connection's SYN,
+                 once its real server is chosen, copied to the other proxy (to SYNC_MAC, the
+                 server's id in the source MAC), which learns that connection entry from it
+                 without forwarding it: connection sync in the data plane, as LVS's sync daemon.
   1 CONNECTIONS  learned entries, one per TCP connection: reg1 = its real server (affinity).
   2 SELECT       one flow per Maglev slot: if no connection entry set reg1, set it from the
                  slot's real server and learn the connection into table 1.
@@ -29,7 +30,8 @@ from controller.maglev import TABLE_SIZE
 from topologies.description import tunnel_mac
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
-SYNC_MAC = "02:5c:00:00:00:01"    # SYN copies between the proxies
+SYNC_MAC = "02:5c:00:00:00:01"    # SYN copies between the proxies...
+SYNC_SOURCE = "02:5c:00:00:00:00"  # ...whose source MAC ends with their real server's id
 IN_PORT = 0xfffffff8          # OFPP_IN_PORT
 CONTROLLER = 0xfffffffd       # OFPP_CONTROLLER
 LOCAL = 0xfffffffe            # OFPP_LOCAL
@@ -67,7 +69,7 @@ class SetField:
 
 @dataclass(frozen=True)
 class Move:
-    """Copy one field into another (Nicira reg_move)."""
+    """Copy the low n_bits of one field into the low bits of another (Nicira reg_move)."""
     src: str
     dst: str
     n_bits: int
@@ -87,10 +89,12 @@ class Multipath:
 
 @dataclass(frozen=True)
 class LearnConnection:
-    """Learn the packet's TCP 5-tuple into `table_id`, loading the current `register` there."""
+    """Learn the packet's TCP 5-tuple into `table_id`, loading `register` there with the
+    packet's own value of it, or with `value` when given."""
     table_id: int
     register: str
     cookie: int
+    value: Optional[int] = None
     idle_timeout: int = CONNECTION_IDLE_TIMEOUT
     fin_idle_timeout: int = CONNECTION_FIN_TIMEOUT
 
@@ -212,22 +216,32 @@ def arp_responder(ip, mac, in_port):
     ], cookie=COOKIE_LB, in_port=in_port, eth_type=ETH_ARP, arp_op=ARP_REQUEST, arp_tpa=ip)
 
 
-def classify_flows(d, proxy, uplink, downlink):
+def sync_source(sid):
+    """The source MAC of a SYN copy for real server `sid`."""
+    return SYNC_SOURCE[:-5] + "%02x:%02x" % (sid >> 8, sid & 0xff)
+
+
+def classify_flows(d, proxy, uplink, downlink, view):
     hash_slot = Multipath(TABLE_SIZE, "reg0")
-    balance = [hash_slot, Resubmit(T_CONNECTIONS), Resubmit(T_SELECT), Resubmit(T_FORWARD)]
+    choose = [hash_slot, Resubmit(T_CONNECTIONS), Resubmit(T_SELECT)]
     service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip, ip_proto=PROTO_TCP, tcp_dst=d.http_port)
     flows = [
         arp_responder(d.vip, d.vip_mac, uplink),
-        FlowSpec.make(200, balance, cookie=COOKIE_LB, **service),
-        FlowSpec.make(200, balance, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP,
-                      ipv4_dst=d.vip, ip_proto=PROTO_ICMP),
-        # A new connection: a copy to the other proxy first (FORWARD rewrites eth_dst anyway).
-        FlowSpec.make(210, [hash_slot, SetField("eth_dst", SYNC_MAC), Output(IN_PORT)] + balance[1:],
+        FlowSpec.make(200, choose + [Resubmit(T_FORWARD)], cookie=COOKIE_LB, **service),
+        FlowSpec.make(200, choose + [Resubmit(T_FORWARD)], cookie=COOKIE_LB, in_port=uplink,
+                      eth_type=ETH_IP, ipv4_dst=d.vip, ip_proto=PROTO_ICMP),
+        # A new connection: once its real server is chosen, a copy to the other proxy carrying
+        # the server's id in its source MAC (FORWARD rewrites the MACs of the packet itself).
+        FlowSpec.make(210, choose + [SetField("eth_dst", SYNC_MAC), SetField("eth_src", SYNC_SOURCE),
+                                     Move("reg1", "eth_src", 16), Output(IN_PORT), Resubmit(T_FORWARD)],
                       cookie=COOKIE_LB, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK), **service),
-        # The other proxy's copy: learn the connection, forward nothing.
-        FlowSpec.make(250, [hash_slot, Resubmit(T_CONNECTIONS), Resubmit(T_SELECT)], cookie=COOKIE_LB,
-                      **dict(service, eth_dst=SYNC_MAC)),
     ]
+    # The other proxy's copy: learn the connection with the server it names, forward nothing.
+    for web in d.real_servers:
+        sid = view.server_id(web.name)
+        learn = LearnConnection(T_CONNECTIONS, "reg1", COOKIE_CONNECTION | sid, value=sid)
+        flows.append(FlowSpec.make(250, [learn], cookie=COOKIE_LB,
+                                   **dict(service, eth_dst=SYNC_MAC, eth_src=sync_source(sid))))
     flows += [FlowSpec.make(300, [Output(IN_PORT)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
               for port in (uplink, downlink)]
     if d.mode == "nat":
@@ -270,8 +284,8 @@ def forward_actions(d, proxy, web, downlink):
     if d.mode == "nat":
         return [SetField("eth_src", d.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
                 SetField("ipv4_dst", web.ip), Output(downlink)]
-    if d.mode == "dr":
-        return [SetField("eth_dst", web.interfaces[0].mac), Output(downlink)]
+    if d.mode == "dr":   # the director's MAC as the source, as LVS does
+        return [SetField("eth_src", d.vip_mac), SetField("eth_dst", web.interfaces[0].mac), Output(downlink)]
     t = d.tunnel(proxy)
     return [SetField("tun_ipv4_dst", web.ip), SetField("eth_dst", tunnel_mac(web.ip)),
             SetField("pkt_mark", t.pkt_mark), Output(t.port)]
@@ -298,7 +312,7 @@ def proxy_flows(description, proxy, view):
     d = description
     ports = {peer: port for port, peer in d.trunk_ports(proxy).items()}
     uplink, downlink = ports["s_pub"], ports["s_lan"]
-    flows = classify_flows(d, proxy, uplink, downlink) + select_flows(view)
+    flows = classify_flows(d, proxy, uplink, downlink, view) + select_flows(view)
     flows += forward_flows(d, proxy, view, downlink)
     if d.mode == "nat":
         flows += egress_flows(d, uplink)

@@ -16,7 +16,8 @@ def _learn(parser, action):
              parser.NXFlowSpecMatch(src=6, dst=("ip_proto_nxm", 0), n_bits=8),
              field("ipv4_src_nxm", 32), field("ipv4_dst_nxm", 32),
              field("tcp_src_nxm", 16), field("tcp_dst_nxm", 16),
-             parser.NXFlowSpecLoad(src=(action.register, 0), dst=(action.register, 0), n_bits=32)]
+             parser.NXFlowSpecLoad(src=(action.register, 0) if action.value is None else action.value,
+                                   dst=(action.register, 0), n_bits=32)]
     return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100,
                                 cookie=action.cookie, idle_timeout=action.idle_timeout,
                                 fin_idle_timeout=action.fin_idle_timeout, hard_timeout=0,

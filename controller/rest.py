@@ -69,7 +69,7 @@ class LbRestApi(ControllerBase):
     @route("lb", "/lb/status", methods=["GET"])
     @answers_json
     def get_status(self, req, **_):
-        return json_response(self.app.state.status())
+        return json_response(dict(self.app.state.status(), flows_in_sync=self.app.flows_in_sync()))
 
     @route("lb", "/lb/backends", methods=["GET"])
     @answers_json

@@ -279,6 +279,8 @@ class Cluster:
         wait_until("the controller's health checks to find every real server up",
                    lambda: {b["state"] for b in self.rest("GET", "/lb/backends")["backends"]} == {"up"},
                    timeout=20)
+        wait_until("every switch to confirm its flows", lambda: self.rest("GET", "/lb/status")["flows_in_sync"],
+                   timeout=20)
         return "%d real servers up (health checks every %gs)" % (len(webs), self.health.interval)
 
     # --- processes in hosts -------------------------------------------------------------------

@@ -1,7 +1,8 @@
 import pytest
 
-from controller.flows import (BROADCAST, IN_PORT, LOCAL, T_CLASSIFY, T_FORWARD, T_SELECT,
-                              LearnConnection, Multipath, Output, SetField, switch_flows)
+from controller.flows import (BROADCAST, COOKIE_PROBE, ETH_PROBE, IN_PORT, LOCAL, SYNC_MAC, T_CLASSIFY,
+                              T_CONNECTIONS, T_FORWARD, T_SELECT, T_SPREAD, LearnConnection, Move, Multipath,
+                              Output, Resubmit, SetField, switch_flows, sync_source)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
 from topologies.description import describe, tunnel_mac
@@ -12,7 +13,7 @@ CONTROLLER = 0xfffffffd
 
 def view(description=D, active="lb1"):
     state = ClusterState(description)
-    state.active_proxy = active
+    state.proxies.active = tuple(active) if isinstance(active, (list, tuple)) else ((active,) if active else ())
     return state.view()
 
 
@@ -33,7 +34,8 @@ def test_every_host_mac_is_forwarded_to_its_own_port():
 def test_broadcast_floods_to_the_other_hosts_and_never_to_a_proxy():
     for switch in ("s_pub", "s_lan", "s_db"):
         hosts = set(D.host_ports(switch))
-        floods = [f for f in l2(switch) if f.match_dict["eth_dst"] == BROADCAST]
+        floods = [f for f in l2(switch) if f.match_dict["eth_dst"] == BROADCAST
+                  and f.match_dict["in_port"] in hosts]
         assert {f.match_dict["in_port"] for f in floods} == hosts
         for flow in floods:
             assert outputs(flow) == hosts - {flow.match_dict["in_port"]}
@@ -41,19 +43,64 @@ def test_broadcast_floods_to_the_other_hosts_and_never_to_a_proxy():
 
 
 @pytest.mark.parametrize("mode", ["nat", "tun", "dr"])
-def test_nothing_is_sent_to_the_controller(mode):
+def test_only_liveness_probes_are_sent_to_the_controller(mode):
     d = describe(mode=mode)
     for switch in d.switches:
         for flow in switch_flows(d, switch.name, view(d)):
-            assert CONTROLLER not in outputs(flow)
+            if CONTROLLER in outputs(flow):
+                assert flow.match_dict["eth_type"] == ETH_PROBE and flow.cookie == COOKIE_PROBE
+
+
+def test_proxies_bounce_probes_and_edges_return_them_to_the_controller():
+    for proxy in ("lb1", "lb2"):
+        bounce = [f for f in switch_flows(D, proxy, view()) if f.match_dict.get("eth_type") == ETH_PROBE]
+        assert {f.match_dict["in_port"] for f in bounce} == {1, 2}
+        assert all(f.actions == (Output(IN_PORT),) for f in bounce)
+    for edge in ("s_pub", "s_lan"):
+        back = [f for f in switch_flows(D, edge, view()) if f.match_dict.get("eth_type") == ETH_PROBE]
+        assert {f.match_dict["in_port"] for f in back} == set(D.trunk_ports(edge))
+
+
+def test_a_new_connection_is_copied_to_the_other_proxy_naming_its_real_server():
+    flows = switch_flows(D, "lb1", view())
+    syn = next(f for f in flows if "tcp_flags" in f.match_dict)
+    assert syn.match_dict["tcp_flags"] == (0x002, 0x012)
+    copy = list(syn.actions)
+    chosen_at = copy.index(Resubmit(T_SELECT))
+    sent_at = copy.index(Output(IN_PORT))
+    assert chosen_at < copy.index(Move("reg1", "eth_src", 16)) < sent_at < copy.index(Resubmit(T_FORWARD))
+    assert SetField("eth_dst", SYNC_MAC) in copy[chosen_at:sent_at]
+    learners = {f.match_dict["eth_src"]: f.actions for f in flows if f.match_dict.get("eth_dst") == SYNC_MAC}
+    assert set(learners) == {sync_source(i) for i in (1, 2, 3)} == {"02:5c:00:00:00:01", "02:5c:00:00:00:02",
+                                                                   "02:5c:00:00:00:03"}
+    for sid in (1, 2, 3):
+        (learn,) = learners[sync_source(sid)]      # learns, forwards nothing
+        assert learn == LearnConnection(T_CONNECTIONS, "reg1", 0x1000 | sid, value=sid)
+    relay = [f for f in switch_flows(D, "s_pub", view()) if f.match_dict.get("eth_dst") == SYNC_MAC]
+    assert {(f.match_dict["in_port"], outputs(f).pop()) for f in relay} == {(1, 2), (2, 1)}
+
+
+def test_active_active_spreads_the_vip_over_both_proxies_by_hash():
+    flows = switch_flows(D, "s_pub", view(active=("lb1", "lb2")))
+    vip = next(f for f in flows if f.match_dict.get("eth_dst") == D.vip_mac)
+    assert vip.actions == (Multipath(2, "reg0"), Resubmit(T_SPREAD))
+    spread = {f.match_dict["reg0"]: outputs(f) for f in flows if f.table_id == T_SPREAD}
+    assert spread == {0: {1}, 1: {2}}
+
+
+def test_proxies_gratuitous_arp_floods_to_hosts_only():
+    floods = [f for f in switch_flows(D, "s_pub", view())
+              if f.match_dict.get("eth_dst") == BROADCAST and f.match_dict["in_port"] in (1, 2)]
+    assert {f.match_dict["in_port"] for f in floods} == {1, 2}
+    assert all(outputs(f) == set(D.host_ports("s_pub")) for f in floods)
 
 
 def test_the_vip_is_steered_to_the_active_proxy_only():
     for active, port in (("lb1", 1), ("lb2", 2)):
-        steer = [f for f in switch_flows(D, "s_pub", view(active=active)) if f.priority == 200]
+        steer = [f for f in switch_flows(D, "s_pub", view(active=active)) if f.priority == 200 and f.cookie == 0x2]
         assert {f.match_dict.get("arp_tpa") or f.match_dict.get("eth_dst") for f in steer} == {D.vip, D.vip_mac}
         assert all(outputs(f) == {port} for f in steer)
-    assert not [f for f in switch_flows(D, "s_pub", view(active=None)) if f.priority == 200]
+    assert not [f for f in switch_flows(D, "s_pub", view(active=None)) if f.priority == 200 and f.cookie == 0x2]
 
 
 def test_nat_gateway_is_steered_on_the_lan_only_in_nat():
@@ -70,7 +117,7 @@ def test_vip_arp_is_answered_in_the_data_plane():
 
 def test_virtual_service_traffic_is_hashed_into_maglev_slots():
     classify = [f for f in switch_flows(D, "lb1", view())
-                if f.table_id == T_CLASSIFY and f.match_dict.get("ipv4_dst") == D.vip]
+                if f.table_id == T_CLASSIFY and f.match_dict.get("ipv4_dst") == D.vip and f.priority == 200]
     assert {f.match_dict.get("ip_proto") for f in classify} == {1, 6}
     for flow in classify:
         assert flow.actions[0] == Multipath(TABLE_SIZE, "reg0")
@@ -94,7 +141,7 @@ def test_both_proxies_hold_the_same_table():
 @pytest.mark.parametrize("mode,expect", [
     ("nat", lambda d, web: [SetField("eth_src", d.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
                             SetField("ipv4_dst", web.ip), Output(2)]),
-    ("dr", lambda d, web: [SetField("eth_dst", web.interfaces[0].mac), Output(2)]),
+    ("dr", lambda d, web: [SetField("eth_src", d.vip_mac), SetField("eth_dst", web.interfaces[0].mac), Output(2)]),
     ("tun", lambda d, web: [SetField("tun_ipv4_dst", web.ip), SetField("eth_dst", tunnel_mac(web.ip)),
                             SetField("pkt_mark", 1), Output(d.tunnel("lb1").port)]),
 ])

@@ -7,42 +7,6 @@ def state():
     return ClusterState(describe())
 
 
-def test_first_election_waits_for_both_proxies_and_prefers_lb1():
-    s = state()
-    s.switch_connected("lb2")
-    assert s.active_proxy is None
-    s.switch_connected("lb1")
-    assert s.active_proxy == "lb1"
-
-
-def test_settle_elects_the_only_connected_proxy():
-    s = state()
-    s.switch_connected("lb2")
-    s.settle_election()
-    assert s.active_proxy == "lb2"
-
-
-def test_failover_is_not_preemptive():
-    s = state()
-    s.switch_connected("lb1")
-    s.switch_connected("lb2")
-    s.switch_disconnected("lb1")
-    assert s.active_proxy == "lb2"
-    s.switch_connected("lb1")
-    assert s.active_proxy == "lb2"
-    assert [p["role"] for p in s.status()["proxies"]] == ["standby", "active"]
-
-
-def test_no_active_proxy_when_both_are_down():
-    s = state()
-    s.switch_connected("lb1")
-    s.switch_connected("lb2")
-    s.switch_disconnected("lb1")
-    s.switch_disconnected("lb2")
-    assert s.active_proxy is None
-    assert [p["role"] for p in s.status()["proxies"]] == ["down", "down"]
-
-
 def test_backend_state_combines_its_port_and_its_health_checks():
     s = state()
     web1 = s.description.host("web1")

@@ -1,0 +1,33 @@
+"""Preemptive failback: the recovered preferred proxy takes the VIP back, without overlap."""
+import json
+import time
+
+import pytest
+
+from tests.emulation.helpers import ProxySampler, status, wait_for
+from topologies.cluster import Cluster
+
+pytestmark = pytest.mark.emulation
+
+
+def test_preemptive_failback_hands_the_vip_back_without_overlap():
+    with Cluster(mode="dr", clients=2, webs=2, preempt=True) as cluster:
+        stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip,
+                             "--connections", 200, "--interval", 0.02, "--timeout", 1)
+        sampler = ProxySampler(cluster)
+        sampler.start()
+        try:
+            time.sleep(1)
+            cluster.fail("lb1", "link")
+            wait_for(lambda: status(cluster)["active_proxy"] == "lb2", 3, "no failover")
+            time.sleep(1)
+            cluster.recover("lb1")
+            wait_for(lambda: status(cluster)["active_proxy"] == "lb1", 3, "no preemptive failback")
+            result = json.loads(stream.communicate(timeout=60)[0])
+        finally:
+            sampler.stop()
+        assert result["max_gap"] < 2.0, result
+        periods = sampler.receivers()
+        runs = [p for i, p in enumerate(periods) if i == 0 or p != periods[i - 1]]
+        assert sum(len(r) > 1 for r in runs) <= 2, runs     # one hand-over each way, at most
+        assert [next(iter(r)) for r in runs if len(r) == 1] == ["lb1", "lb2", "lb1"], runs

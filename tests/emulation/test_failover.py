@@ -1,0 +1,83 @@
+"""Proxy failover in NAT, TUN and DR: the active proxy crashes, loses its links, or hangs while
+its OpenFlow channel lives; the standby takes the VIP, clients keep being served, a transfer in
+flight completes byte for byte, and the two proxies never carry the VIP at once."""
+import hashlib
+import json
+import os
+import time
+
+import pytest
+
+from apps.webserver import pattern
+from tests.emulation.helpers import ProxySampler, one_proxy_at_a_time, status, wait_for
+from topologies.cluster import Cluster
+
+pytestmark = pytest.mark.emulation
+
+
+@pytest.fixture(scope="module", params=["nat", "tun", "dr"])
+def cluster(request):
+    with Cluster(mode=request.param, clients=4, webs=2) as running:
+        yield running
+
+
+@pytest.mark.parametrize("kind", ["crash", "link", "hang"])
+def test_the_standby_takes_over_and_nothing_in_flight_is_lost(cluster, kind):
+    active = status(cluster)["active_proxy"]
+    standby = next(p for p in cluster.description.proxies if p != active)
+    size, rate = 3_000_000, 600_000                 # a 5 s download spanning the failover
+    body = os.path.join(cluster.run_dir, "failover-%s.bin" % kind)
+    download = cluster.host("c2").popen(["curl", "-s", "-m", "60", "-o", body,
+                                         "http://%s/download?bytes=%d&rate=%d" % (cluster.vip, size, rate)])
+    stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip,
+                         "--connections", 250, "--interval", 0.02, "--timeout", 1)
+    sampler = ProxySampler(cluster)
+    sampler.start()
+    try:
+        time.sleep(1.5)
+        cluster.fail(active, kind)
+        wait_for(lambda: status(cluster)["active_proxy"] == standby, 3, "no failover to %s" % standby)
+        time.sleep(1.5)
+        cluster.recover(active)
+        result = json.loads(stream.communicate(timeout=60)[0])
+        assert download.wait(timeout=60) == 0
+    finally:
+        sampler.stop()
+    assert result["max_gap"] < 2.0, result
+    assert sum(result["served_by"].values()) > 150, result
+    assert status(cluster)["active_proxy"] == standby            # failback is not preemptive
+    assert standby in sampler.receivers()[-1]                   # served by the standby at the end
+    assert one_proxy_at_a_time(sampler.receivers()), sampler.receivers()
+    with open(body, "rb") as f:
+        assert hashlib.sha256(f.read()).digest() == hashlib.sha256(pattern(0, size)).digest()
+    failover = status(cluster)["last_failover"]
+    assert failover["from"] == [active] and failover["to"] == [standby]
+    wait_for(lambda: next(p for p in status(cluster)["proxies"] if p["name"] == active)["role"] == "standby",
+             5, "%s did not come back as standby" % active)
+
+
+def test_with_both_proxies_down_the_vip_is_down_until_one_returns(cluster):
+    first, second = cluster.description.proxies
+    assert "both proxies are down" not in cluster.fail(first, "crash")
+    assert "both proxies are down: the VIP is down" in cluster.fail(second, "hang")
+    try:
+        wait_for(lambda: status(cluster)["vip_state"] == "down", 3, "the VIP is not reported down")
+        assert cluster.host("c3").cmd("curl -s -m 1 http://%s/" % cluster.vip).strip() == ""
+    finally:
+        cluster.recover(second)
+    wait_for(lambda: status(cluster)["vip_state"] == "up", 2, "the VIP did not come back")
+    assert "served_by" in cluster.host("c3").cmd("curl -s -m 2 http://%s/" % cluster.vip)
+    cluster.recover(first)
+    wait_for(lambda: all(p["role"] != "down" for p in status(cluster)["proxies"]), 5, "a proxy stayed down")
+
+
+@pytest.mark.parametrize("node,kind,message", [
+    ("lb9", "crash", "no node named 'lb9'"),
+    ("lb1", "melt", "cannot fail lb1 (proxy) by 'melt'; kinds for it: crash, link, hang"),
+])
+def test_impossible_proxy_failures_are_refused(cluster, node, kind, message):
+    from topologies.cluster import ClusterError
+    with pytest.raises(ClusterError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        cluster.fail(node, kind)
+    with pytest.raises(ClusterError, match="lb2 has not failed"):
+        cluster.recover("lb2")

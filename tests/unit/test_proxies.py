@@ -1,0 +1,109 @@
+"""Proxy liveness and the election, driven by a fake clock."""
+import pytest
+
+from controller.proxies import ACTIVE_ACTIVE, ProxyPolicy
+from controller.state import ClusterState
+from topologies.description import describe
+
+D = describe()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def cluster(**policy):
+    clock = Clock()
+    state = ClusterState(D, proxy_policy=ProxyPolicy(**policy), clock=clock)
+    for switch in ("s_pub", "s_lan", "s_db", "lb1", "lb2"):
+        state.switch_connected(switch)
+    state.elect()
+    return state, clock
+
+
+def probes_back(state, *proxies):
+    for proxy in proxies:
+        for side in ("s_pub", "s_lan"):
+            state.probe_reply(proxy, side)
+
+
+def test_first_election_waits_for_both_proxies_and_prefers_lb1():
+    state = ClusterState(D)
+    state.switch_connected("lb2")
+    assert state.elect() is None and state.active_proxy is None
+    state.switch_connected("lb1")
+    assert state.elect()["to"] == ["lb1"]
+
+
+def test_settle_elects_the_only_connected_proxy():
+    state = ClusterState(D)
+    state.switch_connected("lb2")
+    assert state.settle_election()["to"] == ["lb2"]
+
+
+def test_losing_the_channel_fails_over_and_failback_is_not_preemptive():
+    state, _clock = cluster()
+    assert state.active_proxy == "lb1"
+    state.switch_disconnected("lb1")
+    record = state.elect()
+    assert record["to"] == ["lb2"] and "lb1 lost its OpenFlow channel" in record["cause"]
+    state.switch_connected("lb1")
+    assert state.elect() is None and state.active_proxy == "lb2"
+    assert [p["role"] for p in state.status()["proxies"]] == ["standby", "active"]
+    assert state.status()["last_failover"]["from"] == ["lb1"]
+
+
+def test_preemptive_failback_returns_the_vip_to_lb1():
+    state, _clock = cluster(preempt=True)
+    state.switch_disconnected("lb1")
+    state.elect()
+    state.switch_connected("lb1")
+    record = state.elect()
+    assert record["to"] == ["lb1"] and "preemption" in record["cause"]
+
+
+def test_a_cut_cable_fails_the_proxy():
+    state, _clock = cluster()
+    state.port_status("s_pub", D.proxy_port("s_pub", "lb1"), False)
+    record = state.elect()
+    assert record["to"] == ["lb2"] and "lb1's links are down" in record["cause"]
+
+
+def test_a_hung_datapath_is_caught_by_its_silent_probes():
+    state, clock = cluster()
+    clock.now += 0.3
+    probes_back(state, "lb1", "lb2")
+    assert state.elect() is None
+    clock.now += 0.3
+    probes_back(state, "lb2")            # lb1 keeps its channel but sends nothing back
+    assert state.elect() is None         # 0.3 s: within the probe timeout
+    clock.now += 0.1
+    record = state.elect()
+    assert record["to"] == ["lb2"] and "stopped answering liveness probes" in record["cause"]
+    assert state.status()["proxies"][0]["health"] == {"channel": True, "links": True, "probes": False}
+
+
+def test_both_proxies_down_take_the_vip_down_until_one_returns():
+    state, _clock = cluster()
+    state.switch_disconnected("lb1")
+    state.switch_disconnected("lb2")
+    state.elect()
+    assert state.status()["vip_state"] == "down" and state.view().active_proxies == ()
+    state.switch_connected("lb2")
+    assert state.elect()["to"] == ["lb2"] and state.status()["vip_state"] == "up"
+
+
+def test_active_active_carries_the_vip_on_every_live_proxy():
+    state, _clock = cluster(mode=ACTIVE_ACTIVE)
+    assert state.view().active_proxies == ("lb1", "lb2")
+    state.switch_disconnected("lb2")
+    assert state.elect()["to"] == ["lb1"]
+
+
+def test_nonsense_policy_is_refused():
+    with pytest.raises(ValueError, match="proxy mode must be active-standby or active-active"):
+        ProxyPolicy(mode="both").validate()
