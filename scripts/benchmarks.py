@@ -10,6 +10,9 @@ and measures, writing a CSV (and printing a table):
   web_out_crash_ms     a web server killed -> out of the Maglev table (controller view)
   web_out_link_ms      a web host's link cut -> out of the table
   web_back_ms          the web server restarted -> back in the table
+  failover_KIND_ms     the active proxy crashed / its links cut / hung -> the standby carries
+                       the VIP (controller view)
+  gap_KIND_ms          longest time without an answer for a client asking every 20 ms meanwhile
 
     sudo .venv/bin/python scripts/benchmarks.py [--modes nat,tun,dr] [--out runs/bench.csv]
 
@@ -80,6 +83,22 @@ def web_failures(cluster):
     return figures
 
 
+def proxy_failovers(cluster):
+    figures = {}
+    for kind in ("crash", "link", "hang"):
+        active = cluster.rest("GET", "/lb/status")["active_proxy"]
+        stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip,
+                             "--connections", 150, "--interval", 0.02, "--timeout", 1)
+        time.sleep(1)
+        cluster.fail(active, kind)
+        figures["failover_%s_ms" % kind] = ms_until(
+            lambda: cluster.rest("GET", "/lb/status")["active_proxy"] not in (active, None))
+        figures["gap_%s_ms" % kind] = round(json.loads(stream.communicate(timeout=120)[0])["max_gap"] * 1000)
+        cluster.recover(active)
+        ms_until(lambda: all(p["role"] != "down" for p in cluster.rest("GET", "/lb/status")["proxies"]))
+    return figures
+
+
 def measure(mode):
     started = time.monotonic()
     with Cluster(mode=mode, clients=4, webs=2) as cluster:
@@ -87,6 +106,7 @@ def measure(mode):
         row["conn_per_s"], row["packet_in"] = connection_rate(cluster)
         row["bulk_mbit_s"], row["proxy_share"] = bulk(cluster)
         row.update(web_failures(cluster))
+        row.update(proxy_failovers(cluster))
     return row
 
 
@@ -101,9 +121,9 @@ def main():
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(" ".join("%-17s" % k for k in rows[0]))
-    for row in rows:
-        print(" ".join("%-17s" % row[k] for k in rows[0]))
+    print("%-18s" % "figure" + "".join("%10s" % row["mode"] for row in rows))
+    for key in list(rows[0])[1:]:
+        print("%-18s" % key + "".join("%10s" % row[key] for row in rows))
     print("written to %s" % args.out)
 
 

@@ -4,9 +4,11 @@ FORWARD_NAMES = {"nat": "Masq", "dr": "Route", "tun": "Tunnel"}   # ipvsadm's wo
 
 
 def format_lb_table(service, status):
+    proxies = ", ".join("%s %s" % (p["name"], p["role"]) for p in status.get("proxies", []))
     lines = [
-        "IP Virtual Server (lvsdn): %s forwarding, active proxy %s, controller packet-ins %d"
-        % (service["mode"].upper(), service["active_proxy"] or "NONE (VIP down)", status["packet_in"]),
+        "IP Virtual Server (lvsdn): %s forwarding, VIP %s, proxies %s (%s), controller packet-ins %d"
+        % (service["mode"].upper(), status.get("vip_state", "up"), status.get("proxy_mode", "active-standby"),
+           proxies or "none", status["packet_in"]),
         "Prot LocalAddress:Port Scheduler",
         "  -> RemoteAddress:Port    Forward Weight ActiveConn State    Slots   InPkts    InBytes",
         "%-4s %s:%d %s (Maglev, %d slots)" % (service["protocol"].upper(), service["vip"], service["port"],

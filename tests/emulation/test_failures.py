@@ -36,6 +36,7 @@ def test_web_crash_and_recover(cluster):
     assert cluster.web_healthy("web2")
     cluster.recover("web1")
     eventually(lambda: cluster.web_healthy("web1"))
+    eventually(lambda: backend_state(cluster, "web1") == "up")
 
 
 def test_web_link_down_is_seen_by_the_controller(cluster):
@@ -57,7 +58,7 @@ def test_db_crash_leaves_two_members_and_recovery_rejoins(cluster):
 @pytest.mark.parametrize("action,args,message", [
     ("fail", ("web9", "crash"), "no node named 'web9'"),
     ("fail", ("web1", "explode"), "cannot fail web1 (web) by 'explode'; kinds for it: crash, link"),
-    ("fail", ("lb1", "crash"), "cannot fail lb1 (switch)"),
+    ("fail", ("s_pub", "crash"), "cannot fail s_pub (switch) by 'crash'; kinds for it: none"),
     ("recover", ("web1",), "web1 has not failed"),
 ])
 def test_impossible_failures_are_refused(cluster, action, args, message):
