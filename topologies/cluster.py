@@ -358,6 +358,7 @@ class Cluster:
         role = self._role(name)
         if kind == "link":
             self._set_links(name, "up")
+            self._restore_gateway(name)
         elif role == "proxy" and kind == "crash":
             self.net[name].start(self.net.controllers)
             for command in forwarding.proxy_setup(self.description, name):
@@ -371,6 +372,13 @@ class Cluster:
         else:
             self._spawn(name, "web", self._web_command(name))
         return "%s recovered" % name
+
+    def _restore_gateway(self, name):
+        """A link going down takes the routes through it with it, the default route included, and
+        coming back up does not restore them (a host's network manager would): put it back."""
+        host = next((h for h in self.description.hosts if h.name == name), None)
+        if host is not None and host.gateway:
+            self.host(name).cmd("ip route replace default via %s" % host.gateway)
 
     def _cables(self, name):
         """(node, peer) pairs of a node's links."""

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.emulation.helpers import served_counts
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -148,3 +149,5 @@ def test_a_failed_web_host_leaves_within_1s_and_returns_within_2s(cluster, kind)
     cluster.recover("web1")
     back = seconds_until(lambda: backend(cluster, "web1")["slots"] > 0, 5)
     assert back < 2.0, back
+    counts, errors = served_counts(cluster, per_client=25)     # and it serves again
+    assert errors == 0 and counts["web1"] > 0, counts
