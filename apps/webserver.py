@@ -5,6 +5,8 @@ own: conversations live in the DB tier (apps/store.py), so any web host can carr
     POST /conversation/ID/turns         {"text": ...} -> 201 {"turn": n, "served_by": NAME};
                                         an Idempotency-Key header makes a retry return the same turn
     GET  /conversation/ID               -> {"id": ID, "turns": [{"turn", "text", "served_by", "at"}]}
+    POST /login                         {"user": ..., "password": ...} -> 200, or 401 (the failure
+                                        logged, for the log reviewer's brute-force criterion)
     GET  /health                        -> 200 when the DB tier answers, else 503
     GET  /                              -> {"served_by": NAME, "client": "IP:PORT"}
     GET  /download?bytes=N[&rate=R]     -> N bytes of a fixed pattern (see `pattern`), paced at
@@ -13,6 +15,8 @@ Every answer carries X-Served-By; errors are JSON {"error": ...}. Every request 
 access log as a JSON line with ECS-style field names.
 """
 import argparse
+import hashlib
+import hmac
 import json
 import re
 import sys
@@ -33,6 +37,19 @@ PATTERN_BLOCK = bytes(range(251)) * (CHUNK // 251 + 1)
 HEALTH_INTERVAL = 0.2
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 CONVERSATION_ID = r"(?P<conversation>[0-9a-f]{32})"
+
+
+# A small fixed user table (demo accounts alice/wonderland, bob/builder): PBKDF2 hashes only.
+LOGIN_SALT = b"lvsdn-demo-users"
+USERS = {
+    "alice": "a27448fefbf22c96dd6767cb705366adac47fc4cf53519bf0a16781c4bb71958",
+    "bob": "c0724f5af3da6d15fd76912b6f700c236bbe598ddd4753b0f0ea1e71421966f8",
+}
+MAX_CREDENTIAL = 256
+
+
+def password_hash(password):
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), LOGIN_SALT, 10000).hex()
 
 
 def pattern(offset, size):
@@ -75,7 +92,7 @@ def json_body(environ):
     except ValueError as e:
         raise HttpError(400, "malformed JSON in the request body: %s" % e) from None
     if not isinstance(body, dict):
-        raise HttpError(400, 'the request body must be a JSON object like {"text": "..."}')
+        raise HttpError(400, "the request body must be a JSON object")
     return body
 
 
@@ -101,6 +118,7 @@ class WebApp:
             ("/health", {"GET": self.health}),
             ("/download", {"GET": self.download}),
             ("/conversation", {"POST": self.create}),
+            ("/login", {"POST": self.login}),
             ("/conversation/%s" % CONVERSATION_ID, {"GET": self.read}),
             ("/conversation/%s/turns" % CONVERSATION_ID, {"POST": self.append}),
         )]
@@ -121,6 +139,20 @@ class WebApp:
         rate = int_param(query, "rate", 1, MAX_DOWNLOAD, default=0)
         return 200, paced_chunks(size, rate), [("Content-Type", "application/octet-stream"),
                                                ("Content-Length", str(size))]
+
+    def login(self, environ):
+        body = json_body(environ)
+        user, password = body.get("user"), body.get("password")
+        if set(body) != {"user", "password"} or not all(
+                isinstance(v, str) and 0 < len(v) <= MAX_CREDENTIAL for v in (user, password)):
+            raise HttpError(400, 'the body must be {"user": ..., "password": ...}, two non-empty strings')
+        known = USERS.get(user)
+        ok = known is not None and hmac.compare_digest(known, password_hash(password))
+        environ["lvsdn.log"] = {"event.category": "authentication", "event.outcome": "success" if ok else "failure",
+                                "user.name": user[:64]}
+        if not ok:
+            return 401, {"error": "wrong user or password"}
+        return 200, {"user": user, "served_by": self.name}
 
     def create(self, _environ):
         conversation = self.store.create()
@@ -192,6 +224,7 @@ class WebApp:
         }
         if match:
             record["conversation.id"] = match.group(1)
+        record.update(environ.get("lvsdn.log", {}))
         self.access_log.write(json.dumps(record) + "\n")
 
     def watch_db(self):

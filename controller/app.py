@@ -31,6 +31,7 @@ from topologies.description import ClusterDescription
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
+BLOCK_CHECK_INTERVAL = 0.5
 COOKIE_MASK_ALL = 0xffffffffffffffff
 
 
@@ -57,6 +58,7 @@ class LvsController(app_manager.RyuApp):
         hub.spawn(self._flow_writer)
         hub.spawn(self._poll_counters)
         hub.spawn(self._probe_proxies)
+        hub.spawn(self._lift_expired_blocks)
         for web in self.description.real_servers:
             hub.spawn(self._health_checks, web)
         for api in (LbRestApi, NotFoundApi):
@@ -273,6 +275,28 @@ class LvsController(app_manager.RyuApp):
             self.state.probe_reply(proxy, side)
         else:
             self.state.packet_in()
+
+    # --- blocks -------------------------------------------------------------------------------
+    def block(self, ip, seconds, reason):
+        ip = self.state.block(ip, seconds, reason)
+        self.event_log.emit("block-added", "%s blocked for %d s: %s" % (ip, seconds, reason),
+                            source_ip=ip, observer_name="s_pub")
+        self.reconcile()
+        return ip
+
+    def unblock(self, ip):
+        self.state.unblock(ip)
+        self.event_log.emit("block-removed", "%s unblocked" % ip, source_ip=ip, observer_name="s_pub")
+        self.reconcile()
+
+    def _lift_expired_blocks(self):
+        while True:
+            hub.sleep(BLOCK_CHECK_INTERVAL)
+            expired = self.state.expire_blocks()
+            for ip in expired:
+                self.event_log.emit("block-expired", "%s's ban ended" % ip, source_ip=ip, observer_name="s_pub")
+            if expired:
+                self.reconcile()
 
     # --- health checks ------------------------------------------------------------------------
     def _health_checks(self, web):

@@ -50,6 +50,7 @@ COOKIE_L2 = 0x1
 COOKIE_STEER = 0x2
 COOKIE_LB = 0x3
 COOKIE_PROBE = 0x4
+COOKIE_BLOCK = 0x5
 COOKIE_CONNECTION = 0x1000
 
 CONNECTION_IDLE_TIMEOUT = 300   # s, an idle established connection (LVS: 900)
@@ -128,6 +129,7 @@ class BalancerView:
     active_proxies: Tuple[str, ...]     # carrying the VIP; the first also answers ARP for it
     table: Tuple[Optional[str], ...]    # Maglev lookup table: a real server name per slot
     server_ids: Tuple[Tuple[str, int], ...]
+    blocked: Tuple[str, ...] = ()       # sources dropped at the public edge
 
     def server_id(self, name):
         return dict(self.server_ids)[name]
@@ -189,9 +191,16 @@ def proxy_monitoring_flows(d, switch):
     return flows
 
 
+def block_flows(view):
+    """On s_pub, the public edge: every packet from a blocked source is dropped, before anything."""
+    return [FlowSpec.make(500, [], cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip) for ip in view.blocked]
+
+
 def steering_flows(description, switch, view):
     d = description
     flows = proxy_monitoring_flows(d, switch) if switch in ("s_pub", "s_lan") else []
+    if switch == "s_pub":
+        flows += block_flows(view)
     if view.active_proxies:
         first = view.active_proxies[0]
         if switch == "s_pub":

@@ -10,7 +10,7 @@ from routes import Mapper
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
-from controller.state import InvalidRequest, UnknownBackend
+from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, UnknownBackend
 
 APP_KEY = "lvsdn_app"
 LOG = logging.getLogger("lvsdn.rest")
@@ -98,6 +98,27 @@ class LbRestApi(ControllerBase):
         """Take a real server out of the virtual service; its established connections continue."""
         self.app.apply(self.app.state.remove_member, name)
         return self._backend(name)
+
+    @route("lb", "/lb/blocks", methods=["GET"])
+    @answers_json
+    def get_blocks(self, req, **_):
+        return json_response({"blocks": self.app.state.blocks_view()})
+
+    @route("lb", "/lb/blocks", methods=["POST"])
+    @answers_json
+    def add_block(self, req, **_):
+        """{"ip": source, "seconds": ban time (default 600), "reason": text}: drop the source at
+        the public edge (s_pub) until the ban ends."""
+        body = json_body(req, required=("ip",), optional=("seconds", "reason"))
+        ip = self.app.block(body["ip"], body.get("seconds", DEFAULT_BAN_SECONDS),
+                            body.get("reason", "blocked through the REST API"))
+        return json_response(next(b for b in self.app.state.blocks_view() if b["ip"] == ip), 201)
+
+    @route("lb", "/lb/blocks/{ip}", methods=["DELETE"])
+    @answers_json
+    def remove_block(self, req, ip, **_):
+        self.app.unblock(ip)
+        return json_response({"ip": ip, "blocked": False})
 
     def _backend(self, name, status=200):
         row = next(b for b in self.app.state.backends()["backends"] if b["name"] == name)

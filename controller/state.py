@@ -4,6 +4,7 @@ Pure logic driven by events (switch up/down, port status, flows installed, count
 requests (weights, service membership); the Ryu adapter feeds it, turns `view()` into flows, and
 the REST API reads `status()` and `backends()`. Nothing here touches a socket.
 """
+import ipaddress
 import json
 import time
 
@@ -14,6 +15,8 @@ from controller.proxies import ProxyGroup, ProxyPolicy
 
 DEFAULT_WEIGHT = 1
 MAX_WEIGHT = 65535          # as ipvsadm
+DEFAULT_BAN_SECONDS = 600   # fail2ban's default bantime
+MAX_BAN_SECONDS = 7 * 24 * 3600
 
 
 class InvalidRequest(ValueError):
@@ -39,6 +42,13 @@ class ClusterState:
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
                                for w in description.real_servers}
         self.proxies = ProxyGroup(description, proxy_policy, clock)
+        self.clock = clock
+        self.blocks = {}              # source IP -> {"until": clock time, "reason": text}
+        # The cluster's own hosts (not its clients, which are the outside world) cannot be blocked.
+        self.own_addresses = {i.ip: h.name for h in description.hosts if h.role != "client"
+                              for i in h.interfaces}
+        self.own_addresses.update({description.vip: "the VIP", description.nat_gateway: "the NAT gateway"})
+        self.own_addresses.update({t.local_ip: t.proxy for t in description.tunnels})
         self.packet_in_count = 0
         self.probe_count = 0
 
@@ -132,6 +142,45 @@ class ClusterState:
             raise InvalidRequest("%s is not in the virtual service" % name)
         self.members.discard(name)
 
+    def block(self, ip, seconds=DEFAULT_BAN_SECONDS, reason="blocked by request"):
+        """Drop a source at the public edge for `seconds` (fail2ban style)."""
+        try:
+            if not isinstance(ip, str):        # IPv4Address(10) would be 0.0.0.10
+                raise TypeError(ip)
+            address = ipaddress.IPv4Address(ip)
+        except (ipaddress.AddressValueError, TypeError):
+            raise InvalidRequest("ip must be an IPv4 address like 10.0.0.11, got %s" % json.dumps(ip)) from None
+        if str(address) in self.own_addresses:
+            raise InvalidRequest("%s is %s, one of the cluster's own addresses: it cannot be blocked"
+                                 % (address, self.own_addresses[str(address)]))
+        if address.is_loopback or address.is_multicast or address.is_unspecified or str(address).endswith(".255"):
+            raise InvalidRequest("%s is not a host address a client could send from" % address)
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_BAN_SECONDS:
+            raise InvalidRequest("seconds must be an integer from 1 to %d, got %s"
+                                 % (MAX_BAN_SECONDS, json.dumps(seconds)))
+        if not isinstance(reason, str) or len(reason) > 500:
+            raise InvalidRequest("reason must be a string of at most 500 characters")
+        self.blocks[str(address)] = {"until": self.clock() + seconds, "reason": reason}
+        return str(address)
+
+    def unblock(self, ip):
+        if ip not in self.blocks:
+            raise UnknownBackend("%s is not blocked; blocked: %s" % (ip, ", ".join(sorted(self.blocks)) or "none"))
+        del self.blocks[ip]
+
+    def expire_blocks(self):
+        """Lift the bans whose time is up; the addresses lifted."""
+        now = self.clock()
+        expired = [ip for ip, block in self.blocks.items() if block["until"] <= now]
+        for ip in expired:
+            del self.blocks[ip]
+        return expired
+
+    def blocks_view(self):
+        now = self.clock()
+        return [{"ip": ip, "seconds_left": round(block["until"] - now, 1), "reason": block["reason"]}
+                for ip, block in sorted(self.blocks.items())]
+
     # --- decisions ----------------------------------------------------------------------------
     def backend_state(self, web):
         """down while the real server's switch port is down, else its health: up, degraded,
@@ -148,7 +197,7 @@ class ClusterState:
 
     def view(self):
         weights = {name: self.weights[name] for name in self.members}
-        return BalancerView(active_proxies=self.proxies.active,
+        return BalancerView(active_proxies=self.proxies.active, blocked=tuple(sorted(self.blocks)),
                             table=tuple(lookup_table(weights, self.healthy())),
                             server_ids=tuple(sorted(self.server_ids.items())))
 

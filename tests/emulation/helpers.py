@@ -9,6 +9,13 @@ from collections import Counter
 CLIENTS = ("c1", "c2", "c3", "c4")
 
 
+def request_stream(cluster, count, timeout=1):
+    """A client (c1) asking the VIP every 20 ms, each on a new connection: a Popen whose output
+    reports the longest time without an answer."""
+    return cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip,
+                       "--connections", count, "--interval", 0.02, "--timeout", timeout)
+
+
 def served_counts(cluster, per_client=100):
     """New connections from every client at once; (Counter of serving hosts, errors)."""
     runs = [cluster.app(c, "apps.loadclient", "--url", "http://%s/" % cluster.vip,

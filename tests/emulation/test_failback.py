@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.emulation.helpers import ProxySampler, status, wait_for
+from tests.emulation.helpers import ProxySampler, request_stream, status, wait_for
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -12,8 +12,7 @@ pytestmark = pytest.mark.emulation
 
 def test_preemptive_failback_hands_the_vip_back_without_overlap():
     with Cluster(mode="dr", clients=2, webs=2, preempt=True) as cluster:
-        stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip,
-                             "--connections", 200, "--interval", 0.02, "--timeout", 1)
+        stream = request_stream(cluster, 200)
         sampler = ProxySampler(cluster)
         sampler.start()
         try:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from apps.webserver import pattern
-from tests.emulation.helpers import ProxySampler, one_proxy_at_a_time, status, wait_for
+from tests.emulation.helpers import ProxySampler, one_proxy_at_a_time, request_stream, status, wait_for
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -29,8 +29,7 @@ def test_the_standby_takes_over_and_nothing_in_flight_is_lost(cluster, kind):
     body = os.path.join(cluster.run_dir, "failover-%s.bin" % kind)
     download = cluster.host("c2").popen(["curl", "-s", "-m", "60", "-o", body,
                                          "http://%s/download?bytes=%d&rate=%d" % (cluster.vip, size, rate)])
-    stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip,
-                         "--connections", 250, "--interval", 0.02, "--timeout", 1)
+    stream = request_stream(cluster, 250)
     sampler = ProxySampler(cluster)
     sampler.start()
     try:

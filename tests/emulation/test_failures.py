@@ -72,3 +72,20 @@ def test_a_second_run_is_refused_while_one_is_active(cluster):
     assert "another cluster run is active (pid %d)" % os.getpid() in result.stderr
     assert "Traceback" not in result.stderr
     assert cluster.rest("GET", "/lb/status")["active_proxy"] == "lb1"
+
+
+def reaches_vip(cluster, client):
+    return "served_by" in cluster.host(client).cmd("curl -s -m 1 http://%s/" % cluster.vip)
+
+
+def test_a_blocked_source_is_dropped_at_the_edge_until_unblocked_or_its_ban_ends(cluster):
+    c2 = cluster.description.host("c2").ip
+    cluster.rest("POST", "/lb/blocks", {"ip": c2, "seconds": 600, "reason": "test"})
+    eventually(lambda: not reaches_vip(cluster, "c2"), timeout=3)
+    assert reaches_vip(cluster, "c1")
+    cluster.rest("DELETE", "/lb/blocks/" + c2)
+    eventually(lambda: reaches_vip(cluster, "c2"), timeout=3)
+    cluster.rest("POST", "/lb/blocks", {"ip": c2, "seconds": 2})
+    eventually(lambda: not reaches_vip(cluster, "c2"), timeout=3)
+    eventually(lambda: reaches_vip(cluster, "c2"), timeout=6)
+    assert cluster.rest("GET", "/lb/blocks")["blocks"] == []

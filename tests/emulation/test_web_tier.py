@@ -35,6 +35,12 @@ def conversation(cluster, node, *args):
                        stdin=subprocess.PIPE)
 
 
+def proceed(client):
+    """Let a client paused at a checkpoint go on."""
+    client.stdin.write("\n")
+    client.stdin.flush()
+
+
 def events_until(client, event):
     for line in client.stdout:
         record = json.loads(line)
@@ -48,18 +54,15 @@ def test_a_conversation_survives_both_web_hosts_crashing_in_turn(cluster):
                           "--checkpoint", 40)
     first = events_until(client, "checkpoint")["served_by"]
     cluster.fail(first, "crash")
-    client.stdin.write("\n")
-    client.stdin.flush()
+    proceed(client)
     assert events_until(client, "checkpoint")["after"] == 30
     cluster.recover(first)
     seconds_until(lambda: backend(cluster, first)["state"] == "up", 5)
-    client.stdin.write("\n")
-    client.stdin.flush()
+    proceed(client)
     second = events_until(client, "checkpoint")["served_by"]
     assert second != first
     cluster.fail(second, "crash")
-    client.stdin.write("\n")
-    client.stdin.flush()
+    proceed(client)
     done = events_until(client, "done")
     client.wait(timeout=30)
     cluster.recover(second)
@@ -98,8 +101,7 @@ def test_the_etcd_leader_crashing_mid_conversation_fails_no_request(cluster):
     events_until(client, "checkpoint")
     leader = etcd_leader(cluster)
     cluster.fail(leader, "crash")
-    client.stdin.write("\n")
-    client.stdin.flush()
+    proceed(client)
     done = events_until(client, "done")
     client.wait(timeout=30)
     cluster.recover(leader)

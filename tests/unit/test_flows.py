@@ -167,3 +167,13 @@ def test_tun_tunnel_endpoints_reach_their_local_port():
 
 def test_flows_are_computed_identically_twice():
     assert switch_flows(D, "lb1", view()) == switch_flows(describe(clients=4, webs=3), "lb1", view())
+
+
+def test_blocked_sources_are_dropped_first_at_the_public_edge():
+    state = ClusterState(D)
+    state.block("10.0.0.13", 60)
+    flows = switch_flows(D, "s_pub", state.view())
+    drop = [f for f in flows if f.match_dict.get("ipv4_src") == "10.0.0.13"]
+    assert len(drop) == 1 and drop[0].actions == () and drop[0].priority > max(
+        f.priority for f in flows if f is not drop[0])
+    assert not [f for f in switch_flows(D, "s_lan", state.view()) if "ipv4_src" in f.match_dict]

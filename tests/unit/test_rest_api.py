@@ -1,6 +1,5 @@
 """The real controller process, with no switch connected, answers its REST API in JSON."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -8,15 +7,10 @@ import time
 import pytest
 import requests
 
+from tests.unit.conftest import free_port
 from topologies.description import describe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +110,36 @@ def test_bad_requests_change_nothing(api, method, path, body, code, message):
     assert response.status_code == code
     assert message in response.json()["error"]
     assert config(api) == before
+
+
+def test_a_source_is_blocked_listed_and_unblocked(api):
+    response = requests.post(api + "/lb/blocks", json={"ip": "10.0.0.77", "seconds": 120, "reason": "test"}, timeout=5)
+    assert response.status_code == 201 and response.json()["ip"] == "10.0.0.77"
+    listed = requests.get(api + "/lb/blocks", timeout=5).json()["blocks"]
+    assert [(b["ip"], b["reason"]) for b in listed] == [("10.0.0.77", "test")] and 0 < listed[0]["seconds_left"] <= 120
+    assert requests.delete(api + "/lb/blocks/10.0.0.77", timeout=5).json() == {"ip": "10.0.0.77", "blocked": False}
+    assert requests.get(api + "/lb/blocks", timeout=5).json()["blocks"] == []
+
+
+@pytest.mark.parametrize("body,code,message", [
+    ('{"ip": "10.0.0.300"}', 400, "ip must be an IPv4 address"),
+    ('{"ip": "c1"}', 400, "ip must be an IPv4 address"),
+    ('{"ip": 10}', 400, "ip must be an IPv4 address"),
+    ('{"ip": "10.0.0.100"}', 400, "10.0.0.100 is the VIP, one of the cluster's own addresses"),
+    ('{"ip": "10.0.0.1"}', 400, "10.0.0.1 is r0"),
+    ('{"ip": "10.0.1.11"}', 400, "10.0.1.11 is web1"),
+    ('{"ip": "127.0.0.1"}', 400, "not a host address"),
+    ('{"ip": "10.0.0.77", "seconds": -5}', 400, "seconds must be an integer from 1"),
+    ('{"ip": "10.0.0.77", "seconds": "600"}', 400, "seconds must be an integer"),
+    ('{"ip": "10.0.0.77", "colour": 1}', 400, "unknown field(s): colour"),
+    ('{}', 400, "missing field(s): ip"),
+])
+def test_bad_blocks_are_refused_and_change_nothing(api, body, code, message):
+    response = requests.post(api + "/lb/blocks", data=body, timeout=5)
+    assert response.status_code == code and message in response.json()["error"]
+    assert requests.get(api + "/lb/blocks", timeout=5).json()["blocks"] == []
+
+
+def test_unblocking_what_is_not_blocked_is_404(api):
+    response = requests.delete(api + "/lb/blocks/10.0.0.99", timeout=5)
+    assert response.status_code == 404 and "10.0.0.99 is not blocked" in response.json()["error"]

@@ -51,3 +51,13 @@ def test_status_has_the_fields_the_api_promises():
     assert {"mode", "vip", "active_proxy", "proxies", "backends"} <= set(status)
     assert status["backends"][0] == {"name": "web1", "rip": "10.0.1.11", "weight": 1, "state": "unknown"}
     assert {"slots", "active_connections", "last_change", "in_service"} <= set(state().backends()["backends"][0])
+
+
+def test_bans_end_by_themselves():
+    now = [100.0]
+    s = ClusterState(describe(), clock=lambda: now[0])
+    s.block("10.0.0.50", 10)
+    now[0] += 9
+    assert s.expire_blocks() == [] and s.blocks_view()[0]["seconds_left"] == 1.0
+    now[0] += 1
+    assert s.expire_blocks() == ["10.0.0.50"] and s.blocks_view() == []

@@ -102,3 +102,25 @@ def test_downloads_check_their_parameters():
     code, _, body = call(app, "GET", "/download", query="bytes=-5")
     assert code == 400 and "bytes must be an integer" in body["error"]
     assert call(app, "GET", "/nope")[0] == 404 and call(app, "POST", "/health")[0] == 405
+
+
+def test_login_succeeds_for_a_known_user_and_logs_failures():
+    log = io.StringIO()
+    app = WebApp("web1", log)
+    code, _, body = call(app, "POST", "/login", {"user": "alice", "password": "wonderland"})
+    assert code == 200 and body["user"] == "alice"
+    code, _, body = call(app, "POST", "/login", {"user": "alice", "password": "guess"})
+    assert code == 401 and body["error"] == "wrong user or password"
+    code, _, _ = call(app, "POST", "/login", {"user": "mallory", "password": "x"})
+    assert code == 401
+    records = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [(r["event.outcome"], r["user.name"]) for r in records] == [
+        ("success", "alice"), ("failure", "alice"), ("failure", "mallory")]
+    assert all(r["event.category"] == "authentication" and r["source.ip"] == "10.0.0.11" for r in records)
+
+
+@pytest.mark.parametrize("body", [{"user": "alice"}, {"user": "alice", "password": 5}, ["alice"],
+                                  {"user": "", "password": "x"}, {"user": "a", "password": "b", "x": 1}])
+def test_malformed_logins_are_400(body):
+    code, _, answer = call(WebApp("web1", io.StringIO()), "POST", "/login", body)
+    assert code == 400 and ("two non-empty strings" in answer["error"] or "a JSON object" in answer["error"])
