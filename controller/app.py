@@ -20,9 +20,11 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.eventlog import EventLog
-from controller.flows import COOKIE_CONNECTION, COOKIE_PROBE, T_CONNECTIONS, T_FORWARD, switch_flows
+from controller.flows import (COOKIE_CONNECTION, COOKIE_LOG, COOKIE_PROBE, LOG_METER, T_CONNECTIONS, T_FORWARD,
+                              switch_flows)
+from controller.connlog import connection_record
 from controller.health import DEGRADED, FAIL, OK, HealthSettings
-from controller.launcher import CLUSTER_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
+from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
 from controller.proxies import PROBE_SIDES, ProxyPolicy
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
@@ -31,6 +33,7 @@ from topologies.description import ClusterDescription
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
+LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
 BLOCK_CHECK_INTERVAL = 0.5
 COOKIE_MASK_ALL = 0xffffffffffffffff
 
@@ -46,6 +49,8 @@ class LvsController(app_manager.RyuApp):
         self.proxy_policy = ProxyPolicy(**json.loads(os.environ.get(PROXIES_ENV, "{}")))
         self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
+        self.connection_log = EventLog(os.environ.get(CONNECTIONS_ENV))
+        self._meter_dropped = {}      # edge switch -> log copies its meter has dropped
         self.datapaths = {}           # switch name -> Datapath
         self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
@@ -145,6 +150,9 @@ class LvsController(app_manager.RyuApp):
             if fresh:
                 self._resync.discard(name)
                 datapath.send_msg(openflow.delete_all_flows(datapath))
+                if name not in self.description.proxies:
+                    for message in openflow.log_meter(datapath, LOG_METER, LOG_RATE, LOG_BURST):
+                        datapath.send_msg(message)
                 self.installed[name] = {}
             desired = {spec.key: spec for spec in switch_flows(self.description, name, view)}
             installed = self.installed.get(name, {})
@@ -273,8 +281,16 @@ class LvsController(app_manager.RyuApp):
         proxy = self.description.trunk_ports(side).get(ev.msg.match["in_port"]) if side else None
         if ev.msg.cookie == COOKIE_PROBE and proxy:
             self.state.probe_reply(proxy, side)
+        elif ev.msg.cookie == COOKIE_LOG and side:
+            self._log_connection(side, ev.msg)
         else:
             self.state.packet_in()
+
+    def _log_connection(self, switch, msg):
+        record = connection_record(msg.data, switch, blocked=self.state.blocks)
+        if record:
+            self.state.log_copies += 1
+            self.connection_log.write(record)
 
     # --- blocks -------------------------------------------------------------------------------
     def block(self, ip, seconds, reason):
@@ -345,11 +361,27 @@ class LvsController(app_manager.RyuApp):
                     self._request(name, request, lambda stats, proxy=name, server=server:
                                   self.state.update_counters(proxy, server, connections=stats[0].flow_count))
 
+            for name, datapath in list(self.datapaths.items()):
+                if name not in self.description.proxies:
+                    self._request(name, openflow.meter_stats_request(datapath, LOG_METER),
+                                  lambda stats, switch=name: self._meter_counted(switch, stats))
+
+    def _meter_counted(self, switch, stats):
+        """Log how many connection-log copies the meter dropped since the last poll."""
+        dropped = sum(band.packet_band_count for stat in stats for band in stat.band_stats)
+        before = self._meter_dropped.get(switch, 0)
+        self._meter_dropped[switch] = dropped
+        if dropped > before:
+            self.state.log_copies_dropped += dropped - before
+            self.event_log.emit("log-copies-dropped", "the log meter of %s dropped %d connection-log copies"
+                                % (switch, dropped - before), observer_name=switch, labels_dropped=dropped - before)
+
     def _request(self, name, request, on_reply):
         self.datapaths[name].send_msg(request)
         self._pending[(name, request.xid)] = (on_reply, [])
 
-    @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPAggregateStatsReply], MAIN_DISPATCHER)
+    @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPAggregateStatsReply,
+                 ofp_event.EventOFPMeterStatsReply], MAIN_DISPATCHER)
     def on_stats_reply(self, ev):
         key = (self._switch_name(ev.msg.datapath), ev.msg.xid)
         if key not in self._pending:

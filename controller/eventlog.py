@@ -14,6 +14,11 @@ class EventLog:
         self.path = path
         self._file = open(path, "a", buffering=1) if path else None
 
+    def write(self, record):
+        """Write a ready record (a dict with ECS field names)."""
+        if self._file is not None:
+            self._file.write(json.dumps(record) + "\n")
+
     def emit(self, action, message, **fields):
         """Write one event: `action` is ECS event.action; extra fields use dotted ECS names
         given with underscores for dots (observer_name -> observer.name)."""
@@ -21,4 +26,4 @@ class EventLog:
             return
         record = {"@timestamp": ecs_timestamp(), "event.action": action, "message": message}
         record.update({k.replace("_", "."): v for k, v in fields.items()})
-        self._file.write(json.dumps(record) + "\n")
+        self.write(record)

@@ -6,7 +6,11 @@ needs the controller.
 
 Edge switches (s_pub, s_lan, s_db): static L2 among their hosts, plus steering of the VIP (and in
 NAT the real servers' gateway) to the active proxy, or spread over both by hash (active-active);
-the controller's liveness probes coming back from the proxies go to the controller.
+the controller's liveness probes coming back from the proxies go to the controller. Every
+forwarding (or blocking) flow ends with a resubmit to the connection log tables (10-12): a copy
+of each TCP SYN, and of the first packet of each UDP or ICMP flow, goes to the controller through
+meter 1. The copy is made after the packet has been forwarded, so a meter that drops copies
+never holds up forwarding.
 
 Proxy pipeline (lb1, lb2), in tables:
   0 CLASSIFY     ARP for the VIP (and NAT gateway) answered in the data plane; packets to the
@@ -43,6 +47,10 @@ ARP_REQUEST, ARP_REPLY = 1, 2
 
 T_CLASSIFY, T_CONNECTIONS, T_SELECT, T_FORWARD, T_EGRESS = range(5)
 T_SPREAD = 1                  # on s_pub, active-active: hash slot -> proxy
+T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
+LOG_METER = 1
+NEW_FLOW_IDLE = 30            # s a UDP/ICMP flow stays "seen" (not logged again) while idle
+PROTO_UDP = 17
 
 # Cookies tag what installed a flow. Learned connection entries carry COOKIE_CONNECTION plus
 # their real server's id, so that one server's connections can be deleted by cookie.
@@ -51,6 +59,7 @@ COOKIE_STEER = 0x2
 COOKIE_LB = 0x3
 COOKIE_PROBE = 0x4
 COOKIE_BLOCK = 0x5
+COOKIE_LOG = 0x6
 COOKIE_CONNECTION = 0x1000
 
 CONNECTION_IDLE_TIMEOUT = 300   # s, an idle established connection (LVS: 900)
@@ -98,6 +107,19 @@ class LearnConnection:
     value: Optional[int] = None
     idle_timeout: int = CONNECTION_IDLE_TIMEOUT
     fin_idle_timeout: int = CONNECTION_FIN_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Meter:
+    """Pass through an OpenFlow meter (an instruction, applied before the flow's actions)."""
+    meter_id: int
+
+
+@dataclass(frozen=True)
+class LearnSeen:
+    """Learn (IP source, destination, protocol) into `table_id`, an entry that sets reg3 = 1."""
+    table_id: int
+    idle_timeout: int = NEW_FLOW_IDLE
 
 
 @dataclass(frozen=True)
@@ -149,7 +171,7 @@ def edge_l2_flows(description, switch):
     would loop. Anything else misses the table and is dropped.
     """
     host_ports = description.host_ports(switch)
-    flows = [FlowSpec.make(100, [Output(port)], eth_dst=intf.mac)
+    flows = [FlowSpec.make(100, logged([Output(port)]), eth_dst=intf.mac)
              for port, intf in sorted(host_ports.items())]
     for in_port in sorted(host_ports):
         others = [Output(p) for p in sorted(host_ports) if p != in_port]
@@ -160,10 +182,29 @@ def edge_l2_flows(description, switch):
     return flows
 
 
+def logged(actions):
+    """Forwarding actions, then the connection log (see the module's docstring)."""
+    return list(actions) + [Resubmit(T_LOG)]
+
+
+def connection_log_flows():
+    """Tables 10-12 of an edge switch: a metered copy to the controller of every TCP SYN, and of
+    the first packet of every UDP or ICMP flow (then remembered for NEW_FLOW_IDLE seconds)."""
+    to_controller = [Meter(LOG_METER), Output(CONTROLLER)]
+    flows = [FlowSpec.make(100, to_controller, table_id=T_LOG, cookie=COOKIE_LOG, eth_type=ETH_IP,
+                           ip_proto=PROTO_TCP, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK))]
+    flows += [FlowSpec.make(90, [Resubmit(T_SEEN), Resubmit(T_LOG_NEW)], table_id=T_LOG, cookie=COOKIE_LOG,
+                            eth_type=ETH_IP, ip_proto=proto) for proto in (PROTO_UDP, PROTO_ICMP)]
+    flows.append(FlowSpec.make(100, [], table_id=T_LOG_NEW, cookie=COOKIE_LOG, reg3=1))
+    flows.append(FlowSpec.make(90, [LearnSeen(T_SEEN)] + to_controller, table_id=T_LOG_NEW,
+                               cookie=COOKIE_LOG, eth_type=ETH_IP))
+    return flows
+
+
 def _steer(ip, mac, port):
     """An address owned by a proxy: its ARP requests and its MAC go to that proxy's port."""
     return [FlowSpec.make(200, [Output(port)], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
-            FlowSpec.make(200, [Output(port)], cookie=COOKIE_STEER, eth_dst=mac)]
+            FlowSpec.make(200, logged([Output(port)]), cookie=COOKIE_STEER, eth_dst=mac)]
 
 
 def _spread_vip(d, view):
@@ -171,8 +212,8 @@ def _spread_vip(d, view):
     (so a connection stays on one proxy); ARP still goes to one of them."""
     ports = [d.proxy_port("s_pub", p) for p in view.active_proxies]
     flows = [FlowSpec.make(200, [Output(ports[0])], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=d.vip),
-             FlowSpec.make(200, [Multipath(len(ports), "reg0"), Resubmit(T_SPREAD)], cookie=COOKIE_STEER,
-                           eth_dst=d.vip_mac)]
+             FlowSpec.make(200, logged([Multipath(len(ports), "reg0"), Resubmit(T_SPREAD)]),
+                           cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
     flows += [FlowSpec.make(100, [Output(port)], table_id=T_SPREAD, cookie=COOKIE_STEER, reg0=i)
               for i, port in enumerate(ports)]
     return flows
@@ -192,8 +233,9 @@ def proxy_monitoring_flows(d, switch):
 
 
 def block_flows(view):
-    """On s_pub, the public edge: every packet from a blocked source is dropped, before anything."""
-    return [FlowSpec.make(500, [], cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip) for ip in view.blocked]
+    """On s_pub, the public edge: every packet from a blocked source is dropped, before anything
+    (its connection attempts still logged)."""
+    return [FlowSpec.make(500, logged([]), cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip) for ip in view.blocked]
 
 
 def steering_flows(description, switch, view):
@@ -332,4 +374,4 @@ def switch_flows(description, switch, view):
     """Every flow a switch should hold, given the balancer's state."""
     if description.switch(switch).role == "proxy":
         return proxy_flows(description, switch, view)
-    return edge_l2_flows(description, switch) + steering_flows(description, switch, view)
+    return edge_l2_flows(description, switch) + steering_flows(description, switch, view) + connection_log_flows()

@@ -18,6 +18,7 @@ CLUSTER_ENV = "LVSDN_CLUSTER"
 EVENTS_ENV = "LVSDN_EVENTS"
 HEALTH_ENV = "LVSDN_HEALTH"
 PROXIES_ENV = "LVSDN_PROXIES"
+CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
 
 
 def parse_args(argv):
@@ -28,6 +29,7 @@ def parse_args(argv):
     parser.add_argument("--rest-port", type=int, default=8080, help="REST API port on 127.0.0.1")
     parser.add_argument("--log-file", help="Ryu's own log (default: stderr)")
     parser.add_argument("--events", help="controller events as JSON lines")
+    parser.add_argument("--connections", help="the connection log: every connection attempt seen, JSON lines")
     defaults = HealthSettings()
     parser.add_argument("--health-interval", type=float, default=defaults.interval,
                         help="seconds between health checks of a real server")
@@ -66,6 +68,8 @@ def main(argv=None):
     os.environ[CLUSTER_ENV] = os.path.abspath(args.cluster)
     if args.events:
         os.environ[EVENTS_ENV] = os.path.abspath(args.events)
+    if args.connections:
+        os.environ[CONNECTIONS_ENV] = os.path.abspath(args.connections)
     os.environ[HEALTH_ENV] = json.dumps(dataclasses.asdict(args.health))
     os.environ[PROXIES_ENV] = json.dumps({"mode": args.proxies, "preempt": args.preempt})
     import eventlet.wsgi

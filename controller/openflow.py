@@ -3,7 +3,8 @@ that knows how a spec becomes a FlowMod."""
 from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto import nicira_ext
 
-from controller.flows import BROADCAST, ETH_PROBE, LearnConnection, Move, Multipath, Output, Resubmit, SetField
+from controller.flows import (BROADCAST, ETH_PROBE, LearnConnection, LearnSeen, Meter, Move, Multipath, Output,
+                              Resubmit, SetField)
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
 
@@ -24,6 +25,16 @@ def _learn(parser, action):
                                 fin_hard_timeout=0, flags=0)
 
 
+def _learn_seen(parser, action):
+    field = lambda name, bits: parser.NXFlowSpecMatch(src=(name, 0), dst=(name, 0), n_bits=bits)
+    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
+             field("ipv4_src_nxm", 32), field("ipv4_dst_nxm", 32), field("ip_proto_nxm", 8),
+             parser.NXFlowSpecLoad(src=1, dst=("reg3", 0), n_bits=32)]
+    return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100, cookie=0,
+                                idle_timeout=action.idle_timeout, hard_timeout=0, fin_idle_timeout=0,
+                                fin_hard_timeout=0, flags=0)
+
+
 def _action(parser, action):
     if isinstance(action, Output):
         return parser.OFPActionOutput(action.port)
@@ -40,13 +51,16 @@ def _action(parser, action):
             max_link=action.n_links - 1, arg=0, ofs_nbits=nicira_ext.ofs_nbits(0, 15), dst=action.dst)
     if isinstance(action, LearnConnection):
         return _learn(parser, action)
+    if isinstance(action, LearnSeen):
+        return _learn_seen(parser, action)
     raise TypeError("no OpenFlow translation for action %r" % (action,))
 
 
 def flow_mod(datapath, spec, command=None):
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
-    actions = [_action(parser, a) for a in spec.actions]
-    instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] if actions else []
+    actions = [_action(parser, a) for a in spec.actions if not isinstance(a, Meter)]
+    instructions = [parser.OFPInstructionMeter(a.meter_id) for a in spec.actions if isinstance(a, Meter)]
+    instructions += [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] if actions else []
     return parser.OFPFlowMod(datapath=datapath, table_id=spec.table_id, priority=spec.priority,
                              command=ofp.OFPFC_ADD if command is None else command,
                              cookie=spec.cookie, match=parser.OFPMatch(**spec.match_dict),
@@ -110,6 +124,19 @@ def gratuitous_arp(ip, mac):
     return _frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806),
                   arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=ip, dst_mac="00:00:00:00:00:00",
                           dst_ip=ip))
+
+
+def log_meter(datapath, meter_id, rate, burst):
+    """A drop band of `rate` packets per second: how many log copies may reach the controller."""
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    return [parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=meter_id),
+            parser.OFPMeterMod(datapath, command=ofp.OFPMC_ADD, flags=ofp.OFPMF_PKTPS | ofp.OFPMF_BURST
+                               | ofp.OFPMF_STATS, meter_id=meter_id,
+                               bands=[parser.OFPMeterBandDrop(rate=rate, burst_size=burst)])]
+
+
+def meter_stats_request(datapath, meter_id):
+    return datapath.ofproto_parser.OFPMeterStatsRequest(datapath, 0, meter_id)
 
 
 def port_is_up(ofp, port):

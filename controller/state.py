@@ -51,6 +51,8 @@ class ClusterState:
         self.own_addresses.update({t.local_ip: t.proxy for t in description.tunnels})
         self.packet_in_count = 0
         self.probe_count = 0
+        self.log_copies = 0           # connection-log copies received
+        self.log_copies_dropped = 0   # ... and dropped by the switches' log meters
 
     @property
     def active_proxy(self):
@@ -229,6 +231,8 @@ class ClusterState:
                          for s in d.switches],
             "packet_in": self.packet_in_count,
             "probe_replies": self.probe_count,
+            "log_copies": self.log_copies,
+            "log_copies_dropped": self.log_copies_dropped,
         }
 
     def backends(self):

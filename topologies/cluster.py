@@ -149,6 +149,7 @@ class Cluster:
              os.path.join(self.run_dir, "cluster.json"), "--of-port", str(self.of_port),
              "--rest-port", str(self.rest_port),
              "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
+             "--connections", os.path.join(self.log_dir, "connections.jsonl"),
              "--health-interval", str(self.health.interval), "--health-timeout", str(self.health.timeout),
              "--health-fall", str(self.health.fall), "--health-rise", str(self.health.rise),
              "--proxies", self.proxy_policy.mode] + (["--preempt"] if self.proxy_policy.preempt else []),

@@ -1,4 +1,6 @@
-"""cluster.fail / cluster.recover on a running cluster, and what is refused."""
+"""cluster.fail / cluster.recover on a running cluster, and what is refused; blocks; the
+connection log."""
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +91,32 @@ def test_a_blocked_source_is_dropped_at_the_edge_until_unblocked_or_its_ban_ends
     eventually(lambda: not reaches_vip(cluster, "c2"), timeout=3)
     eventually(lambda: reaches_vip(cluster, "c2"), timeout=6)
     assert cluster.rest("GET", "/lb/blocks")["blocks"] == []
+
+
+def logged_attempts(cluster, source):
+    with open(os.path.join(cluster.log_dir, "connections.jsonl")) as log:
+        return [r for r in map(json.loads, log) if r["source.ip"] == source]
+
+
+def test_every_connection_attempt_is_logged_at_the_edge(cluster):
+    c1 = cluster.description.host("c1").ip
+    db1 = cluster.description.host("db1").ip
+    cluster.host("c1").cmd("curl -s -m 1 http://%s/ >/dev/null; curl -s -m 1 http://%s:8443/; ping -c1 -W1 %s"
+                           % (cluster.vip, cluster.vip, db1))
+    wanted = {("tcp", cluster.vip, 80), ("tcp", cluster.vip, 8443), ("icmp", db1, None)}
+    eventually(lambda: wanted <= {(r["network.transport"], r["destination.ip"], r.get("destination.port"))
+                                  for r in logged_attempts(cluster, c1) if r["observer.name"] == "s_pub"})
+
+
+def test_a_syn_flood_is_metered_and_forwarding_does_not_wait(cluster):
+    before = cluster.rest("GET", "/lb/status")["log_copies_dropped"]
+    flood = cluster.host("c2").popen(["hping3", "-q", "-S", "-p", "80", "-c", "6000", "-i", "u100", cluster.vip],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.monotonic()
+    while flood.poll() is None and time.monotonic() - started < 20:
+        asked = time.monotonic()
+        cluster.rest("GET", "/lb/status")
+        assert time.monotonic() - asked < 1.0                     # the controller keeps answering
+        assert reaches_vip(cluster, "c1")                         # and others are served
+    flood.wait(timeout=20)
+    eventually(lambda: cluster.rest("GET", "/lb/status")["log_copies_dropped"] > before, timeout=5)

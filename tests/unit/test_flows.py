@@ -1,8 +1,9 @@
 import pytest
 
-from controller.flows import (BROADCAST, COOKIE_PROBE, ETH_PROBE, IN_PORT, LOCAL, SYNC_MAC, T_CLASSIFY,
-                              T_CONNECTIONS, T_FORWARD, T_SELECT, T_SPREAD, LearnConnection, Move, Multipath,
-                              Output, Resubmit, SetField, switch_flows, sync_source)
+from controller.flows import (BROADCAST, COOKIE_LOG, COOKIE_PROBE, ETH_PROBE, IN_PORT, LOCAL, LOG_METER, SYNC_MAC,
+                              T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECT, T_SPREAD,
+                              LearnConnection, LearnSeen, Meter, Move, Multipath, Output, Resubmit, SetField,
+                              switch_flows, sync_source)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
 from topologies.description import describe, tunnel_mac
@@ -22,7 +23,7 @@ def outputs(flow):
 
 
 def l2(switch, description=D):
-    return [f for f in switch_flows(description, switch, view(description)) if f.priority < 200]
+    return [f for f in switch_flows(description, switch, view(description)) if f.priority < 200 and f.table_id == 0]
 
 
 def test_every_host_mac_is_forwarded_to_its_own_port():
@@ -43,12 +44,35 @@ def test_broadcast_floods_to_the_other_hosts_and_never_to_a_proxy():
 
 
 @pytest.mark.parametrize("mode", ["nat", "tun", "dr"])
-def test_only_liveness_probes_are_sent_to_the_controller(mode):
+def test_only_probes_and_metered_log_copies_are_sent_to_the_controller(mode):
     d = describe(mode=mode)
     for switch in d.switches:
         for flow in switch_flows(d, switch.name, view(d)):
             if CONTROLLER in outputs(flow):
-                assert flow.match_dict["eth_type"] == ETH_PROBE and flow.cookie == COOKIE_PROBE
+                if flow.cookie == COOKIE_LOG:
+                    assert flow.table_id in (T_LOG, T_LOG_NEW) and Meter(LOG_METER) in flow.actions
+                else:
+                    assert flow.match_dict["eth_type"] == ETH_PROBE and flow.cookie == COOKIE_PROBE
+
+
+def test_every_forwarding_flow_of_an_edge_ends_in_the_connection_log():
+    for switch in ("s_pub", "s_lan", "s_db"):
+        for flow in switch_flows(D, switch, view()):
+            if flow.table_id == 0 and flow.match_dict.get("eth_type") not in (ETH_PROBE, 0x0806) \
+                    and flow.match_dict.get("eth_dst") not in (BROADCAST, SYNC_MAC):
+                assert flow.actions[-1] == Resubmit(T_LOG), flow
+
+
+def test_the_log_copies_syns_and_the_first_packet_of_other_flows():
+    log = [f for f in switch_flows(D, "s_pub", view()) if f.table_id == T_LOG]
+    syn = next(f for f in log if f.match_dict.get("ip_proto") == 6)
+    assert syn.match_dict["tcp_flags"] == (0x002, 0x012) and syn.actions == (Meter(LOG_METER), Output(CONTROLLER))
+    assert {f.match_dict["ip_proto"] for f in log if f is not syn} == {1, 17}
+    new = [f for f in switch_flows(D, "s_pub", view()) if f.table_id == T_LOG_NEW]
+    seen = next(f for f in new if f.match_dict.get("reg3") == 1)
+    first = next(f for f in new if f is not seen)
+    assert seen.actions == () and first.actions == (LearnSeen(T_SEEN), Meter(LOG_METER), Output(CONTROLLER))
+    assert not [f for f in switch_flows(D, "lb1", view()) if f.table_id in (T_LOG, T_LOG_NEW)]
 
 
 def test_proxies_bounce_probes_and_edges_return_them_to_the_controller():
@@ -83,7 +107,7 @@ def test_a_new_connection_is_copied_to_the_other_proxy_naming_its_real_server():
 def test_active_active_spreads_the_vip_over_both_proxies_by_hash():
     flows = switch_flows(D, "s_pub", view(active=("lb1", "lb2")))
     vip = next(f for f in flows if f.match_dict.get("eth_dst") == D.vip_mac)
-    assert vip.actions == (Multipath(2, "reg0"), Resubmit(T_SPREAD))
+    assert vip.actions == (Multipath(2, "reg0"), Resubmit(T_SPREAD), Resubmit(T_LOG))
     spread = {f.match_dict["reg0"]: outputs(f) for f in flows if f.table_id == T_SPREAD}
     assert spread == {0: {1}, 1: {2}}
 
@@ -174,6 +198,6 @@ def test_blocked_sources_are_dropped_first_at_the_public_edge():
     state.block("10.0.0.13", 60)
     flows = switch_flows(D, "s_pub", state.view())
     drop = [f for f in flows if f.match_dict.get("ipv4_src") == "10.0.0.13"]
-    assert len(drop) == 1 and drop[0].actions == () and drop[0].priority > max(
-        f.priority for f in flows if f is not drop[0])
+    assert len(drop) == 1 and drop[0].actions == (Resubmit(T_LOG),)     # dropped, but logged
+    assert drop[0].priority > max(f.priority for f in flows if f is not drop[0])
     assert not [f for f in switch_flows(D, "s_lan", state.view()) if "ipv4_src" in f.match_dict]
