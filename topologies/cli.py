@@ -13,7 +13,7 @@ class ClusterCLI(CLI):
 
     def __init__(self, cluster, **kwargs):
         self.cluster = cluster
-        output("Extra commands: lb, status, fail NODE KIND, recover NODE (help CMD for more)\n")
+        output("Extra commands: lb, status, alerts, fail NODE KIND, recover NODE (help CMD for more)\n")
         super().__init__(cluster.net, **kwargs)
 
     def run(self):
@@ -43,6 +43,20 @@ class ClusterCLI(CLI):
         """lb: the virtual service and its real servers, like `ipvsadm -Ln --stats`."""
         self._try(lambda: output(format_lb_table(self.cluster.rest("GET", "/lb/backends"),
                                                  self.cluster.rest("GET", "/lb/status")) + "\n"))
+
+    def do_alerts(self, _line):
+        """alerts: what the log reviewer flagged, and the sources blocked now."""
+        alerts = self.cluster.alerts()
+        if not self.cluster.review:
+            output("the log reviewer is off (run.py --no-review)\n")
+        for alert in alerts:
+            evidence = ", ".join("%s=%s" % (k, v if not isinstance(v, list) else len(v))
+                                 for k, v in sorted(alert["evidence"].items()))
+            output("%s  %-18s %-15s %s\n" % (alert["@timestamp"], alert["rule.name"], alert["source.ip"], evidence))
+        output("%d alerts\n" % len(alerts))
+        self._try(lambda: output("blocked now: %s\n" % (", ".join(
+            "%s (%ds left, %s)" % (b["ip"], b["seconds_left"], b["reason"])
+            for b in self.cluster.rest("GET", "/lb/blocks")["blocks"]) or "none")))
 
     def do_fail(self, line):
         words = line.split()

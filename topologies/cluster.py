@@ -62,12 +62,14 @@ def wait_until(what, check, timeout, interval=0.1):
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxies=ACTIVE_STANDBY,
-                 preempt=False, progress=None):
+                 preempt=False, review=False, block=True, progress=None):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs)
         self.rest_port, self.of_port = rest_port, of_port
         self.health = health.validate()
         self.proxy_policy = ProxyPolicy(mode=proxies, preempt=preempt).validate()
+        self.review, self.block = review, block
+        self.reviewer = None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, "runs", "%s-%s" % (stamp, mode)))
         self.log_dir = os.path.join(self.run_dir, "logs")
@@ -121,6 +123,8 @@ class Cluster:
         self._step("switches", self._wait_switches)
         self._step("etcd", self._start_etcd)
         self._step("web servers", self._start_webs)
+        if self.review:
+            self._step("log reviewer", self._start_reviewer)
 
     def _preflight(self):
         if os.geteuid() != 0:
@@ -284,6 +288,30 @@ class Cluster:
                    timeout=20)
         return "%d real servers up (health checks every %gs)" % (len(webs), self.health.interval)
 
+    # --- log reviewer -------------------------------------------------------------------------
+    @property
+    def alerts_path(self):
+        return os.path.join(self.log_dir, "alerts.jsonl")
+
+    def _start_reviewer(self):
+        command = [sys.executable, "-m", "apps.logreview", self.run_dir, "--follow", "--out", self.alerts_path]
+        if self.block:
+            command += ["--block", "http://127.0.0.1:%d" % self.rest_port]
+        log = open(os.path.join(self.log_dir, "logreview.log"), "w")
+        self.reviewer = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT),
+                                         start_new_session=True)
+        self.record.add_pid("logreview", self.reviewer.pid)
+        return "following the logs, alerts in %s%s" % (self.alerts_path, ", blocking" if self.block else "")
+
+    def alerts(self):
+        """The alerts raised so far, as dicts."""
+        try:
+            with open(self.alerts_path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
     # --- processes in hosts -------------------------------------------------------------------
     def _spawn(self, node, service, command):
         log = open(os.path.join(self.log_dir, "%s-%s.log" % (node, service)), "a")
@@ -410,6 +438,9 @@ class Cluster:
     # --- stop ---------------------------------------------------------------------------------
     def stop(self):
         """Undo everything start() did, in reverse, whatever state it reached."""
+        if self.reviewer is not None:
+            stop_processes([self.reviewer])
+            self.reviewer = None
         self._kill(*list(self.processes))
         if self.net is not None:
             self._undo_forwarding()

@@ -58,6 +58,9 @@ def parse_args(argv):
                              "it, s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
     parser.add_argument("--preempt", action="store_true",
                         help="a recovered lb1 takes the VIP back (default: it stays standby)")
+    parser.add_argument("--no-review", action="store_true", help="do not run the log reviewer")
+    parser.add_argument("--no-block", action="store_true",
+                        help="the log reviewer flags suspicious sources but does not block them")
     parser.add_argument("--no-cli", action="store_true", help="run the self-check and exit instead of the CLI")
     parser.add_argument("--rest-port", type=int, default=8080, help="controller REST port on 127.0.0.1 (default 8080)")
     parser.add_argument("--of-port", type=int, default=6653, help="OpenFlow port on 127.0.0.1 (default 6653)")
@@ -145,7 +148,8 @@ def main(argv=None):
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
                      remote_webs=args.remote_webs, health=args.health, proxies=args.proxies,
-                     preempt=args.preempt, run_dir=args.run_dir,
+                     preempt=args.preempt, review=not args.no_review, block=not args.no_block,
+                     run_dir=args.run_dir,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
             print_table(cluster)
             if args.no_cli:

@@ -86,6 +86,16 @@ def check_vip(cluster):
                 if ok else "VIP %s unreachable from: %s" % (d.vip, ", ".join(failed)))
 
 
+def check_logging(cluster):
+    """Connection-log copies reach the controller, and the log reviewer (when on) is running."""
+    copies = cluster.rest("GET", "/lb/status")["log_copies"]
+    reviewer = cluster.reviewer is None or cluster.reviewer.poll() is None
+    ok = copies > 0 and reviewer
+    state = "log reviewer following" if cluster.reviewer is not None else "log reviewer off"
+    return ok, ("%d connection attempts logged, %s" % (copies, state) if ok
+                else "connection log copies: %d; log reviewer alive: %s" % (copies, reviewer))
+
+
 CHECKS = [
     ("addresses", check_addresses),
     ("controller", check_controller),
@@ -94,6 +104,7 @@ CHECKS = [
     ("server side", check_server_side),
     ("web tier", check_web_tier),
     ("vip", check_vip),
+    ("logging", check_logging),
 ]
 
 

@@ -11,8 +11,8 @@ import pytest
 from topologies.cluster import Cluster, ClusterError
 
 pytestmark = pytest.mark.emulation
-RUN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                   "topologies", "run.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUN = os.path.join(ROOT, "topologies", "run.py")
 
 
 @pytest.fixture(scope="module")

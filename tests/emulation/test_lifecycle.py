@@ -48,7 +48,7 @@ def test_run_py_self_check_passes_within_a_minute():
     result = subprocess.run([sys.executable, RUN, "--no-cli"], capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "self-check: 7 passed, 0 failed" in result.stdout
+    assert "self-check: 8 passed, 0 failed" in result.stdout
     assert elapsed < 60, "took %.1f s" % elapsed
     assert bridges() == []
 
