@@ -42,3 +42,33 @@ def test_brute_force_is_flagged_and_blocked_and_batch_agrees():
     batch = subprocess.run([sys.executable, "-m", "apps.logreview", run_dir], cwd=ROOT,
                            capture_output=True, text=True, timeout=60).stdout
     assert {(a["rule.name"], a["source.ip"]) for a in map(json.loads, batch.splitlines())} == followed
+
+
+def rules_for(cluster, source):
+    return {a["rule.name"] for a in cluster.alerts() if a["source.ip"] == source}
+
+
+def test_a_port_scan_and_a_syn_flood_are_flagged_while_others_are_served():
+    with Cluster(mode="dr", clients=3, webs=2, review=True) as cluster:
+        scanner, flooder = (cluster.description.host(c).ip for c in ("c1", "c3"))
+        rip = cluster.description.host("web1").ip
+        started = time.monotonic()
+        cluster.host("c1").cmd("nmap -sS -Pn -n -p 1-200 --max-retries 0 --host-timeout 15s %s %s"
+                               % (cluster.vip, rip))
+        eventually(lambda: rules_for(cluster, scanner) & {"port-scan", "forbidden-service"}, timeout=10)
+        assert time.monotonic() - started < 30
+        eventually(lambda: not reaches_vip(cluster, "c1"), timeout=5)
+
+        flood = cluster.host("c3").popen(["hping3", "-q", "-S", "-p", "80", "-c", "4000", "-i", "u200",
+                                          cluster.vip], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        served = asked = 0
+        while flood.poll() is None and asked < 200:
+            before = time.monotonic()
+            cluster.rest("GET", "/lb/status")
+            assert time.monotonic() - before < 1.0
+            asked += 1
+            served += reaches_vip(cluster, "c2")
+        flood.wait(timeout=30)
+        assert served >= 0.99 * asked
+        eventually(lambda: "syn-flood" in rules_for(cluster, flooder), timeout=10)
+        assert not rules_for(cluster, cluster.description.host("c2").ip)
