@@ -21,9 +21,9 @@ RETRY_DELAY = 0.5
 
 
 class Conversation:
-    def __init__(self, url, timeout, retries, prefix):
+    def __init__(self, url, timeout, retries, prefix, pause=0.0):
         self.url = url.rstrip("/")
-        self.timeout, self.retries, self.prefix = timeout, retries, prefix
+        self.timeout, self.retries, self.prefix, self.pause = timeout, retries, prefix, pause
         self.session = requests.Session()
         self.failed_attempts = 0
 
@@ -62,6 +62,7 @@ class Conversation:
                 self.emit(event="checkpoint", after=n, served_by=served_by)
                 sys.stdin.readline()
                 last_success = time.monotonic()   # the pause is the test's, not a gap
+            time.sleep(self.pause)
         stored = self.request("GET", "/conversation/" + conversation)[0]["turns"]
         self.emit(event="done", id=conversation, turns=[t["text"] for t in stored],
                   failed_attempts=self.failed_attempts, max_gap=round(max_gap, 3))
@@ -77,11 +78,14 @@ def main(argv=None):
     parser.add_argument("--prefix", default="turn", help="text of turn n is PREFIX-n (also its Idempotency-Key)")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
     parser.add_argument("--retries", type=int, default=8, help="retries of a failed request")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds between turns, as a person types")
     args = parser.parse_args(argv)
     if not 1 <= args.turns <= MAX_TURNS:
         parser.error("--turns must be from 1 to %d" % MAX_TURNS)
-    Conversation(args.url, args.timeout, args.retries, args.prefix).run(args.turns, args.conversation,
-                                                                        set(args.checkpoint))
+    if not 0 <= args.pause <= 60:
+        parser.error("--pause must be from 0 to 60 seconds")
+    Conversation(args.url, args.timeout, args.retries, args.prefix, args.pause).run(
+        args.turns, args.conversation, set(args.checkpoint))
     return 0
 
 

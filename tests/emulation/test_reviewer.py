@@ -72,3 +72,19 @@ def test_a_port_scan_and_a_syn_flood_are_flagged_while_others_are_served():
         assert served >= 0.99 * asked
         eventually(lambda: "syn-flood" in rules_for(cluster, flooder), timeout=10)
         assert not rules_for(cluster, cluster.description.host("c2").ip)
+
+
+def test_a_minute_of_ordinary_conversations_with_a_web_host_crash_raises_no_alert():
+    with Cluster(mode="nat", clients=4, webs=2, review=True) as cluster:
+        clients = [cluster.app(c, "apps.conversation_client", "--url", "http://%s" % cluster.vip, "--turns", 120,
+                               "--pause", 0.5, "--prefix", c) for c in ("c1", "c2", "c3", "c4")]
+        time.sleep(25)
+        cluster.fail("web1", "crash")
+        time.sleep(5)
+        cluster.recover("web1")
+        for client in clients:
+            client.communicate(timeout=120)
+            assert client.returncode == 0
+        time.sleep(2 * 0.5 + 1)            # the reviewer's last polls
+        assert cluster.alerts() == []
+        assert cluster.rest("GET", "/lb/blocks")["blocks"] == []
