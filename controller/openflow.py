@@ -106,7 +106,8 @@ def packet_out(datapath, port, frame):
                                actions=[parser.OFPActionOutput(port)], data=frame)
 
 
-def _frame(*protocols):
+def build_frame(*protocols):
+    """An Ethernet frame, serialized, from Ryu packet-library layers."""
     pkt = packet.Packet()
     for protocol in protocols:
         pkt.add_protocol(protocol)
@@ -116,12 +117,12 @@ def _frame(*protocols):
 
 def probe_frame():
     """A liveness probe: an Ethernet frame of the local experimental EtherType, padded."""
-    return _frame(ethernet.ethernet(dst=BROADCAST, src=CONTROLLER_MAC, ethertype=ETH_PROBE)) + \
+    return build_frame(ethernet.ethernet(dst=BROADCAST, src=CONTROLLER_MAC, ethertype=ETH_PROBE)) + \
         b"lvsdn liveness probe".ljust(46, b"\0")
 
 
 def gratuitous_arp(ip, mac):
-    return _frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806),
+    return build_frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806),
                   arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=ip, dst_mac="00:00:00:00:00:00",
                           dst_ip=ip))
 

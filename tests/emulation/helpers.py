@@ -77,3 +77,8 @@ def wait_for(check, timeout, what):
     while not check():
         assert time.monotonic() < deadline, what
         time.sleep(0.02)
+
+
+def reaches_vip(cluster, client):
+    """True if one HTTP request from `client` to the VIP is answered."""
+    return "served_by" in cluster.host(client).cmd("curl -s -m 1 http://%s/" % cluster.vip)

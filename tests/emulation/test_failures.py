@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.emulation.helpers import reaches_vip
 from topologies.cluster import Cluster, ClusterError
 
 pytestmark = pytest.mark.emulation
@@ -74,10 +75,6 @@ def test_a_second_run_is_refused_while_one_is_active(cluster):
     assert "another cluster run is active (pid %d)" % os.getpid() in result.stderr
     assert "Traceback" not in result.stderr
     assert cluster.rest("GET", "/lb/status")["active_proxy"] == "lb1"
-
-
-def reaches_vip(cluster, client):
-    return "served_by" in cluster.host(client).cmd("curl -s -m 1 http://%s/" % cluster.vip)
 
 
 def test_a_blocked_source_is_dropped_at_the_edge_until_unblocked_or_its_ban_ends(cluster):

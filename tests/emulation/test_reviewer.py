@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests.emulation.helpers import reaches_vip
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -20,10 +21,6 @@ def eventually(check, timeout):
     while not check():
         assert time.monotonic() < deadline, "condition not met within %.0f s" % timeout
         time.sleep(0.1)
-
-
-def reaches_vip(cluster, client):
-    return "served_by" in cluster.host(client).cmd("curl -s -m 1 http://%s/" % cluster.vip)
 
 
 def test_brute_force_is_flagged_and_blocked_and_batch_agrees():

@@ -7,15 +7,9 @@ import sys
 
 SCRIPT = r'''
 import json
-from ryu.lib.packet import ethernet, icmp, ipv4, packet, tcp, arp
+from ryu.lib.packet import ethernet, icmp, ipv4, tcp, arp
 from controller.connlog import connection_record
-
-def frame(*layers):
-    pkt = packet.Packet()
-    for layer in layers:
-        pkt.add_protocol(layer)
-    pkt.serialize()
-    return bytes(pkt.data)
+from controller.openflow import build_frame as frame
 
 eth = ethernet.ethernet(dst="00:00:5e:00:01:01", src="02:00:0a:00:00:0b", ethertype=0x0800)
 syn = frame(eth, ipv4.ipv4(src="10.0.0.11", dst="10.0.0.100", proto=6), tcp.tcp(src_port=40000, dst_port=22, bits=tcp.TCP_SYN))
