@@ -192,15 +192,24 @@ class Cluster:
                     for intf in (link.intf1, link.intf2):
                         intf.node.cmd("ip link set %s mtu %d" % (intf.name, d.lan_mtu))
         for proxy in d.proxies:
-            for command in forwarding.proxy_setup(d, proxy):
-                result = sh(*command.split())
-                if result.returncode != 0:
-                    raise ClusterError("setting up %s failed: %s: %s" % (proxy, command, result.stderr.strip()))
+            self._set_up_proxy(proxy)
         for web in d.real_servers:
             self._host_commands(web.name, forwarding.real_server_setup(d, web))
         return "%s: %s" % (d.mode.upper(), {"nat": "real servers route through the virtual gateway",
                                             "dr": "VIP on the real servers' lo, ARP silenced",
                                             "tun": "VXLAN endpoints on proxies and real servers"}[d.mode])
+
+    def _set_up_proxy(self, proxy):
+        """The proxy's root-namespace set-up (TUN). OVS learns the address just given to the
+        bridge's LOCAL port asynchronously, and refuses a route through it until then: retry."""
+        for command in forwarding.proxy_setup(self.description, proxy):
+            for _ in range(20):
+                result = sh(*command.split())
+                if result.returncode == 0 or "ovs/route/add" not in command:
+                    break
+                time.sleep(0.1)
+            if result.returncode != 0:
+                raise ClusterError("setting up %s failed: %s: %s" % (proxy, command, result.stderr.strip()))
 
     def _undo_forwarding(self):
         d = self.description
@@ -390,8 +399,7 @@ class Cluster:
             self._restore_gateway(name)
         elif role == "proxy" and kind == "crash":
             self.net[name].start(self.net.controllers)
-            for command in forwarding.proxy_setup(self.description, name):
-                sh(*command.split())
+            self._set_up_proxy(name)
         elif role == "proxy":
             for intf in self.net[name].intfList():
                 if intf.name != "lo":
@@ -449,4 +457,7 @@ class Cluster:
         if self.controller is not None:
             stop_processes([self.controller])
             self.controller = None
+        # etcd preallocates 64 MB of write-ahead log per member; a finished run needs its logs,
+        # not its database.
+        shutil.rmtree(os.path.join(self.run_dir, "etcd"), ignore_errors=True)
         self.record.release()

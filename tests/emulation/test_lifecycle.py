@@ -41,6 +41,8 @@ def test_up_and_down_twice_leaves_nothing_behind():
         assert bridges() == []
         assert not [pid for pid in pids if process_alive(pid)]
         assert processes_mentioning(run_dir) == []
+        assert not os.path.exists(os.path.join(run_dir, "etcd"))             # the logs stay, not the data
+        assert os.path.exists(os.path.join(run_dir, "logs", "connections.jsonl"))
 
 
 def test_run_py_self_check_passes_within_a_minute():
