@@ -27,7 +27,8 @@ from controller.health import HealthSettings
 from controller.proxies import ACTIVE_STANDBY, ProxyPolicy
 from topologies import forwarding
 from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, VIP, ConfigError, describe
-from topologies.runstate import ClusterError, RunRecord, require_free_port, sh, stop_processes
+from topologies.runstate import (ClusterError, RunRecord, die_with_parent, require_free_port, sh,
+                                 stop_processes)
 from topologies.topo import LvsTopo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -158,7 +159,7 @@ class Cluster:
              "--health-fall", str(self.health.fall), "--health-rise", str(self.health.rise),
              "--proxies", self.proxy_policy.mode] + (["--preempt"] if self.proxy_policy.preempt else []),
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True)
+            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True, preexec_fn=die_with_parent)
         self.record.add_pid("controller", self.controller.pid)
 
         def answering():
@@ -309,7 +310,7 @@ class Cluster:
         log = open(os.path.join(self.log_dir, "logreview.log"), "w")
         self.reviewer = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT),
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=die_with_parent)
         self.record.add_pid("logreview", self.reviewer.pid)
         return "following the logs, alerts in %s%s" % (self.alerts_path, ", blocking" if self.block else "")
 

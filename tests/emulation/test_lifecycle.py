@@ -74,6 +74,8 @@ def test_a_crashed_run_is_cleaned_up_by_the_next():
     crashed.kill()
     crashed.wait()
     assert "s_pub" in bridges()
+    time.sleep(1)        # the controller and the log reviewer die with the harness (PDEATHSIG)
+    assert processes_mentioning("controller.launcher") == [] and processes_mentioning("apps.logreview") == []
     messages = []
     with Cluster(progress=messages.append) as cluster:
         assert "cleaned leftovers of a crashed run" in messages[0]
