@@ -34,6 +34,24 @@ class HealthSettings:
         return self
 
 
+def add_health_arguments(parser):
+    """The --health-* flags, shared by run.py and the controller's launcher."""
+    defaults = HealthSettings()
+    parser.add_argument("--health-interval", type=float, default=defaults.interval,
+                        help="seconds between health checks of a real server (default %g)" % defaults.interval)
+    parser.add_argument("--health-timeout", type=float, default=defaults.timeout,
+                        help="seconds a health check may take (default %g)" % defaults.timeout)
+    parser.add_argument("--health-fall", type=int, default=defaults.fall,
+                        help="failed checks in a row that take a real server out (default %d)" % defaults.fall)
+    parser.add_argument("--health-rise", type=int, default=defaults.rise,
+                        help="good checks in a row that bring it back (default %d)" % defaults.rise)
+
+
+def health_from_arguments(args):
+    """HealthSettings from the parsed --health-* flags; ValueError if they make no sense."""
+    return HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise).validate()
+
+
 class ServerHealth:
     """One real server's health; `state` is up, degraded, down or unknown (no verdict yet)."""
 

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from controller.health import HealthSettings
+from controller.health import add_health_arguments, health_from_arguments
 from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy
 
 # Read by controller/app.py: Ryu owns the command line, so the app gets its inputs this way.
@@ -30,15 +30,7 @@ def parse_args(argv):
     parser.add_argument("--log-file", help="Ryu's own log (default: stderr)")
     parser.add_argument("--events", help="controller events as JSON lines")
     parser.add_argument("--connections", help="the connection log: every connection attempt seen, JSON lines")
-    defaults = HealthSettings()
-    parser.add_argument("--health-interval", type=float, default=defaults.interval,
-                        help="seconds between health checks of a real server")
-    parser.add_argument("--health-timeout", type=float, default=defaults.timeout,
-                        help="seconds a health check may take")
-    parser.add_argument("--health-fall", type=int, default=defaults.fall,
-                        help="failed checks in a row that take a real server out")
-    parser.add_argument("--health-rise", type=int, default=defaults.rise,
-                        help="good checks in a row that bring it back")
+    add_health_arguments(parser)
     parser.add_argument("--proxies", choices=(ACTIVE_STANDBY, ACTIVE_ACTIVE), default=ACTIVE_STANDBY,
                         help="one proxy carries the VIP, or both at once")
     parser.add_argument("--preempt", action="store_true",
@@ -46,10 +38,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not os.path.isfile(args.cluster):
         parser.error("cluster description not found: %s" % args.cluster)
-    args.health = HealthSettings(args.health_interval, args.health_timeout, args.health_fall,
-                                 args.health_rise)
     try:
-        args.health.validate()
+        args.health = health_from_arguments(args)
     except ValueError as e:
         parser.error(str(e))
     return args

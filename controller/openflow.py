@@ -11,28 +11,34 @@ CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
 HASH_SYMMETRIC_L3L4 = 2   # NX_HASH_FIELDS_SYMMETRIC_L3L4: IP addresses, protocol, L4 ports
 
 
+def _copied(parser, name, bits):
+    """A learn spec: the new flow matches this field's value in the packet that taught it."""
+    return parser.NXFlowSpecMatch(src=(name, 0), dst=(name, 0), n_bits=bits)
+
+
+def _learn_action(parser, table_id, specs, cookie, idle_timeout, fin_idle_timeout=0):
+    ipv4 = parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16)
+    return parser.NXActionLearn(table_id=table_id, specs=[ipv4] + specs, priority=100, cookie=cookie,
+                                idle_timeout=idle_timeout, fin_idle_timeout=fin_idle_timeout,
+                                hard_timeout=0, fin_hard_timeout=0, flags=0)
+
+
 def _learn(parser, action):
-    field = lambda name, bits: parser.NXFlowSpecMatch(src=(name, 0), dst=(name, 0), n_bits=bits)
-    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
-             parser.NXFlowSpecMatch(src=6, dst=("ip_proto_nxm", 0), n_bits=8),
-             field("ipv4_src_nxm", 32), field("ipv4_dst_nxm", 32),
-             field("tcp_src_nxm", 16), field("tcp_dst_nxm", 16),
+    """A TCP connection's 5-tuple -> its real server in `action.register`."""
+    specs = [parser.NXFlowSpecMatch(src=6, dst=("ip_proto_nxm", 0), n_bits=8),
+             _copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
+             _copied(parser, "tcp_src_nxm", 16), _copied(parser, "tcp_dst_nxm", 16),
              parser.NXFlowSpecLoad(src=(action.register, 0) if action.value is None else action.value,
                                    dst=(action.register, 0), n_bits=32)]
-    return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100,
-                                cookie=action.cookie, idle_timeout=action.idle_timeout,
-                                fin_idle_timeout=action.fin_idle_timeout, hard_timeout=0,
-                                fin_hard_timeout=0, flags=0)
+    return _learn_action(parser, action.table_id, specs, action.cookie, action.idle_timeout,
+                         action.fin_idle_timeout)
 
 
 def _learn_seen(parser, action):
-    field = lambda name, bits: parser.NXFlowSpecMatch(src=(name, 0), dst=(name, 0), n_bits=bits)
-    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
-             field("ipv4_src_nxm", 32), field("ipv4_dst_nxm", 32), field("ip_proto_nxm", 8),
-             parser.NXFlowSpecLoad(src=1, dst=("reg3", 0), n_bits=32)]
-    return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100, cookie=0,
-                                idle_timeout=action.idle_timeout, hard_timeout=0, fin_idle_timeout=0,
-                                fin_hard_timeout=0, flags=0)
+    """A UDP/ICMP flow's addresses and protocol -> reg3 = 1 (seen, not logged again)."""
+    specs = [_copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
+             _copied(parser, "ip_proto_nxm", 8), parser.NXFlowSpecLoad(src=1, dst=("reg3", 0), n_bits=32)]
+    return _learn_action(parser, action.table_id, specs, 0, action.idle_timeout)
 
 
 def _action(parser, action):

@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
-from controller.health import HealthSettings  # noqa: E402
+from controller.health import add_health_arguments, health_from_arguments  # noqa: E402
 from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy  # noqa: E402
 from topologies.description import (MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, VIP,  # noqa: E402
                                     ConfigError, describe)
@@ -44,15 +44,7 @@ def parse_args(argv):
     parser.add_argument("--remote-webs", default="0",
                         help="web hosts one L3 hop away behind r0, 0..%d (TUN only; default 0)" % MAX_REMOTE_WEBS)
     parser.add_argument("--vip", default=VIP, help="the virtual IP, on the public net (default %s)" % VIP)
-    defaults = HealthSettings()
-    parser.add_argument("--health-interval", type=float, default=defaults.interval,
-                        help="seconds between health checks of a real server (default %g)" % defaults.interval)
-    parser.add_argument("--health-timeout", type=float, default=defaults.timeout,
-                        help="seconds a health check may take (default %g)" % defaults.timeout)
-    parser.add_argument("--health-fall", type=int, default=defaults.fall,
-                        help="failed checks in a row that take a real server out (default %d)" % defaults.fall)
-    parser.add_argument("--health-rise", type=int, default=defaults.rise,
-                        help="good checks in a row that bring it back (default %d)" % defaults.rise)
+    add_health_arguments(parser)
     parser.add_argument("--proxies", default=ACTIVE_STANDBY,
                         help="%s (one proxy carries the VIP, the other takes over) or %s (both carry "
                              "it, s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
@@ -74,9 +66,8 @@ def parse_args(argv):
                  remote_webs=args.remote_webs)
     except ConfigError as e:
         fail(str(e))
-    args.health = HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise)
     try:
-        args.health.validate()
+        args.health = health_from_arguments(args)
         ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
     except ValueError as e:
         fail(str(e))
