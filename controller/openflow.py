@@ -129,8 +129,8 @@ def probe_frame():
 
 def gratuitous_arp(ip, mac):
     return build_frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806),
-                  arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=ip, dst_mac="00:00:00:00:00:00",
-                          dst_ip=ip))
+                       arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=ip, dst_mac="00:00:00:00:00:00",
+                               dst_ip=ip))
 
 
 def log_meter(datapath, meter_id, rate, burst):

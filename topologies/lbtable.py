@@ -12,7 +12,7 @@ def format_lb_table(service, status):
         "Prot LocalAddress:Port Scheduler",
         "  -> RemoteAddress:Port    Forward Weight ActiveConn State    Slots   InPkts    InBytes",
         "%-4s %s:%d %s (Maglev, %d slots)" % (service["protocol"].upper(), service["vip"], service["port"],
-                                            "mh", service["table_size"]),
+                                              "mh", service["table_size"]),
     ]
     for b in service["backends"]:
         state = b["state"] if b["in_service"] else "removed"

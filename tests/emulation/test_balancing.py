@@ -114,4 +114,3 @@ def test_a_long_lived_connection_survives_weights_drain_and_a_new_server(cluster
         got = f.read()
     assert len(got) == size
     assert hashlib.sha256(got).digest() == hashlib.sha256(pattern(0, size)).digest()
-

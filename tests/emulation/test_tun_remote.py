@@ -15,6 +15,7 @@ def test_tun_reaches_a_real_server_across_an_l3_hop():
         assert errors == 0 and 0.40 <= counts["web2"] / 400 <= 0.60, counts
         # A download served from across the hop returns straight to the client, not via a proxy.
         remote.rest("PUT", "/lb/backends/web1", {"weight": 0})
+
         def towards_clients():
             return sum(remote.port_bytes(p, remote.description.proxy_uplink(p))[1] for p in remote.description.proxies)
         before = towards_clients()

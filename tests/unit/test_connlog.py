@@ -12,7 +12,8 @@ from controller.connlog import connection_record
 from controller.openflow import build_frame as frame
 
 eth = ethernet.ethernet(dst="00:00:5e:00:01:01", src="02:00:0a:00:00:0b", ethertype=0x0800)
-syn = frame(eth, ipv4.ipv4(src="10.0.0.11", dst="10.0.0.100", proto=6), tcp.tcp(src_port=40000, dst_port=22, bits=tcp.TCP_SYN))
+syn = frame(eth, ipv4.ipv4(src="10.0.0.11", dst="10.0.0.100", proto=6),
+            tcp.tcp(src_port=40000, dst_port=22, bits=tcp.TCP_SYN))
 ping = frame(eth, ipv4.ipv4(src="10.0.0.11", dst="10.0.1.11", proto=1), icmp.icmp(type_=8, data=icmp.echo()))
 who = frame(ethernet.ethernet(ethertype=0x0806), arp.arp())
 print(json.dumps([connection_record(syn, "s_pub", blocked={"10.0.0.11": {}}), connection_record(ping, "s_lan"),

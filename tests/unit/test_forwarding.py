@@ -45,8 +45,9 @@ def test_lb_table_reads_like_ipvsadm():
                "table_size": 251, "backends": [
                    {"rip": "10.0.1.11", "port": 80, "weight": 3, "active_connections": 7, "state": "up",
                     "in_service": True, "slots": 188, "packets": 10, "bytes": 1000}]}
+    proxies = [{"name": "lb1", "role": "active"}, {"name": "lb2", "role": "standby"}]
     table = format_lb_table(service, {"packet_in": 0, "vip_state": "up", "proxy_mode": "active-standby",
-                                      "proxies": [{"name": "lb1", "role": "active"}, {"name": "lb2", "role": "standby"}]})
+                                      "proxies": proxies})
     assert "proxies active-standby (lb1 active, lb2 standby)" in table
     assert "TCP  10.0.0.100:80 mh (Maglev, 251 slots)" in table
     assert "-> 10.0.1.11:80" in table and " Route " in table and " 188 " in table

@@ -33,8 +33,8 @@ def test_every_slot_is_filled_and_zero_weight_gets_none():
 
 def test_computed_twice_the_table_is_identical():
     weights = {"web1": 3, "web2": 1, "web3": 2}
-    assert lookup_table(weights, set(weights)) == lookup_table(dict(reversed(list(weights.items()))),
-                                                                set(weights))
+    reordered = dict(reversed(list(weights.items())))
+    assert lookup_table(weights, set(weights)) == lookup_table(reordered, set(weights))
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 8])
