@@ -44,7 +44,7 @@ class LvsController(app_manager.RyuApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.description = ClusterDescription.load(os.environ[CLUSTER_ENV])
+        self.description = ClusterDescription.from_dict(json.loads(os.environ[CLUSTER_ENV]))
         self.health_settings = HealthSettings(**json.loads(os.environ.get(HEALTH_ENV, "{}")))
         self.proxy_policy = ProxyPolicy(**json.loads(os.environ.get(PROXIES_ENV, "{}")))
         self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)

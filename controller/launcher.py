@@ -4,7 +4,6 @@ Ryu 4.34 imports eventlet.wsgi.ALREADY_HANDLED, which eventlet removed in 0.30.3
 eventlet that still has it fails on Python >= 3.10. Only Ryu's WebSocket support uses the name,
 so a sentinel lets Ryu start on a current eventlet (see ../shared/PLATFORM.md).
 """
-import argparse
 import dataclasses
 import json
 import os
@@ -12,9 +11,12 @@ import sys
 
 from controller.health import add_health_arguments, health_from_arguments
 from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy
+from topologies.description import ClusterDescription, ConfigError
+from topologies.flags import (OneLineParser, add_description_arguments, add_port_arguments, check_ports,
+                              description_from_arguments, description_flags_given)
 
 # Read by controller/app.py: Ryu owns the command line, so the app gets its inputs this way.
-CLUSTER_ENV = "LVSDN_CLUSTER"
+CLUSTER_ENV = "LVSDN_CLUSTER"        # the cluster description itself, as JSON
 EVENTS_ENV = "LVSDN_EVENTS"
 HEALTH_ENV = "LVSDN_HEALTH"
 PROXIES_ENV = "LVSDN_PROXIES"
@@ -22,26 +24,32 @@ CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m controller.launcher",
-                                     description="Run the LVS-style SDN controller (Ryu).")
-    parser.add_argument("--cluster", required=True, help="cluster description JSON (written by the harness)")
-    parser.add_argument("--of-port", type=int, default=6653, help="OpenFlow port on 127.0.0.1")
-    parser.add_argument("--rest-port", type=int, default=8080, help="REST API port on 127.0.0.1")
+    parser = OneLineParser(prog="python -m controller.launcher",
+                           description="Run the LVS-style SDN controller (Ryu).")
+    parser.add_argument("--cluster", help="a cluster description JSON (run.py writes one into each run "
+                                          "directory); without it, the cluster the flags below describe")
+    add_description_arguments(parser)
+    add_port_arguments(parser)
     parser.add_argument("--log-file", help="Ryu's own log (default: stderr)")
     parser.add_argument("--events", help="controller events as JSON lines")
     parser.add_argument("--connections", help="the connection log: every connection attempt seen, JSON lines")
     add_health_arguments(parser)
-    parser.add_argument("--proxies", choices=(ACTIVE_STANDBY, ACTIVE_ACTIVE), default=ACTIVE_STANDBY,
-                        help="one proxy carries the VIP, or both at once")
+    parser.add_argument("--proxies", default=ACTIVE_STANDBY,
+                        help="%s (one proxy carries the VIP) or %s (both at once)" % (ACTIVE_STANDBY, ACTIVE_ACTIVE))
     parser.add_argument("--preempt", action="store_true",
                         help="a recovered preferred proxy takes the VIP back (default: it stays standby)")
     args = parser.parse_args(argv)
-    if not os.path.isfile(args.cluster):
-        parser.error("cluster description not found: %s" % args.cluster)
     try:
+        if args.cluster and description_flags_given(args):
+            raise ConfigError("--cluster and --%s both describe the cluster: give one or the other"
+                              % description_flags_given(args)[0].replace("_", "-"))
+        args.description = (ClusterDescription.load(args.cluster) if args.cluster
+                            else description_from_arguments(args))
+        check_ports(args)
         args.health = health_from_arguments(args)
-    except ValueError as e:
-        parser.error(str(e))
+        ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
+    except ValueError as e:        # ConfigError is one
+        parser.fail(str(e))
     return args
 
 
@@ -55,7 +63,7 @@ def ryu_arguments(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ[CLUSTER_ENV] = os.path.abspath(args.cluster)
+    os.environ[CLUSTER_ENV] = args.description.to_json(compact=True)
     if args.events:
         os.environ[EVENTS_ENV] = os.path.abspath(args.events)
     if args.connections:

@@ -32,6 +32,9 @@ class ProxyPolicy:
     def validate(self):
         if self.mode not in (ACTIVE_STANDBY, ACTIVE_ACTIVE):
             raise ValueError("proxy mode must be %s or %s, got %r" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, self.mode))
+        if self.preempt and self.mode == ACTIVE_ACTIVE:
+            raise ValueError("preemption applies to %s only: in %s every live proxy carries the VIP"
+                             % (ACTIVE_STANDBY, ACTIVE_ACTIVE))
         return self
 
 

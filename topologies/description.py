@@ -13,8 +13,10 @@ Addressing (LVS terms: VIP = virtual IP, RIP = real server IP):
                                away from the proxies, behind r0, on switch s_far)
 Every interface's MAC is 02:00 followed by its IPv4 address, so a MAC in a trace names its owner.
 """
+import dataclasses
 import ipaddress
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Tuple
 
@@ -182,26 +184,70 @@ class ClusterDescription:
                 ports[t.port_b] = t.switch_a
         return ports
 
-    def to_json(self):
-        return json.dumps(asdict(self), indent=2)
+    def to_json(self, compact=False):
+        return json.dumps(asdict(self), separators=(",", ":")) if compact else json.dumps(asdict(self), indent=2)
 
     @classmethod
     def from_dict(cls, data):
-        hosts = tuple(Host(name=h["name"], role=h["role"], gateway=h.get("gateway"),
-                           interfaces=tuple(Interface(**i) for i in h["interfaces"]))
-                      for h in data["hosts"])
-        return cls(mode=data["mode"], vip=data["vip"], vip_mac=data["vip_mac"],
-                   nat_gateway=data["nat_gateway"], http_port=data["http_port"],
-                   switches=tuple(Switch(**s) for s in data["switches"]), hosts=hosts,
-                   trunks=tuple(Trunk(**t) for t in data["trunks"]),
-                   tunnels=tuple(TunnelEndpoint(**t) for t in data["tunnels"]),
-                   gateway_mac=data["gateway_mac"], lan_mtu=data["lan_mtu"],
-                   proxies=tuple(data["proxies"]))
+        """A description from its JSON form, every field checked: ConfigError naming the first
+        field that is missing, unknown or wrong."""
+        fields = _fields(cls, data, "description")
+        hosts = []
+        for i, h in enumerate(_list(fields, "hosts", "description")):
+            where = "hosts[%d]" % i
+            host = _fields(Host, h, where)
+            interfaces = tuple(Interface(**_fields(Interface, intf, "%s.interfaces[%d]" % (where, j)))
+                               for j, intf in enumerate(_list(host, "interfaces", where)))
+            hosts.append(Host(**dict(host, interfaces=interfaces)))
+        description = cls(**dict(
+            fields, hosts=tuple(hosts),
+            switches=tuple(Switch(**_fields(Switch, s, "switches[%d]" % i))
+                           for i, s in enumerate(_list(fields, "switches", "description"))),
+            trunks=tuple(Trunk(**_fields(Trunk, t, "trunks[%d]" % i))
+                         for i, t in enumerate(_list(fields, "trunks", "description"))),
+            tunnels=tuple(TunnelEndpoint(**_fields(TunnelEndpoint, t, "tunnels[%d]" % i))
+                          for i, t in enumerate(_list(fields, "tunnels", "description"))),
+            proxies=tuple(_list(fields, "proxies", "description"))))
+        check_description(description)
+        return description
 
     @classmethod
     def load(cls, path):
-        with open(path) as f:
-            return cls.from_dict(json.load(f))
+        """The description in a JSON file; ConfigError naming the file and what is wrong."""
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except OSError as e:
+            raise ConfigError("cluster description %s cannot be read: %s" % (path, e.strerror)) from None
+        except ValueError as e:
+            raise ConfigError("cluster description %s is not JSON: %s" % (path, e)) from None
+        try:
+            return cls.from_dict(data)
+        except ConfigError as e:
+            raise ConfigError("cluster description %s: %s" % (path, e)) from None
+
+
+def _fields(cls, data, where):
+    """The fields of a dataclass from a JSON object: exactly its fields, defaults may be left out."""
+    if not isinstance(data, dict):
+        raise ConfigError("%s must be an object, got %r" % (where, data))
+    names = {f.name for f in dataclasses.fields(cls)}
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    unknown, missing = sorted(set(data) - names), sorted(required - set(data))
+    if unknown:
+        raise ConfigError("%s has an unknown field %r; its fields are %s"
+                          % (where, unknown[0], ", ".join(sorted(names))))
+    if missing:
+        raise ConfigError("%s lacks the field %r" % (where, missing[0]))
+    return dict(data)
+
+
+def _list(fields, name, where):
+    value = fields[name]
+    if not isinstance(value, list):
+        raise ConfigError("%s.%s must be a list, got %r" % (where, name, value))
+    return value
 
 
 def mac_for(ip):
@@ -226,21 +272,153 @@ def _interface(host, index, net, host_id, switch, port):
 
 
 def validate_vip(vip, taken):
-    """The VIP must be a free address of the public net: that is where clients ARP for it."""
+    """The VIP must be a free host address of the public net: that is where clients ARP for it."""
     try:
         address = ipaddress.ip_address(vip)
     except ValueError:
         raise ConfigError("VIP %r is not an IPv4 address" % (vip,)) from None
+    if address.version != 4:
+        raise ConfigError("VIP %s is an IPv6 address; the cluster is IPv4: choose a free address of "
+                          "the public net %s" % (vip, PUBLIC_NET))
     for net, what in ((LAN_NET, "the server LAN"), (DB_NET, "the DB network"),
                       (REMOTE_NET, "the remote server net")):
         if address in net:
             raise ConfigError("VIP %s is inside %s %s, where clients cannot reach it and real "
                               "servers would take it for a neighbour: choose a free address of "
                               "the public net %s" % (vip, what, net, PUBLIC_NET))
-    if address not in PUBLIC_NET or address in (PUBLIC_NET.network_address, PUBLIC_NET.broadcast_address):
-        raise ConfigError("VIP %s is not a host address of the public net %s" % (vip, PUBLIC_NET))
+    if address not in PUBLIC_NET:
+        raise ConfigError("VIP %s is outside the public net %s, where clients ARP for it"
+                          % (vip, PUBLIC_NET))
+    for special, what in ((PUBLIC_NET.network_address, "network"),
+                          (PUBLIC_NET.broadcast_address, "broadcast")):
+        if address == special:
+            raise ConfigError("VIP %s is the %s address of the public net %s, not a host address"
+                              % (vip, what, PUBLIC_NET))
     if vip in taken:
         raise ConfigError("VIP %s is already the address of %s" % (vip, taken[vip]))
+
+
+SWITCH_ROLES = ("public", "lan", "db", "remote", "proxy")
+HOST_ROLES = ("client", "router", "web", "db", "management")
+OFPP_MAX = 0xffffff00          # the highest OpenFlow port number a switch port can have
+IFNAME_MAX = 15                # Linux interface names
+MIN_MTU, MAX_MTU = 1280, 9000
+MAC_PATTERN = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def _require(ok, where, value, allowed):
+    if not ok:
+        raise ConfigError("%s is %r; it must be %s" % (where, value, allowed))
+
+
+def _integer(value, where, low, top):
+    _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= top,
+             where, value, "an integer from %d to %d" % (low, top))
+
+
+def _ipv4(value, where):
+    try:
+        ok = isinstance(value, str) and ipaddress.ip_address(value).version == 4
+    except ValueError:
+        ok = False
+    _require(ok, where, value, "an IPv4 address")
+
+
+def _mac(value, where):
+    _require(isinstance(value, str) and MAC_PATTERN.match(value) is not None
+             and not int(value[:2], 16) & 1, where, value, "a unicast MAC address, lower-case hex")
+
+
+def _name(value, where, longest=IFNAME_MAX):
+    _require(isinstance(value, str) and re.match(r"^[a-z][a-z0-9_-]*$", value or "") is not None
+             and len(value) <= longest, where, value,
+             "a name of lower-case letters, digits, - and _, at most %d long" % longest)
+
+
+def _unique(values, what):
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError("%s %r appears twice; each must be unique" % (what, value))
+        seen.add(value)
+
+
+def check_description(d):
+    """Every field of a description (one made by describe(), or loaded from JSON): ConfigError
+    naming the first field that is wrong, its value, and what is allowed."""
+    _require(d.mode in MODES, "mode", d.mode, "one of " + ", ".join(MODES))
+    _integer(d.http_port, "http_port", 1, 65535)
+    _integer(d.lan_mtu, "lan_mtu", MIN_MTU, MAX_MTU)
+    if d.mode == "tun":
+        _integer(d.lan_mtu, "lan_mtu", 1500 + VXLAN_OVERHEAD, MAX_MTU)
+    _mac(d.vip_mac, "vip_mac")
+    _mac(d.gateway_mac, "gateway_mac")
+    _ipv4(d.nat_gateway, "nat_gateway")
+    for i, switch in enumerate(d.switches):
+        where = "switches[%d]" % i
+        _name(switch.name, where + ".name", IFNAME_MAX - len("-eth99"))
+        _integer(switch.dpid, where + ".dpid", 1, 2 ** 64 - 1)
+        _require(switch.role in SWITCH_ROLES, where + ".role", switch.role, "one of " + ", ".join(SWITCH_ROLES))
+    _unique([s.name for s in d.switches], "switch name")
+    _unique([s.dpid for s in d.switches], "switch dpid")
+    switches = {s.name: s for s in d.switches}
+    for i, host in enumerate(d.hosts):
+        _check_host(host, "hosts[%d]" % i, switches)
+    _unique([s.name for s in d.switches] + [h.name for h in d.hosts], "node name")
+    interfaces = [i for h in d.hosts for i in h.interfaces]
+    _unique([i.ip for i in interfaces], "interface address")
+    _unique([i.mac for i in interfaces], "interface MAC")
+    _require(len(d.hosts_with_role("router")) == 1, "hosts", "%d routers" % len(d.hosts_with_role("router")),
+             "exactly one host with the role router")
+    _require(d.real_servers, "hosts", "no web host", "at least one host with the role web")
+    _require(len(d.proxies) == 2 and all(switches.get(p) and switches[p].role == "proxy" for p in d.proxies),
+             "proxies", list(d.proxies), "two switches with the role proxy")
+    for i, t in enumerate(d.trunks):
+        for end, port in ((t.switch_a, t.port_a), (t.switch_b, t.port_b)):
+            _require(end in switches, "trunks[%d]" % i, end, "a switch of the description")
+            _integer(port, "trunks[%d] port" % i, 1, OFPP_MAX)
+    ends = [(i.switch, i.port) for i in interfaces]
+    ends += [(t.switch_a, t.port_a) for t in d.trunks] + [(t.switch_b, t.port_b) for t in d.trunks]
+    _unique(ends, "switch port")
+    for i, t in enumerate(d.tunnels):
+        where = "tunnels[%d]" % i
+        _require(t.proxy in d.proxies, where + ".proxy", t.proxy, "one of the proxies " + ", ".join(d.proxies))
+        _integer(t.vni, where + ".vni", 1, 2 ** 24 - 1)
+        _ipv4(t.local_ip, where + ".local_ip")
+        _mac(t.local_mac, where + ".local_mac")
+        _integer(t.port, where + ".port", 1, OFPP_MAX)
+        _integer(t.pkt_mark, where + ".pkt_mark", 1, 2 ** 32 - 1)
+    _unique([t.vni for t in d.tunnels], "tunnel VNI")
+    public = [i for i in interfaces if switches[i.switch].role == "public"]
+    _require(public, "hosts", "nobody on the public switch", "at least the router on it")
+    public_net = ipaddress.ip_interface("%s/%d" % (public[0].ip, public[0].prefixlen)).network
+    _ipv4(d.vip, "vip")
+    vip = ipaddress.ip_address(d.vip)
+    _require(vip in public_net and vip not in (public_net.network_address, public_net.broadcast_address)
+             and d.vip not in {i.ip for i in interfaces}, "vip", d.vip,
+             "a free host address of the public net %s" % public_net)
+
+
+def _check_host(host, where, switches):
+    _name(host.name, where + ".name", IFNAME_MAX - len("-eth9"))
+    _require(host.role in HOST_ROLES, where + ".role", host.role, "one of " + ", ".join(HOST_ROLES))
+    _require(host.interfaces, where + ".interfaces", [], "at least one interface")
+    if host.gateway is not None:
+        _ipv4(host.gateway, where + ".gateway")
+    for j, intf in enumerate(host.interfaces):
+        at = "%s.interfaces[%d]" % (where, j)
+        _require(intf.name == "%s-eth%d" % (host.name, j), at + ".name", intf.name,
+                 "%s-eth%d (the host's name and the interface's index)" % (host.name, j))
+        _ipv4(intf.ip, at + ".ip")
+        _integer(intf.prefixlen, at + ".prefixlen", 8, 32)
+        _mac(intf.mac, at + ".mac")
+        _require(intf.switch in switches and switches[intf.switch].role != "proxy", at + ".switch",
+                 intf.switch, "an edge switch of the description")
+        _integer(intf.port, at + ".port", 1, OFPP_MAX)
+        net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
+        _require(intf.prefixlen == 32 or ipaddress.ip_address(intf.ip) not in
+                 (net.network_address, net.broadcast_address), at + ".ip", intf.ip,
+                 "a host address of %s, not its network or broadcast address" % net)
 
 
 def validate(mode, clients, webs, remote_webs=0):
@@ -311,8 +489,10 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
                                       PROXY_TUNNEL_PORT, index + 1))
 
     validate_vip(vip, {i.ip: h.name for h in hosts for i in h.interfaces})
-    return ClusterDescription(mode=mode, vip=vip, vip_mac=vrrp_mac(VRID), nat_gateway=NAT_GATEWAY,
-                              http_port=HTTP_PORT, switches=switches, hosts=tuple(hosts),
-                              trunks=tuple(trunks), tunnels=tuple(tunnels),
-                              gateway_mac=vrrp_mac(NAT_GATEWAY_VRID),
-                              lan_mtu=LAN_MTU_TUN if mode == "tun" else 1500)
+    description = ClusterDescription(mode=mode, vip=vip, vip_mac=vrrp_mac(VRID), nat_gateway=NAT_GATEWAY,
+                                     http_port=HTTP_PORT, switches=switches, hosts=tuple(hosts),
+                                     trunks=tuple(trunks), tunnels=tuple(tunnels),
+                                     gateway_mac=vrrp_mac(NAT_GATEWAY_VRID),
+                                     lan_mtu=LAN_MTU_TUN if mode == "tun" else 1500)
+    check_description(description)
+    return description

@@ -8,10 +8,8 @@ opens the Mininet CLI (extra commands: status, fail, recover). With --no-cli it 
 instead and exits 0 only if every check passes. Ctrl-D, Ctrl-C, SIGTERM or a crash tear everything
 down.
 """
-import argparse
 import importlib.util
 import os
-import signal
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,61 +18,53 @@ sys.path.insert(0, ROOT)
 
 from controller.health import add_health_arguments, health_from_arguments  # noqa: E402
 from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy  # noqa: E402
-from topologies.description import (MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, VIP,  # noqa: E402
-                                    ConfigError, describe)
+from topologies.description import ConfigError  # noqa: E402
+from topologies.flags import (OneLineParser, add_description_arguments, add_port_arguments,  # noqa: E402
+                              check_ports, description_from_arguments)
+from topologies.runstate import check_run_dir  # noqa: E402
 
 REQUIRED_MODULES = ("mininet", "ryu", "eventlet", "requests")
 
 
 def fail(message):
-    sys.stderr.write("run.py: error: %s\n" % message)
-    sys.exit(2)
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        fail("%s (see --help)" % message)
+    OneLineParser(prog="run.py").fail(message)
 
 
 def parse_args(argv):
-    parser = Parser(prog="run.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", default="nat", help="LVS forwarding method: %s (default nat)" % ", ".join(MODES))
-    parser.add_argument("--clients", default="4", help="client hosts, 1..%d (default 4)" % MAX_CLIENTS)
-    parser.add_argument("--webs", default="2", help="web hosts (real servers), 1..%d (default 2)" % MAX_WEBS)
-    parser.add_argument("--remote-webs", default="0",
-                        help="web hosts one L3 hop away behind r0, 0..%d (TUN only; default 0)" % MAX_REMOTE_WEBS)
-    parser.add_argument("--vip", default=VIP, help="the virtual IP, on the public net (default %s)" % VIP)
+    parser = OneLineParser(prog="run.py", description=__doc__.split("\n")[0])
+    add_description_arguments(parser)
     add_health_arguments(parser)
     parser.add_argument("--proxies", default=ACTIVE_STANDBY,
-                        help="%s (one proxy carries the VIP, the other takes over) or %s (both carry "
-                             "it, s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
+                        help="%s (one proxy carries the VIP, the other takes over) or %s (both carry it, "
+                             "s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
     parser.add_argument("--preempt", action="store_true",
                         help="a recovered lb1 takes the VIP back (default: it stays standby)")
     parser.add_argument("--no-review", action="store_true", help="do not run the log reviewer")
     parser.add_argument("--no-block", action="store_true",
                         help="the log reviewer flags suspicious sources but does not block them")
     parser.add_argument("--no-cli", action="store_true", help="run the self-check and exit instead of the CLI")
-    parser.add_argument("--rest-port", type=int, default=8080, help="controller REST port on 127.0.0.1 (default 8080)")
-    parser.add_argument("--of-port", type=int, default=6653, help="OpenFlow port on 127.0.0.1 (default 6653)")
+    add_port_arguments(parser)
     parser.add_argument("--run-dir", help="where logs and etcd data go (default runs/<time>-<mode>)")
     args = parser.parse_args(argv)
-    for flag in ("clients", "webs", "remote_webs"):
-        value = getattr(args, flag)
-        setattr(args, flag, int(value) if value.lstrip("-").isdigit() else value)
     try:
-        describe(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
-                 remote_webs=args.remote_webs)
-    except ConfigError as e:
-        fail(str(e))
-    try:
-        args.health = health_from_arguments(args)
-        ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
-    except ValueError as e:
-        fail(str(e))
-    for flag, port in (("--rest-port", args.rest_port), ("--of-port", args.of_port)):
-        if not 1 <= port <= 65535:
-            fail("%s must be a TCP port from 1 to 65535, got %d" % (flag, port))
+        check_args(args)
+    except ValueError as e:        # ConfigError is one
+        parser.fail(str(e))
     return args
+
+
+def check_args(args):
+    """Every flag, and the combinations that cannot work, before anything starts: ValueError
+    naming the flag, the value and what is allowed."""
+    description_from_arguments(args)
+    args.health = health_from_arguments(args)
+    ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
+    check_ports(args)
+    if args.no_block and args.no_review:
+        raise ConfigError("--no-block has no effect with --no-review: without the log reviewer "
+                          "nothing blocks; give one or the other")
+    if args.run_dir is not None:
+        check_run_dir(args.run_dir)
 
 
 def ensure_environment():
@@ -131,10 +121,6 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     ensure_environment()
     from topologies.cluster import Cluster, ClusterError
-
-    # SIGTERM and SIGHUP unwind like Ctrl-C, so the context manager tears everything down.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: sys.exit(143))
     print("starting the cluster: %s mode, %d clients, %d web hosts" % (args.mode.upper(), args.clients, args.webs))
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,

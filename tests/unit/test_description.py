@@ -95,16 +95,3 @@ def test_remote_real_servers_sit_behind_r0_and_only_tun_reaches_them():
         describe(mode="dr", remote_webs=1)
     with pytest.raises(ConfigError, match="NAT cannot reach remote real servers"):
         describe(mode="nat", remote_webs=1)
-
-
-@pytest.mark.parametrize("vip,message", [
-    ("10.0.1.50", "inside the server LAN 10.0.1.0/24"),
-    ("10.0.2.99", "inside the DB network"),
-    ("10.0.0.11", "already the address of c1"),
-    ("10.0.0.0", "not a host address of the public net"),
-    ("192.168.1.1", "not a host address of the public net"),
-    ("vip", "not an IPv4 address"),
-])
-def test_a_vip_that_cannot_work_is_refused(vip, message):
-    with pytest.raises(ConfigError, match=message):
-        describe(vip=vip)

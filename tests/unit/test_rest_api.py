@@ -60,7 +60,7 @@ def test_launcher_refuses_a_missing_description():
     result = subprocess.run([sys.executable, "-m", "controller.launcher", "--cluster", "/nonexistent.json"],
                             cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert "cluster description not found: /nonexistent.json" in result.stderr
+    assert "cluster description /nonexistent.json cannot be read: No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
 
 
