@@ -13,10 +13,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
-from datetime import datetime
 
 import requests
 from mininet.log import setLogLevel
@@ -27,11 +28,13 @@ from controller.health import HealthSettings
 from controller.proxies import ACTIVE_STANDBY, ProxyPolicy
 from topologies import forwarding
 from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, VIP, ConfigError, describe
-from topologies.runstate import (ClusterError, RunRecord, die_with_parent, require_free_port, sh,
-                                 stop_processes)
+from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
+                                 die_with_this_process, require_free_port, sh, stop_processes)
 from topologies.topo import LvsTopo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Signals that end a run the way Ctrl-C does: the harness tears everything down first.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 __all__ = ["Cluster", "ClusterError", "ConfigError", "RestError"]
 
 # What cluster.fail() can do to each role.
@@ -71,8 +74,9 @@ class Cluster:
         self.proxy_policy = ProxyPolicy(mode=proxies, preempt=preempt).validate()
         self.review, self.block = review, block
         self.reviewer = None
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        self.run_dir = os.path.abspath(run_dir or os.path.join(ROOT, "runs", "%s-%s" % (stamp, mode)))
+        if run_dir is not None:
+            check_run_dir(run_dir)
+        self.run_dir = os.path.abspath(run_dir) if run_dir is not None else default_run_dir(mode)
         self.log_dir = os.path.join(self.run_dir, "logs")
         self.progress = progress or (lambda message: None)
         self.net = None
@@ -81,18 +85,51 @@ class Cluster:
         self.failed = {}               # node name -> failure kind
         self.record = RunRecord()
         self._t0 = None
+        self._stopping = False
+        self._deferred_signal = None
+        self._saved_handlers = {}
 
     # --- context manager ----------------------------------------------------------------------
     def __enter__(self):
+        self._catch_signals()
         try:
             self.start()
         except BaseException:
-            self.stop()
+            self._exit()
             raise
         return self
 
     def __exit__(self, *_exc):
-        self.stop()
+        self._exit()
+
+    def _exit(self):
+        """Stop, give the signal handlers back, then act on a signal that came during the stop."""
+        try:
+            self.stop()
+        finally:
+            for sig, handler in self._saved_handlers.items():
+                signal.signal(sig, handler)
+            self._saved_handlers = {}
+            deferred, self._deferred_signal = self._deferred_signal, None
+        if deferred is not None:
+            self._on_signal(deferred, None)
+
+    def _catch_signals(self):
+        """SIGTERM and SIGHUP unwind like Ctrl-C (their default would kill the process and skip
+        the teardown), and a signal during the teardown waits until it is over. Only the main
+        thread can set handlers; elsewhere the caller keeps that job."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in STOP_SIGNALS:
+            self._saved_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, _frame):
+        if self._stopping:
+            self._deferred_signal = signum
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        else:
+            raise SystemExit(128 + signum)
 
     @property
     def vip(self):
@@ -112,8 +149,8 @@ class Cluster:
     def _step(self, label, action):
         started = time.monotonic()
         detail = action()
-        self.progress("[%5.1fs] %-12s %s (%.1fs)" % (time.monotonic() - self._t0, label,
-                                                       detail or "ok", time.monotonic() - started))
+        self.progress("[%5.1fs] %-12s %s (%.1fs)" % (time.monotonic() - self._t0, label, detail or "ok",
+                                                     time.monotonic() - started))
 
     def start(self):
         self._t0 = time.monotonic()
@@ -138,10 +175,14 @@ class Cluster:
                                "or /usr/share/openvswitch/scripts/ovs-ctl start")
         cleaned = self.record.acquire([s.name for s in self.description.switches],
                                       [h.name for h in self.description.hosts]
-                                      + [s.name for s in self.description.switches])
+                                      + [s.name for s in self.description.switches],
+                                      self.run_dir, scratch=[self.etcd_dir])
         require_free_port(self.of_port, "--of-port")
         require_free_port(self.rest_port, "--rest-port")
-        os.makedirs(self.log_dir, exist_ok=True)
+        try:
+            os.makedirs(self.log_dir, exist_ok=True)
+        except OSError as e:
+            raise ClusterError("cannot create the run directory %s: %s" % (self.run_dir, e.strerror)) from None
         with open(os.path.join(self.run_dir, "cluster.json"), "w") as f:
             f.write(self.description.to_json())
         note = "run directory %s" % self.run_dir
@@ -159,7 +200,7 @@ class Cluster:
              "--health-fall", str(self.health.fall), "--health-rise", str(self.health.rise),
              "--proxies", self.proxy_policy.mode] + (["--preempt"] if self.proxy_policy.preempt else []),
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True, preexec_fn=die_with_parent)
+            env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True, preexec_fn=die_with_this_process())
         self.record.add_pid("controller", self.controller.pid)
 
         def answering():
@@ -181,7 +222,7 @@ class Cluster:
         for node in self.net.hosts:
             self.record.add_pid("shell:" + node.name, node.pid)
         return "%d switches, %d hosts, %d links" % (len(self.net.switches), len(self.net.hosts),
-                                                     len(self.net.links))
+                                                    len(self.net.links))
 
     def _configure_forwarding(self):
         """What the forwarding method needs beyond flows: see topologies/forwarding.py."""
@@ -238,6 +279,11 @@ class Cluster:
             len(names), status["active_proxy"])
 
     # --- etcd ---------------------------------------------------------------------------------
+    @property
+    def etcd_dir(self):
+        """etcd's data; removed when the run stops (each member preallocates 64 MB of WAL)."""
+        return os.path.join(self.run_dir, "etcd")
+
     def etcd_endpoints(self):
         return ",".join("http://%s:%d" % (h.ip, ETCD_CLIENT_PORT)
                         for h in self.description.hosts_with_role("db"))
@@ -249,7 +295,7 @@ class Cluster:
         client_url, peer_url = ("http://%s:%d" % (host.ip, port)
                                 for port in (ETCD_CLIENT_PORT, ETCD_PEER_PORT))
         # Heartbeat and election timeout are tuned for a LAN of namespaces (PLATFORM.md).
-        return ["etcd", "--name", db, "--data-dir", os.path.join(self.run_dir, "etcd", db),
+        return ["etcd", "--name", db, "--data-dir", os.path.join(self.etcd_dir, db),
                 "--listen-client-urls", client_url + ",http://127.0.0.1:%d" % ETCD_CLIENT_PORT,
                 "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
                 "--initial-advertise-peer-urls", peer_url, "--initial-cluster", peers,
@@ -310,7 +356,7 @@ class Cluster:
         log = open(os.path.join(self.log_dir, "logreview.log"), "w")
         self.reviewer = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT),
-                                         start_new_session=True, preexec_fn=die_with_parent)
+                                         start_new_session=True, preexec_fn=die_with_this_process())
         self.record.add_pid("logreview", self.reviewer.pid)
         return "following the logs, alerts in %s%s" % (self.alerts_path, ", blocking" if self.block else "")
 
@@ -326,7 +372,8 @@ class Cluster:
     def _spawn(self, node, service, command):
         log = open(os.path.join(self.log_dir, "%s-%s.log" % (node, service)), "a")
         process = self.host(node).popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                        env=dict(os.environ, PYTHONPATH=ROOT))
+                                        env=dict(os.environ, PYTHONPATH=ROOT),
+                                        preexec_fn=die_with_this_process())
         self.processes[(node, service)] = process
         self.record.add_pid("%s:%s" % (node, service), process.pid)
 
@@ -446,19 +493,41 @@ class Cluster:
 
     # --- stop ---------------------------------------------------------------------------------
     def stop(self):
-        """Undo everything start() did, in reverse, whatever state it reached."""
+        """Undo everything start() did, in reverse, whatever state it reached. Every step runs
+        even if one before it failed; the first failure is raised at the end."""
+        self._stopping = True
+        failures = []
+        for step in (self._stop_reviewer, self._stop_services, self._stop_network,
+                     self._stop_controller, self._remove_scratch, self.record.release):
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 - the other steps must still run
+                failures.append(e)
+        self._stopping = False
+        if failures:
+            raise failures[0]
+
+    def _stop_reviewer(self):
         if self.reviewer is not None:
             stop_processes([self.reviewer])
             self.reviewer = None
+
+    def _stop_services(self):
         self._kill(*list(self.processes))
+
+    def _stop_network(self):
         if self.net is not None:
-            self._undo_forwarding()
-            self.net.stop()
-            self.net = None
+            try:
+                self._undo_forwarding()
+            finally:
+                net, self.net = self.net, None
+                net.stop()
+
+    def _stop_controller(self):
         if self.controller is not None:
             stop_processes([self.controller])
             self.controller = None
-        # etcd preallocates 64 MB of write-ahead log per member; a finished run needs its logs,
-        # not its database.
-        shutil.rmtree(os.path.join(self.run_dir, "etcd"), ignore_errors=True)
-        self.record.release()
+
+    def _remove_scratch(self):
+        # A finished run needs its logs, not its database.
+        shutil.rmtree(self.etcd_dir, ignore_errors=True)

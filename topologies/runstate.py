@@ -5,11 +5,18 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import time
+from datetime import datetime
 
+from topologies.description import ConfigError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where run directories go unless a run names its own: LVSDN_RUNS_DIR, or runs/ in the project.
+RUNS_DIR_ENV = "LVSDN_RUNS_DIR"
 STATE_DIR = "/run/lvsdn" if os.path.isdir("/run") else "/tmp/lvsdn"
 LOCK_PATH = os.path.join(STATE_DIR, "lock")
 RECORD_PATH = os.path.join(STATE_DIR, "run.json")
@@ -17,6 +24,28 @@ RECORD_PATH = os.path.join(STATE_DIR, "run.json")
 
 class ClusterError(RuntimeError):
     """Something that stops a cluster run; the message says what and how to fix it."""
+
+
+def default_run_dir(mode):
+    """A new directory name under the runs directory: <time>-<mode>, numbered if taken."""
+    runs = os.environ.get(RUNS_DIR_ENV) or os.path.join(ROOT, "runs")
+    base = os.path.join(runs, "%s-%s" % (datetime.now().strftime("%Y%m%d-%H%M%S"), mode))
+    path, n = base, 1
+    while os.path.exists(path):
+        n += 1
+        path = "%s-%d" % (base, n)
+    return os.path.abspath(path)
+
+
+def check_run_dir(path):
+    """ConfigError unless `path` is, or can be made as, a writable directory (nothing is made)."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError("run directory %s cannot be created: %s is not a directory" % (path, existing))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError("run directory %s cannot be created: %s is not writable" % (path, existing))
 
 
 def sh(*cmd, timeout=10):
@@ -43,10 +72,18 @@ def require_free_port(port, flag):
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent():
-    """For Popen(preexec_fn=...): the child gets SIGTERM when the harness dies, even by SIGKILL,
-    so that no controller or log reviewer outlives a crashed run (Linux prctl)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def die_with_this_process():
+    """A Popen preexec_fn: the child gets SIGTERM when this process dies, even by SIGKILL, so that
+    nothing it starts outlives a crashed run (Linux prctl). A parent that died before the prctl
+    took effect never signals (prctl(2)): the child then checks who its parent is and, orphaned
+    already, exits before it runs anything."""
+    parent = os.getpid()
+
+    def preexec():
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+    return preexec
 
 
 def process_alive(pid):
@@ -93,13 +130,15 @@ def kill_pids(pids, grace=3.0):
 
 class RunRecord:
     """The lock and the record of a run. While the lock is held, another run is refused; a record
-    whose lock is free was left by a run that crashed, and `acquire` cleans up after it."""
+    whose lock is free was left by a run that crashed, and `acquire` cleans up after it: the
+    processes it recorded, every process left in its hosts' namespaces, its bridges, tunnel
+    routes and interfaces, and its scratch directories (etcd data; its logs stay)."""
 
     def __init__(self):
         self._lock_file = None
         self.data = {}
 
-    def acquire(self, switch_names, node_names):
+    def acquire(self, switch_names, node_names, run_dir, scratch=()):
         os.makedirs(STATE_DIR, exist_ok=True)
         self._lock_file = open(LOCK_PATH, "a+")
         try:
@@ -110,17 +149,30 @@ class RunRecord:
             raise ClusterError("another cluster run is active (%s): one Mininet run per machine; "
                                "stop it first" % self._holder()) from None
         cleaned = self._clean_leftovers(switch_names, node_names)
-        self.data = {"pid": os.getpid(), "pids": {}}
+        self.data = {"pid": os.getpid(), "run_dir": run_dir, "pids": {},
+                     "scratch": [os.path.abspath(p) for p in scratch]}
         self._save()
         return cleaned
 
     def _holder(self):
+        record = self._read()
+        if "pid" not in record:
+            return "its record is unreadable"
+        return "pid %s, run directory %s" % (record["pid"], record.get("run_dir"))
+
+    @classmethod
+    def recorded_run_dir(cls):
+        """The run directory of the run that is active, or that crashed and awaits clean-up."""
+        return cls._read().get("run_dir")
+
+    @staticmethod
+    def _read():
         try:
             with open(RECORD_PATH) as f:
-                pid = json.load(f).get("pid")
-            return "pid %s" % pid
+                record = json.load(f)
+            return record if isinstance(record, dict) else {}
         except (OSError, ValueError):
-            return "its record is unreadable"
+            return {}
 
     def add_pid(self, key, pid):
         self.data["pids"][key] = pid
@@ -145,18 +197,18 @@ class RunRecord:
         self._lock_file.close()
         self._lock_file = None
 
-    @staticmethod
-    def _clean_leftovers(switch_names, node_names):
-        """Kill the processes of a crashed run, delete its bridges and veths. Returns what was
-        cleaned, as a list of words (empty when there was nothing)."""
+    @classmethod
+    def _clean_leftovers(cls, switch_names, node_names):
+        """Clean up after a crashed run. Returns what was cleaned, as a list of words (empty when
+        there was nothing)."""
+        record = cls._read()
         cleaned = []
-        try:
-            with open(RECORD_PATH) as f:
-                pids = list(json.load(f).get("pids", {}).values())
-        except (OSError, ValueError):
-            pids = []
-        pids += [int(p) for p in sh("pgrep", "-f", r"^mininet:(%s)$" % "|".join(node_names)).stdout.split()]
-        live = [p for p in pids if process_alive(p)]
+        shells = [int(p) for p in sh("pgrep", "-f", r"^mininet:(%s)$" % "|".join(node_names)).stdout.split()]
+        # A process spawned just before the crash may be missing from the record; it still
+        # lives in one of the run's namespaces.
+        pids = set(shells) | set(processes_in_namespaces_of(shells))
+        pids |= {p for p in record.get("pids", {}).values() if isinstance(p, int)}
+        live = [p for p in sorted(pids) if process_alive(p)]
         if live:
             kill_pids(live)
             cleaned.append("%d processes" % len(live))
@@ -177,4 +229,26 @@ class RunRecord:
             sh("ip", "link", "del", link)
         if links:
             cleaned.append("%d interfaces" % len(links))
+        scratch = [p for p in record.get("scratch", []) if isinstance(p, str) and os.path.isdir(p)]
+        for path in scratch:
+            shutil.rmtree(path, ignore_errors=True)
+        if scratch:
+            cleaned.append("data in " + " ".join(scratch))
         return cleaned
+
+
+def network_namespace(pid):
+    try:
+        return os.readlink("/proc/%d/ns/net" % pid)
+    except OSError:
+        return None
+
+
+def processes_in_namespaces_of(pids):
+    """Every process that shares a network namespace with one of `pids`, the root namespace
+    (this process's) excepted."""
+    namespaces = {network_namespace(p) for p in pids} - {None, network_namespace(os.getpid())}
+    if not namespaces:
+        return []
+    return [int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and network_namespace(int(entry)) in namespaces]

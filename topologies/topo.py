@@ -1,12 +1,16 @@
 """The Mininet topology of the cluster, built from topologies/description.py.
 
 For the topology alone (with the project's controller, or any OpenFlow 1.3 controller, on 6653):
+    sudo .venv/bin/python -m controller.launcher --mode nat --clients 4 --webs 2 &
     sudo mn --custom topologies/topo.py --topo lvs,mode=nat,clients=4,webs=2 \
-            --controller remote,ip=127.0.0.1,port=6653
+            --controller remote,ip=127.0.0.1,port=6653 [--test pingsegments]
 Without a controller nothing forwards: the switches fail secure, since s_pub and s_lan are joined
-twice (through lb1 and lb2) and a learning switch would loop.
+twice (through lb1 and lb2) and a learning switch would loop. `--test pingsegments` pings every
+pair of hosts that share an edge switch (the pairs the design lets talk directly).
 """
+import inspect
 import ipaddress
+import itertools
 import os
 import subprocess
 import sys
@@ -14,8 +18,9 @@ import sys
 from mininet.node import Host, OVSSwitch
 from mininet.topo import Topo
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from topologies.description import describe  # noqa: E402  (mn --custom loads this file by path)
+# mn --custom runs this file through exec(), without __file__; its code object knows the path.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))))
+from topologies.description import VIP, describe  # noqa: E402  (mn --custom loads this file by path)
 
 OFFLOADS_OFF = "ethtool -K %s tx off tso off gso off >/dev/null 2>&1"
 
@@ -97,8 +102,10 @@ def management_routes(desc):
 
 
 class LvsTopo(Topo):
-    def build(self, mode="nat", clients=4, webs=2, description=None):
-        desc = description or describe(mode=mode, clients=int(clients), webs=int(webs))
+    """The cluster's topology: from a description, or from the parameters of describe()."""
+    def build(self, mode="nat", clients=4, webs=2, remote_webs=0, vip=VIP, description=None):
+        desc = description or describe(mode=mode, clients=clients, webs=webs, remote_webs=remote_webs, vip=vip)
+        self.description = desc
         for switch in desc.switches:
             self.addSwitch(switch.name, cls=ClusterSwitch, dpid="%016x" % switch.dpid)
         for host in desc.hosts:
@@ -120,4 +127,29 @@ class LvsTopo(Topo):
             self.addLink(trunk.switch_a, trunk.switch_b, port1=trunk.port_a, port2=trunk.port_b)
 
 
+def segment_pairs(desc):
+    """(switch, source host, destination address) for every two hosts that share an edge switch."""
+    for switch in desc.switches:
+        if switch.role == "proxy":
+            continue
+        here = [(h.name, h.interface_on(switch.name)) for h in desc.hosts if h.interface_on(switch.name)]
+        for (source, _), (_, target) in itertools.permutations(here, 2):
+            yield switch.name, source, target.ip
+
+
+def ping_segments(net):
+    """`mn --test pingsegments`: one ping between every two hosts that share an edge switch; a
+    line per switch, then the total (as Mininet's pingall prints)."""
+    results = {}
+    for switch, source, address in segment_pairs(net.topo.description):
+        reply = net[source].cmd("ping -c1 -W1 %s" % address)
+        results.setdefault(switch, []).append(" 0% packet loss" in reply)
+    for switch, replies in results.items():
+        print("%s: %d/%d pairs answered" % (switch, sum(replies), len(replies)))
+    answered = sum(sum(r) for r in results.values())
+    total = sum(len(r) for r in results.values())
+    print("*** Results: %d%% dropped (%d/%d received)" % (100 * (total - answered) // max(total, 1), answered, total))
+
+
 topos = {"lvs": LvsTopo}
+tests = {"pingsegments": ping_segments}
