@@ -1,7 +1,7 @@
 """Both proxies carrying the VIP at once (active-active)."""
 import pytest
 
-from tests.emulation.helpers import served_counts, status, vip_packets, wait_for
+from tests.emulation.helpers import flush_counters, served_counts, status, vip_packets, wait_for
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -16,8 +16,10 @@ def active_active(request):
 def test_active_active_spreads_connections_and_survives_one_proxy(active_active):
     cluster = active_active
     assert status(cluster)["active_proxies"] == ["lb1", "lb2"]
+    flush_counters()
     before = {p: vip_packets(cluster, p) for p in cluster.description.proxies}
     counts, errors = served_counts(cluster)
+    flush_counters()
     carried = {p: vip_packets(cluster, p) - before[p] for p in cluster.description.proxies}
     assert errors == 0 and sum(counts.values()) == 400
     for proxy, packets in carried.items():
