@@ -108,7 +108,7 @@ class Cluster:
             self.stop()
         finally:
             for sig, handler in self._saved_handlers.items():
-                signal.signal(sig, handler)
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)   # None: set outside Python
             self._saved_handlers = {}
             deferred, self._deferred_signal = self._deferred_signal, None
         if deferred is not None:

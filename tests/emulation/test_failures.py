@@ -72,7 +72,7 @@ def test_impossible_failures_are_refused(cluster, action, args, message):
 def test_a_second_run_is_refused_while_one_is_active(cluster):
     result = subprocess.run([sys.executable, RUN, "--no-cli"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert "another cluster run is active (pid %d)" % os.getpid() in result.stderr
+    assert "another cluster run is active (pid %d, run directory %s)" % (os.getpid(), cluster.run_dir) in result.stderr
     assert "Traceback" not in result.stderr
     assert cluster.rest("GET", "/lb/status")["active_proxy"] == "lb1"
 
