@@ -10,7 +10,7 @@ import os
 import sys
 
 from controller.health import add_health_arguments, health_from_arguments
-from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy
+from controller.proxies import add_proxy_arguments, proxy_policy_from_arguments
 from topologies.description import ClusterDescription, ConfigError
 from topologies.flags import (OneLineParser, add_description_arguments, add_port_arguments, check_ports,
                               description_from_arguments, description_flags_given)
@@ -34,10 +34,7 @@ def parse_args(argv):
     parser.add_argument("--events", help="controller events as JSON lines")
     parser.add_argument("--connections", help="the connection log: every connection attempt seen, JSON lines")
     add_health_arguments(parser)
-    parser.add_argument("--proxies", default=ACTIVE_STANDBY,
-                        help="%s (one proxy carries the VIP) or %s (both at once)" % (ACTIVE_STANDBY, ACTIVE_ACTIVE))
-    parser.add_argument("--preempt", action="store_true",
-                        help="a recovered preferred proxy takes the VIP back (default: it stays standby)")
+    add_proxy_arguments(parser)
     args = parser.parse_args(argv)
     try:
         if args.cluster and description_flags_given(args):
@@ -47,7 +44,7 @@ def parse_args(argv):
                             else description_from_arguments(args))
         check_ports(args)
         args.health = health_from_arguments(args)
-        ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
+        proxy_policy_from_arguments(args)
     except ValueError as e:        # ConfigError is one
         parser.fail(str(e))
     return args

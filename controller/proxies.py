@@ -38,6 +38,20 @@ class ProxyPolicy:
         return self
 
 
+def add_proxy_arguments(parser):
+    """--proxies and --preempt, shared by run.py and the controller's launcher."""
+    parser.add_argument("--proxies", default=ACTIVE_STANDBY,
+                        help="%s (one proxy carries the VIP, the other takes over) or %s (both carry it, "
+                             "s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
+    parser.add_argument("--preempt", action="store_true",
+                        help="a recovered lb1 takes the VIP back (default: it stays standby)")
+
+
+def proxy_policy_from_arguments(args):
+    """ProxyPolicy from the parsed --proxies and --preempt; ValueError if they make no sense."""
+    return ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
+
+
 class ProxyGroup:
     def __init__(self, description, policy=ProxyPolicy(), clock=time.monotonic):
         self.description = description

@@ -17,7 +17,7 @@ VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
 from controller.health import add_health_arguments, health_from_arguments  # noqa: E402
-from controller.proxies import ACTIVE_ACTIVE, ACTIVE_STANDBY, ProxyPolicy  # noqa: E402
+from controller.proxies import add_proxy_arguments, proxy_policy_from_arguments  # noqa: E402
 from topologies.description import ConfigError  # noqa: E402
 from topologies.flags import (OneLineParser, add_description_arguments, add_port_arguments,  # noqa: E402
                               check_ports, description_from_arguments)
@@ -34,11 +34,7 @@ def parse_args(argv):
     parser = OneLineParser(prog="run.py", description=__doc__.split("\n")[0])
     add_description_arguments(parser)
     add_health_arguments(parser)
-    parser.add_argument("--proxies", default=ACTIVE_STANDBY,
-                        help="%s (one proxy carries the VIP, the other takes over) or %s (both carry it, "
-                             "s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
-    parser.add_argument("--preempt", action="store_true",
-                        help="a recovered lb1 takes the VIP back (default: it stays standby)")
+    add_proxy_arguments(parser)
     parser.add_argument("--no-review", action="store_true", help="do not run the log reviewer")
     parser.add_argument("--no-block", action="store_true",
                         help="the log reviewer flags suspicious sources but does not block them")
@@ -58,7 +54,7 @@ def check_args(args):
     naming the flag, the value and what is allowed."""
     description_from_arguments(args)
     args.health = health_from_arguments(args)
-    ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
+    proxy_policy_from_arguments(args)
     check_ports(args)
     if args.no_block and args.no_review:
         raise ConfigError("--no-block has no effect with --no-review: without the log reviewer "

@@ -155,7 +155,7 @@ class RunRecord:
         return cleaned
 
     def _holder(self):
-        record = self._read()
+        record = self.read()
         if "pid" not in record:
             return "its record is unreadable"
         return "pid %s, run directory %s" % (record["pid"], record.get("run_dir"))
@@ -163,10 +163,11 @@ class RunRecord:
     @classmethod
     def recorded_run_dir(cls):
         """The run directory of the run that is active, or that crashed and awaits clean-up."""
-        return cls._read().get("run_dir")
+        return cls.read().get("run_dir")
 
     @staticmethod
-    def _read():
+    def read():
+        """The record of the run that is active, or that crashed and awaits clean-up; {} if none."""
         try:
             with open(RECORD_PATH) as f:
                 record = json.load(f)
@@ -201,7 +202,7 @@ class RunRecord:
     def _clean_leftovers(cls, switch_names, node_names):
         """Clean up after a crashed run. Returns what was cleaned, as a list of words (empty when
         there was nothing)."""
-        record = cls._read()
+        record = cls.read()
         cleaned = []
         shells = [int(p) for p in sh("pgrep", "-f", r"^mininet:(%s)$" % "|".join(node_names)).stdout.split()]
         # A process spawned just before the crash may be missing from the record; it still

@@ -108,7 +108,7 @@ def test_a_script_using_the_harness_killed_by_a_signal_leaves_nothing(sig):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                               env=dict(os.environ, PYTHONPATH=ROOT))
     wait_for_line(script, "up")
-    pids = list(RunRecord._read()["pids"].values())
+    pids = list(RunRecord.read()["pids"].values())
     assert len(pids) > 10 and os.path.isdir(os.path.join(run_dir, "etcd"))
     os.killpg(script.pid, sig)
     output = script.communicate(timeout=60)[0]
