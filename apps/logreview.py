@@ -151,10 +151,12 @@ def main(argv=None):
         thresholds = parse_thresholds(args.threshold)
         if not os.path.isfile(os.path.join(args.run_dir, "cluster.json")):
             raise ValueError("%s is not a run directory (no cluster.json)" % args.run_dir)
-    except ValueError as e:
+        out = open(args.out, "a", buffering=1) if args.out else sys.stdout
+        reviewer = Reviewer(args.run_dir, thresholds, args.block, args.ban, out)
+    except ValueError as e:        # a bad cluster.json too: ConfigError is one
         parser.error(str(e))
-    out = open(args.out, "a", buffering=1) if args.out else sys.stdout
-    reviewer = Reviewer(args.run_dir, thresholds, args.block, args.ban, out)
+    except OSError as e:
+        parser.error("cannot write alerts to %s: %s" % (args.out, e.strerror))
     try:
         reviewer.follow() if args.follow else reviewer.batch()
     except KeyboardInterrupt:

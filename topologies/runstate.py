@@ -76,7 +76,8 @@ def die_with_this_process():
     """A Popen preexec_fn: the child gets SIGTERM when this process dies, even by SIGKILL, so that
     nothing it starts outlives a crashed run (Linux prctl). A parent that died before the prctl
     took effect never signals (prctl(2)): the child then checks who its parent is and, orphaned
-    already, exits before it runs anything."""
+    already, exits before it runs anything. Linux sends the signal when the spawning *thread*
+    ends: spawn from the main thread, or one that lasts as long as the run."""
     parent = os.getpid()
 
     def preexec():

@@ -85,3 +85,8 @@ def test_a_minute_of_ordinary_conversations_with_a_web_host_crash_raises_no_aler
         time.sleep(2 * 0.5 + 1)            # the reviewer's last polls
         assert cluster.alerts() == []
         assert cluster.rest("GET", "/lb/blocks")["blocks"] == []
+        run_dir = cluster.run_dir
+    # Batch mode reads every line of the finished logs: no alert however late follow mode is.
+    batch = subprocess.run([sys.executable, "-m", "apps.logreview", run_dir], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert batch.returncode == 0 and batch.stdout == "", batch.stdout + batch.stderr
