@@ -14,6 +14,7 @@ APT_PACKAGES=(
     python3-venv python3-dev python-is-python3 gcc
     ethtool iproute2 iputils-ping iperf3 curl tcpdump nmap hping3 wrk apache2-utils arping
     net-tools procps psmisc
+    haproxy keepalived
 )
 
 say() { printf '[install] %s\n' "$*"; }
@@ -31,8 +32,16 @@ install_debian_packages() {
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || die "apt-get update failed: check the package sources"
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-        || die "apt-get install failed for: ${missing[*]}"
+    # haproxy and keepalived are daemons the benchmark starts itself, inside the director hosts:
+    # their packages must not start them on the machine (policy-rc.d 101 = do not start).
+    local policy=/usr/sbin/policy-rc.d made_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+    fi
+    local rc=0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    [ -n "$made_policy" ] && rm -f "$policy"
+    [ $rc -eq 0 ] || die "apt-get install failed for: ${missing[*]}"
 }
 
 install_python_packages() {

@@ -27,7 +27,8 @@ from mininet.node import RemoteController
 from controller.health import HealthSettings
 from controller.proxies import ACTIVE_STANDBY, ProxyPolicy
 from topologies import forwarding
-from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, VIP, ConfigError, describe
+from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
+from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
                                  die_with_this_process, require_free_port, sh, stop_processes)
 from topologies.topo import LvsTopo
@@ -39,7 +40,8 @@ __all__ = ["Cluster", "ClusterError", "ConfigError", "RestError"]
 
 # What cluster.fail() can do to each role.
 FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
-                 "proxy": ("crash", "link", "hang"), "client": ("link",), "router": ("link",)}
+                 "proxy": ("crash", "link", "hang"), "director": ("crash", "link", "hang"),
+                 "client": ("link",), "router": ("link",)}
 # A hung datapath: the bridge and its OpenFlow channel live on, but nothing it sends leaves.
 # A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
 HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
@@ -66,9 +68,11 @@ def wait_until(what, check, timeout, interval=0.1):
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxies=ACTIVE_STANDBY,
-                 preempt=False, review=False, block=True, progress=None):
+                 preempt=False, review=False, block=True, progress=None, director=SDN,
+                 peer=PeerSettings()):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
-                                    remote_webs=remote_webs)
+                                    remote_webs=remote_webs, director=director)
+        self.peer = peer.validate()
         self.rest_port, self.of_port = rest_port, of_port
         self.health = health.validate()
         self.proxy_policy = ProxyPolicy(mode=proxies, preempt=preempt).validate()
@@ -161,6 +165,8 @@ class Cluster:
         self._step("switches", self._wait_switches)
         self._step("etcd", self._start_etcd)
         self._step("web servers", self._start_webs)
+        if self.directors_are_hosts:
+            self._step("directors", self._start_directors)
         if self.review:
             self._step("log reviewer", self._start_reviewer)
 
@@ -237,6 +243,8 @@ class Cluster:
             self._set_up_proxy(proxy)
         for web in d.real_servers:
             self._host_commands(web.name, forwarding.real_server_setup(d, web))
+        if self.directors_are_hosts:
+            return "the real servers answer the directors on their own LAN"
         return "%s: %s" % (d.mode.upper(), {"nat": "real servers route through the virtual gateway",
                                             "dr": "VIP on the real servers' lo, ARP silenced",
                                             "tun": "VXLAN endpoints on proxies and real servers"}[d.mode])
@@ -272,11 +280,11 @@ class Cluster:
 
         def all_ready():
             status = self._status_or_none()
-            return (status and status["active_proxy"]
+            return (status and (status["active_proxy"] or self.directors_are_hosts)
                     and names <= {s["name"] for s in status["switches"] if s["ready"]} and status)
         status = wait_until("all switches to connect and take their flows", all_ready, timeout=30)
         return "%d switches connected, flows installed; active proxy %s" % (
-            len(names), status["active_proxy"])
+            len(names), status["active_proxy"] or "none (the directors are hosts)")
 
     # --- etcd ---------------------------------------------------------------------------------
     @property
@@ -344,6 +352,41 @@ class Cluster:
                    timeout=20)
         return "%d real servers up (health checks every %gs)" % (len(webs), self.health.interval)
 
+    # --- the peer's directors (keepalived + HAProxy hosts) -------------------------------------
+    @property
+    def directors_are_hosts(self):
+        return self.description.director != SDN
+
+    @property
+    def directors(self):
+        """The two nodes that can carry the VIP: the proxies, or the director hosts."""
+        return list(self.description.proxies) or [h.name for h in self.description.hosts_with_role("director")]
+
+    def _start_directors(self):
+        for name in self.directors:
+            self._start_director(name)
+        wait_until("a director to take the VIP and serve it",
+                   lambda: "served_by" in self.host("c1").cmd("curl -s -m 1 http://%s/" % self.vip), timeout=20)
+        owner = [name for name in self.directors if self.vip in self.host(name).cmd("ip -4 -o addr")]
+        return "keepalived (advert_int %gs) + HAProxy on %s; VIP on %s" % (
+            self.peer.advert_int, ", ".join(self.directors), ", ".join(owner) or "none")
+
+    def _start_director(self, name):
+        home = os.path.join(self.run_dir, "directors", name)
+        os.makedirs(home, exist_ok=True)
+        files = {key: os.path.join(home, key)
+                 for key in ("haproxy.cfg", "haproxy.pid", "keepalived.conf", "keepalived.pid", "vrrp.pid")}
+        with open(files["haproxy.cfg"], "w") as f:
+            f.write(haproxy_config(self.description, self.peer))
+        with open(files["keepalived.conf"], "w") as f:
+            f.write(keepalived_config(self.description, name, self.peer, files["haproxy.pid"]))
+        haproxy = self._spawn(name, "haproxy", ["haproxy", "-db", "-f", files["haproxy.cfg"]])
+        with open(files["haproxy.pid"], "w") as f:        # in the foreground HAProxy writes none
+            f.write("%d\n" % haproxy.pid)
+        self._spawn(name, "keepalived", ["keepalived", "--dont-fork", "--log-console", "--vrrp", "--no-syslog",
+                                         "-f", files["keepalived.conf"], "-p", files["keepalived.pid"],
+                                         "-r", files["vrrp.pid"]])
+
     # --- log reviewer -------------------------------------------------------------------------
     @property
     def alerts_path(self):
@@ -376,6 +419,7 @@ class Cluster:
                                         preexec_fn=die_with_this_process())
         self.processes[(node, service)] = process
         self.record.add_pid("%s:%s" % (node, service), process.pid)
+        return process
 
     def _kill(self, *services, crash=False):
         """Stop services given as (node, service) pairs, all at once."""
@@ -418,23 +462,28 @@ class Cluster:
             raise ClusterError("%s has already failed (%s); recover it first" % (name, self.failed[name]))
         if kind == "link":
             self._set_links(name, "down")
+        elif kind == "hang":
+            self._set_hang(name, True)
         elif role == "proxy":
-            self._fail_proxy(name, kind)
+            sh("ovs-vsctl", "--timeout=5", "del-br", name)
+        elif role == "director":     # the box dies: its daemons, and it falls silent (as a deleted proxy)
+            self._kill((name, "keepalived"), (name, "haproxy"), crash=True)
+            self._set_links(name, "down")
         else:
             self._kill((name, "etcd" if role == "db" else "web"), crash=True)
         self.failed[name] = kind
         message = "%s failed (%s)" % (name, kind)
-        if role == "proxy" and all(p in self.failed for p in self.description.proxies):
+        if role in ("proxy", "director") and all(p in self.failed for p in self.directors):
             message += "; both proxies are down: the VIP is down until one of them recovers"
         return message
 
-    def _fail_proxy(self, name, kind):
-        if kind == "crash":
-            sh("ovs-vsctl", "--timeout=5", "del-br", name)
-        else:
-            for intf in self.net[name].intfList():
-                if intf.name != "lo":
-                    sh("tc", "qdisc", "replace", "dev", intf.name, "root", *HANG_QDISC.split())
+    def _set_hang(self, name, hung):
+        """A node that receives but sends nothing (see HANG_QDISC), or its recovery."""
+        node = self.net[name]          # a switch's shell is in the root namespace, a host's in its own
+        for intf in node.intfList():
+            if intf.name != "lo":
+                node.cmd("tc qdisc replace dev %s root %s" % (intf.name, HANG_QDISC) if hung
+                         else "tc qdisc del dev %s root" % intf.name)
 
     def recover(self, name):
         kind = self.failed.pop(name, None)
@@ -445,13 +494,17 @@ class Cluster:
         if kind == "link":
             self._set_links(name, "up")
             self._restore_gateway(name)
-        elif role == "proxy" and kind == "crash":
+        elif kind == "hang":
+            self._set_hang(name, False)
+        elif role == "proxy":
             self.net[name].start(self.net.controllers)
             self._set_up_proxy(name)
-        elif role == "proxy":
-            for intf in self.net[name].intfList():
-                if intf.name != "lo":
-                    sh("tc", "qdisc", "del", "dev", intf.name, "root")
+        elif role == "director":     # it boots again: links up, no VIP until keepalived says so
+            self._set_links(name, "up")
+            self._restore_gateway(name)
+            public = self.description.host(name).interface_on("s_pub")
+            self.host(name).cmd("ip addr del %s/%d dev %s" % (self.vip, public.prefixlen, public.name))
+            self._start_director(name)
         elif role == "db":
             self._spawn(name, "etcd", self._etcd_command(name, cluster_state="existing"))
         else:

@@ -21,6 +21,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional, Tuple
 
 MODES = ("nat", "tun", "dr")
+# Who balances the VIP: this project's proxies (OVS switches lb1, lb2 driven by the controller),
+# or the stack an operator would otherwise build, keepalived (VRRP) and HAProxy on two hosts lb1,
+# lb2 in the proxies' place; the benchmark compares the two in the same network.
+SDN, HAPROXY = "sdn", "haproxy"
+DIRECTORS = (SDN, HAPROXY)
 MAX_CLIENTS = 64
 MAX_WEBS = 32
 DB_COUNT = 3
@@ -132,6 +137,7 @@ class ClusterDescription:
     gateway_mac: str
     lan_mtu: int
     proxies: Tuple[str, ...] = field(default=PROXY_NAMES)
+    director: str = SDN
 
     def host(self, name):
         for host in self.hosts:
@@ -299,7 +305,7 @@ def validate_vip(vip, taken):
 
 
 SWITCH_ROLES = ("public", "lan", "db", "remote", "proxy")
-HOST_ROLES = ("client", "router", "web", "db", "management")
+HOST_ROLES = ("client", "router", "web", "db", "management", "director")
 OFPP_MAX = 0xffffff00          # the highest OpenFlow port number a switch port can have
 IFNAME_MAX = 15                # Linux interface names
 MIN_MTU, MAX_MTU = 1280, 9000
@@ -371,8 +377,14 @@ def check_description(d):
     _require(len(d.hosts_with_role("router")) == 1, "hosts", "%d routers" % len(d.hosts_with_role("router")),
              "exactly one host with the role router")
     _require(d.real_servers, "hosts", "no web host", "at least one host with the role web")
-    _require(len(d.proxies) == 2 and all(switches.get(p) and switches[p].role == "proxy" for p in d.proxies),
-             "proxies", list(d.proxies), "two switches with the role proxy")
+    _require(d.director in DIRECTORS, "director", d.director, "one of " + ", ".join(DIRECTORS))
+    if d.director == SDN:
+        _require(len(d.proxies) == 2 and all(switches.get(p) and switches[p].role == "proxy" for p in d.proxies),
+                 "proxies", list(d.proxies), "two switches with the role proxy")
+    else:
+        _require(not d.proxies, "proxies", list(d.proxies), "none: the directors are hosts")
+        _require(len(d.hosts_with_role("director")) == 2, "hosts", "%d directors" % len(d.hosts_with_role("director")),
+                 "two hosts with the role director")
     for i, t in enumerate(d.trunks):
         for end, port in ((t.switch_a, t.port_a), (t.switch_b, t.port_b)):
             _require(end in switches, "trunks[%d]" % i, end, "a switch of the description")
@@ -421,9 +433,14 @@ def _check_host(host, where, switches):
                  "a host address of %s, not its network or broadcast address" % net)
 
 
-def validate(mode, clients, webs, remote_webs=0):
+def validate(mode, clients, webs, remote_webs=0, director=SDN):
     if mode not in MODES:
         raise ConfigError("unknown forwarding mode %r: choose one of %s" % (mode, ", ".join(MODES)))
+    if director not in DIRECTORS:
+        raise ConfigError("unknown director %r: choose one of %s" % (director, ", ".join(DIRECTORS)))
+    if director == HAPROXY and (mode != "nat" or remote_webs):
+        raise ConfigError("the haproxy director is a full proxy on the proxies' LAN (both addresses "
+                          "rewritten, as in NAT): it takes --mode nat and no --remote-webs")
     for what, value, low, top in (("clients", clients, 1, MAX_CLIENTS), ("webs", webs, 1, MAX_WEBS),
                                   ("remote-webs", remote_webs, 0, MAX_REMOTE_WEBS)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
@@ -438,10 +455,11 @@ def validate(mode, clients, webs, remote_webs=0):
                           "the proxy, but servers on %s route through r0; use --mode tun" % REMOTE_NET)
 
 
-def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
+def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, director=SDN):
     """The cluster for a forwarding mode, counts of clients, web hosts (on the proxies' LAN) and
-    remote web hosts (one L3 hop away, TUN only), and a VIP."""
-    validate(mode, clients, webs, remote_webs)
+    remote web hosts (one L3 hop away, TUN only), a VIP, and who directs (see DIRECTORS)."""
+    validate(mode, clients, webs, remote_webs, director)
+    sdn = director == SDN
     router_pub = str(PUBLIC_NET.network_address + ROUTER_HOST_ID)
     router_lan = str(LAN_NET.network_address + ROUTER_HOST_ID)
     switches = (
@@ -449,7 +467,7 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
         Switch("s_lan", 0x2, "lan"),
         Switch("s_db", 0x3, "db"),
     ) + ((Switch("s_far", 0x4, "remote"),) if remote_webs else ()) \
-      + tuple(Switch(name, 0x100 + i, "proxy") for i, name in enumerate(PROXY_NAMES, 1))
+      + (tuple(Switch(name, 0x100 + i, "proxy") for i, name in enumerate(PROXY_NAMES, 1)) if sdn else ())
 
     hosts = [Host("r0", "router", (
         _interface("r0", 0, PUBLIC_NET, ROUTER_HOST_ID, "s_pub", EDGE_ROUTER_PORT),
@@ -464,7 +482,7 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
         hosts.append(Host("web%d" % i, "web", (
             _interface("web%d" % i, 0, LAN_NET, WEB_BASE + i, "s_lan", EDGE_FIRST_HOST_PORT + i - 1),
             _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
-            gateway=NAT_GATEWAY if mode == "nat" else router_lan))
+            gateway=NAT_GATEWAY if mode == "nat" and sdn else router_lan))
     router_remote = str(REMOTE_NET.network_address + ROUTER_HOST_ID)
     for i in range(webs + 1, webs + remote_webs + 1):
         hosts.append(Host("web%d" % i, "web", (
@@ -481,7 +499,13 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
             _interface("db%d" % i, 0, DB_NET, DB_BASE + i, "s_db", i),)))
 
     trunks, tunnels = [], []
-    for index, proxy in enumerate(PROXY_NAMES):
+    for index, proxy in enumerate(PROXY_NAMES if not sdn else ()):
+        # A director host in each proxy's place, cabled to the same edge switch ports.
+        hosts.append(Host(proxy, "director", (
+            _interface(proxy, 0, PUBLIC_NET, PROXY_LOCAL_HOST_ID + index, "s_pub", index + 1),
+            _interface(proxy, 1, LAN_NET, PROXY_LOCAL_HOST_ID + index, "s_lan", index + 1)),
+            gateway=router_pub))
+    for index, proxy in enumerate(PROXY_NAMES if sdn else ()):
         trunks.append(Trunk(proxy, PROXY_UPLINK_PORT, "s_pub", index + 1))
         trunks.append(Trunk(proxy, PROXY_DOWNLINK_PORT, "s_lan", index + 1))
         local_ip = str(LAN_NET.network_address + PROXY_LOCAL_HOST_ID + index)
@@ -493,6 +517,7 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0):
                                      http_port=HTTP_PORT, switches=switches, hosts=tuple(hosts),
                                      trunks=tuple(trunks), tunnels=tuple(tunnels),
                                      gateway_mac=vrrp_mac(NAT_GATEWAY_VRID),
-                                     lan_mtu=LAN_MTU_TUN if mode == "tun" else 1500)
+                                     lan_mtu=LAN_MTU_TUN if mode == "tun" else 1500,
+                                     proxies=PROXY_NAMES if sdn else (), director=director)
     check_description(description)
     return description

@@ -75,23 +75,28 @@ class ProxySampler(threading.Thread):
         """The proxies whose counter grew, period by period."""
         return [grew for _, grew in self.timeline]
 
+    def carried_since(self, proxy, since):
+        """True once the proxy's counter has grown after monotonic time `since`."""
+        return any(at > since and proxy in grew for at, grew in list(self.timeline))
+
     def handovers_violated(self, phases):
         """Check that the VIP went to one proxy at a time, as `phases` say: [(from, proxy), ...],
-        monotonic times from which each proxy should carry it. In a phase only its proxy's
-        counter grows, except until COUNTER_LAG after that proxy first grows, when the previous
-        one's may still catch up; the first phase allows no other. A list of what went wrong."""
+        monotonic times from which each proxy should carry it. A proxy takes over when its
+        counter first grows after its phase began (within COUNTER_LAG of the phase's end at the
+        latest); from COUNTER_LAG after that until its phase ends, only its counter may grow (in
+        the first phase, from the start). A list of what went wrong."""
         wrong = []
         for i, (start, carrier) in enumerate(phases):
             end = phases[i + 1][0] if i + 1 < len(phases) else float("inf")
-            period = [(at, grew) for at, grew in self.timeline if start <= at < end]
-            took_over = start if i == 0 else next((at for at, grew in period if carrier in grew), None)
-            if took_over is None:
+            took_over = start if i == 0 else next(
+                (at for at, grew in self.timeline if at > start and carrier in grew), None)
+            if took_over is None or took_over > end + COUNTER_LAG:
                 wrong.append("%s never carried the VIP after %+.2f s" % (carrier, start - phases[0][0]))
                 continue
             settled = took_over + (COUNTER_LAG if i else 0)
             wrong += ["%s carried the VIP at %+.2f s, when only %s should" % (
                 "+".join(sorted(grew - {carrier})), at - phases[0][0], carrier)
-                for at, grew in period if at > settled and grew - {carrier}]
+                for at, grew in self.timeline if settled < at <= end and grew - {carrier}]
         return wrong
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.emulation
 
 def test_preemptive_failback_hands_the_vip_back_without_overlap():
     with Cluster(mode="dr", clients=2, webs=2, preempt=True) as cluster:
-        stream = request_stream(cluster, 200)
+        stream = request_stream(cluster, 400)
         sampler = ProxySampler(cluster)
         sampler.start()
         try:
@@ -21,10 +21,11 @@ def test_preemptive_failback_hands_the_vip_back_without_overlap():
             failed = time.monotonic()
             cluster.fail("lb1", "link")
             wait_for(lambda: status(cluster)["active_proxy"] == "lb2", 3, "no failover")
-            time.sleep(1)
+            wait_for(lambda: sampler.carried_since("lb2", failed), 5, "lb2 carried nothing")
             recovered = time.monotonic()
             cluster.recover("lb1")
             wait_for(lambda: status(cluster)["active_proxy"] == "lb1", 3, "no preemptive failback")
+            wait_for(lambda: sampler.carried_since("lb1", recovered), 5, "lb1 carried nothing after failback")
             result = json.loads(stream.communicate(timeout=60)[0])
         finally:
             sampler.stop()

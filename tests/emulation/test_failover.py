@@ -38,6 +38,7 @@ def test_the_standby_takes_over_and_nothing_in_flight_is_lost(cluster, kind):
         failed = time.monotonic()
         cluster.fail(active, kind)
         wait_for(lambda: status(cluster)["active_proxy"] == standby, 3, "no failover to %s" % standby)
+        wait_for(lambda: sampler.carried_since(standby, failed), 5, "%s carried nothing" % standby)
         time.sleep(1.5)
         cluster.recover(active)
         result = json.loads(stream.communicate(timeout=60)[0])

@@ -42,3 +42,9 @@ def test_failback_phases():
     assert verdict([(1, A), (10.3, B), (20.2, A), (20.3, B), (25, A)], phases) == []
     assert verdict([(1, A), (10.3, B), (20.2, A), (25, B)], phases) == [
         "lb2 carried the VIP at +25.00 s, when only lb1 should"]
+
+
+def test_a_new_carrier_whose_counter_catches_up_after_its_phase_still_counts():
+    phases = ((0.0, "lb1"), (10.0, "lb2"), (11.0, "lb1"))
+    assert verdict([(1, A), (11.3, B), (11.5, A), (14, A)], phases) == []
+    assert verdict([(1, A), (12.5, A)], phases) == ["lb2 never carried the VIP after +10.00 s"]
