@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -83,12 +84,11 @@ def wrk(cluster, url, seconds, close):
     command = ["wrk", "-t2", "-c32", "-d%ds" % seconds, "--timeout", "2s", "-s", WRK_SCRIPT]
     if close:
         command += ["-H", "Connection: close"]
-    out = cluster.host("c1").cmd(" ".join(command + [url]))
+    out = cluster.host("c1").cmd(shlex.join(command + [url])).replace("\r", "")
     found = re.search(r"^REPORT (\{.*\})$", out, re.M)
     if not found:
         raise Skipped("wrk gave no report: %s" % out.strip()[-200:])
-    report = json.loads(found.group(1))
-    return report
+    return json.loads(found.group(1))
 
 
 def http_figures(cluster, url, seconds):
@@ -125,18 +125,20 @@ def vip_owner(cluster):
 def failover(cluster, kind, quick):
     """(longest gap in ms, 1 if a download in flight broke else 0) for one failure kind."""
     active = vip_owner(cluster)
-    size, rate = (1_000_000, 400_000) if quick else (3_000_000, 600_000)
-    download = cluster.host("c2").popen(["curl", "-s", "-m", "60", "-o", "/dev/null", "-w", "%{size_download}",
+    size, rate = (800_000, 400_000) if quick else (3_000_000, 600_000)
+    # A download that stalls for 5 s has broken (a full proxy's connections end with it).
+    download = cluster.host("c2").popen(["curl", "-s", "-m", "60", "-y", "5", "-Y", "1", "-o", "/dev/null",
+                                         "-w", "%{size_download}",
                                          "http://%s/download?bytes=%d&rate=%d" % (cluster.vip, size, rate)],
                                         stdout=subprocess.PIPE, text=True)
     stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
-                         200 if quick else 400, "--interval", 0.01, "--timeout", 1)
+                         150 if quick else 400, "--interval", 0.01, "--timeout", 1)
     time.sleep(1)
     cluster.fail(active, kind)
     result = json.loads(stream.communicate(timeout=120)[0])
     got = download.communicate(timeout=120)[0].strip()
     cluster.recover(active)
-    time.sleep(2)          # the recovered director settles as standby
+    time.sleep(1 if quick else 2)          # the recovered director settles as standby
     return round(result["max_gap"] * 1000), int(download.returncode != 0 or got != str(size))
 
 
@@ -174,7 +176,7 @@ def measure(variant, quick, progress):
         host = cluster.vip if target == "vip" else cluster.description.host(target).ip
         url = "http://%s/" % host
         progress("%s: HTTP with wrk" % variant)
-        row.update(http_figures(cluster, url, 2 if quick else 5))
+        row.update(http_figures(cluster, url, 1 if quick else 5))
         row["packet_in_per_1000"] = packet_ins(cluster, url, variant)
         progress("%s: failovers" % variant)
         row.update(failover_figures(cluster, variant, quick))

@@ -1,0 +1,36 @@
+"""scripts/bench.py --quick produces every figure for every director, as a number or as a figure
+skipped with its reason. Speed is the benchmark's to report, not the test's to assert."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from topologies.runstate import RUNS_DIR_ENV
+
+pytestmark = pytest.mark.emulation
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.join(ROOT, "scripts", "bench.py")
+
+
+def test_the_quick_benchmark_produces_every_figure():
+    out = os.path.join(os.environ[RUNS_DIR_ENV], "bench")
+    result = subprocess.run([sys.executable, BENCH, "--quick", "--out", out], capture_output=True, text=True,
+                            timeout=420)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    with open(os.path.join(out, "results.json")) as f:
+        results = json.load(f)
+    rows = {row["variant"]: row for row in results["rows"]}
+    assert set(rows) == {"baseline", "sdn-nat", "sdn-dr", "sdn-tun", "peer", "peer-default", "maglev"}
+    assert {"cores", "kernel", "ovs", "commit", "datapath"} <= set(results["machine"])
+    for variant, row in rows.items():
+        for figure, value in row.items():
+            if figure == "variant":
+                continue
+            numeric = isinstance(value, (int, float)) and math.isfinite(value)
+            assert numeric or str(value).startswith("skipped: "), (variant, figure, value)
+    assert isinstance(rows["sdn-nat"]["wrk_close_rps"], (int, float))      # no tool is missing here
+    assert isinstance(rows["peer"]["gap_link_ms"], (int, float))
+    assert "| wrk_close_rps |" in result.stdout
