@@ -28,15 +28,19 @@ def request_once(host, port, path, timeout):
         connection.close()
 
 
-def run(url, connections, timeout, interval):
-    """Counts by serving host, errors, and the longest time without a successful answer."""
+def run(url, connections, timeout, interval, timeline=False):
+    """Counts by serving host, errors, and the longest time without a successful answer; with
+    `timeline`, each request's start (Unix time) and latency in seconds (None if it failed)."""
     parts = urlsplit(url)
-    served, errors = Counter(), 0
+    served, errors, requests = Counter(), 0, []
     started = last_success = time.monotonic()
     max_gap = 0.0
     for _ in range(connections):
+        asked, asked_at = time.monotonic(), time.time()
         server = request_once(parts.hostname, parts.port or 80, parts.path or "/", timeout)
         now = time.monotonic()
+        if timeline:
+            requests.append([round(asked_at, 4), round(now - asked, 4) if server else None])
         if server:
             served[server] += 1
             max_gap, last_success = max(max_gap, now - last_success), now
@@ -45,8 +49,9 @@ def run(url, connections, timeout, interval):
         if interval:
             time.sleep(interval)
     max_gap = max(max_gap, time.monotonic() - last_success)
-    return {"connections": connections, "served_by": dict(served), "errors": errors,
-            "seconds": round(time.monotonic() - started, 3), "max_gap": round(max_gap, 3)}
+    result = {"connections": connections, "served_by": dict(served), "errors": errors,
+              "seconds": round(time.monotonic() - started, 3), "max_gap": round(max_gap, 3)}
+    return dict(result, timeline=requests) if timeline else result
 
 
 def main(argv=None):
@@ -55,12 +60,14 @@ def main(argv=None):
     parser.add_argument("--connections", type=int, default=100, help="1..%d" % MAX_CONNECTIONS)
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also report each request's start time and latency (null if it failed)")
     args = parser.parse_args(argv)
     if not 1 <= args.connections <= MAX_CONNECTIONS:
         parser.error("--connections must be from 1 to %d" % MAX_CONNECTIONS)
     if urlsplit(args.url).scheme != "http" or not urlsplit(args.url).hostname:
         parser.error("--url must be an http:// URL, got %r" % args.url)
-    print(json.dumps(run(args.url, args.connections, args.timeout, args.interval)))
+    print(json.dumps(run(args.url, args.connections, args.timeout, args.interval, args.timeline)))
     return 0
 
 

@@ -24,6 +24,12 @@ import etcd3gw
 from etcd3gw.exceptions import Etcd3Exception
 
 PREFIX = "conv/"
+# A call's deadline must outlast a Raft leader election, or a leader's crash fails requests. The
+# cluster's members notice a lost leader after the 500 ms election timeout (randomised up to
+# 1 s) and a split vote costs another such round: seen in a test, the new leader came 1.2-1.5 s
+# after the crash, and a 1.5 s deadline answered one request with 503. Without a quorum the
+# answer comes after this deadline (plus one attempt's timeout).
+DEADLINE = 3.0
 
 
 class Unavailable(Exception):
@@ -47,7 +53,7 @@ def new_conversation_id():
 
 
 class ConversationStore:
-    def __init__(self, endpoints, attempt_timeout=0.5, deadline=1.5, ttl=3600):
+    def __init__(self, endpoints, attempt_timeout=0.5, deadline=DEADLINE, ttl=3600):
         self.clients = []
         for url in endpoints:
             parts = urlsplit(url)

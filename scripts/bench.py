@@ -38,11 +38,15 @@ from datetime import datetime
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from tqdm import tqdm  # noqa: E402
+
 from controller.maglev import TABLE_SIZE, lookup_table  # noqa: E402
 from topologies.description import HAPROXY  # noqa: E402
 from topologies.flags import OneLineParser  # noqa: E402
 from topologies.peer import PeerSettings  # noqa: E402
+from topologies.runstate import ClusterError  # noqa: E402
 
+import plots  # noqa: E402  (beside this script)
 # name -> (Cluster keyword arguments, what the client asks: the VIP or web1 straight)
 VARIANTS = {
     "baseline": (dict(mode="dr"), "web1"),
@@ -117,13 +121,20 @@ def packet_ins(cluster, url, variant):
 
 
 def vip_owner(cluster):
-    if not cluster.directors_are_hosts:
-        return cluster.rest("GET", "/lb/status")["active_proxy"]
-    return next(name for name in cluster.directors if cluster.vip + "/" in cluster.host(name).cmd("ip -4 -o addr"))
+    """The director carrying the VIP, once exactly one does (ClusterError after 10 s)."""
+    from topologies.cluster import wait_until
+
+    def owner():
+        if not cluster.directors_are_hosts:
+            return cluster.rest("GET", "/lb/status")["active_proxy"]
+        holders = [name for name in cluster.directors if cluster.vip + "/" in cluster.host(name).cmd("ip -4 -o addr")]
+        return holders[0] if len(holders) == 1 else None
+    return wait_until("exactly one director to carry the VIP", owner, timeout=10)
 
 
 def failover(cluster, kind, quick):
-    """(longest gap in ms, 1 if a download in flight broke else 0) for one failure kind."""
+    """(longest gap in ms, 1 if a download in flight broke else 0, the client's requests as
+    [seconds from the failure, latency or None]) for one failure kind."""
     active = vip_owner(cluster)
     size, rate = (800_000, 400_000) if quick else (3_000_000, 600_000)
     # A download that stalls for 5 s has broken (a full proxy's connections end with it).
@@ -132,24 +143,27 @@ def failover(cluster, kind, quick):
                                          "http://%s/download?bytes=%d&rate=%d" % (cluster.vip, size, rate)],
                                         stdout=subprocess.PIPE, text=True)
     stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
-                         150 if quick else 400, "--interval", 0.01, "--timeout", 1)
+                         150 if quick else 400, "--interval", 0.01, "--timeout", 1, "--timeline")
     time.sleep(1)
+    failed_at = time.time()
     cluster.fail(active, kind)
     result = json.loads(stream.communicate(timeout=120)[0])
     got = download.communicate(timeout=120)[0].strip()
     cluster.recover(active)
     time.sleep(1 if quick else 2)          # the recovered director settles as standby
-    return round(result["max_gap"] * 1000), int(download.returncode != 0 or got != str(size))
+    timeline = [[round(at - failed_at, 4), latency] for at, latency in result["timeline"]]
+    return round(result["max_gap"] * 1000), int(download.returncode != 0 or got != str(size)), timeline
 
 
 def failover_figures(cluster, variant, quick):
-    figures = {}
+    """The failover figures, and each kind's client timeline."""
+    figures, timelines = {}, {}
     for kind in FAILURES:
         if variant == "baseline":
             figures["gap_%s_ms" % kind] = figures["broken_%s" % kind] = skipped("no director to fail")
             continue
-        figures["gap_%s_ms" % kind], figures["broken_%s" % kind] = failover(cluster, kind, quick)
-    return figures
+        figures["gap_%s_ms" % kind], figures["broken_%s" % kind], timelines[kind] = failover(cluster, kind, quick)
+    return figures, timelines
 
 
 def maglev_figures(servers=4, connections=10_000):
@@ -167,20 +181,26 @@ def maglev_figures(servers=4, connections=10_000):
             "maglev_balance_pct": round(100 * max(abs(share - 1 / servers) for share in shares) * servers, 1)}
 
 
+STEPS = ("cluster up", "HTTP with wrk", "failovers")
+
+
 def measure(variant, quick, progress):
+    """One variant's figures, and its failover timelines; `progress(step)` after each step."""
     from topologies.cluster import Cluster
     kwargs, target = VARIANTS[variant]
     started = time.monotonic()
     with Cluster(clients=4, webs=2, **kwargs) as cluster:
         row = {"variant": variant, "startup_s": round(time.monotonic() - started, 1)}
+        progress(STEPS[0])
         host = cluster.vip if target == "vip" else cluster.description.host(target).ip
         url = "http://%s/" % host
-        progress("%s: HTTP with wrk" % variant)
         row.update(http_figures(cluster, url, 1 if quick else 5))
         row["packet_in_per_1000"] = packet_ins(cluster, url, variant)
-        progress("%s: failovers" % variant)
-        row.update(failover_figures(cluster, variant, quick))
-    return row
+        progress(STEPS[1])
+        figures, timelines = failover_figures(cluster, variant, quick)
+        row.update(figures)
+        progress(STEPS[2])
+    return row, timelines
 
 
 def markdown(rows):
@@ -207,12 +227,22 @@ def main(argv=None):
     out = os.path.abspath(args.out or os.path.join(ROOT, "runs", "bench-" + datetime.now().strftime("%Y%m%d-%H%M%S")))
     os.makedirs(out, exist_ok=True)
 
-    def progress(message):
-        sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), message))
-    rows = [measure(variant, args.quick, progress) for variant in variants]
+    rows, timelines = [], {}
+    with tqdm(total=len(variants) * len(STEPS), unit="step", file=sys.stderr) as bar:
+        def progress(step):
+            bar.set_postfix_str("%s: %s done" % (variant, step))
+            bar.update()
+        for variant in variants:
+            bar.set_description(variant)
+            try:
+                row, timelines[variant] = measure(variant, args.quick, progress)
+            except ClusterError as e:
+                parser.fail("%s: %s" % (variant, e))
+            rows.append(row)
     rows.append(dict({"variant": "maglev"}, **maglev_figures()))
+    results = {"machine": machine(), "quick": args.quick, "rows": rows, "timelines": timelines}
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"machine": machine(), "quick": args.quick, "rows": rows}, f, indent=2)
+        json.dump(results, f, indent=1)
     fields = list(dict.fromkeys(k for row in rows for k in row))
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
@@ -221,7 +251,12 @@ def main(argv=None):
     print(markdown(rows[:-1]))
     print()
     print(markdown(rows[-1:]))
-    print("\nresults in %s" % out)
+    try:
+        written = plots.draw(results, out)
+        print("\nplots: %s" % ", ".join(written))
+    except ImportError as e:
+        print("\nplots skipped: %s (scripts/install.sh installs matplotlib)" % e)
+    print("results in %s" % out)
     return 0
 
 

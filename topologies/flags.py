@@ -3,7 +3,8 @@ one line and exit 2, the flags that describe a cluster, and the two local TCP po
 import argparse
 import sys
 
-from topologies.description import MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, VIP, ConfigError, describe
+from topologies.description import (HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, SDN, VIP, ConfigError,
+                                    describe)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -19,7 +20,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 # The description flags and their defaults; an absent flag stays None until
 # description_from_arguments, so that a caller can tell whether any was given.
-DESCRIPTION_DEFAULTS = {"mode": "nat", "clients": "4", "webs": "2", "remote_webs": "0", "vip": VIP}
+DESCRIPTION_DEFAULTS = {"mode": "nat", "clients": "4", "webs": "2", "remote_webs": "0", "vip": VIP,
+                        "director": SDN}
 COUNT_FLAGS = ("clients", "webs", "remote_webs")
 
 
@@ -31,6 +33,8 @@ def add_description_arguments(parser):
     parser.add_argument("--remote-webs", help="web hosts one L3 hop away behind r0, 0..%d (TUN only; "
                                               "default 0)" % MAX_REMOTE_WEBS)
     parser.add_argument("--vip", help="the virtual IP, a free address of the public net (default %s)" % VIP)
+    parser.add_argument("--director", help="who carries the VIP: %s (this project's proxies) or %s (keepalived + "
+                                           "HAProxy on two hosts, for comparison); default %s" % (SDN, HAPROXY, SDN))
 
 
 def description_flags_given(args):
@@ -46,7 +50,7 @@ def description_from_arguments(args):
             value = int(value)
         setattr(args, flag, value)
     return describe(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
-                    remote_webs=args.remote_webs)
+                    remote_webs=args.remote_webs, director=args.director)
 
 
 def add_port_arguments(parser):

@@ -122,7 +122,7 @@ def main(argv=None):
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
                      remote_webs=args.remote_webs, health=args.health, proxies=args.proxies,
                      preempt=args.preempt, review=not args.no_review, block=not args.no_block,
-                     run_dir=args.run_dir,
+                     run_dir=args.run_dir, director=args.director,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
             print_table(cluster)
             if args.no_cli:

@@ -20,7 +20,7 @@ from mininet.topo import Topo
 
 # mn --custom runs this file through exec(), without __file__; its code object knows the path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))))
-from topologies.description import VIP, describe  # noqa: E402  (mn --custom loads this file by path)
+from topologies.description import SDN, VIP, describe  # noqa: E402  (mn --custom loads this file by path)
 
 OFFLOADS_OFF = "ethtool -K %s tx off tso off gso off >/dev/null 2>&1"
 
@@ -103,8 +103,9 @@ def management_routes(desc):
 
 class LvsTopo(Topo):
     """The cluster's topology: from a description, or from the parameters of describe()."""
-    def build(self, mode="nat", clients=4, webs=2, remote_webs=0, vip=VIP, description=None):
-        desc = description or describe(mode=mode, clients=clients, webs=webs, remote_webs=remote_webs, vip=vip)
+    def build(self, mode="nat", clients=4, webs=2, remote_webs=0, vip=VIP, director=SDN, description=None):
+        desc = description or describe(mode=mode, clients=clients, webs=webs, remote_webs=remote_webs, vip=vip,
+                                       director=director)
         self.description = desc
         for switch in desc.switches:
             self.addSwitch(switch.name, cls=ClusterSwitch, dpid="%016x" % switch.dpid)

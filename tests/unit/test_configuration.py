@@ -58,6 +58,8 @@ def refusal(parse, argv, capsys):
     (["--no-review", "--no-block"], "--no-block has no effect with --no-review"),
     (["--run-dir", "/etc/hostname/run"],
      "run directory /etc/hostname/run cannot be created: /etc/hostname is not a directory"),
+    (["--director", "ipvs"], "unknown director 'ipvs': choose one of sdn, haproxy"),
+    (["--director", "haproxy", "--mode", "dr"], "the haproxy director is a full proxy"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["extra"], "unrecognized arguments: extra"),
 ])

@@ -1,0 +1,25 @@
+"""The benchmark's plots are drawn from its results (synthetic here), skipped figures and all."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "scripts"))
+import plots  # noqa: E402
+
+
+def test_both_plots_are_drawn_from_results(tmp_path):
+    timeline = [[t / 100, None if 0 <= t < 30 else 0.004] for t in range(-100, 200, 5)]
+    results = {"rows": [{"variant": "sdn-dr", "wrk_close_rps": 1500, "wrk_keepalive_rps": 8000},
+                        {"variant": "peer", "wrk_close_rps": 2800, "wrk_keepalive_rps": "skipped: wrk gave no report"},
+                        {"variant": "maglev", "maglev_moved_pct": 25.6}],
+               "timelines": {"sdn-dr": {kind: timeline for kind in plots.FAILURES}, "baseline": {}}}
+    written = plots.draw(results, str(tmp_path))
+    assert [os.path.basename(p) for p in written] == ["failover.png", "rates.png"]
+    for path in written:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_directory_without_results_is_refused_in_one_line(tmp_path, capsys):
+    assert plots.main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
