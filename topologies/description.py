@@ -213,7 +213,7 @@ class ClusterDescription:
                          for i, t in enumerate(_list(fields, "trunks", "description"))),
             tunnels=tuple(TunnelEndpoint(**_fields(TunnelEndpoint, t, "tunnels[%d]" % i))
                           for i, t in enumerate(_list(fields, "tunnels", "description"))),
-            proxies=tuple(_list(fields, "proxies", "description"))))
+            proxies=tuple(_list(fields, "proxies", "description") if "proxies" in fields else PROXY_NAMES)))
         check_description(description)
         return description
 

@@ -160,3 +160,9 @@ def test_every_description_describe_makes_passes_the_checks(mode):
     for clients, webs in ((1, 1), (64, 32)):
         d = describe(mode=mode, clients=clients, webs=webs, remote_webs=16 if mode == "tun" else 0)
         assert ClusterDescription.from_dict(json.loads(d.to_json(compact=True))) == d
+
+
+def test_fields_with_defaults_may_be_left_out_of_the_json():
+    data = good()
+    del data["proxies"], data["director"]
+    assert ClusterDescription.from_dict(data) == describe(mode="tun", clients=2, webs=2)
