@@ -30,7 +30,8 @@ def request_once(host, port, path, timeout):
 
 def run(url, connections, timeout, interval, timeline=False):
     """Counts by serving host, errors, and the longest time without a successful answer; with
-    `timeline`, each request's start (Unix time) and latency in seconds (None if it failed)."""
+    `timeline`, each request's start (Unix time), latency in seconds and serving host (both None
+    if it failed)."""
     parts = urlsplit(url)
     served, errors, requests = Counter(), 0, []
     started = last_success = time.monotonic()
@@ -40,7 +41,7 @@ def run(url, connections, timeout, interval, timeline=False):
         server = request_once(parts.hostname, parts.port or 80, parts.path or "/", timeout)
         now = time.monotonic()
         if timeline:
-            requests.append([round(asked_at, 4), round(now - asked, 4) if server else None])
+            requests.append([round(asked_at, 4), round(now - asked, 4) if server else None, server])
         if server:
             served[server] += 1
             max_gap, last_success = max(max_gap, now - last_success), now
@@ -61,7 +62,7 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
     parser.add_argument("--timeline", action="store_true",
-                        help="also report each request's start time and latency (null if it failed)")
+                        help="also report each request's start time, latency and serving host (null if it failed)")
     args = parser.parse_args(argv)
     if not 1 <= args.connections <= MAX_CONNECTIONS:
         parser.error("--connections must be from 1 to %d" % MAX_CONNECTIONS)

@@ -21,6 +21,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import etcd3gw
+import requests
 from etcd3gw.exceptions import Etcd3Exception
 
 PREFIX = "conv/"
@@ -30,6 +31,12 @@ PREFIX = "conv/"
 # after the crash, and a 1.5 s deadline answered one request with 503. Without a quorum the
 # answer comes after this deadline (plus one attempt's timeout).
 DEADLINE = 3.0
+
+
+# What a member that fails mid-answer raises: etcd3gw wraps connection errors and timeouts, but
+# not an answer cut short (a member killed while it sends: ChunkedEncodingError, or JSON that
+# does not parse). Each is one failed attempt: the next member is asked.
+FAILED_ATTEMPT = (Etcd3Exception, requests.RequestException, ValueError)
 
 
 class Unavailable(Exception):
@@ -76,7 +83,7 @@ class ConversationStore:
                     result = operation(self.clients[index])
                     self.preferred = index
                     return result
-                except Etcd3Exception as e:
+                except FAILED_ATTEMPT as e:
                     reason = (str(e).strip() or type(e).__name__).splitlines()[0][:80]
                     errors.append("%s: %s" % (self.clients[index].host, reason))
                 if time.monotonic() > give_up:

@@ -10,16 +10,29 @@ Prints a Markdown table; writes results.csv and results.json (with the machine a
 commit) into the output directory. A figure that cannot be measured (a tool missing, or a figure
 that does not apply, such as packet-ins for the peer) is written as "skipped: why".
 
-Figures (latency in ms):
-  wrk_close_rps, wrk_close_p50/p99/p999   wrk, a new connection per request (Connection: close)
-  wrk_keepalive_rps, wrk_keepalive_p99    wrk, keep-alive
+Figures (latency in ms; "static" against nginx serving a small file on the web hosts, "app"
+against the project's own Python web app):
+  static_close_*, app_close_*             wrk, a new connection per request (Connection: close):
+                                          rps, p50, p99, p999
+  static_keepalive_*, app_keepalive_*     wrk, keep-alive
+  bulk_1_mbps, bulk_4_mbps                one client downloading from nginx over 1 and 4 TCP
+                                          connections at once (curl), Mbit/s
+  openloop_p50/p99/p999, openloop_errors  new connections sent at a fixed rate below saturation
+                                          (OPENLOOP_RATE/s), latency from the scheduled time
   packet_in_per_1000                      controller packet-ins per 1,000 new connections
   gap_crash/link/hang_ms                  the active director fails; the longest time without an
                                           answer for a client asking every 10 ms (1 s timeout)
   broken_crash/link/hang                  a download in flight when it failed broke (1) or not (0)
+  web_detect_ms, web_gap_ms,               web1's server crashes under a client asking every 10 ms:
+  web_failed_requests                     until the director takes it out, the client's longest
+                                          gap, its failed requests
+  load_web1_share_pct                     (sdn-nat) web1's share of four clients' requests once
+                                          its weight is 3 against web2's 1 (ideal 75); the run
+                                          is plotted in load.png with web2 crashing and returning
   maglev_moved_pct, maglev_balance_pct    Maglev alone (no emulation): share of connections that
                                           move when one of 4 real servers is removed; largest
                                           deviation from an even share over 10,000 connections
+The Markdown table gives each figure's ratio to the baseline's beside it.
 All traffic stays inside the emulated network; every generator is bounded in count and time.
 """
 import csv
@@ -44,6 +57,8 @@ from controller.maglev import TABLE_SIZE, lookup_table  # noqa: E402
 from topologies.description import HAPROXY  # noqa: E402
 from topologies.flags import OneLineParser  # noqa: E402
 from topologies.peer import PeerSettings  # noqa: E402
+from topologies.staticweb import APP, NGINX  # noqa: E402
+from controller.proxies import ACTIVE_ACTIVE  # noqa: E402
 from topologies.runstate import ClusterError  # noqa: E402
 
 import plots  # noqa: E402  (beside this script)
@@ -53,10 +68,12 @@ VARIANTS = {
     "sdn-nat": (dict(mode="nat"), "vip"),
     "sdn-dr": (dict(mode="dr"), "vip"),
     "sdn-tun": (dict(mode="tun"), "vip"),
+    "sdn-nat-aa": (dict(mode="nat", proxies=ACTIVE_ACTIVE), "vip"),
     "peer": (dict(director=HAPROXY, peer=PeerSettings(advert_int=0.1)), "vip"),
     "peer-default": (dict(director=HAPROXY, peer=PeerSettings()), "vip"),
 }
 FAILURES = ("crash", "link", "hang")
+OPENLOOP_RATE = 400          # requests/s: below every variant's new-connection saturation
 WRK_SCRIPT = os.path.join(ROOT, "scripts", "wrk-report.lua")
 
 
@@ -95,18 +112,59 @@ def wrk(cluster, url, seconds, close):
     return json.loads(found.group(1))
 
 
-def http_figures(cluster, url, seconds):
+def http_figures(cluster, url, seconds, server):
+    """wrk's figures against `server` (static or app), a new connection per request and keep-alive."""
     figures = {}
     for name, close in (("close", True), ("keepalive", False)):
+        prefix = "%s_%s_" % (server, name)
         try:
             report = wrk(cluster, url, seconds, close)
         except Skipped as e:
-            figures.update({"wrk_%s_%s" % (name, k): skipped(e) for k in ("rps", "p50", "p99", "p999")})
+            figures.update({prefix + k: skipped(e) for k in ("rps", "p50", "p99", "p999")})
             continue
-        figures["wrk_%s_rps" % name] = round(report["rps"])
+        figures[prefix + "rps"] = round(report["rps"])
         for key in ("p50", "p99", "p999"):
-            figures["wrk_%s_%s" % (name, key)] = round(report[key] / 1000, 2)
+            figures[prefix + key] = round(report[key] / 1000, 2)
         time.sleep(1)          # TIME_WAIT from the run before eases (PLATFORM.md)
+    return figures
+
+
+def bulk(cluster, host, streams, seconds):
+    """Mbit/s of c1 downloading nginx's bulk file over `streams` connections at once for
+    `seconds` (each curl stops at that bound)."""
+    require("curl")
+    runs = [cluster.host("c1").popen(["curl", "-s", "-o", "/dev/null", "-m", str(seconds), "-w",
+                                      "%{size_download} %{time_total}", "http://%s/bulk" % host],
+                                     stdout=subprocess.PIPE, text=True) for _ in range(streams)]
+    results = [run.communicate(timeout=seconds + 30)[0].split() for run in runs]
+    if any(len(r) != 2 for r in results):
+        raise Skipped("curl gave no figures: %s" % results)
+    total = sum(float(size) for size, _ in results)
+    elapsed = max(float(t) for _, t in results)
+    if not total or not elapsed:
+        raise Skipped("nothing was downloaded")
+    return round(total * 8 / elapsed / 1e6)
+
+
+def open_loop(cluster, url, seconds):
+    run = cluster.app("c1", "apps.openloop", "--url", url, "--rate", OPENLOOP_RATE, "--seconds", seconds)
+    report = json.loads(run.communicate(timeout=seconds + 60)[0])
+    return {"openloop_p50": report["p50"], "openloop_p99": report["p99"], "openloop_p999": report["p999"],
+            "openloop_errors": report["errors"]}
+
+
+def static_figures(cluster, host, quick):
+    """Everything measured against nginx: wrk, bulk throughput and open-loop latency."""
+    seconds = 1 if quick else 5
+    url = "http://%s/" % host
+    figures = http_figures(cluster, url, seconds, "static")
+    for streams in (1, 4):
+        try:
+            figures["bulk_%d_mbps" % streams] = bulk(cluster, host, streams, seconds)
+        except Skipped as e:
+            figures["bulk_%d_mbps" % streams] = skipped(e)
+        time.sleep(1)
+    figures.update(open_loop(cluster, url, seconds))
     return figures
 
 
@@ -151,7 +209,7 @@ def failover(cluster, kind, quick):
     got = download.communicate(timeout=120)[0].strip()
     cluster.recover(active)
     time.sleep(1 if quick else 2)          # the recovered director settles as standby
-    timeline = [[round(at - failed_at, 4), latency] for at, latency in result["timeline"]]
+    timeline = [[round(at - failed_at, 4), latency] for at, latency, _server in result["timeline"]]
     return round(result["max_gap"] * 1000), int(download.returncode != 0 or got != str(size)), timeline
 
 
@@ -159,11 +217,75 @@ def failover_figures(cluster, variant, quick):
     """The failover figures, and each kind's client timeline."""
     figures, timelines = {}, {}
     for kind in FAILURES:
-        if variant == "baseline":
-            figures["gap_%s_ms" % kind] = figures["broken_%s" % kind] = skipped("no director to fail")
+        why = {"baseline": "no director to fail", "sdn-nat-aa": "active-active: both proxies carry the VIP"}
+        if variant in why:
+            figures["gap_%s_ms" % kind] = figures["broken_%s" % kind] = skipped(why[variant])
             continue
         figures["gap_%s_ms" % kind], figures["broken_%s" % kind], timelines[kind] = failover(cluster, kind, quick)
     return figures, timelines
+
+
+def in_service(cluster, server):
+    """Whether the director carrying the VIP would send a new connection to `server`."""
+    if cluster.directors_are_hosts:
+        return cluster.haproxy_servers(vip_owner(cluster)).get(server, "").startswith("UP")
+    backend = next(b for b in cluster.rest("GET", "/lb/backends")["backends"] if b["name"] == server)
+    return backend["state"] == "up" and backend["slots"] > 0
+
+
+def web_failure(cluster, quick):
+    """web1's server crashes under a client asking every 10 ms (1 s timeout): ms until the
+    director took it out, the client's longest gap in ms, and its failed requests."""
+    from topologies.cluster import wait_until
+    stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
+                         150 if quick else 300, "--interval", 0.01, "--timeout", 1)
+    time.sleep(0.5)
+    failed_at = time.monotonic()
+    cluster.fail("web1", "crash")
+    wait_until("the director to take web1 out", lambda: not in_service(cluster, "web1"), timeout=10, interval=0.01)
+    detected_ms = round((time.monotonic() - failed_at) * 1000)
+    result = json.loads(stream.communicate(timeout=120)[0])
+    cluster.recover("web1")
+    wait_until("web1 back in service", lambda: in_service(cluster, "web1"), timeout=20)
+    return {"web_detect_ms": detected_ms, "web_gap_ms": round(result["max_gap"] * 1000),
+            "web_failed_requests": result["errors"]}
+
+
+def web_failure_figures(cluster, variant, quick):
+    if variant == "baseline":
+        why = skipped("no director: the client asks one real server")
+        return {"web_detect_ms": why, "web_gap_ms": why, "web_failed_requests": why}
+    return web_failure(cluster, quick)
+
+
+# The load experiment (sdn-nat): what happens at what fraction of its length.
+LOAD_STEPS = ((0.25, "web1 weight 1 -> 3"), (0.5, "web2 crashes"), (0.75, "web2 recovered"))
+
+
+def load_experiment(cluster, quick):
+    """Four clients ask the VIP every 20 ms while web1's weight triples, then web2 crashes and
+    returns: each request's time and serving host, the steps' times, and web1's share of the
+    requests between the weight change and the crash (ideal 75%)."""
+    seconds = 8 if quick else 20
+    streams = [cluster.app(c, "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
+                           int(seconds / 0.025), "--interval", 0.02, "--timeout", 1, "--timeline")
+               for c in ("c1", "c2", "c3", "c4")]
+    start = time.time()
+    steps = []
+    actions = (lambda: cluster.rest("PUT", "/lb/backends/web1", {"weight": 3}),
+               lambda: cluster.fail("web2", "crash"), lambda: cluster.recover("web2"))
+    for (fraction, label), action in zip(LOAD_STEPS, actions):
+        time.sleep(max(0.0, start + fraction * seconds - time.time()))
+        action()
+        steps.append([round(time.time() - start, 3), label])
+    requests = []
+    for stream in streams:
+        result = json.loads(stream.communicate(timeout=seconds + 120)[0])
+        requests += [[round(at - start, 3), server] for at, _latency, server in result["timeline"]]
+    cluster.rest("PUT", "/lb/backends/web1", {"weight": 1})
+    weighted = [server for at, server in requests if steps[0][0] + 1 <= at < steps[1][0] and server]
+    share = round(100 * weighted.count("web1") / len(weighted), 1) if weighted else skipped("no request served")
+    return {"steps": steps, "requests": sorted(requests, key=lambda r: r[0])}, share
 
 
 def maglev_figures(servers=4, connections=10_000):
@@ -181,33 +303,55 @@ def maglev_figures(servers=4, connections=10_000):
             "maglev_balance_pct": round(100 * max(abs(share - 1 / servers) for share in shares) * servers, 1)}
 
 
-STEPS = ("cluster up", "HTTP with wrk", "failovers")
+STEPS = ("static server", "web app", "failures")
+LOAD_VARIANT = "sdn-nat"
 
 
 def measure(variant, quick, progress):
-    """One variant's figures, and its failover timelines; `progress(step)` after each step."""
+    """One variant's figures, and its failover timelines; `progress(step)` after each step. The
+    cluster starts twice: with nginx on the web hosts, then with the project's web app."""
     from topologies.cluster import Cluster
     kwargs, target = VARIANTS[variant]
+
+    def target_host(cluster):
+        return cluster.vip if target == "vip" else cluster.description.host(target).ip
+
+    row = {"variant": variant}
+    with Cluster(clients=4, webs=2, web_server=NGINX, **kwargs) as cluster:
+        row.update(static_figures(cluster, target_host(cluster), quick))
+    progress(STEPS[0])
     started = time.monotonic()
-    with Cluster(clients=4, webs=2, **kwargs) as cluster:
-        row = {"variant": variant, "startup_s": round(time.monotonic() - started, 1)}
-        progress(STEPS[0])
-        host = cluster.vip if target == "vip" else cluster.description.host(target).ip
-        url = "http://%s/" % host
-        row.update(http_figures(cluster, url, 1 if quick else 5))
+    with Cluster(clients=4, webs=2, web_server=APP, **kwargs) as cluster:
+        row["startup_s"] = round(time.monotonic() - started, 1)
+        url = "http://%s/" % target_host(cluster)
+        row.update(http_figures(cluster, url, 1 if quick else 5, "app"))
         row["packet_in_per_1000"] = packet_ins(cluster, url, variant)
         progress(STEPS[1])
+        row.update(web_failure_figures(cluster, variant, quick))
         figures, timelines = failover_figures(cluster, variant, quick)
         row.update(figures)
+        if variant == LOAD_VARIANT:
+            timelines["load"], row["load_web1_share_pct"] = load_experiment(cluster, quick)
         progress(STEPS[2])
     return row, timelines
 
 
+def cell(value, base):
+    """A table cell: the figure, with its ratio to the baseline's when both are numbers."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if numeric and isinstance(base, (int, float)) and base:
+        return "%s (%.2fx)" % (value, value / base)
+    return str(value)
+
+
 def markdown(rows):
-    keys = [k for k in rows[0] if k != "variant"]
+    keys = list(dict.fromkeys(k for r in rows for k in r if k != "variant"))
+    base = next((r for r in rows if r["variant"] == "baseline"), {})
     lines = ["| figure | " + " | ".join(r["variant"] for r in rows) + " |",
              "|---|" + "---|" * len(rows)]
-    lines += ["| %s | %s |" % (k, " | ".join(str(r.get(k, "")) for r in rows)) for k in keys]
+    for key in keys:
+        cells = [cell(r.get(key, ""), None if r is base else base.get(key)) for r in rows]
+        lines.append("| %s | %s |" % (key, " | ".join(cells)))
     return "\n".join(lines)
 
 
@@ -240,7 +384,8 @@ def main(argv=None):
                 parser.fail("%s: %s" % (variant, e))
             rows.append(row)
     rows.append(dict({"variant": "maglev"}, **maglev_figures()))
-    results = {"machine": machine(), "quick": args.quick, "rows": rows, "timelines": timelines}
+    load = next((t.pop("load") for t in timelines.values() if "load" in t), None)
+    results = {"machine": machine(), "quick": args.quick, "rows": rows, "timelines": timelines, "load": load}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     fields = list(dict.fromkeys(k for row in rows for k in row))

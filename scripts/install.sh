@@ -14,7 +14,7 @@ APT_PACKAGES=(
     python3-venv python3-dev python-is-python3 gcc
     ethtool iproute2 iputils-ping iperf3 curl tcpdump nmap hping3 wrk apache2-utils arping
     net-tools procps psmisc
-    haproxy keepalived
+    haproxy keepalived nginx-light
 )
 
 say() { printf '[install] %s\n' "$*"; }
@@ -32,7 +32,7 @@ install_debian_packages() {
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || die "apt-get update failed: check the package sources"
-    # haproxy and keepalived are daemons the benchmark starts itself, inside the director hosts:
+    # haproxy, keepalived and nginx are daemons the benchmark starts itself, inside the emulated hosts:
     # their packages must not start them on the machine (policy-rc.d 101 = do not start).
     local policy=/usr/sbin/policy-rc.d made_policy=""
     if [ ! -e "$policy" ]; then

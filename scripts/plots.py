@@ -4,7 +4,10 @@ itself; this redraws them): python scripts/plots.py RESULTS_DIR
 
   failover.png   each request of a client asking every 10 ms around a failure of the director
                  carrying the VIP (0 s), its latency, or an x where it failed; a panel per kind
-  rates.png      requests per second with wrk, a new connection per request and keep-alive
+  rates.png      requests per second with wrk (a new connection per request and keep-alive)
+                 against nginx and against the web app, and bulk throughput, per variant
+  load.png       requests per second each real server answered while web1's weight changes and
+                 web2 crashes and returns (this project, NAT)
 """
 import json
 import os
@@ -19,7 +22,10 @@ def draw(results, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    return [failover_timeline(results, out, plt), request_rates(results, out, plt)]
+    written = [failover_timeline(results, out, plt), request_rates(results, out, plt)]
+    if results.get("load"):
+        written.append(load_per_server(results["load"], out, plt))
+    return written
 
 
 def failover_timeline(results, out, plt):
@@ -46,19 +52,59 @@ def failover_timeline(results, out, plt):
     return save(fig, out, "failover.png", plt)
 
 
+RATE_PANELS = (
+    ("requests/s, nginx (static file)", (("static_close_rps", "new connection per request"),
+                                         ("static_keepalive_rps", "keep-alive"))),
+    ("requests/s, the project's web app", (("app_close_rps", "new connection per request"),
+                                           ("app_keepalive_rps", "keep-alive"))),
+    ("Mbit/s, bulk download from nginx", (("bulk_1_mbps", "1 connection"), ("bulk_4_mbps", "4 connections"))),
+)
+
+
+def number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
 def request_rates(results, out, plt):
-    rows = [r for r in results["rows"] if isinstance(r.get("wrk_close_rps"), (int, float))]
+    """Bars per variant: wrk's request rates against nginx and against the app, and bulk throughput."""
+    rows = [r for r in results["rows"] if any(k in r for _, keys in RATE_PANELS for k, _ in keys)]
     names = [r["variant"] for r in rows]
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, axes = plt.subplots(1, len(RATE_PANELS), figsize=(16, 4.2))
     width = 0.4
-    for offset, (key, label) in enumerate((("wrk_close_rps", "new connection per request"),
-                                           ("wrk_keepalive_rps", "keep-alive"))):
-        values = [r[key] if isinstance(r.get(key), (int, float)) else 0 for r in rows]
-        ax.bar([i + offset * width for i in range(len(rows))], values, width, label=label)
-    ax.set_xticks([i + width / 2 for i in range(len(rows))], names)
-    ax.set_ylabel("requests per second (wrk, 32 connections)")
-    ax.legend(frameon=False)
+    for ax, (title, keys) in zip(axes, RATE_PANELS):
+        for offset, (key, label) in enumerate(keys):
+            ax.bar([i + offset * width for i in range(len(rows))], [number(r.get(key)) for r in rows], width,
+                   label=label)
+        ax.set_xticks([i + width / 2 for i in range(len(rows))], names, rotation=30, ha="right")
+        ax.set_title(title)
+        ax.legend(frameon=False, fontsize="small")
     return save(fig, out, "rates.png", plt)
+
+
+LOAD_BIN = 0.5      # s
+
+
+def load_per_server(load, out, plt):
+    """Requests per second each real server answered, in LOAD_BIN bins, with the steps marked."""
+    servers = sorted({server for _, server in load["requests"] if server})
+    end = max((t for t, _ in load["requests"]), default=0)
+    bins = int(end / LOAD_BIN) + 1
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for server in servers + [None]:
+        counts = [0] * bins
+        for t, answered_by in load["requests"]:
+            if answered_by == server and t >= 0:
+                counts[int(t / LOAD_BIN)] += 1
+        ax.plot([i * LOAD_BIN for i in range(bins)], [c / LOAD_BIN for c in counts],
+                label=server or "failed", linestyle="-" if server else ":")
+    for at, label in load["steps"]:
+        ax.axvline(at, color="grey", linestyle="--", linewidth=1)
+        ax.annotate(label, (at, 1), xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right",
+                    fontsize="small")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("requests answered per second")
+    ax.legend(frameon=False)
+    return save(fig, out, "load.png", plt)
 
 
 def save(fig, out, name, plt):

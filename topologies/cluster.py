@@ -9,11 +9,13 @@ Start order: pre-flight checks, the controller (Ryu), the Mininet network (its s
 and receive their flows), the etcd cluster on db1..db3, the web servers. Stop undoes all of it,
 whatever failed on the way; a run that crashed is cleaned up by the next one.
 """
+import csv
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +33,7 @@ from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, C
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
                                  die_with_this_process, require_free_port, sh, stop_processes)
+from topologies.staticweb import APP, NGINX, check_web_server, nginx_config, write_docroot
 from topologies.topo import LvsTopo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,10 +72,11 @@ class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxies=ACTIVE_STANDBY,
                  preempt=False, review=False, block=True, progress=None, director=SDN,
-                 peer=PeerSettings()):
+                 peer=PeerSettings(), web_server=APP):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs, director=director)
         self.peer = peer.validate()
+        self.web_server = check_web_server(web_server)
         self.rest_port, self.of_port = rest_port, of_port
         self.health = health.validate()
         self.proxy_policy = ProxyPolicy(mode=proxies, preempt=preempt).validate()
@@ -302,14 +306,16 @@ class Cluster:
                          for h in self.description.hosts_with_role("db"))
         client_url, peer_url = ("http://%s:%d" % (host.ip, port)
                                 for port in (ETCD_CLIENT_PORT, ETCD_PEER_PORT))
-        # Heartbeat and election timeout are tuned for a LAN of namespaces (PLATFORM.md).
+        # Heartbeat and election timeout are tuned for a LAN of namespaces (PLATFORM.md). Pre-vote:
+        # a member that comes back after a crash asks before it campaigns, so it cannot depose a
+        # working leader with a higher term (and leave the cluster leaderless for an election).
         return ["etcd", "--name", db, "--data-dir", os.path.join(self.etcd_dir, db),
                 "--listen-client-urls", client_url + ",http://127.0.0.1:%d" % ETCD_CLIENT_PORT,
                 "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
                 "--initial-advertise-peer-urls", peer_url, "--initial-cluster", peers,
                 "--initial-cluster-token", "lvsdn-" + os.path.basename(self.run_dir),
                 "--initial-cluster-state", cluster_state, "--heartbeat-interval", "50",
-                "--election-timeout", "500"]
+                "--election-timeout", "500", "--pre-vote"]
 
     def etcd_health(self):
         """[{"endpoint": URL, "health": bool}, ...] for every member, as etcdctl sees it."""
@@ -331,9 +337,19 @@ class Cluster:
 
     # --- web tier -----------------------------------------------------------------------------
     def _web_command(self, web):
+        if self.web_server == NGINX:
+            return self._nginx_command(web)
         return [sys.executable, "-m", "apps.webserver", "--name", web, "--port",
                 str(self.description.http_port), "--etcd", self.etcd_endpoints(), "--access-log",
                 os.path.join(self.log_dir, "%s-access.jsonl" % web)]
+
+    def _nginx_command(self, web):
+        root = os.path.join(self.run_dir, "nginx", web)
+        write_docroot(root, web)
+        config = os.path.join(root, "nginx.conf")
+        with open(config, "w") as f:
+            f.write(nginx_config(web, self.description.http_port, root, self.log_dir))
+        return ["nginx", "-p", root, "-c", config]
 
     def web_healthy(self, web):
         url = "http://%s:%d/health" % (self.description.host(web).ip, self.description.http_port)
@@ -377,7 +393,7 @@ class Cluster:
         files = {key: os.path.join(home, key)
                  for key in ("haproxy.cfg", "haproxy.pid", "keepalived.conf", "keepalived.pid", "vrrp.pid")}
         with open(files["haproxy.cfg"], "w") as f:
-            f.write(haproxy_config(self.description, self.peer))
+            f.write(haproxy_config(self.description, self.peer, self._haproxy_socket(name)))
         with open(files["keepalived.conf"], "w") as f:
             f.write(keepalived_config(self.description, name, self.peer, files["haproxy.pid"]))
         haproxy = self._spawn(name, "haproxy", ["haproxy", "-db", "-f", files["haproxy.cfg"]])
@@ -386,6 +402,24 @@ class Cluster:
         self._spawn(name, "keepalived", ["keepalived", "--dont-fork", "--log-console", "--vrrp", "--no-syslog",
                                          "-f", files["keepalived.conf"], "-p", files["keepalived.pid"],
                                          "-r", files["vrrp.pid"]])
+
+    def _haproxy_socket(self, director):
+        return os.path.join(self.run_dir, "directors", director, "haproxy.sock")
+
+    def haproxy_servers(self, director):
+        """{real server: its state in a director's HAProxy ("UP", "DOWN", "UP 1/2" going down...)},
+        from HAProxy's runtime API; {} when that HAProxy does not answer."""
+        try:
+            with socket.socket(socket.AF_UNIX) as api:
+                api.settimeout(2)
+                api.connect(self._haproxy_socket(director))
+                api.sendall(b"show stat\n")
+                answer = b"".join(iter(lambda: api.recv(65536), b""))
+        except OSError:
+            return {}
+        rows = csv.DictReader(answer.decode(errors="replace").lstrip("# ").splitlines())
+        return {r["svname"]: r["status"] for r in rows
+                if r.get("pxname") == "real_servers" and r.get("svname") not in ("FRONTEND", "BACKEND")}
 
     # --- log reviewer -------------------------------------------------------------------------
     @property

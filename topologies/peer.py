@@ -30,12 +30,14 @@ def directors(description):
     return description.hosts_with_role("director")
 
 
-def haproxy_config(description, settings):
+def haproxy_config(description, settings, stats_socket):
+    """haproxy.cfg; `stats_socket` is the path of its runtime API (show stat: each server's state)."""
     servers = "\n".join("    server %s %s:%d check" % (w.name, w.ip, description.http_port)
                         for w in description.real_servers)
     return """global
     maxconn 8000
     nbthread 1
+    stats socket {stats} mode 600 level admin
 
 defaults
     mode tcp
@@ -52,7 +54,7 @@ backend real_servers
     balance roundrobin
     option httpchk GET /health
 {servers}
-""".format(inter=settings.check_interval_ms, port=description.http_port, servers=servers)
+""".format(inter=settings.check_interval_ms, port=description.http_port, servers=servers, stats=stats_socket)
 
 
 def keepalived_config(description, director, settings, pidfile):

@@ -50,6 +50,15 @@ def events_until(client, event):
     raise AssertionError("client ended before %s: %s" % (event, client.stderr.read()))
 
 
+def recover_web_host(cluster, name):
+    """Recover a crashed web host once the controller has seen it fail (before, its state still
+    reads "up"), and wait until it is back in the table on every switch."""
+    seconds_until(lambda: backend(cluster, name)["state"] == "down", 5)
+    cluster.recover(name)
+    seconds_until(lambda: backend(cluster, name)["state"] == "up", 5)
+    seconds_until(lambda: cluster.rest("GET", "/lb/status")["flows_in_sync"], 5)
+
+
 def test_a_conversation_survives_both_web_hosts_crashing_in_turn(cluster):
     client = conversation(cluster, "c1", "--turns", 60, "--checkpoint", 20, "--checkpoint", 30,
                           "--checkpoint", 40)
@@ -57,8 +66,7 @@ def test_a_conversation_survives_both_web_hosts_crashing_in_turn(cluster):
     cluster.fail(first, "crash")
     proceed(client)
     assert events_until(client, "checkpoint")["after"] == 30
-    cluster.recover(first)
-    seconds_until(lambda: backend(cluster, first)["state"] == "up", 5)
+    recover_web_host(cluster, first)
     proceed(client)
     second = events_until(client, "checkpoint")["served_by"]
     assert second != first
@@ -66,8 +74,7 @@ def test_a_conversation_survives_both_web_hosts_crashing_in_turn(cluster):
     proceed(client)
     done = events_until(client, "done")
     client.wait(timeout=30)
-    cluster.recover(second)
-    seconds_until(lambda: backend(cluster, second)["state"] == "up", 5)
+    recover_web_host(cluster, second)
     assert done["turns"] == ["turn-%d" % n for n in range(1, 61)]
     assert done["failed_attempts"] <= 2, done
     assert done["max_gap"] < 2.0, done

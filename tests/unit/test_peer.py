@@ -23,8 +23,9 @@ def test_the_peer_stands_in_the_proxies_place():
 
 
 def test_haproxy_checks_every_real_server_like_the_controller(tmp_path):
-    config = haproxy_config(D, PeerSettings())
+    config = haproxy_config(D, PeerSettings(), str(tmp_path / "haproxy.sock"))
     assert "default-server inter 200ms fall 2 rise 2" in config and "option httpchk GET /health" in config
+    assert "stats socket %s mode 600 level admin" % (tmp_path / "haproxy.sock") in config
     for web in D.real_servers:
         assert "server %s %s:80 check" % (web.name, web.ip) in config
     if shutil.which("haproxy"):

@@ -1,4 +1,5 @@
 """The conversation store against a real etcd."""
+import socket
 import threading
 import time
 
@@ -71,3 +72,27 @@ def test_a_dead_member_is_skipped_and_no_member_gives_unavailable_fast(etcd_url)
         dead.create()
     assert time.monotonic() - started < 2.0
     assert not dead.ping(deadline=0.3) and store.ping()
+
+
+def test_a_member_that_dies_mid_answer_is_one_failed_attempt(etcd_url):
+    """A member killed while it answers cuts its answer short; the next member is asked."""
+    dying = socket.socket()
+    dying.bind(("127.0.0.1", 0))
+    dying.listen(8)
+
+    def answer_half():
+        while True:
+            try:
+                connection, _ = dying.accept()
+            except OSError:
+                return
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{")
+            connection.close()
+    threading.Thread(target=answer_half, daemon=True).start()
+    try:
+        store = ConversationStore(["http://127.0.0.1:%d" % dying.getsockname()[1], etcd_url])
+        conversation = store.create()
+        assert store.append(conversation, "still here", "web1") == 1
+    finally:
+        dying.close()
