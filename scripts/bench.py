@@ -125,7 +125,7 @@ def http_figures(cluster, url, seconds, server):
         figures[prefix + "rps"] = round(report["rps"])
         for key in ("p50", "p99", "p999"):
             figures[prefix + key] = round(report[key] / 1000, 2)
-        time.sleep(1)          # TIME_WAIT from the run before eases (PLATFORM.md)
+        time.sleep(min(1.0, seconds / 3))     # TIME_WAIT from the run before eases (PLATFORM.md)
     return figures
 
 
@@ -163,7 +163,7 @@ def static_figures(cluster, host, quick):
             figures["bulk_%d_mbps" % streams] = bulk(cluster, host, streams, seconds)
         except Skipped as e:
             figures["bulk_%d_mbps" % streams] = skipped(e)
-        time.sleep(1)
+        time.sleep(min(1.0, seconds / 3))
     figures.update(open_loop(cluster, url, seconds))
     return figures
 
@@ -202,13 +202,13 @@ def failover(cluster, kind, quick):
                                         stdout=subprocess.PIPE, text=True)
     stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
                          150 if quick else 400, "--interval", 0.01, "--timeout", 1, "--timeline")
-    time.sleep(1)
+    time.sleep(0.5 if quick else 1)
     failed_at = time.time()
     cluster.fail(active, kind)
     result = json.loads(stream.communicate(timeout=120)[0])
     got = download.communicate(timeout=120)[0].strip()
     cluster.recover(active)
-    time.sleep(1 if quick else 2)          # the recovered director settles as standby
+    time.sleep(0.5 if quick else 2)          # the recovered director settles as standby
     timeline = [[round(at - failed_at, 4), latency] for at, latency, _server in result["timeline"]]
     return round(result["max_gap"] * 1000), int(download.returncode != 0 or got != str(size)), timeline
 
@@ -276,8 +276,8 @@ def load_experiment(cluster, quick):
                lambda: cluster.fail("web2", "crash"), lambda: cluster.recover("web2"))
     for (fraction, label), action in zip(LOAD_STEPS, actions):
         time.sleep(max(0.0, start + fraction * seconds - time.time()))
-        action()
         steps.append([round(time.time() - start, 3), label])
+        action()
     requests = []
     for stream in streams:
         result = json.loads(stream.communicate(timeout=seconds + 120)[0])

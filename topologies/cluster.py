@@ -600,7 +600,12 @@ class Cluster:
             self.reviewer = None
 
     def _stop_services(self):
-        self._kill(*list(self.processes))
+        # etcd's data is scratch, removed with the run: no graceful stop. A leader stopped
+        # gracefully first tries to hand its leadership over, to members stopping with it, and
+        # holds the teardown for seconds.
+        etcd = [key for key in self.processes if key[1] == "etcd"]
+        self._kill(*[key for key in self.processes if key not in etcd])
+        self._kill(*etcd, crash=True)
 
     def _stop_network(self):
         if self.net is not None:
