@@ -33,6 +33,11 @@ against the project's own Python web app):
                                           move when one of 4 real servers is removed; largest
                                           deviation from an even share over 10,000 connections
 The Markdown table gives each figure's ratio to the baseline's beside it.
+
+The scale sweep (NAT, nginx on the web hosts; --no-scale leaves it out) brings up 4 clients and 2
+web hosts, 16 and 8, 64 and 32 (--quick: 2 and 1, 4 and 2) and reports start-up, flows on a proxy
+and on the edge switches, the controller's resident memory and CPU (at start, and idle: health
+checks and probes), and that every client is served (scale.csv).
 All traffic stays inside the emulated network; every generator is bounded in count and time.
 """
 import csv
@@ -94,9 +99,19 @@ def machine():
             "python": platform.python_version(), "date": datetime.now().isoformat(timespec="seconds")}
 
 
+def not_installed(tool):
+    return "%s is not installed (scripts/install.sh installs it)" % tool
+
+
 def require(tool):
     if not shutil.which(tool):
-        raise Skipped("%s is not installed (scripts/install.sh installs it)" % tool)
+        raise Skipped(not_installed(tool))
+
+
+def missing_daemons(variant):
+    """The tools a variant's directors need that this machine lacks."""
+    needs = ("haproxy", "keepalived") if VARIANTS[variant][0].get("director") == HAPROXY else ()
+    return [tool for tool in needs if not shutil.which(tool)]
 
 
 def wrk(cluster, url, seconds, close):
@@ -266,7 +281,7 @@ def load_experiment(cluster, quick):
     """Four clients ask the VIP every 20 ms while web1's weight triples, then web2 crashes and
     returns: each request's time and serving host, the steps' times, and web1's share of the
     requests between the weight change and the crash (ideal 75%)."""
-    seconds = 8 if quick else 20
+    seconds = 6 if quick else 20
     streams = [cluster.app(c, "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
                            int(seconds / 0.025), "--interval", 0.02, "--timeout", 1, "--timeline")
                for c in ("c1", "c2", "c3", "c4")]
@@ -288,6 +303,54 @@ def load_experiment(cluster, quick):
     return {"steps": steps, "requests": sorted(requests, key=lambda r: r[0])}, share
 
 
+# (clients, web hosts) of the scale sweep, and of its --quick form.
+SCALE_POINTS = ((4, 2), (16, 8), (64, 32))
+QUICK_SCALE_POINTS = ((2, 1), (4, 2))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return round(int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1)) / 1024, 1)
+
+
+def flow_count(switch):
+    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", switch], capture_output=True,
+                         text=True).stdout
+    found = re.search(r"flow_count=(\d+)", out)
+    return int(found.group(1)) if found else skipped("ovs-ofctl gave no count for %s" % switch)
+
+
+def scale_point(clients, webs, quick):
+    """One point of the sweep (NAT, nginx on the web hosts): start-up, flows per switch, and the
+    controller's memory and CPU, at start and while idle (health checks and probes only)."""
+    from topologies.cluster import Cluster
+    started = time.monotonic()
+    with Cluster(mode="nat", clients=clients, webs=webs, web_server=NGINX) as cluster:
+        row = {"variant": "scale-%dx%d" % (clients, webs), "clients": clients, "webs": webs,
+               "startup_s": round(time.monotonic() - started, 1)}
+        pid = cluster.controller.pid
+        row["controller_cpu_start_s"] = round(cpu_seconds(pid), 2)
+        window = 2 if quick else 5
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        row["controller_cpu_idle_pct"] = round(100 * (cpu_seconds(pid) - before) / window, 1)
+        row["controller_rss_mb"] = rss_mb(pid)
+        for switch in ("lb1", "s_pub", "s_lan"):
+            row["flows_%s" % switch] = flow_count(switch)
+        served, errors = cluster.served_counts(5 if quick else 20)
+        row["served_real_servers"] = len(served)
+        row["failed_requests"] = errors
+    return row
+
+
 def maglev_figures(servers=4, connections=10_000):
     """Maglev alone: the share of connections that move when one of `servers` is removed (ideal:
     1/servers, its own), and the largest deviation from an even share."""
@@ -303,6 +366,8 @@ def maglev_figures(servers=4, connections=10_000):
             "maglev_balance_pct": round(100 * max(abs(share - 1 / servers) for share in shares) * servers, 1)}
 
 
+STATIC_FIGURES = (["static_%s_%s" % (kind, k) for kind in ("close", "keepalive") for k in ("rps", "p50", "p99", "p999")]
+                  + ["bulk_1_mbps", "bulk_4_mbps", "openloop_p50", "openloop_p99", "openloop_p999", "openloop_errors"])
 STEPS = ("static server", "web app", "failures")
 LOAD_VARIANT = "sdn-nat"
 
@@ -317,8 +382,11 @@ def measure(variant, quick, progress):
         return cluster.vip if target == "vip" else cluster.description.host(target).ip
 
     row = {"variant": variant}
-    with Cluster(clients=4, webs=2, web_server=NGINX, **kwargs) as cluster:
-        row.update(static_figures(cluster, target_host(cluster), quick))
+    if shutil.which("nginx"):
+        with Cluster(clients=4, webs=2, web_server=NGINX, **kwargs) as cluster:
+            row.update(static_figures(cluster, target_host(cluster), quick))
+    else:
+        row.update(dict.fromkeys(STATIC_FIGURES, skipped(not_installed("nginx"))))
     progress(STEPS[0])
     started = time.monotonic()
     with Cluster(clients=4, webs=2, web_server=APP, **kwargs) as cluster:
@@ -361,6 +429,7 @@ def main(argv=None):
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="comma-separated, from: %s" % ", ".join(VARIANTS))
     parser.add_argument("--out", help="results directory (default runs/bench-<time>)")
+    parser.add_argument("--no-scale", action="store_true", help="leave out the scale sweep")
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
@@ -378,14 +447,32 @@ def main(argv=None):
             bar.update()
         for variant in variants:
             bar.set_description(variant)
+            missing = missing_daemons(variant)
+            if missing:
+                rows.append({"variant": variant, "note": skipped(not_installed(" and ".join(missing)))})
+                bar.update(len(STEPS))
+                continue
             try:
                 row, timelines[variant] = measure(variant, args.quick, progress)
             except ClusterError as e:
                 parser.fail("%s: %s" % (variant, e))
             rows.append(row)
+    scale = []
+    if not args.no_scale and not shutil.which("nginx"):
+        print("scale sweep skipped: %s" % not_installed("nginx"), file=sys.stderr)
+    elif not args.no_scale:
+        points = QUICK_SCALE_POINTS if args.quick else SCALE_POINTS
+        with tqdm(total=len(points), unit="point", file=sys.stderr, desc="scale sweep") as bar:
+            for clients, webs in points:
+                try:
+                    scale.append(scale_point(clients, webs, args.quick))
+                except ClusterError as e:
+                    parser.fail("scale sweep, %d clients and %d web hosts: %s" % (clients, webs, e))
+                bar.update()
     rows.append(dict({"variant": "maglev"}, **maglev_figures()))
     load = next((t.pop("load") for t in timelines.values() if "load" in t), None)
-    results = {"machine": machine(), "quick": args.quick, "rows": rows, "timelines": timelines, "load": load}
+    results = {"machine": machine(), "quick": args.quick, "rows": rows, "timelines": timelines, "load": load,
+               "scale": scale}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     fields = list(dict.fromkeys(k for row in rows for k in row))
@@ -396,6 +483,13 @@ def main(argv=None):
     print(markdown(rows[:-1]))
     print()
     print(markdown(rows[-1:]))
+    if scale:
+        print()
+        print(markdown(scale))
+        with open(os.path.join(out, "scale.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(scale[0]))
+            writer.writeheader()
+            writer.writerows(scale)
     try:
         written = plots.draw(results, out)
         print("\nplots: %s" % ", ".join(written))

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
 import requests
 from mininet.log import setLogLevel
@@ -468,6 +469,14 @@ class Cluster:
         return self.host(node).popen([sys.executable, "-m", module] + [str(a) for a in args],
                                      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdin=stdin,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def served_counts(self, per_client=100, timeout=300):
+        """Every client makes `per_client` new connections to the VIP, all clients at once:
+        (Counter of the real servers that answered, failed requests)."""
+        runs = [self.app(c.name, "apps.loadclient", "--url", "http://%s/" % self.vip, "--connections", per_client)
+                for c in self.description.hosts_with_role("client")]
+        results = [json.loads(run.communicate(timeout=timeout)[0]) for run in runs]
+        return sum((Counter(r["served_by"]) for r in results), Counter()), sum(r["errors"] for r in results)
 
     @staticmethod
     def port_bytes(switch, port):

@@ -1,10 +1,8 @@
 """What several emulation tests do."""
-import json
 import re
 import subprocess
 import threading
 import time
-from collections import Counter
 
 CLIENTS = ("c1", "c2", "c3", "c4")
 
@@ -14,14 +12,6 @@ def request_stream(cluster, count, timeout=1):
     reports the longest time without an answer."""
     return cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip,
                        "--connections", count, "--interval", 0.02, "--timeout", timeout)
-
-
-def served_counts(cluster, per_client=100):
-    """New connections from every client at once; (Counter of serving hosts, errors)."""
-    runs = [cluster.app(c, "apps.loadclient", "--url", "http://%s/" % cluster.vip,
-                        "--connections", per_client) for c in CLIENTS]
-    results = [json.loads(run.communicate(timeout=180)[0]) for run in runs]
-    return sum((Counter(r["served_by"]) for r in results), Counter()), sum(r["errors"] for r in results)
 
 
 # OVS credits packets to its OpenFlow rules' counters when its revalidator threads run (a round at

@@ -1,7 +1,7 @@
 """Both proxies carrying the VIP at once (active-active)."""
 import pytest
 
-from tests.emulation.helpers import flush_counters, served_counts, status, vip_packets, wait_for
+from tests.emulation.helpers import flush_counters, status, vip_packets, wait_for
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -18,7 +18,7 @@ def test_active_active_spreads_connections_and_survives_one_proxy(active_active)
     assert status(cluster)["active_proxies"] == ["lb1", "lb2"]
     flush_counters()
     before = {p: vip_packets(cluster, p) for p in cluster.description.proxies}
-    counts, errors = served_counts(cluster)
+    counts, errors = cluster.served_counts()
     flush_counters()
     carried = {p: vip_packets(cluster, p) - before[p] for p in cluster.description.proxies}
     assert errors == 0 and sum(counts.values()) == 400
@@ -27,7 +27,7 @@ def test_active_active_spreads_connections_and_survives_one_proxy(active_active)
     cluster.fail("lb1", "crash")
     try:
         wait_for(lambda: status(cluster)["active_proxies"] == ["lb2"], 3, "lb1 was not taken out")
-        counts, errors = served_counts(cluster)
+        counts, errors = cluster.served_counts()
         assert errors == 0 and sum(counts.values()) == 400
     finally:
         cluster.recover("lb1")

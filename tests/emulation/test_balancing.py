@@ -9,7 +9,7 @@ import time
 import pytest
 
 from apps.webserver import pattern
-from tests.emulation.helpers import CLIENTS, served_counts
+from tests.emulation.helpers import CLIENTS
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -42,7 +42,7 @@ def test_every_client_reaches_the_vip_by_ping_and_http(cluster):
 
 def test_equal_weights_share_evenly_and_the_controller_stays_out(cluster):
     before = packet_ins(cluster)
-    counts, errors = served_counts(cluster)
+    counts, errors = cluster.served_counts()
     assert errors == 0
     assert sum(counts.values()) == 400 and set(counts) == {"web1", "web2"}
     for web in ("web1", "web2"):
@@ -53,7 +53,7 @@ def test_equal_weights_share_evenly_and_the_controller_stays_out(cluster):
 def test_weights_3_to_1_give_three_quarters(cluster):
     cluster.rest("PUT", "/lb/backends/web1", {"weight": 3})
     try:
-        counts, errors = served_counts(cluster)
+        counts, errors = cluster.served_counts()
     finally:
         cluster.rest("PUT", "/lb/backends/web1", {"weight": 1})
     assert errors == 0

@@ -35,3 +35,7 @@ def test_the_quick_benchmark_produces_every_figure():
         assert isinstance(rows["sdn-nat"][figure], (int, float)), figure     # no tool is missing here
     assert isinstance(rows["peer"]["gap_link_ms"], (int, float))
     assert "| static_close_rps |" in result.stdout
+    assert [(row["clients"], row["webs"]) for row in results["scale"]] == [(2, 1), (4, 2)]
+    for row in results["scale"]:
+        assert all(isinstance(v, (int, float)) for k, v in row.items() if k != "variant"), row
+        assert row["failed_requests"] == 0 and row["served_real_servers"] == row["webs"], row

@@ -3,7 +3,7 @@ place: it serves the VIP from every client over every real server, and its backu
 when the master fails."""
 import pytest
 
-from tests.emulation.helpers import served_counts, wait_for
+from tests.emulation.helpers import wait_for
 from topologies.cluster import Cluster
 from topologies.peer import PeerSettings
 
@@ -18,13 +18,13 @@ def vip_holder(cluster):
 def test_keepalived_moves_the_vip_and_haproxy_keeps_serving(kind):
     with Cluster(director="haproxy", clients=4, webs=2, peer=PeerSettings(advert_int=0.1)) as cluster:
         assert cluster.rest("GET", "/lb/status")["director"] == "haproxy"
-        counts, errors = served_counts(cluster, per_client=25)
+        counts, errors = cluster.served_counts(per_client=25)
         assert errors == 0 and set(counts) == {"web1", "web2"}, counts
         master = vip_holder(cluster)
         assert len(master) == 1, master
         backup = next(name for name in cluster.directors if name not in master)
         cluster.fail(master[0], kind)
         wait_for(lambda: backup in vip_holder(cluster), 10, "%s did not take the VIP" % backup)
-        counts, errors = served_counts(cluster, per_client=25)
+        counts, errors = cluster.served_counts(per_client=25)
         assert set(counts) == {"web1", "web2"}, counts
         cluster.recover(master[0])

@@ -1,7 +1,6 @@
 """TUN's point: a real server in another IP subnet, one L3 hop (r0) away from the proxies."""
 import pytest
 
-from tests.emulation.helpers import served_counts
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -11,7 +10,7 @@ def test_tun_reaches_a_real_server_across_an_l3_hop():
     with Cluster(mode="tun", clients=4, webs=1, remote_webs=1) as remote:
         remote_web = remote.description.host("web2")
         assert remote_web.service_interface.switch == "s_far"
-        counts, errors = served_counts(remote)
+        counts, errors = remote.served_counts()
         assert errors == 0 and 0.40 <= counts["web2"] / 400 <= 0.60, counts
         # A download served from across the hop returns straight to the client, not via a proxy.
         remote.rest("PUT", "/lb/backends/web1", {"weight": 0})

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from apps.store import DEADLINE
-from tests.emulation.helpers import served_counts
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -162,5 +161,5 @@ def test_a_failed_web_host_leaves_the_table_and_returns_once_recovered(cluster, 
     seconds_until(out, 3)
     cluster.recover("web1")
     seconds_until(lambda: backend(cluster, "web1")["slots"] > 0, 6)
-    counts, errors = served_counts(cluster, per_client=25)     # and it serves again
+    counts, errors = cluster.served_counts(per_client=25)     # and it serves again
     assert errors == 0 and counts["web1"] > 0, counts

@@ -1,0 +1,39 @@
+"""scripts/bench.py refuses bad flags in one line (exit 2) before it starts anything, and a
+machine without the peer's daemons skips the peer's variants rather than the whole run."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import bench  # noqa: E402
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--variants", "sdn-foo"], "unknown variant 'sdn-foo': choose from baseline, sdn-nat"),
+    (["--variants", ","], "unknown variant '': choose from"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_flags_get_one_line_and_exit_2(args, message):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench.py")] + args,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_the_peer_variants_name_the_daemons_a_machine_lacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))          # a machine with nothing installed
+    assert bench.missing_daemons("peer") == ["haproxy", "keepalived"]
+    assert bench.missing_daemons("peer-default") == ["haproxy", "keepalived"]
+    assert bench.missing_daemons("sdn-nat") == []
+
+
+def test_each_figure_shows_its_ratio_to_the_baseline():
+    rows = [{"variant": "baseline", "rps": 4000, "gap": "skipped: no director"},
+            {"variant": "sdn-nat", "rps": 2000, "gap": 230}]
+    table = bench.markdown(rows)
+    assert "| rps | 4000 | 2000 (0.50x) |" in table
+    assert "| gap | skipped: no director | 230 |" in table
