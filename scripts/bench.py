@@ -128,9 +128,12 @@ def wrk(cluster, url, seconds, close):
 
 
 def http_figures(cluster, url, seconds, server):
-    """wrk's figures against `server` (static or app), a new connection per request and keep-alive."""
+    """wrk's figures against `server` (static or app), keep-alive and a new connection per
+    request. Keep-alive first: after thousands of new connections the proxy's learned connection
+    entries expire for seconds, each expiry a flow-table change that has OVS re-translate every
+    datapath flow, and a keep-alive run then measures that churn (docs/BENCHMARKS.md)."""
     figures = {}
-    for name, close in (("close", True), ("keepalive", False)):
+    for name, close in (("keepalive", False), ("close", True)):
         prefix = "%s_%s_" % (server, name)
         try:
             report = wrk(cluster, url, seconds, close)
