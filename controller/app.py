@@ -25,6 +25,7 @@ from controller.flows import (COOKIE_CONNECTION, COOKIE_LOG, COOKIE_PROBE, LOG_M
 from controller.connlog import connection_record
 from controller.health import DEGRADED, FAIL, OK, HealthSettings
 from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
+from controller.probe import InterfaceBoundConnection
 from controller.proxies import PROBE_SIDES, ProxyPolicy
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
@@ -46,6 +47,8 @@ class LvsController(app_manager.RyuApp):
         super().__init__(*args, **kwargs)
         self.description = ClusterDescription.from_dict(json.loads(os.environ[CLUSTER_ENV]))
         self.health_settings = HealthSettings(**json.loads(os.environ.get(HEALTH_ENV, "{}")))
+        # health checks leave through this interface only (controller/probe.py)
+        self.management_interface = self.description.hosts_with_role("management")[0].interfaces[0].name
         self.proxy_policy = ProxyPolicy(**json.loads(os.environ.get(PROXIES_ENV, "{}")))
         self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
@@ -325,8 +328,8 @@ class LvsController(app_manager.RyuApp):
                 self.reconcile()
 
     def _probe(self, web):
-        connection = http.client.HTTPConnection(web.ip, self.description.http_port,
-                                                timeout=self.health_settings.timeout)
+        connection = InterfaceBoundConnection(web.ip, self.description.http_port, self.management_interface,
+                                              timeout=self.health_settings.timeout)
         try:
             with hub.Timeout(self.health_settings.timeout):
                 connection.request("GET", "/health")
