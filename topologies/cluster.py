@@ -230,10 +230,22 @@ class Cluster:
         self.net.addController(RemoteController("c0", ip="127.0.0.1", port=self.of_port))
         self.net.build()
         self.net.start()
+        self._silence_switch_ports()
         for node in self.net.hosts:
             self.record.add_pid("shell:" + node.name, node.pid)
         return "%d switches, %d hosts, %d links" % (len(self.net.switches), len(self.net.hosts),
                                                     len(self.net.links))
+
+    def _silence_switch_ports(self):
+        """The switches' ports are interfaces of the root namespace, which also holds the
+        management address. Left as they are, the kernel answers a host's ARP for that address on
+        any of them, and the host's replies then bypass the switch: after a web host's link came
+        back, its health-check answers went to s_lan-eth4's own MAC and into the root namespace
+        directly. The datapath reads and writes their frames raw; ARP off changes nothing there."""
+        for switch in self.net.switches:
+            for intf in switch.intfList():
+                if intf.name != "lo":
+                    sh("ip", "link", "set", "dev", intf.name, "arp", "off")
 
     def _configure_forwarding(self):
         """What the forwarding method needs beyond flows: see topologies/forwarding.py."""
