@@ -59,7 +59,7 @@ sys.path.insert(0, ROOT)
 from tqdm import tqdm  # noqa: E402
 
 from controller.maglev import TABLE_SIZE, lookup_table  # noqa: E402
-from topologies.description import HAPROXY  # noqa: E402
+from topologies.description import HAPROXY, SDN  # noqa: E402
 from topologies.flags import OneLineParser  # noqa: E402
 from topologies.peer import PeerSettings  # noqa: E402
 from topologies.staticweb import APP, NGINX  # noqa: E402
@@ -78,6 +78,7 @@ VARIANTS = {
     "peer-default": (dict(director=HAPROXY, peer=PeerSettings()), "vip"),
 }
 FAILURES = ("crash", "link", "hang")
+WRK_FIGURES = ("rps", "p50", "p99", "p999")      # requests/s, then latencies in ms
 OPENLOOP_RATE = 400          # requests/s: below every variant's new-connection saturation
 WRK_SCRIPT = os.path.join(ROOT, "scripts", "wrk-report.lua")
 
@@ -110,8 +111,15 @@ def require(tool):
 
 def missing_daemons(variant):
     """The tools a variant's directors need that this machine lacks."""
-    needs = ("haproxy", "keepalived") if VARIANTS[variant][0].get("director") == HAPROXY else ()
-    return [tool for tool in needs if not shutil.which(tool)]
+    from topologies.cluster import missing_tools
+    every_cluster_needs = set(missing_tools())
+    return [t for t in missing_tools(director=VARIANTS[variant][0].get("director", SDN))
+            if t not in every_cluster_needs]
+
+
+def nginx_missing():
+    from topologies.cluster import missing_tools
+    return "nginx" in missing_tools(web_server=NGINX)
 
 
 def wrk(cluster, url, seconds, close):
@@ -138,10 +146,10 @@ def http_figures(cluster, url, seconds, server):
         try:
             report = wrk(cluster, url, seconds, close)
         except Skipped as e:
-            figures.update({prefix + k: skipped(e) for k in ("rps", "p50", "p99", "p999")})
+            figures.update({prefix + k: skipped(e) for k in WRK_FIGURES})
             continue
         figures[prefix + "rps"] = round(report["rps"])
-        for key in ("p50", "p99", "p999"):
+        for key in WRK_FIGURES[1:]:
             figures[prefix + key] = round(report[key] / 1000, 2)
         time.sleep(min(1.0, seconds / 3))     # TIME_WAIT from the run before eases (PLATFORM.md)
     return figures
@@ -186,11 +194,18 @@ def static_figures(cluster, host, quick):
     return figures
 
 
+def stream(cluster, client, url, connections, interval=0.0, timeout=1.0, timeline=False):
+    """apps.loadclient on `client`: `connections` new connections to `url`, one every `interval`
+    s, each with `timeout` (a Popen; its output is one JSON object)."""
+    return cluster.app(client, "apps.loadclient", "--url", url, "--connections", connections, "--interval",
+                       interval, "--timeout", timeout, *(["--timeline"] if timeline else []))
+
+
 def packet_ins(cluster, url, variant):
     if cluster.directors_are_hosts or variant == "baseline":
         return skipped("no controller on this path")
     before = cluster.rest("GET", "/lb/status")["packet_in"]
-    run = cluster.app("c2", "apps.loadclient", "--url", url, "--connections", 500)
+    run = stream(cluster, "c2", url, 500, timeout=2.0)
     done = json.loads(run.communicate(timeout=120)[0])
     served = sum(done["served_by"].values())
     return round((cluster.rest("GET", "/lb/status")["packet_in"] - before) * 1000 / max(served, 1), 2)
@@ -218,12 +233,11 @@ def failover(cluster, kind, quick):
                                          "-w", "%{size_download}",
                                          "http://%s/download?bytes=%d&rate=%d" % (cluster.vip, size, rate)],
                                         stdout=subprocess.PIPE, text=True)
-    stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
-                         150 if quick else 400, "--interval", 0.01, "--timeout", 1, "--timeline")
+    client = stream(cluster, "c1", "http://%s/" % cluster.vip, 150 if quick else 400, 0.01, timeline=True)
     time.sleep(0.5 if quick else 1)
     failed_at = time.time()
     cluster.fail(active, kind)
-    result = json.loads(stream.communicate(timeout=120)[0])
+    result = json.loads(client.communicate(timeout=120)[0])
     got = download.communicate(timeout=120)[0].strip()
     cluster.recover(active)
     time.sleep(0.5 if quick else 2)          # the recovered director settles as standby
@@ -255,14 +269,13 @@ def web_failure(cluster, quick):
     """web1's server crashes under a client asking every 10 ms (1 s timeout): ms until the
     director took it out, the client's longest gap in ms, and its failed requests."""
     from topologies.cluster import wait_until
-    stream = cluster.app("c1", "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
-                         150 if quick else 300, "--interval", 0.01, "--timeout", 1)
+    client = stream(cluster, "c1", "http://%s/" % cluster.vip, 150 if quick else 300, 0.01)
     time.sleep(0.5)
     failed_at = time.monotonic()
     cluster.fail("web1", "crash")
     wait_until("the director to take web1 out", lambda: not in_service(cluster, "web1"), timeout=10, interval=0.01)
     detected_ms = round((time.monotonic() - failed_at) * 1000)
-    result = json.loads(stream.communicate(timeout=120)[0])
+    result = json.loads(client.communicate(timeout=120)[0])
     cluster.recover("web1")
     wait_until("web1 back in service", lambda: in_service(cluster, "web1"), timeout=20)
     return {"web_detect_ms": detected_ms, "web_gap_ms": round(result["max_gap"] * 1000),
@@ -285,8 +298,7 @@ def load_experiment(cluster, quick):
     returns: each request's time and serving host, the steps' times, and web1's share of the
     requests between the weight change and the crash (ideal 75%)."""
     seconds = 6 if quick else 20
-    streams = [cluster.app(c, "apps.loadclient", "--url", "http://%s/" % cluster.vip, "--connections",
-                           int(seconds / 0.025), "--interval", 0.02, "--timeout", 1, "--timeline")
+    clients = [stream(cluster, c, "http://%s/" % cluster.vip, int(seconds / 0.025), 0.02, timeline=True)
                for c in ("c1", "c2", "c3", "c4")]
     start = time.time()
     steps = []
@@ -297,8 +309,8 @@ def load_experiment(cluster, quick):
         steps.append([round(time.time() - start, 3), label])
         action()
     requests = []
-    for stream in streams:
-        result = json.loads(stream.communicate(timeout=seconds + 120)[0])
+    for client in clients:
+        result = json.loads(client.communicate(timeout=seconds + 120)[0])
         requests += [[round(at - start, 3), server] for at, _latency, server in result["timeline"]]
     cluster.rest("PUT", "/lb/backends/web1", {"weight": 1})
     weighted = [server for at, server in requests if steps[0][0] + 1 <= at < steps[1][0] and server]
@@ -369,7 +381,7 @@ def maglev_figures(servers=4, connections=10_000):
             "maglev_balance_pct": round(100 * max(abs(share - 1 / servers) for share in shares) * servers, 1)}
 
 
-STATIC_FIGURES = (["static_%s_%s" % (kind, k) for kind in ("close", "keepalive") for k in ("rps", "p50", "p99", "p999")]
+STATIC_FIGURES = (["static_%s_%s" % (kind, k) for kind in ("close", "keepalive") for k in WRK_FIGURES]
                   + ["bulk_1_mbps", "bulk_4_mbps", "openloop_p50", "openloop_p99", "openloop_p999", "openloop_errors"])
 STEPS = ("static server", "web app", "failures")
 LOAD_VARIANT = "sdn-nat"
@@ -385,7 +397,7 @@ def measure(variant, quick, progress):
         return cluster.vip if target == "vip" else cluster.description.host(target).ip
 
     row = {"variant": variant}
-    if shutil.which("nginx"):
+    if not nginx_missing():
         with Cluster(clients=4, webs=2, web_server=NGINX, **kwargs) as cluster:
             row.update(static_figures(cluster, target_host(cluster), quick))
     else:
@@ -461,7 +473,7 @@ def main(argv=None):
                 parser.fail("%s: %s" % (variant, e))
             rows.append(row)
     scale = []
-    if not args.no_scale and not shutil.which("nginx"):
+    if not args.no_scale and nginx_missing():
         print("scale sweep skipped: %s" % not_installed("nginx"), file=sys.stderr)
     elif not args.no_scale:
         points = QUICK_SCALE_POINTS if args.quick else SCALE_POINTS

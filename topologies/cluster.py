@@ -69,6 +69,16 @@ def wait_until(what, check, timeout, interval=0.1):
         time.sleep(interval)
 
 
+def missing_tools(director=SDN, web_server=APP):
+    """The programs a cluster with this director and web server needs that this machine lacks."""
+    tools = ["ovs-vsctl", "etcd", "etcdctl", "ethtool", "curl"]
+    if director != SDN:
+        tools += ["haproxy", "keepalived"]
+    if web_server == NGINX:
+        tools.append("nginx")
+    return [tool for tool in tools if not shutil.which(tool)]
+
+
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxies=ACTIVE_STANDBY,
@@ -178,9 +188,9 @@ class Cluster:
     def _preflight(self):
         if os.geteuid() != 0:
             raise ClusterError("needs root (Mininet creates namespaces and veths): re-run with sudo")
-        for tool in ("ovs-vsctl", "etcd", "etcdctl", "ethtool", "curl"):
-            if not shutil.which(tool):
-                raise ClusterError("%s is not installed: run scripts/install.sh" % tool)
+        missing = missing_tools(self.description.director, self.web_server)
+        if missing:
+            raise ClusterError("%s is not installed: run scripts/install.sh" % " and ".join(missing))
         if sh("ovs-vsctl", "--timeout=3", "show").returncode != 0:
             raise ClusterError("Open vSwitch is not running: run scripts/install.sh (it starts it), "
                                "or /usr/share/openvswitch/scripts/ovs-ctl start")
@@ -230,22 +240,10 @@ class Cluster:
         self.net.addController(RemoteController("c0", ip="127.0.0.1", port=self.of_port))
         self.net.build()
         self.net.start()
-        self._silence_switch_ports()
         for node in self.net.hosts:
             self.record.add_pid("shell:" + node.name, node.pid)
         return "%d switches, %d hosts, %d links" % (len(self.net.switches), len(self.net.hosts),
                                                     len(self.net.links))
-
-    def _silence_switch_ports(self):
-        """The switches' ports are interfaces of the root namespace, which also holds the
-        management address. Left as they are, the kernel answers a host's ARP for that address on
-        any of them, and the host's replies then bypass the switch: after a web host's link came
-        back, its health-check answers went to s_lan-eth4's own MAC and into the root namespace
-        directly. The datapath reads and writes their frames raw; ARP off changes nothing there."""
-        for switch in self.net.switches:
-            for intf in switch.intfList():
-                if intf.name != "lo":
-                    sh("ip", "link", "set", "dev", intf.name, "arp", "off")
 
     def _configure_forwarding(self):
         """What the forwarding method needs beyond flows: see topologies/forwarding.py."""

@@ -40,6 +40,12 @@ class ClusterSwitch(OVSSwitch):
 
     On the userspace datapath TCP stalls until checksum and segmentation offloads are off on
     both ends of every veth (PLATFORM.md), so each side turns its own off.
+
+    Its ports are interfaces of the root namespace, which also holds the controller's management
+    address. With ARP on, the kernel answers a host's ARP for that address on any of them, and
+    the host's replies then bypass the switch (seen after a web host's link came back: its
+    health-check answers went to s_lan-eth4's own MAC). The datapath reads and writes the ports'
+    frames raw, so ARP off changes no forwarding.
     """
     def __init__(self, name, **params):
         params.setdefault("protocols", "OpenFlow13")
@@ -50,9 +56,10 @@ class ClusterSwitch(OVSSwitch):
 
     def start(self, controllers):
         super().start(controllers)
-        if USERSPACE:
-            for intf in self.intfList():
-                if intf.name != "lo":
+        for intf in self.intfList():
+            if intf.name != "lo":
+                self.cmd("ip link set dev %s arp off" % intf.name)
+                if USERSPACE:
                     self.cmd(OFFLOADS_OFF % intf.name)
 
 
