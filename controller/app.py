@@ -20,8 +20,8 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.eventlog import EventLog
-from controller.flows import (COOKIE_CONNECTION, COOKIE_LOG, COOKIE_PROBE, LOG_METER, T_CONNECTIONS, T_FORWARD,
-                              switch_flows)
+from controller.flows import (COOKIE_LOG, COOKIE_PROBE, LOG_METER, T_FORWARD, T_SELECTED, TCP_ACK, TCP_FIN, TCP_SYN,
+                              diff, switch_flows, switch_groups)
 from controller.connlog import connection_record
 from controller.health import DEGRADED, FAIL, OK, HealthSettings
 from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
@@ -36,7 +36,6 @@ PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
 LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
 BLOCK_CHECK_INTERVAL = 0.5
-COOKIE_MASK_ALL = 0xffffffffffffffff
 
 
 class LvsController(app_manager.RyuApp):
@@ -56,6 +55,7 @@ class LvsController(app_manager.RyuApp):
         self._meter_dropped = {}      # edge switch -> log copies its meter has dropped
         self.datapaths = {}           # switch name -> Datapath
         self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
+        self.installed_groups = {}    # switch name -> {group id: GroupSpec}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
         self._healthy = self.state.healthy()
         self._dirty = hub.Event()     # set: the flow writer has work
@@ -146,50 +146,54 @@ class LvsController(app_manager.RyuApp):
         return not self._dirty.is_set() and not self._writing and not self._unconfirmed
 
     def _write_flows(self):
-        self._forget_connections_of_failed_servers()
+        self._note_table_changes()
         view = self.state.view()
         for name, datapath in list(self.datapaths.items()):
             fresh = name in self._resync
             if fresh:
                 self._resync.discard(name)
-                datapath.send_msg(openflow.delete_all_flows(datapath))
+                for message in openflow.delete_everything(datapath):
+                    datapath.send_msg(message)
                 if name not in self.description.proxies:
                     for message in openflow.log_meter(datapath, LOG_METER, LOG_RATE, LOG_BURST):
                         datapath.send_msg(message)
-                self.installed[name] = {}
-            desired = {spec.key: spec for spec in switch_flows(self.description, name, view)}
-            installed = self.installed.get(name, {})
-            self.installed[name] = desired
-            ofp = datapath.ofproto
-            for key, spec in installed.items():
-                if key not in desired:
-                    datapath.send_msg(openflow.delete_strict(datapath, spec))
-            changed = fresh
-            for key, spec in desired.items():
-                if installed.get(key) != spec:
-                    command = ofp.OFPFC_MODIFY_STRICT if key in installed else ofp.OFPFC_ADD
-                    datapath.send_msg(openflow.flow_mod(datapath, spec, command))
-                    changed = True
+                self.installed[name], self.installed_groups[name] = {}, {}
+            changed = self._send_changes(datapath, name, view)
             if fresh:
                 datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
-            if changed or installed.keys() - desired.keys():
+            if changed or fresh:
                 barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
                 datapath.send_msg(barrier)
                 self._unconfirmed.add((name, barrier.xid))
         while self._to_announce:
             self._announce(self._to_announce.pop(0))
 
-    def _forget_connections_of_failed_servers(self):
-        """A real server that went down loses its learned connections on every proxy, so that
-        their next packets hash again to a live server (as LVS's expire_nodest_conn)."""
+    def _send_changes(self, datapath, name, view):
+        """Groups first (flows refer to them), then flows, then groups no flow uses any more.
+        True if anything was sent."""
+        ofp = datapath.ofproto
+        groups = {g.group_id: g for g in switch_groups(self.description, name, view)}
+        flows = {spec.key: spec for spec in switch_flows(self.description, name, view)}
+        old_groups, old_flows = self.installed_groups.get(name, {}), self.installed.get(name, {})
+        self.installed_groups[name], self.installed[name] = groups, flows
+        group_deletes, group_adds, group_modifies = diff(old_groups, groups)
+        flow_deletes, flow_adds, flow_modifies = diff(old_flows, flows)
+        messages = [openflow.group_mod(datapath, groups[g]) for g in group_adds]
+        messages += [openflow.group_mod(datapath, groups[g], ofp.OFPGC_MODIFY) for g in group_modifies]
+        messages += [openflow.delete_strict(datapath, old_flows[k]) for k in flow_deletes]
+        messages += [openflow.flow_mod(datapath, flows[k]) for k in flow_adds]
+        messages += [openflow.flow_mod(datapath, flows[k], ofp.OFPFC_MODIFY_STRICT) for k in flow_modifies]
+        messages += [openflow.delete_group(datapath, g) for g in group_deletes]
+        for message in messages:
+            datapath.send_msg(message)
+        return bool(messages)
+
+    def _note_table_changes(self):
+        """Log real servers leaving and joining the table. A server that left loses its
+        connections on every proxy: they no longer match its ct_mark, so their next packets hash
+        again to a live server (as LVS's expire_nodest_conn)."""
         healthy = self.state.healthy()
         for server in self._healthy - healthy:
-            sid = self.state.server_ids[server]
-            for name in self.description.proxies:
-                datapath = self.datapaths.get(name)
-                if datapath is not None:
-                    datapath.send_msg(openflow.delete_by_cookie(
-                        datapath, T_CONNECTIONS, COOKIE_CONNECTION | sid, COOKIE_MASK_ALL))
             self.event_log.emit("real-server-down", "%s left the virtual service's table" % server,
                                 destination_ip=self.description.host(server).ip)
         for server in healthy - self._healthy:
@@ -229,6 +233,7 @@ class LvsController(app_manager.RyuApp):
             self.state.switch_disconnected(name)
             self.datapaths.pop(name, None)
             self.installed.pop(name, None)
+            self.installed_groups.pop(name, None)
             self._pending = {k: v for k, v in self._pending.items() if k[0] != name}
             self._unconfirmed = {u for u in self._unconfirmed if u[0] != name}
             self.event_log.emit("switch-disconnected", "%s lost its OpenFlow channel" % name,
@@ -348,9 +353,9 @@ class LvsController(app_manager.RyuApp):
 
     # --- counters -----------------------------------------------------------------------------
     def _poll_counters(self):
-        """Once a second, per proxy: the forward table's counters (one flow per real server) and,
-        per real server, the number of its learned connections (an aggregate request filtered by
-        the server's cookie). The work is per server, not per connection."""
+        """Once a second, per proxy: the forward table's counters (traffic, and the clients'
+        FINs per real server) and the SYN counters of the SELECTED table (connections given to
+        each server). The work is per server, not per connection."""
         while True:
             hub.sleep(STATS_INTERVAL)
             for name in self.description.proxies:
@@ -359,10 +364,8 @@ class LvsController(app_manager.RyuApp):
                     continue
                 self._request(name, openflow.flow_stats_request(datapath, T_FORWARD),
                               lambda stats, proxy=name: self._forward_counters(proxy, stats))
-                for server, sid in self.state.server_ids.items():
-                    request = openflow.aggregate_request(datapath, T_CONNECTIONS, COOKIE_CONNECTION | sid)
-                    self._request(name, request, lambda stats, proxy=name, server=server:
-                                  self.state.update_counters(proxy, server, connections=stats[0].flow_count))
+                self._request(name, openflow.flow_stats_request(datapath, T_SELECTED),
+                              lambda stats, proxy=name: self._selected_counters(proxy, stats))
 
             for name, datapath in list(self.datapaths.items()):
                 if name not in self.description.proxies:
@@ -395,9 +398,26 @@ class LvsController(app_manager.RyuApp):
             del self._pending[key]
             on_reply(parts)
 
-    def _forward_counters(self, proxy, stats):
+    def _per_server(self, stats):
+        """Flow stats by real server (their reg1 match): (server, match, stat) each."""
         by_id = {sid: name for name, sid in self.state.server_ids.items()}
         for stat in stats:
-            server = by_id.get(dict(stat.match.items()).get("reg1"))
-            if server:
-                self.state.update_counters(proxy, server, packets=stat.packet_count, bytes=stat.byte_count)
+            match = dict(stat.match.items())
+            if by_id.get(match.get("reg1")):
+                yield by_id[match["reg1"]], match, stat
+
+    def _forward_counters(self, proxy, stats):
+        totals = {}
+        for server, match, stat in self._per_server(stats):
+            counters = totals.setdefault(server, {"packets": 0, "bytes": 0, "closed": 0})
+            counters["packets"] += stat.packet_count
+            counters["bytes"] += stat.byte_count
+            if match.get("tcp_flags") == (TCP_FIN, TCP_FIN):
+                counters["closed"] += stat.packet_count
+        for server, counters in totals.items():
+            self.state.update_counters(proxy, server, **counters)
+
+    def _selected_counters(self, proxy, stats):
+        for server, match, stat in self._per_server(stats):
+            if match.get("tcp_flags") == (TCP_SYN, TCP_SYN | TCP_ACK):
+                self.state.update_counters(proxy, server, opened=stat.packet_count)

@@ -12,25 +12,36 @@ of each TCP SYN, and of the first packet of each UDP or ICMP flow, goes to the c
 meter 1. The copy is made after the packet has been forwarded, so a meter that drops copies
 never holds up forwarding.
 
-Proxy pipeline (lb1, lb2), in tables:
+Proxy pipeline (lb1, lb2), in tables. Per-connection state lives in the datapath's connection
+tracker, in the proxy's own zone, with the connection's real server in its mark: a new connection
+changes no flow table and, once the pipeline's few megaflows exist, takes no upcall (the 5-tuple
+is hashed in the datapath, `dp_hash`, never matched).
   0 CLASSIFY     ARP for the VIP (and NAT gateway) answered in the data plane; packets to the
-                 virtual service hashed (5-tuple -> reg0, a Maglev slot) and passed through 1-3;
+                 virtual service looked up in the connection tracker, then on to 1;
                  NAT replies from real servers rewritten back to the VIP and passed to 4;
-                 liveness probes sent back where they came from; each new TCP connection's SYN,
-                 once its real server is chosen, copied to the other proxy (to SYNC_MAC, the
-                 server's id in the source MAC), which learns that connection entry from it
-                 without forwarding it: connection sync in the data plane, as LVS's sync daemon.
-  1 CONNECTIONS  learned entries, one per TCP connection: reg1 = its real server (affinity).
-  2 SELECT       one flow per Maglev slot: if no connection entry set reg1, set it from the
-                 slot's real server and learn the connection into table 1.
+                 liveness probes sent back where they came from; a SYN copied by the other
+                 proxy (to SYNC_MAC, the real server's id in the source MAC) committed to the
+                 connection tracker with that server as its mark, and not forwarded: connection
+                 sync in the data plane, as LVS's sync daemon.
+  1 CONNECTIONS  a packet of a tracked connection whose real server is up goes to that server
+                 (ct_mark: affinity across weight and membership changes); a SYN, a connection
+                 of a server that left the table, or an untracked packet goes to the SELECT group.
+     group 1     SELECT: a select group of TABLE_SIZE equal buckets, one per Maglev slot. Open
+                 vSwitch hashes the 5-tuple in the datapath (dp_hash) and maps hash value i to
+                 bucket i; each bucket commits the connection with its slot's real server.
+  2 SELECTED     after the commit: a SYN is copied to the other proxy, naming its real server.
   3 FORWARD      one flow per real server: the forwarding method (NAT rewrite, DR MAC rewrite,
-                 TUN VXLAN encapsulation). Its counters are the server's traffic.
+                 TUN VXLAN encapsulation). Its counters are the server's traffic; a second
+                 flow per server counts the clients' FINs (closed connections).
   4 EGRESS       NAT replies towards the public side: the client's MAC, or r0's for others.
+Only the client-to-VIP direction passes the connection tracker (DR and TUN replies never reach
+the proxy; NAT replies are rewritten statelessly), so the tracker follows each connection one way,
+as LVS does in DR mode; the harness turns the tracker's sequence checks off and sets its zones'
+timeouts (topologies/forwarding.py: conntrack_setup).
 """
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from controller.maglev import TABLE_SIZE
 from topologies.description import tunnel_mac
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -41,29 +52,25 @@ CONTROLLER = 0xfffffffd       # OFPP_CONTROLLER
 LOCAL = 0xfffffffe            # OFPP_LOCAL
 ETH_IP, ETH_ARP = 0x0800, 0x0806
 ETH_PROBE = 0x88b5            # IEEE 802 local experimental: the controller's liveness probes
-TCP_SYN, TCP_ACK = 0x002, 0x010
+TCP_FIN, TCP_SYN, TCP_ACK = 0x001, 0x002, 0x010
 PROTO_ICMP, PROTO_TCP = 1, 6
 ARP_REQUEST, ARP_REPLY = 1, 2
 
-T_CLASSIFY, T_CONNECTIONS, T_SELECT, T_FORWARD, T_EGRESS = range(5)
-T_SPREAD = 1                  # on s_pub, active-active: hash slot -> proxy
+T_CLASSIFY, T_CONNECTIONS, T_SELECTED, T_FORWARD, T_EGRESS = range(5)
 T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
+GROUP_SELECT = 1              # on proxies: the Maglev slots
+GROUP_SPREAD = 1              # on s_pub, active-active: the proxies
 LOG_METER = 1
 NEW_FLOW_IDLE = 30            # s a UDP/ICMP flow stays "seen" (not logged again) while idle
 PROTO_UDP = 17
 
-# Cookies tag what installed a flow. Learned connection entries carry COOKIE_CONNECTION plus
-# their real server's id, so that one server's connections can be deleted by cookie.
+# Cookies tag what installed a flow.
 COOKIE_L2 = 0x1
 COOKIE_STEER = 0x2
 COOKIE_LB = 0x3
 COOKIE_PROBE = 0x4
 COOKIE_BLOCK = 0x5
 COOKIE_LOG = 0x6
-COOKIE_CONNECTION = 0x1000
-
-CONNECTION_IDLE_TIMEOUT = 300   # s, an idle established connection (LVS: 900)
-CONNECTION_FIN_TIMEOUT = 2      # s, after a FIN or RST was seen
 
 
 @dataclass(frozen=True)
@@ -91,22 +98,28 @@ class Resubmit:
 
 
 @dataclass(frozen=True)
-class Multipath:
-    """reg = hash(IP addresses, protocol, L4 ports) mod n_links (Nicira multipath)."""
-    n_links: int
-    dst: str
+class Conntrack:
+    """Pass the packet through the connection tracker's `zone` (Nicira ct): with `commit`, keep
+    the connection, with `mark` as its ct_mark; with `table`, continue there after the lookup
+    (ct_state and ct_mark then known), else go on with the next action."""
+    zone: int
+    commit: bool = False
+    table: Optional[int] = None
+    mark: Optional[int] = None
 
 
 @dataclass(frozen=True)
-class LearnConnection:
-    """Learn the packet's TCP 5-tuple into `table_id`, loading `register` there with the
-    packet's own value of it, or with `value` when given."""
-    table_id: int
-    register: str
-    cookie: int
-    value: Optional[int] = None
-    idle_timeout: int = CONNECTION_IDLE_TIMEOUT
-    fin_idle_timeout: int = CONNECTION_FIN_TIMEOUT
+class Group:
+    group_id: int
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A select group: Open vSwitch hashes the 5-tuple in the datapath (dp_hash, its default
+    for select groups) and, its buckets being of equal weight, hands out the hash values to them
+    in order; so bucket i takes the same share of connections on every switch."""
+    group_id: int
+    buckets: Tuple[Tuple[object, ...], ...]    # each bucket's actions; empty: drop
 
 
 @dataclass(frozen=True)
@@ -152,13 +165,14 @@ class BalancerView:
     table: Tuple[Optional[str], ...]    # Maglev lookup table: a real server name per slot
     server_ids: Tuple[Tuple[str, int], ...]
     blocked: Tuple[str, ...] = ()       # sources dropped at the public edge
+    healthy: Tuple[str, ...] = ()       # real servers whose connections stay with them
 
     def server_id(self, name):
         return dict(self.server_ids)[name]
 
 
 def server_ids(description):
-    """Stable small integers for real servers (reg1 values, cookie ids): 1, 2, ..."""
+    """Stable small integers for real servers (reg1 and ct_mark values): 1, 2, ..."""
     return tuple((web.name, i) for i, web in enumerate(description.real_servers, 1))
 
 
@@ -210,13 +224,13 @@ def _steer(ip, mac, port):
 def _spread_vip(d, view):
     """Active-active: the VIP's packets spread over the proxies by a hash of the connection
     (so a connection stays on one proxy); ARP still goes to one of them."""
-    ports = [d.proxy_port("s_pub", p) for p in view.active_proxies]
-    flows = [FlowSpec.make(200, [Output(ports[0])], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=d.vip),
-             FlowSpec.make(200, logged([Multipath(len(ports), "reg0"), Resubmit(T_SPREAD)]),
-                           cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
-    flows += [FlowSpec.make(100, [Output(port)], table_id=T_SPREAD, cookie=COOKIE_STEER, reg0=i)
-              for i, port in enumerate(ports)]
-    return flows
+    return [FlowSpec.make(200, [Output(d.proxy_port("s_pub", view.active_proxies[0]))], cookie=COOKIE_STEER,
+                          eth_type=ETH_ARP, arp_tpa=d.vip),
+            FlowSpec.make(200, logged([Group(GROUP_SPREAD)]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
+
+
+def spread_group(d, view):
+    return GroupSpec(GROUP_SPREAD, tuple((Output(d.proxy_port("s_pub", p)),) for p in view.active_proxies))
 
 
 def proxy_monitoring_flows(d, switch):
@@ -273,25 +287,20 @@ def sync_source(sid):
 
 
 def classify_flows(d, proxy, uplink, downlink, view):
-    hash_slot = Multipath(TABLE_SIZE, "reg0")
-    choose = [hash_slot, Resubmit(T_CONNECTIONS), Resubmit(T_SELECT)]
+    zone = d.conntrack_zone(proxy)
+    track = [Conntrack(zone, table=T_CONNECTIONS)]
     service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip, ip_proto=PROTO_TCP, tcp_dst=d.http_port)
     flows = [
         arp_responder(d.vip, d.vip_mac, uplink),
-        FlowSpec.make(200, choose + [Resubmit(T_FORWARD)], cookie=COOKIE_LB, **service),
-        FlowSpec.make(200, choose + [Resubmit(T_FORWARD)], cookie=COOKIE_LB, in_port=uplink,
-                      eth_type=ETH_IP, ipv4_dst=d.vip, ip_proto=PROTO_ICMP),
-        # A new connection: once its real server is chosen, a copy to the other proxy carrying
-        # the server's id in its source MAC (FORWARD rewrites the MACs of the packet itself).
-        FlowSpec.make(210, choose + [SetField("eth_dst", SYNC_MAC), SetField("eth_src", SYNC_SOURCE),
-                                     Move("reg1", "eth_src", 16), Output(IN_PORT), Resubmit(T_FORWARD)],
-                      cookie=COOKIE_LB, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK), **service),
+        FlowSpec.make(200, track, cookie=COOKIE_LB, **service),
+        FlowSpec.make(200, track, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip,
+                      ip_proto=PROTO_ICMP),
     ]
-    # The other proxy's copy: learn the connection with the server it names, forward nothing.
+    # The other proxy's copy of a new connection's SYN: commit it with the server it names,
+    # forward nothing.
     for web in d.real_servers:
         sid = view.server_id(web.name)
-        learn = LearnConnection(T_CONNECTIONS, "reg1", COOKIE_CONNECTION | sid, value=sid)
-        flows.append(FlowSpec.make(250, [learn], cookie=COOKIE_LB,
+        flows.append(FlowSpec.make(250, [Conntrack(zone, commit=True, mark=sid)], cookie=COOKIE_LB,
                                    **dict(service, eth_dst=SYNC_MAC, eth_src=sync_source(sid))))
     flows += [FlowSpec.make(300, [Output(IN_PORT)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
               for port in (uplink, downlink)]
@@ -315,18 +324,46 @@ def classify_flows(d, proxy, uplink, downlink, view):
     return flows
 
 
-def select_flows(view):
-    """One pair of flows per Maglev slot; a slot with no real server has none (dropped)."""
-    flows = []
-    for slot, server in enumerate(view.table):
-        if server is None:
-            continue
+def connection_flows(view):
+    """A tracked connection keeps its real server while that server is healthy; a SYN always
+    chooses anew (a reused 5-tuple is a new connection: the old one may linger in the tracker,
+    which follows one direction and cannot see it close)."""
+    select = [Group(GROUP_SELECT)]
+    flows = [FlowSpec.make(200, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, eth_type=ETH_IP,
+                           ip_proto=PROTO_TCP, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK)),
+             FlowSpec.make(0, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB)]
+    for server in view.healthy:
         sid = view.server_id(server)
-        choose = [SetField("reg1", sid)]
-        learn = LearnConnection(T_CONNECTIONS, "reg1", COOKIE_CONNECTION | sid)
-        flows.append(FlowSpec.make(110, choose + [learn], table_id=T_SELECT, cookie=COOKIE_LB,
-                                   reg1=0, reg0=slot, eth_type=ETH_IP, ip_proto=PROTO_TCP))
-        flows.append(FlowSpec.make(100, choose, table_id=T_SELECT, cookie=COOKIE_LB, reg1=0, reg0=slot))
+        flows.append(FlowSpec.make(100, [SetField("reg1", sid), Resubmit(T_FORWARD)], table_id=T_CONNECTIONS,
+                                   cookie=COOKIE_LB, ct_mark=sid))
+    return flows
+
+
+def select_group(d, proxy, view):
+    """One bucket per Maglev slot: its real server into reg1 (kept across the recirculation,
+    and still there if the tracker is full), then committed as the connection's mark."""
+    zone = d.conntrack_zone(proxy)
+
+    def bucket(server):
+        if server is None:
+            return ()
+        sid = view.server_id(server)
+        return (SetField("reg1", sid), Conntrack(zone, commit=True, table=T_SELECTED, mark=sid))
+    return GroupSpec(GROUP_SELECT, tuple(bucket(server) for server in view.table))
+
+
+def selected_flows(d, view):
+    """After the commit: a new connection's SYN is copied to the other proxy, carrying the
+    server's id in its source MAC (FORWARD rewrites the MACs of the packet itself). The SYN
+    flows' counters count the connections each server was given."""
+    flows = []
+    for web in d.real_servers:
+        sid = view.server_id(web.name)
+        copy = [SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(sid)), Output(IN_PORT)]
+        flows.append(FlowSpec.make(110, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB,
+                                   reg1=sid, eth_type=ETH_IP, ip_proto=PROTO_TCP,
+                                   tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK)))
+        flows.append(FlowSpec.make(100, [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB, reg1=sid))
     return flows
 
 
@@ -343,9 +380,15 @@ def forward_actions(d, proxy, web, downlink):
 
 
 def forward_flows(d, proxy, view, downlink):
-    return [FlowSpec.make(100, forward_actions(d, proxy, web, downlink), table_id=T_FORWARD,
-                          cookie=COOKIE_LB, eth_type=ETH_IP, reg1=view.server_id(web.name))
-            for web in d.real_servers]
+    """The forwarding method per real server; the clients' FINs through a flow of their own, to
+    count closed connections."""
+    flows = []
+    for web in d.real_servers:
+        actions, sid = forward_actions(d, proxy, web, downlink), view.server_id(web.name)
+        flows += [FlowSpec.make(100, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid),
+                  FlowSpec.make(110, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid,
+                                ip_proto=PROTO_TCP, tcp_flags=(TCP_FIN, TCP_FIN))]
+    return flows
 
 
 def egress_flows(d, uplink):
@@ -363,7 +406,7 @@ def proxy_flows(description, proxy, view):
     d = description
     ports = {peer: port for port, peer in d.trunk_ports(proxy).items()}
     uplink, downlink = ports["s_pub"], ports["s_lan"]
-    flows = classify_flows(d, proxy, uplink, downlink, view) + select_flows(view)
+    flows = classify_flows(d, proxy, uplink, downlink, view) + connection_flows(view) + selected_flows(d, view)
     flows += forward_flows(d, proxy, view, downlink)
     if d.mode == "nat":
         flows += egress_flows(d, uplink)
@@ -375,3 +418,22 @@ def switch_flows(description, switch, view):
     if description.switch(switch).role == "proxy":
         return proxy_flows(description, switch, view)
     return edge_l2_flows(description, switch) + steering_flows(description, switch, view) + connection_log_flows()
+
+
+def switch_groups(description, switch, view):
+    """Every group a switch should hold: the proxies' Maglev slots, and on s_pub the spread of
+    the VIP over the proxies when more than one is active."""
+    if description.switch(switch).role == "proxy":
+        return [select_group(description, switch, view)]
+    if switch == "s_pub" and len(view.active_proxies) > 1:
+        return [spread_group(description, view)]
+    return []
+
+
+def diff(installed, desired):
+    """What turns a switch's `installed` entries into the `desired` ones (both: key -> entry):
+    (keys to delete, keys to add, keys to modify). Unchanged entries are left alone."""
+    deletes = [key for key in installed if key not in desired]
+    adds = [key for key in desired if key not in installed]
+    modifies = [key for key in desired if key in installed and installed[key] != desired[key]]
+    return deletes, adds, modifies

@@ -1,8 +1,10 @@
 """Maglev consistent hashing with weights (Eisenbud et al., NSDI 2016), as Katran uses it.
 
-The lookup table has TABLE_SIZE slots (a prime); the data plane hashes each connection's 5-tuple
-to a slot (OVS `multipath`, see flows.py) and the slot names the real server. Both proxies compute
-the same table from the same inputs, so a connection maps to the same real server through either.
+The lookup table has TABLE_SIZE slots; the data plane hashes each connection's 5-tuple to a slot
+(a select group's datapath hash, whose hash values Open vSwitch hands out to at most 256 buckets:
+see flows.py) and the slot names the real server. Both proxies compute the same table from the
+same inputs, so a connection maps to the same real server through either. Maglev's paper takes
+a prime size so that any skip walks every slot; with 256, a power of two, every odd skip does.
 
 Two kinds of change, two rules:
   - weights (including drain to 0) re-run Maglev's population: its minimal disruption keeps most
@@ -14,7 +16,7 @@ Two kinds of change, two rules:
 import hashlib
 import math
 
-TABLE_SIZE = 251
+TABLE_SIZE = 256
 
 
 def _hash(*parts):
@@ -23,8 +25,12 @@ def _hash(*parts):
 
 
 def _permutation(name, size):
+    """Where the server's preference list starts, and its step: coprime with the size, so
+    that the list visits every slot."""
     offset = _hash("offset", name) % size
     skip = _hash("skip", name) % (size - 1) + 1
+    while math.gcd(skip, size) != 1:
+        skip += 1
     return offset, skip
 
 

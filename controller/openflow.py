@@ -1,14 +1,13 @@
 """FlowSpec -> OpenFlow 1.3 messages (with Open vSwitch's Nicira extensions). The only place
 that knows how a spec becomes a FlowMod."""
 from ryu.lib.packet import arp, ethernet, packet
-from ryu.ofproto import nicira_ext
 
-from controller.flows import (BROADCAST, ETH_PROBE, LearnConnection, LearnSeen, Meter, Move, Multipath, Output,
-                              Resubmit, SetField)
+from controller.flows import BROADCAST, ETH_PROBE, Conntrack, Group, LearnSeen, Meter, Move, Output, Resubmit, SetField
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
 
-HASH_SYMMETRIC_L3L4 = 2   # NX_HASH_FIELDS_SYMMETRIC_L3L4: IP addresses, protocol, L4 ports
+NX_CT_F_COMMIT = 1
+NX_CT_RECIRC_NONE = 0xff   # ct without a table: go on with the next action
 
 
 def _copied(parser, name, bits):
@@ -16,29 +15,21 @@ def _copied(parser, name, bits):
     return parser.NXFlowSpecMatch(src=(name, 0), dst=(name, 0), n_bits=bits)
 
 
-def _learn_action(parser, table_id, specs, cookie, idle_timeout, fin_idle_timeout=0):
-    ipv4 = parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16)
-    return parser.NXActionLearn(table_id=table_id, specs=[ipv4] + specs, priority=100, cookie=cookie,
-                                idle_timeout=idle_timeout, fin_idle_timeout=fin_idle_timeout,
-                                hard_timeout=0, fin_hard_timeout=0, flags=0)
-
-
-def _learn(parser, action):
-    """A TCP connection's 5-tuple -> its real server in `action.register`."""
-    specs = [parser.NXFlowSpecMatch(src=6, dst=("ip_proto_nxm", 0), n_bits=8),
-             _copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
-             _copied(parser, "tcp_src_nxm", 16), _copied(parser, "tcp_dst_nxm", 16),
-             parser.NXFlowSpecLoad(src=(action.register, 0) if action.value is None else action.value,
-                                   dst=(action.register, 0), n_bits=32)]
-    return _learn_action(parser, action.table_id, specs, action.cookie, action.idle_timeout,
-                         action.fin_idle_timeout)
-
-
 def _learn_seen(parser, action):
     """A UDP/ICMP flow's addresses and protocol -> reg3 = 1 (seen, not logged again)."""
-    specs = [_copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
+    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
+             _copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
              _copied(parser, "ip_proto_nxm", 8), parser.NXFlowSpecLoad(src=1, dst=("reg3", 0), n_bits=32)]
-    return _learn_action(parser, action.table_id, specs, 0, action.idle_timeout)
+    return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100, cookie=0,
+                                idle_timeout=action.idle_timeout, fin_idle_timeout=0, hard_timeout=0,
+                                fin_hard_timeout=0, flags=0)
+
+
+def _conntrack(parser, action):
+    marks = [] if action.mark is None else [parser.OFPActionSetField(ct_mark=action.mark)]
+    return parser.NXActionCT(flags=NX_CT_F_COMMIT if action.commit else 0, zone_src="", zone_ofs_nbits=action.zone,
+                             recirc_table=NX_CT_RECIRC_NONE if action.table is None else action.table,
+                             alg=0, actions=marks)
 
 
 def _action(parser, action):
@@ -51,12 +42,10 @@ def _action(parser, action):
                                       n_bits=action.n_bits)
     if isinstance(action, Resubmit):
         return parser.NXActionResubmitTable(table_id=action.table_id)
-    if isinstance(action, Multipath):
-        return parser.NXActionMultipath(
-            fields=HASH_SYMMETRIC_L3L4, basis=0, algorithm=nicira_ext.NX_MP_ALG_MODULO_N,
-            max_link=action.n_links - 1, arg=0, ofs_nbits=nicira_ext.ofs_nbits(0, 15), dst=action.dst)
-    if isinstance(action, LearnConnection):
-        return _learn(parser, action)
+    if isinstance(action, Conntrack):
+        return _conntrack(parser, action)
+    if isinstance(action, Group):
+        return parser.OFPActionGroup(action.group_id)
     if isinstance(action, LearnSeen):
         return _learn_seen(parser, action)
     raise TypeError("no OpenFlow translation for action %r" % (action,))
@@ -73,6 +62,20 @@ def flow_mod(datapath, spec, command=None):
                              instructions=instructions)
 
 
+def group_mod(datapath, spec, command=None):
+    """A select group; its buckets of equal weight (see flows.GroupSpec)."""
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    buckets = [parser.OFPBucket(weight=1, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
+                                actions=[_action(parser, a) for a in actions]) for actions in spec.buckets]
+    return parser.OFPGroupMod(datapath, ofp.OFPGC_ADD if command is None else command, ofp.OFPGT_SELECT,
+                              spec.group_id, buckets)
+
+
+def delete_group(datapath, group_id):
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    return parser.OFPGroupMod(datapath, ofp.OFPGC_DELETE, ofp.OFPGT_SELECT, group_id)
+
+
 def delete_strict(datapath, spec):
     ofp = datapath.ofproto
     mod = flow_mod(datapath, spec, ofp.OFPFC_DELETE_STRICT)
@@ -80,30 +83,18 @@ def delete_strict(datapath, spec):
     return mod
 
 
-def delete_all_flows(datapath):
+def delete_everything(datapath):
+    """Every flow, then every group (a group is deleted with the flows that use it)."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
-    return parser.OFPFlowMod(datapath=datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
-                             out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch())
-
-
-def delete_by_cookie(datapath, table_id, cookie, cookie_mask):
-    parser, ofp = datapath.ofproto_parser, datapath.ofproto
-    return parser.OFPFlowMod(datapath=datapath, table_id=table_id, command=ofp.OFPFC_DELETE,
-                             cookie=cookie, cookie_mask=cookie_mask, out_port=ofp.OFPP_ANY,
-                             out_group=ofp.OFPG_ANY, match=parser.OFPMatch())
+    return [parser.OFPFlowMod(datapath=datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
+                              out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
+            delete_group(datapath, ofp.OFPG_ALL)]
 
 
 def flow_stats_request(datapath, table_id):
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return parser.OFPFlowStatsRequest(datapath, table_id=table_id, out_port=ofp.OFPP_ANY,
                                       out_group=ofp.OFPG_ANY)
-
-
-def aggregate_request(datapath, table_id, cookie):
-    """Totals (flow count, packets, bytes) of a table's flows carrying exactly `cookie`."""
-    parser, ofp = datapath.ofproto_parser, datapath.ofproto
-    return parser.OFPAggregateStatsRequest(datapath, 0, table_id, ofp.OFPP_ANY, ofp.OFPG_ANY,
-                                           cookie, 0xffffffffffffffff, parser.OFPMatch())
 
 
 def packet_out(datapath, port, frame):

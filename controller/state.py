@@ -27,6 +27,12 @@ class UnknownBackend(LookupError):
     pass
 
 
+def active_connections(counters):
+    """Connections given to a real server and not yet closed by their client, as LVS counts
+    ActiveConn in DR mode, from the client's side of each connection only."""
+    return max(0, counters.get("opened", 0) - counters.get("closed", 0))
+
+
 class ClusterState:
     def __init__(self, description, health_settings=HealthSettings(), proxy_policy=ProxyPolicy(),
                  clock=time.monotonic):
@@ -37,7 +43,7 @@ class ClusterState:
         self.weights = {h.name: DEFAULT_WEIGHT for h in description.real_servers}
         self.members = {h.name for h in description.real_servers}   # in the virtual service
         self.server_ids = dict(server_ids(description))
-        self.counters = {}            # proxy -> {server: {"connections", "packets", "bytes"}}
+        self.counters = {}            # proxy -> {server: {"opened", "closed", "packets", "bytes"}}
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
                                for w in description.real_servers}
@@ -104,7 +110,8 @@ class ClusterState:
         self.packet_in_count += 1
 
     def update_counters(self, proxy, server, **values):
-        """Latest counters of one real server on one proxy: connections, packets, bytes."""
+        """Latest counters of one real server on one proxy: connections opened (SYNs given to it)
+        and closed (clients' FINs), packets, bytes."""
         self.counters.setdefault(proxy, {}).setdefault(server, {}).update(values)
 
     # --- requests -----------------------------------------------------------------------------
@@ -199,8 +206,9 @@ class ClusterState:
 
     def view(self):
         weights = {name: self.weights[name] for name in self.members}
+        healthy = self.healthy()
         return BalancerView(active_proxies=self.proxies.active, blocked=tuple(sorted(self.blocks)),
-                            table=tuple(lookup_table(weights, self.healthy())),
+                            table=tuple(lookup_table(weights, healthy)), healthy=tuple(sorted(healthy)),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
     def proxy_status(self, name):
@@ -238,7 +246,7 @@ class ClusterState:
 
     def backends(self):
         """The virtual service, ipvsadm style: each real server with its weight, state, share of
-        the Maglev table, connections (active proxy's table) and traffic (both proxies)."""
+        the Maglev table, open connections (through the active proxy) and traffic (both proxies)."""
         table = self.view().table
         active = self.counters.get(self.active_proxy, {})
         rows = []
@@ -249,7 +257,7 @@ class ClusterState:
                 "in_service": web.name in self.members, "weight": self.weights[web.name],
                 "state": self.backend_state(web), "slots": table.count(web.name),
                 "last_change": self.health[web.name].last_change_cause,
-                "active_connections": active.get(web.name, {}).get("connections", 0),
+                "active_connections": active_connections(active.get(web.name, {})),
                 "packets": sum(t.get("packets", 0) for t in traffic),
                 "bytes": sum(t.get("bytes", 0) for t in traffic),
             })

@@ -35,7 +35,7 @@ from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
                                  die_with_this_process, require_free_port, sh, stop_processes)
 from topologies.staticweb import APP, NGINX, check_web_server, nginx_config, write_docroot
-from topologies.topo import LvsTopo
+from topologies.topo import DATAPATH_TYPE, LvsTopo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Signals that end a run the way Ctrl-C does: the harness tears everything down first.
@@ -256,6 +256,7 @@ class Cluster:
                         intf.node.cmd("ip link set %s mtu %d" % (intf.name, d.lan_mtu))
         for proxy in d.proxies:
             self._set_up_proxy(proxy)
+        self._set_up_conntrack()
         for web in d.real_servers:
             self._host_commands(web.name, forwarding.real_server_setup(d, web))
         if self.directors_are_hosts:
@@ -276,11 +277,25 @@ class Cluster:
             if result.returncode != 0:
                 raise ClusterError("setting up %s failed: %s: %s" % (proxy, command, result.stderr.strip()))
 
+    def _set_up_conntrack(self):
+        """The proxies' connection tracking (forwarding.conntrack_setup). Zone timeouts live in
+        the datapath's record of the Open vSwitch database, made here if there is none yet."""
+        dp = DATAPATH_TYPE
+        if self.description.proxies and sh("ovs-vsctl", "get", "Open_vSwitch", ".", "datapaths:" + dp).returncode:
+            sh("ovs-vsctl", "--", "--id=@dp", "create", "Datapath", "datapath_version=0",
+               "--", "set", "Open_vSwitch", ".", "datapaths:%s=@dp" % dp)
+        for command in forwarding.conntrack_setup(self.description, dp):
+            result = sh(*command.split())
+            if result.returncode != 0:
+                raise ClusterError("setting up connection tracking failed: %s: %s" % (command, result.stderr.strip()))
+
     def _undo_forwarding(self):
         d = self.description
         for proxy in d.proxies:
             for command in forwarding.proxy_teardown(d, proxy):
                 sh(*command.split())
+        for command in forwarding.conntrack_teardown(d, DATAPATH_TYPE):
+            sh(*command.split())
         for web in d.real_servers:
             self._host_commands(web.name, forwarding.real_server_teardown(d, web), check=False)
 

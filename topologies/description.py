@@ -44,6 +44,7 @@ PROXY_LOCAL_HOST_ID = 2            # lb1 10.0.1.2, lb2 10.0.1.3
 VNI_BASE = 100                     # lb1 VNI 101, lb2 VNI 102
 PROXY_TUNNEL_PORT = 10
 VXLAN_OVERHEAD = 50
+CONNECTION_IDLE_TIMEOUT = 300      # s a connection stays in a proxy's connection tracker while idle (LVS: 900)
 LAN_MTU_TUN = 1600                 # room for VXLAN's 50 bytes (PLATFORM.md)
 ROUTER_HOST_ID = 1
 CLIENT_BASE, WEB_BASE, DB_BASE, WEB_DB_BASE = 10, 10, 10, 20
@@ -156,6 +157,11 @@ class ClusterDescription:
 
     def tunnel(self, proxy):
         return next(t for t in self.tunnels if t.proxy == proxy)
+
+    def conntrack_zone(self, proxy):
+        """The proxy's own zone of the connection tracker (all bridges of one ovs-vswitchd
+        share one tracker; a zone keeps each proxy's connections its own, as on two machines)."""
+        return self.proxies.index(proxy) + 1
 
     def proxy_uplink(self, proxy):
         """The proxy's own port towards s_pub: what it sends towards clients leaves here."""

@@ -12,10 +12,12 @@ proxies in the root namespace) and runs the undo lists at teardown.
        by eth0). Proxies get a tunnel port, an address on their LOCAL port, and a route in OVS's
        tunnel route table selected by packet mark (PLATFORM.md).
 r0 forwards replies whose source is the VIP from the LAN side: its reverse-path filter is off.
+In every mode the proxies keep their connections in the datapath's connection tracker, one zone
+per proxy, following the client-to-VIP direction only (controller/flows.py): conntrack_setup.
 """
 import ipaddress
 
-from topologies.description import tunnel_mac
+from topologies.description import CONNECTION_IDLE_TIMEOUT, tunnel_mac
 
 VXLAN_UDP_PORT = 4789
 
@@ -92,6 +94,30 @@ def proxy_teardown(d, proxy):
     mark = d.tunnel(proxy).pkt_mark
     networks = [_lan_network(d)] + ([_remote_network(d)] if _remote_network(d) else [])
     return ["ovs-appctl ovs/route/del %s pkt_mark=%d" % (net, mark) for net in networks]
+
+
+def conntrack_setup(d, datapath_type):
+    """Timeouts of the proxies' zones: a connection is forgotten after CONNECTION_IDLE_TIMEOUT
+    idle, and so is a connection synced from the other proxy (seen once, as a SYN). The tracker
+    sees one direction, so in its terms every connection stays "opening" (tcp_syn_recv) and a
+    synced one "first packet" (tcp_syn_sent). The userspace tracker's sequence checks need both
+    directions: off, or it would refuse a one-way connection's packets once past the first
+    window."""
+    timeouts = " ".join("%s=%d" % (name, CONNECTION_IDLE_TIMEOUT)
+                        for name in ("tcp_syn_sent", "tcp_syn_recv", "tcp_established"))
+    commands = ["ovs-vsctl --may-exist add-zone-tp %s zone=%d %s" % (datapath_type, d.conntrack_zone(p), timeouts)
+                for p in d.proxies]
+    if datapath_type == "netdev" and d.proxies:
+        commands.append("ovs-appctl dpctl/ct-disable-tcp-seq-chk")
+    return commands
+
+
+def conntrack_teardown(d, datapath_type):
+    commands = ["ovs-vsctl --if-exists del-zone-tp %s zone=%d" % (datapath_type, d.conntrack_zone(p))
+                for p in d.proxies]
+    if datapath_type == "netdev" and d.proxies:
+        commands.append("ovs-appctl dpctl/ct-enable-tcp-seq-chk")
+    return commands
 
 
 def _router_network(d, switch):

@@ -29,10 +29,14 @@ def kernel_datapath_available():
     """True where the openvswitch kernel module is loaded or can be loaded."""
     if os.path.isdir("/sys/module/openvswitch"):
         return True
-    return subprocess.call(["modprobe", "-q", "openvswitch"], stderr=subprocess.DEVNULL) == 0
+    try:
+        return subprocess.call(["modprobe", "-q", "openvswitch"], stderr=subprocess.DEVNULL) == 0
+    except OSError:     # no modprobe at all (a container without kmod)
+        return False
 
 
 USERSPACE = not kernel_datapath_available()
+DATAPATH_TYPE = "netdev" if USERSPACE else "system"   # as ovs-vsctl and the OVS database name them
 
 
 class ClusterSwitch(OVSSwitch):

@@ -1,9 +1,9 @@
 import pytest
 
-from controller.flows import (BROADCAST, COOKIE_LOG, COOKIE_PROBE, ETH_PROBE, IN_PORT, LOCAL, LOG_METER, SYNC_MAC,
-                              T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECT, T_SPREAD,
-                              LearnConnection, LearnSeen, Meter, Move, Multipath, Output, Resubmit, SetField,
-                              switch_flows, sync_source)
+from controller.flows import (BROADCAST, COOKIE_LOG, COOKIE_PROBE, ETH_PROBE, GROUP_SELECT, GROUP_SPREAD, IN_PORT,
+                              LOCAL, LOG_METER, SYNC_MAC, T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW,
+                              T_SEEN, T_SELECTED, Conntrack, Group, GroupSpec, LearnSeen, Meter, Output, Resubmit,
+                              SetField, diff, switch_flows, switch_groups, sync_source)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
 from topologies.description import describe, tunnel_mac
@@ -87,29 +87,27 @@ def test_proxies_bounce_probes_and_edges_return_them_to_the_controller():
 
 def test_a_new_connection_is_copied_to_the_other_proxy_naming_its_real_server():
     flows = switch_flows(D, "lb1", view())
-    syn = next(f for f in flows if "tcp_flags" in f.match_dict)
-    assert syn.match_dict["tcp_flags"] == (0x002, 0x012)
-    copy = list(syn.actions)
-    chosen_at = copy.index(Resubmit(T_SELECT))
-    sent_at = copy.index(Output(IN_PORT))
-    assert chosen_at < copy.index(Move("reg1", "eth_src", 16)) < sent_at < copy.index(Resubmit(T_FORWARD))
-    assert SetField("eth_dst", SYNC_MAC) in copy[chosen_at:sent_at]
-    learners = {f.match_dict["eth_src"]: f.actions for f in flows if f.match_dict.get("eth_dst") == SYNC_MAC}
-    assert set(learners) == {sync_source(i) for i in (1, 2, 3)}
-    assert set(learners) == {"02:5c:00:00:00:01", "02:5c:00:00:00:02", "02:5c:00:00:00:03"}
-    for sid in (1, 2, 3):
-        (learn,) = learners[sync_source(sid)]      # learns, forwards nothing
-        assert learn == LearnConnection(T_CONNECTIONS, "reg1", 0x1000 | sid, value=sid)
+    syns = {f.match_dict["reg1"]: f for f in flows if f.table_id == T_SELECTED and "tcp_flags" in f.match_dict}
+    assert set(syns) == {1, 2, 3}
+    for sid, syn in syns.items():
+        assert syn.match_dict["tcp_flags"] == (0x002, 0x012)
+        assert syn.actions == (SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(sid)), Output(IN_PORT),
+                               Resubmit(T_FORWARD))
+    receivers = {f.match_dict["eth_src"]: f.actions for f in switch_flows(D, "lb2", view())
+                 if f.match_dict.get("eth_dst") == SYNC_MAC}
+    assert set(receivers) == {"02:5c:00:00:00:01", "02:5c:00:00:00:02", "02:5c:00:00:00:03"}
+    for sid in (1, 2, 3):     # committed in lb2's own zone with the server it names; forwarded nowhere
+        assert receivers[sync_source(sid)] == (Conntrack(2, commit=True, mark=sid),)
     relay = [f for f in switch_flows(D, "s_pub", view()) if f.match_dict.get("eth_dst") == SYNC_MAC]
     assert {(f.match_dict["in_port"], outputs(f).pop()) for f in relay} == {(1, 2), (2, 1)}
 
 
 def test_active_active_spreads_the_vip_over_both_proxies_by_hash():
-    flows = switch_flows(D, "s_pub", view(active=("lb1", "lb2")))
-    vip = next(f for f in flows if f.match_dict.get("eth_dst") == D.vip_mac)
-    assert vip.actions == (Multipath(2, "reg0"), Resubmit(T_SPREAD), Resubmit(T_LOG))
-    spread = {f.match_dict["reg0"]: outputs(f) for f in flows if f.table_id == T_SPREAD}
-    assert spread == {0: {1}, 1: {2}}
+    both = view(active=("lb1", "lb2"))
+    vip = next(f for f in switch_flows(D, "s_pub", both) if f.match_dict.get("eth_dst") == D.vip_mac)
+    assert vip.actions == (Group(GROUP_SPREAD), Resubmit(T_LOG))
+    assert switch_groups(D, "s_pub", both) == [GroupSpec(GROUP_SPREAD, ((Output(1),), (Output(2),)))]
+    assert switch_groups(D, "s_pub", view()) == []
 
 
 def test_proxies_gratuitous_arp_floods_to_hosts_only():
@@ -139,27 +137,61 @@ def test_vip_arp_is_answered_in_the_data_plane():
     assert responder.actions[-1] == Output(IN_PORT)
 
 
-def test_virtual_service_traffic_is_hashed_into_maglev_slots():
-    classify = [f for f in switch_flows(D, "lb1", view())
-                if f.table_id == T_CLASSIFY and f.match_dict.get("ipv4_dst") == D.vip and f.priority == 200]
-    assert {f.match_dict.get("ip_proto") for f in classify} == {1, 6}
-    for flow in classify:
-        assert flow.actions[0] == Multipath(TABLE_SIZE, "reg0")
+def test_virtual_service_traffic_goes_through_the_proxys_own_conntrack_zone():
+    for proxy, zone in (("lb1", 1), ("lb2", 2)):
+        classify = [f for f in switch_flows(D, proxy, view())
+                    if f.table_id == T_CLASSIFY and f.match_dict.get("ipv4_dst") == D.vip and f.priority == 200]
+        assert {f.match_dict.get("ip_proto") for f in classify} == {1, 6}
+        assert all(f.actions == (Conntrack(zone, table=T_CONNECTIONS),) for f in classify)
 
 
-def test_every_slot_has_a_select_flow_and_tcp_ones_learn_the_connection():
-    selects = [f for f in switch_flows(D, "lb1", view()) if f.table_id == T_SELECT]
-    tcp = [f for f in selects if f.match_dict.get("ip_proto") == 6]
-    assert len(tcp) == len(selects) - len(tcp) == TABLE_SIZE
-    assert all(isinstance(f.actions[-1], LearnConnection) for f in tcp)
-    assert all(f.match_dict["reg1"] == 0 for f in selects)
+def connections(state):
+    return {f.match_dict.get("ct_mark", f.match_dict.get("tcp_flags")): f.actions
+            for f in switch_flows(D, "lb1", state.view()) if f.table_id == T_CONNECTIONS}
+
+
+def test_a_connection_keeps_its_real_server_while_the_server_is_healthy():
+    state = ClusterState(D)
+    state.set_weight("web2", 0)            # drained: its connections stay
+    table = connections(state)
+    assert {k: v for k, v in table.items() if isinstance(k, int)} == {
+        sid: (SetField("reg1", sid), Resubmit(T_FORWARD)) for sid in (1, 2, 3)}
+    assert table[(0x002, 0x012)] == table[None] == (Group(GROUP_SELECT),)   # a SYN, or untracked
+    state.port_status("s_lan", D.host("web3").service_interface.port, False)
+    assert 3 not in connections(state)     # a dead server's connections choose again
+
+
+def test_every_maglev_slot_is_a_bucket_committing_its_real_server():
+    state = ClusterState(D)
+    state.set_weight("web1", 0)
+    v = state.view()
+    (group,) = switch_groups(D, "lb2", v)
+    assert group.group_id == GROUP_SELECT and len(group.buckets) == TABLE_SIZE
+    for server, bucket in zip(v.table, group.buckets):
+        sid = v.server_id(server)
+        assert bucket == (SetField("reg1", sid), Conntrack(2, commit=True, table=T_SELECTED, mark=sid))
+    assert {server for server in v.table} == {"web2", "web3"}
 
 
 def test_both_proxies_hold_the_same_table():
-    def slots(proxy):
-        return {f.match_dict["reg0"]: f.actions[0] for f in switch_flows(D, proxy, view())
-                if f.table_id == T_SELECT}
-    assert slots("lb1") == slots("lb2")
+    def marks(proxy):
+        (group,) = switch_groups(D, proxy, view())
+        return [bucket[-1].mark for bucket in group.buckets]
+    assert marks("lb1") == marks("lb2")
+
+
+def test_no_healthy_server_leaves_every_bucket_empty():
+    state = ClusterState(D)
+    for web in D.real_servers:
+        state.port_status("s_lan", web.service_interface.port, False)
+    (group,) = switch_groups(D, "lb1", state.view())
+    assert set(group.buckets) == {()}
+
+
+def test_the_diff_sends_only_what_changed():
+    installed = {"a": 1, "b": 2, "c": 3}
+    assert diff(installed, {"b": 2, "c": 4, "d": 5}) == (["a"], ["d"], ["c"])
+    assert diff(installed, dict(installed)) == ([], [], [])
 
 
 @pytest.mark.parametrize("mode,expect", [
@@ -171,9 +203,11 @@ def test_both_proxies_hold_the_same_table():
 ])
 def test_forwarding_method_per_mode(mode, expect):
     d = describe(mode=mode)
-    forward = {f.match_dict["reg1"]: list(f.actions) for f in switch_flows(d, "lb1", view(d))
-               if f.table_id == T_FORWARD}
-    assert forward == {i: expect(d, web) for i, web in enumerate(d.real_servers, 1)}
+    forward = [f for f in switch_flows(d, "lb1", view(d)) if f.table_id == T_FORWARD]
+    methods = {f.match_dict["reg1"]: list(f.actions) for f in forward if "tcp_flags" not in f.match_dict}
+    assert methods == {i: expect(d, web) for i, web in enumerate(d.real_servers, 1)}
+    fins = {f.match_dict["reg1"]: list(f.actions) for f in forward if f.match_dict.get("tcp_flags") == (1, 1)}
+    assert fins == methods      # clients' FINs go the same way, counted apart
 
 
 def test_nat_replies_are_rewritten_back_to_the_vip():
