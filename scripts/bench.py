@@ -15,6 +15,14 @@ against the project's own Python web app):
   static_close_*, app_close_*             wrk, a new connection per request (Connection: close):
                                           rps, p50, p99, p999
   static_keepalive_*, app_keepalive_*     wrk, keep-alive
+  static_close_xlate_per_conn,            Open vSwitch's own cost per new connection during the
+  static_close_upcalls_per_conn,          static_close run, all bridges together: flow
+  static_close_dp_flows                   translations (coverage xlate_actions) and datapath
+                                          misses sent up (pmd-stats "miss with success upcall")
+                                          per connection, and datapath flows alive at its end
+  synflood_close_rps, synflood_close_p99  static_close again while c2 sends SYN_FLOOD_RATE SYNs/s
+                                          to the same address (hping3, bounded): what a burst of
+                                          half-open connections costs everyone else
   bulk_1_mbps, bulk_4_mbps                one client downloading from nginx over 1 and 4 TCP
                                           connections at once (curl), Mbit/s
   openloop_p50/p99/p999, openloop_errors  new connections sent at a fixed rate below saturation
@@ -80,6 +88,7 @@ VARIANTS = {
 FAILURES = ("crash", "link", "hang")
 WRK_FIGURES = ("rps", "p50", "p99", "p999")      # requests/s, then latencies in ms
 OPENLOOP_RATE = 400          # requests/s: below every variant's new-connection saturation
+SYN_FLOOD_RATE = 5000        # SYNs/s from one client, for as long as the wrk run beside it
 WRK_SCRIPT = os.path.join(ROOT, "scripts", "wrk-report.lua")
 
 
@@ -137,22 +146,65 @@ def wrk(cluster, url, seconds, close):
 
 def http_figures(cluster, url, seconds, server):
     """wrk's figures against `server` (static or app), keep-alive and a new connection per
-    request. Keep-alive first: after thousands of new connections the proxy's learned connection
-    entries expire for seconds, each expiry a flow-table change that has OVS re-translate every
-    datapath flow, and a keep-alive run then measures that churn (docs/BENCHMARKS.md)."""
+    request, and for the latter what each connection cost Open vSwitch."""
     figures = {}
     for name, close in (("keepalive", False), ("close", True)):
         prefix = "%s_%s_" % (server, name)
+        before = switch_work()
         try:
             report = wrk(cluster, url, seconds, close)
         except Skipped as e:
             figures.update({prefix + k: skipped(e) for k in WRK_FIGURES})
             continue
-        figures[prefix + "rps"] = round(report["rps"])
-        for key in WRK_FIGURES[1:]:
-            figures[prefix + key] = round(report[key] / 1000, 2)
+        figures.update(wrk_figures(prefix, report))
+        if close:
+            figures.update(switch_cost(prefix, before, switch_work(), report["rps"] * seconds))
         time.sleep(min(1.0, seconds / 3))     # TIME_WAIT from the run before eases (PLATFORM.md)
     return figures
+
+
+def wrk_figures(prefix, report):
+    figures = {prefix + "rps": round(report["rps"])}
+    figures.update({prefix + key: round(report[key] / 1000, 2) for key in WRK_FIGURES[1:]})
+    return figures
+
+
+def switch_work():
+    """Open vSwitch's work so far: flow translations and datapath misses sent up (userspace
+    datapath: pmd-stats; the kernel datapath has no such counter here)."""
+    def appctl(*args):
+        return subprocess.run(["ovs-appctl"] + list(args), capture_output=True, text=True).stdout
+    pmd = appctl("dpif-netdev/pmd-stats-show")
+    upcalls = re.findall(r"miss with success upcall: (\d+)", pmd)
+    return {"xlate": int(appctl("coverage/read-counter", "xlate_actions").strip() or 0),
+            "upcalls": sum(int(n) for n in upcalls) if upcalls else None,
+            "dp_flows": sum(int(n) for n in re.findall(r"flows\s*:\s*\(current (\d+)\)", appctl("upcall/show")))}
+
+
+def switch_cost(prefix, before, after, connections):
+    connections = max(connections, 1)
+    upcalls = (skipped("no userspace datapath statistics") if after["upcalls"] is None
+               else round((after["upcalls"] - before["upcalls"]) / connections, 3))
+    return {prefix + "xlate_per_conn": round((after["xlate"] - before["xlate"]) / connections, 3),
+            prefix + "upcalls_per_conn": upcalls, prefix + "dp_flows": after["dp_flows"]}
+
+
+def syn_flood(cluster, url, host, seconds):
+    """static_close from c1 while c2 floods `host` with SYN_FLOOD_RATE SYNs/s (each from a new
+    source port, none completed: half-open connections), for as long."""
+    require("hping3")
+    flood = cluster.host("c2").popen(
+        ["hping3", "-q", "-S", "-p", str(cluster.description.http_port), "-i", "u%d" % (1e6 // SYN_FLOOD_RATE),
+         "-c", str(SYN_FLOOD_RATE * seconds), host], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        report = wrk(cluster, url, seconds, close=True)
+    finally:
+        try:
+            flood.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            flood.kill()
+    figures = wrk_figures("synflood_close_", report)
+    return {k: figures[k] for k in ("synflood_close_rps", "synflood_close_p99")}
 
 
 def bulk(cluster, host, streams, seconds):
@@ -184,6 +236,11 @@ def static_figures(cluster, host, quick):
     seconds = 1 if quick else 5
     url = "http://%s/" % host
     figures = http_figures(cluster, url, seconds, "static")
+    try:
+        figures.update(syn_flood(cluster, url, host, seconds))
+    except Skipped as e:
+        figures.update(dict.fromkeys(("synflood_close_rps", "synflood_close_p99"), skipped(e)))
+    time.sleep(min(1.0, seconds / 3))
     for streams in (1, 4):
         try:
             figures["bulk_%d_mbps" % streams] = bulk(cluster, host, streams, seconds)
@@ -382,6 +439,8 @@ def maglev_figures(servers=4, connections=10_000):
 
 
 STATIC_FIGURES = (["static_%s_%s" % (kind, k) for kind in ("close", "keepalive") for k in WRK_FIGURES]
+                  + ["static_close_%s" % k for k in ("xlate_per_conn", "upcalls_per_conn", "dp_flows")]
+                  + ["synflood_close_rps", "synflood_close_p99"]
                   + ["bulk_1_mbps", "bulk_4_mbps", "openloop_p50", "openloop_p99", "openloop_p999", "openloop_errors"])
 STEPS = ("static server", "web app", "failures")
 LOAD_VARIANT = "sdn-nat"
