@@ -34,6 +34,7 @@ from topologies.description import ClusterDescription
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
+FLOW_RETRY_SECONDS = 1.0
 LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
 BLOCK_CHECK_INTERVAL = 0.5
 
@@ -137,7 +138,8 @@ class LvsController(app_manager.RyuApp):
             try:
                 self._write_flows()
             except Exception:  # noqa: BLE001 - the writer must outlive one bad round
-                self.logger.exception("writing flows failed; retrying on the next change")
+                self.logger.exception("writing flows failed; retrying in %.0f s", FLOW_RETRY_SECONDS)
+                hub.spawn_after(FLOW_RETRY_SECONDS, self.reconcile)
             finally:
                 self._writing = False
 
@@ -163,8 +165,9 @@ class LvsController(app_manager.RyuApp):
                 datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
             if changed or fresh:
                 barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
+                # Noted before sending: sending may yield, and the reply may come back meanwhile.
+                self._unconfirmed.add((name, datapath.set_xid(barrier)))
                 datapath.send_msg(barrier)
-                self._unconfirmed.add((name, barrier.xid))
         while self._to_announce:
             self._announce(self._to_announce.pop(0))
 
@@ -175,7 +178,6 @@ class LvsController(app_manager.RyuApp):
         groups = {g.group_id: g for g in switch_groups(self.description, name, view)}
         flows = {spec.key: spec for spec in switch_flows(self.description, name, view)}
         old_groups, old_flows = self.installed_groups.get(name, {}), self.installed.get(name, {})
-        self.installed_groups[name], self.installed[name] = groups, flows
         group_deletes, group_adds, group_modifies = diff(old_groups, groups)
         flow_deletes, flow_adds, flow_modifies = diff(old_flows, flows)
         messages = [openflow.group_mod(datapath, groups[g]) for g in group_adds]
@@ -186,6 +188,8 @@ class LvsController(app_manager.RyuApp):
         messages += [openflow.delete_group(datapath, g) for g in group_deletes]
         for message in messages:
             datapath.send_msg(message)
+        # Recorded once sent: a round that failed half-way is sent again (adds and deletes repeat harmlessly).
+        self.installed_groups[name], self.installed[name] = groups, flows
         return bool(messages)
 
     def _note_table_changes(self):
@@ -383,8 +387,11 @@ class LvsController(app_manager.RyuApp):
                                 % (switch, dropped - before), observer_name=switch, labels_dropped=dropped - before)
 
     def _request(self, name, request, on_reply):
-        self.datapaths[name].send_msg(request)
-        self._pending[(name, request.xid)] = (on_reply, [])
+        """Send a multipart request (to the datapath it was made for: the switch may have left
+        `self.datapaths` while an earlier send yielded) and call `on_reply` with its parts."""
+        xid = request.datapath.set_xid(request)
+        self._pending[(name, xid)] = (on_reply, [])
+        request.datapath.send_msg(request)
 
     @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPAggregateStatsReply,
                  ofp_event.EventOFPMeterStatsReply], MAIN_DISPATCHER)

@@ -1,0 +1,157 @@
+"""A pipeline simulator for unit tests, after FAUCET's clib/fakeoftable.py: given one switch's
+FlowSpecs and GroupSpecs (controller/flows.py) and a packet, what the switch does with it.
+
+A packet is a dict of OpenFlow match fields (`in_port`, `eth_dst`, `ipv4_src`, `tcp_flags`...);
+registers and `ct_mark` read 0 until set. `FakeSwitch.send(packet)` follows the tables from 0:
+the highest-priority matching flow's actions run in order; `Resubmit` runs another table and
+comes back; `Group` runs one bucket (chosen by the switch's `hash_of`, as Open vSwitch's dp_hash
+hands hash value i to bucket i) on a copy, as a group does; `Conntrack` looks the 5-tuple up in
+a `Tracker` (shared by the switches of one test, as all bridges of one ovs-vswitchd share one)
+and, with `commit`, keeps the connection with its mark; with a `table` the copy continues there.
+The result lists each output (port, the packet as it left), the copies to the controller, and
+what was learned. No wire format here: tests/unit/test_openflow_encoding.py checks that.
+"""
+import copy
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+from controller.flows import (CONTROLLER, IN_PORT, Conntrack, Group, LearnSeen, Meter, Move, Output, Resubmit,
+                              SetField, FlowSpec)
+
+DEFAULT_ZERO = ("reg0", "reg1", "reg2", "reg3", "ct_mark")
+MAX_DEPTH = 64          # as Open vSwitch bounds resubmits
+
+
+MAC_FIELDS = {"eth_src", "eth_dst", "arp_sha", "arp_tha"}
+IP_FIELDS = {"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa"}
+
+
+def to_int(name, value):
+    if name in MAC_FIELDS:
+        return int(value.replace(":", ""), 16)
+    if name in IP_FIELDS:
+        return int.from_bytes(bytes(int(x) for x in value.split(".")), "big")
+    return value
+
+
+def from_int(name, value):
+    if name in MAC_FIELDS:
+        raw = "%012x" % value
+        return ":".join(raw[i:i + 2] for i in range(0, 12, 2))
+    if name in IP_FIELDS:
+        return ".".join(str(b) for b in value.to_bytes(4, "big"))
+    return value
+
+
+def field_matches(packet, name, wanted):
+    have = packet.get(name, 0 if name in DEFAULT_ZERO else None)
+    if have is None:
+        return False
+    if isinstance(wanted, tuple):       # (value, mask)
+        value, mask = wanted
+        return have & mask == value & mask
+    return have == wanted
+
+
+def matches(flow, packet):
+    return all(field_matches(packet, name, value) for name, value in flow.match)
+
+
+@dataclass
+class Tracker:
+    """The connection tracker: (zone, 5-tuple) -> mark."""
+    connections: Dict[Tuple, int] = field(default_factory=dict)
+
+    @staticmethod
+    def key(zone, packet):
+        return (zone, packet.get("ipv4_src"), packet.get("ipv4_dst"), packet.get("ip_proto"),
+                packet.get("tcp_src"), packet.get("tcp_dst"))
+
+    def marks(self, zone):
+        return {k[1:]: mark for k, mark in self.connections.items() if k[0] == zone}
+
+
+@dataclass
+class Result:
+    outputs: List[Tuple[int, dict]] = field(default_factory=list)
+    to_controller: List[dict] = field(default_factory=list)
+    learned: List[FlowSpec] = field(default_factory=list)
+    metered: List[int] = field(default_factory=list)
+
+    @property
+    def ports(self):
+        return [port for port, _ in self.outputs]
+
+    def only_output(self):
+        assert len(self.outputs) == 1, "expected one output, got %s" % (self.outputs,)
+        return self.outputs[0]
+
+
+class FakeSwitch:
+    def __init__(self, flows, groups=(), tracker=None, hash_of=lambda packet: 0):
+        self.flows = list(flows)
+        self.groups = {g.group_id: g for g in groups}
+        self.tracker = tracker if tracker is not None else Tracker()
+        self.hash_of = hash_of
+
+    def send(self, packet):
+        result = Result()
+        self._table(0, dict(packet), result, 0)
+        return result
+
+    def _table(self, table_id, packet, result, depth):
+        assert depth < MAX_DEPTH, "resubmit loop"
+        candidates = [f for f in self.flows if f.table_id == table_id and matches(f, packet)]
+        if candidates:
+            flow = max(candidates, key=lambda f: f.priority)
+            self._actions(flow.actions, packet, result, depth + 1)
+        return packet
+
+    def _actions(self, actions, packet, result, depth):
+        for action in actions:
+            self._action(action, packet, result, depth)
+
+    def _action(self, action, packet, result, depth):
+        if isinstance(action, Output):
+            if action.port == CONTROLLER:
+                result.to_controller.append(dict(packet))
+            else:
+                port = packet["in_port"] if action.port == IN_PORT else action.port
+                result.outputs.append((port, dict(packet)))
+        elif isinstance(action, SetField):
+            packet[action.field] = action.value
+        elif isinstance(action, Move):
+            mask = (1 << action.n_bits) - 1
+            src = to_int(action.src, packet[action.src])
+            dst = to_int(action.dst, packet.get(action.dst, from_int(action.dst, 0)))
+            packet[action.dst] = from_int(action.dst, dst & ~mask | src & mask)
+        elif isinstance(action, Resubmit):
+            self._table(action.table_id, packet, result, depth)
+        elif isinstance(action, Group):
+            group = self.groups[action.group_id]
+            bucket = group.buckets[self.hash_of(packet) % len(group.buckets)]
+            self._actions(bucket, copy.deepcopy(packet), result, depth)
+        elif isinstance(action, Conntrack):
+            self._conntrack(action, packet, result, depth)
+        elif isinstance(action, Meter):
+            result.metered.append(action.meter_id)
+        elif isinstance(action, LearnSeen):
+            learned = FlowSpec.make(100, [SetField("reg3", 1)], table_id=action.table_id, eth_type=0x0800,
+                                    ipv4_src=packet["ipv4_src"], ipv4_dst=packet["ipv4_dst"],
+                                    ip_proto=packet["ip_proto"])
+            self.flows.append(learned)
+            result.learned.append(learned)
+        else:
+            raise TypeError("the simulator does not know %r" % (action,))
+
+    def _conntrack(self, action, packet, result, depth):
+        key = Tracker.key(action.zone, packet)
+        tracked = dict(packet)
+        if action.commit:
+            mark = action.mark if action.mark is not None else self.tracker.connections.get(key, 0)
+            self.tracker.connections[key] = mark
+        tracked["ct_mark"] = self.tracker.connections.get(key, 0)
+        if action.table is not None:        # the datapath recirculates a copy into that table
+            self._table(action.table, tracked, result, depth)
+        else:
+            packet["ct_mark"] = tracked["ct_mark"]

@@ -1,0 +1,60 @@
+"""Every flow and group of every switch, in every mode, encoded by the OpenFlow translator and
+decoded by Open vSwitch's own decoder (`ovs-ofctl ofp-parse`, which checks each action against
+its flow's match as a switch does), with no switch running: a spec that a switch would refuse
+fails here."""
+import re
+import shutil
+import subprocess
+
+import pytest
+from ryu.ofproto import ofproto_protocol, ofproto_v1_3
+
+from controller import openflow
+from controller.flows import Conntrack, FlowSpec, switch_flows, switch_groups
+from controller.state import ClusterState
+from topologies.description import describe
+
+DATAPATH = ofproto_protocol.ProtocolDesc(ofproto_v1_3.OFP_VERSION)
+
+
+def decoded_by_ovs(messages, tmp_path):
+    """{xid: what ovs-ofctl decoded} for messages given xids 1, 2, ..."""
+    if not shutil.which("ovs-ofctl"):
+        pytest.fail("ovs-ofctl is not installed: run scripts/install.sh")
+    raw = b""
+    for xid, message in enumerate(messages, 1):
+        message.set_xid(xid)
+        message.serialize()
+        raw += bytes(message.buf)
+    path = tmp_path / "messages.bin"
+    path.write_bytes(raw)
+    out = subprocess.run(["ovs-ofctl", "ofp-parse", str(path)], capture_output=True, text=True, check=True).stdout
+    found = re.findall(r"^OFPT_\w+ \(OF1\.3\) \(xid=(0x[0-9a-f]+)\):(.*)$", out, re.M)
+    return {int(xid, 16): text for xid, text in found}
+
+
+def every_message(description):
+    for active in (("lb1",), ("lb1", "lb2"), ()):
+        state = ClusterState(description)
+        state.proxies.active = active
+        state.block("10.0.0.13", 60)
+        view = state.view()
+        for switch in description.switches:
+            yield from (openflow.group_mod(DATAPATH, g) for g in switch_groups(description, switch.name, view))
+            yield from (openflow.flow_mod(DATAPATH, f) for f in switch_flows(description, switch.name, view))
+
+
+@pytest.mark.parametrize("mode", ["nat", "dr", "tun"])
+def test_every_flow_and_group_is_one_open_vswitch_accepts(mode, tmp_path):
+    d = describe(mode=mode, clients=4, webs=3, remote_webs=1 if mode == "tun" else 0)
+    messages = list(every_message(d))
+    decoded = decoded_by_ovs(messages, tmp_path)
+    assert len(decoded) == len(messages) > 300
+    refused = {xid: text for xid, text in decoded.items() if "error" in text}
+    assert not refused, refused
+
+
+def test_a_flow_open_vswitch_would_refuse_is_caught(tmp_path):
+    tracked_without_ip = FlowSpec.make(5, [Conntrack(1, commit=True)], in_port=1)
+    (text,) = decoded_by_ovs([openflow.flow_mod(DATAPATH, tracked_without_ip)], tmp_path).values()
+    assert "OFPBAC_MATCH_INCONSISTENT" in text

@@ -1,0 +1,239 @@
+"""What the switches do with packets, through the pipeline simulator (tests/fakeswitch.py):
+behaviour, not flow picking."""
+import pytest
+
+from controller.flows import (ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, SYNC_MAC, switch_flows, switch_groups,
+                              sync_source)
+from controller.state import ClusterState
+from tests.fakeswitch import FakeSwitch, Tracker
+from topologies.description import describe, tunnel_mac
+
+MODES = ("nat", "dr", "tun")
+SYN, ACK, FIN_ACK = 0x002, 0x010, 0x011
+
+
+class Cluster:
+    """One description and its state; switches built from the state's current view, all sharing
+    one connection tracker (one ovs-vswitchd)."""
+    def __init__(self, mode="nat", active=("lb1",), webs=3):
+        self.d = describe(mode=mode, clients=4, webs=webs)
+        self.state = ClusterState(self.d)
+        self.state.proxies.active = tuple(active)
+        self.tracker = Tracker()
+        self.slot = 0            # the datapath hash of the next packets
+
+    def switch(self, name):
+        view = self.state.view()
+        return FakeSwitch(switch_flows(self.d, name, view), switch_groups(self.d, name, view), self.tracker,
+                          hash_of=lambda packet: self.slot)
+
+    def server_of_slot(self, slot):
+        return self.d.host(self.state.view().table[slot])
+
+    def client(self, name="c1"):
+        return self.d.host(name).interface_on("s_pub")
+
+    def uplink(self, proxy):
+        return self.d.proxy_uplink(proxy)
+
+    def downlink(self, proxy):
+        return next(p for p, peer in self.d.trunk_ports(proxy).items() if peer == "s_lan")
+
+    def to_vip(self, proxy="lb1", flags=SYN, sport=40000, client="c1"):
+        c = self.client(client)
+        return dict(in_port=self.uplink(proxy), eth_src=c.mac, eth_dst=self.d.vip_mac, eth_type=ETH_IP,
+                    ipv4_src=c.ip, ipv4_dst=self.d.vip, ip_proto=PROTO_TCP, tcp_src=sport,
+                    tcp_dst=self.d.http_port, tcp_flags=flags)
+
+    def fail(self, server):
+        intf = self.d.host(server).service_interface
+        self.state.port_status(intf.switch, intf.port, False)
+
+
+def towards_server(cluster, result, proxy="lb1"):
+    """The one packet that left for a real server, and which server it was for."""
+    d = cluster.d
+    out = [(port, p) for port, p in result.outputs if p.get("eth_dst") != SYNC_MAC]
+    assert len(out) == 1, result.outputs
+    port, packet = out[0]
+    if d.mode == "tun":
+        assert port == d.tunnel(proxy).port
+        return next(w for w in d.real_servers if w.ip == packet["tun_ipv4_dst"]), packet
+    assert port == cluster.downlink(proxy)
+    return next(w for w in d.real_servers if w.interfaces[0].mac == packet["eth_dst"]), packet
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("slot", [0, 1, 77, 255])
+def test_a_syn_leaves_for_the_real_server_of_its_maglev_slot_rewritten_as_the_mode_says(mode, slot):
+    c = Cluster(mode)
+    c.slot = slot
+    web, packet = towards_server(c, c.switch("lb1").send(c.to_vip()))
+    assert web == c.server_of_slot(slot)
+    if mode == "nat":
+        assert (packet["ipv4_dst"], packet["eth_src"]) == (web.ip, c.d.gateway_mac)
+    elif mode == "dr":
+        assert (packet["ipv4_dst"], packet["eth_src"]) == (c.d.vip, c.d.vip_mac)
+    else:
+        assert (packet["ipv4_dst"], packet["eth_dst"]) == (c.d.vip, tunnel_mac(web.ip))
+    if mode != "tun":
+        assert packet["eth_dst"] == web.interfaces[0].mac
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_syn_is_copied_to_the_other_proxy_naming_its_server(mode):
+    c = Cluster(mode)
+    result = c.switch("lb1").send(c.to_vip())
+    web, _ = towards_server(c, result)
+    (copy,) = [p for port, p in result.outputs if p.get("eth_dst") == SYNC_MAC]
+    assert copy["eth_src"] == sync_source(c.state.server_ids[web.name])
+    assert copy["in_port"] == c.uplink("lb1") and (copy["ipv4_src"], copy["tcp_src"]) == (c.client().ip, 40000)
+    assert c.switch("s_pub").send(dict(copy, in_port=c.d.proxy_port("s_pub", "lb1"))).ports == \
+        [c.d.proxy_port("s_pub", "lb2")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_connection_keeps_its_server_across_weight_drain_and_membership_changes(mode):
+    c = Cluster(mode)
+    c.slot = 9
+    first, _ = towards_server(c, c.switch("lb1").send(c.to_vip()))
+    c.state.set_weight(first.name, 0)                       # drained: no slot of its own any more
+    assert first.name not in c.state.view().table
+    assert towards_server(c, c.switch("lb1").send(c.to_vip(flags=ACK)))[0] == first
+    assert towards_server(c, c.switch("lb1").send(c.to_vip(flags=FIN_ACK)))[0] == first
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_syn_always_chooses_anew_so_a_reused_port_leaves_a_drained_server(mode):
+    c = Cluster(mode)
+    first, _ = towards_server(c, c.switch("lb1").send(c.to_vip()))
+    c.state.set_weight(first.name, 0)
+    again, _ = towards_server(c, c.switch("lb1").send(c.to_vip()))
+    assert again != first and again == c.server_of_slot(c.slot)
+
+
+def test_only_a_failed_servers_connections_move():
+    c = Cluster()
+    servers = {}
+    for slot in range(0, 256, 5):                           # one connection per slot, by port
+        c.slot = slot
+        servers[slot] = towards_server(c, c.switch("lb1").send(c.to_vip(sport=20000 + slot)))[0].name
+    c.fail("web2")
+    for slot, before in servers.items():
+        c.slot = (slot + 128) % 256                         # a hash that would now choose differently
+        after, _ = towards_server(c, c.switch("lb1").send(c.to_vip(flags=ACK, sport=20000 + slot)))
+        if before == "web2":
+            assert after.name != "web2"
+        else:
+            assert after.name == before
+
+
+def test_after_a_server_fails_only_its_slots_lead_elsewhere():
+    c = Cluster()
+    before = [c.server_of_slot(s).name for s in range(256)]
+    c.fail("web3")
+    for slot, old in enumerate(before):
+        c.slot = slot
+        new, _ = towards_server(c, c.switch("lb1").send(c.to_vip(sport=30000 + slot)))
+        assert new.name != "web3" and (old == "web3" or new.name == old)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_standby_commits_the_syn_copy_and_carries_the_connection_after_a_failover(mode):
+    c = Cluster(mode)
+    result = c.switch("lb1").send(c.to_vip())
+    web, _ = towards_server(c, result)
+    (copy,) = [p for port, p in result.outputs if p.get("eth_dst") == SYNC_MAC]
+    copy["in_port"] = c.uplink("lb2")
+    assert c.switch("lb2").send(copy).outputs == []        # committed, forwarded nowhere
+    assert list(c.tracker.marks(2).values()) == [c.state.server_ids[web.name]]
+    c.state.proxies.active = ("lb2",)
+    c.state.set_weight(web.name, 0)                         # and the table changed meanwhile
+    c.slot = 200
+    after, _ = towards_server(c, c.switch("lb2").send(c.to_vip("lb2", flags=ACK)), proxy="lb2")
+    assert after == web
+
+
+def test_each_proxy_tracks_in_its_own_zone():
+    c = Cluster()
+    c.switch("lb1").send(c.to_vip())
+    assert c.tracker.marks(1) and not c.tracker.marks(2)
+
+
+def test_with_no_healthy_server_the_vip_drops_new_connections():
+    c = Cluster()
+    for web in c.d.real_servers:
+        c.fail(web.name)
+    assert c.switch("lb1").send(c.to_vip()).outputs == []
+
+
+def test_a_nat_reply_leaves_with_the_vip_as_its_source_towards_the_client():
+    c = Cluster("nat")
+    web, client = c.d.host("web1"), c.client()
+    reply = dict(in_port=c.downlink("lb1"), eth_src=web.interfaces[0].mac, eth_dst=c.d.gateway_mac,
+                 eth_type=ETH_IP, ipv4_src=web.ip, ipv4_dst=client.ip, ip_proto=PROTO_TCP, tcp_src=80,
+                 tcp_dst=40000, tcp_flags=SYN | ACK)
+    port, packet = c.switch("lb1").send(reply).only_output()
+    assert port == c.uplink("lb1")
+    assert (packet["ipv4_src"], packet["eth_src"], packet["eth_dst"]) == (c.d.vip, c.d.vip_mac, client.mac)
+
+
+def test_the_proxy_answers_arp_for_the_vip_itself():
+    c = Cluster()
+    client = c.client()
+    request = dict(in_port=c.uplink("lb1"), eth_src=client.mac, eth_dst="ff:ff:ff:ff:ff:ff", eth_type=ETH_ARP,
+                   arp_op=1, arp_sha=client.mac, arp_spa=client.ip, arp_tha="00:00:00:00:00:00", arp_tpa=c.d.vip)
+    port, answer = c.switch("lb1").send(request).only_output()
+    assert port == c.uplink("lb1")
+    assert (answer["arp_op"], answer["arp_sha"], answer["arp_spa"]) == (2, c.d.vip_mac, c.d.vip)
+    assert (answer["arp_tha"], answer["arp_tpa"], answer["eth_dst"]) == (client.mac, client.ip, client.mac)
+
+
+def test_a_liveness_probe_comes_back_where_it_came_from():
+    c = Cluster()
+    for port in (c.uplink("lb1"), c.downlink("lb1")):
+        probe = dict(in_port=port, eth_src="02:00:00:00:00:fe", eth_dst="ff:ff:ff:ff:ff:ff", eth_type=ETH_PROBE)
+        assert c.switch("lb1").send(probe).ports == [port]
+    back = dict(in_port=c.d.proxy_port("s_pub", "lb1"), eth_type=ETH_PROBE, eth_dst="ff:ff:ff:ff:ff:ff")
+    assert len(c.switch("s_pub").send(back).to_controller) == 1
+
+
+def public_syn(c, client="c1"):
+    intf = c.client(client)
+    return dict(c.to_vip(client=client), in_port=intf.port)
+
+
+@pytest.mark.parametrize("active", ["lb1", "lb2"])
+def test_s_pub_steers_the_vip_to_the_active_proxy_and_logs_the_syn(active):
+    c = Cluster(active=(active,))
+    result = c.switch("s_pub").send(public_syn(c))
+    assert result.ports == [c.d.proxy_port("s_pub", active)]
+    assert len(result.to_controller) == 1 and result.metered == [1]
+
+
+def test_active_active_spreads_connections_over_both_proxies_by_hash():
+    c = Cluster(active=("lb1", "lb2"))
+    chosen = set()
+    for slot in (0, 1):
+        c.slot = slot
+        chosen.update(c.switch("s_pub").send(public_syn(c)).ports)
+    assert chosen == {c.d.proxy_port("s_pub", "lb1"), c.d.proxy_port("s_pub", "lb2")}
+
+
+def test_a_blocked_source_is_dropped_at_s_pub_and_still_logged():
+    c = Cluster()
+    c.state.block(c.client("c2").ip, 60)
+    result = c.switch("s_pub").send(public_syn(c, "c2"))
+    assert result.outputs == [] and len(result.to_controller) == 1
+    assert c.switch("s_pub").send(public_syn(c, "c1")).ports == [c.d.proxy_port("s_pub", "lb1")]
+
+
+def test_the_first_packet_of_a_udp_flow_is_logged_and_the_next_are_not():
+    c = Cluster()
+    s_pub = c.switch("s_pub")
+    c1, c2 = c.client("c1"), c.client("c2")
+    datagram = dict(in_port=c1.port, eth_src=c1.mac, eth_dst=c2.mac, eth_type=ETH_IP, ipv4_src=c1.ip,
+                    ipv4_dst=c2.ip, ip_proto=PROTO_UDP)
+    first, second = s_pub.send(datagram), s_pub.send(datagram)
+    assert first.ports == second.ports == [c2.port]
+    assert len(first.to_controller) == 1 and len(first.learned) == 1 and second.to_controller == []
