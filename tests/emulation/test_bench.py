@@ -31,7 +31,8 @@ def test_the_quick_benchmark_produces_every_figure():
                 continue
             numeric = isinstance(value, (int, float)) and math.isfinite(value)
             assert numeric or str(value).startswith("skipped: "), (variant, figure, value)
-    for figure in ("static_close_rps", "app_keepalive_rps", "bulk_4_mbps", "openloop_p99"):
+    for figure in ("static_close_rps", "app_keepalive_rps", "bulk_4_mbps", "openloop_p99", "synflood_close_rps",
+                   "static_close_xlate_per_conn", "static_close_upcalls_per_conn"):
         assert isinstance(rows["sdn-nat"][figure], (int, float)), figure     # no tool is missing here
     assert isinstance(rows["peer"]["gap_link_ms"], (int, float))
     assert "| static_close_rps |" in result.stdout
