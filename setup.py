@@ -7,6 +7,6 @@ setup(
     description="LVS-style load balancing, failover and intrusion detection on Mininet, "
                 "Open vSwitch and Ryu",
     python_requires=">=3.9",
-    packages=find_packages(include=["topologies", "controller", "apps"]),
+    packages=find_packages(include=["core", "topologies", "controller", "apps"]),
     install_requires=["ryu==4.34", "eventlet>=0.33.3", "requests", "etcd3gw"],
 )

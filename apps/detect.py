@@ -6,8 +6,8 @@ Criteria and their default thresholds (all configurable):
                      failed count.
   host-sweep         one source trying >= 25 distinct hosts within 300 s (Zeek's
                      addr_scan_threshold 25, interval 5 min).
-  syn-flood          >= 200 connection attempts within 2 s from one source, or to one destination,
-                     that did not complete (no HTTP request logged for them; project default).
+  syn-flood          >= 200 connection attempts within 2 s from one source that did not complete
+                     (no HTTP request logged for them; project default).
   brute-force-login  >= 5 failed logins from one source within 600 s (fail2ban's maxretry 5,
                      findtime 10 min).
   forbidden-service  any attempt from the public net to a real server's address, a DB port, or
@@ -20,32 +20,10 @@ reach, before any proxy rewrote it (NAT's copies on s_lan go to the real server)
 """
 import ipaddress
 from collections import defaultdict, deque
-from dataclasses import dataclass, fields
 from datetime import datetime
 
-from controller.eventlog import ecs_timestamp
-
-CRITERIA = ("port-scan", "host-sweep", "syn-flood", "brute-force-login", "forbidden-service")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    portscan_ports: int = 15
-    portscan_window: float = 300
-    sweep_hosts: int = 25
-    sweep_window: float = 300
-    synflood_attempts: int = 200
-    synflood_window: float = 2
-    bruteforce_failures: int = 5
-    bruteforce_window: float = 600
-    realert: float = 600
-
-    def validate(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError("threshold %s must be a positive number, got %r" % (f.name, value))
-        return self
+from core.eventlog import ecs_timestamp
+from core.settings import Thresholds
 
 
 def epoch(timestamp):
@@ -126,11 +104,10 @@ class Detector:
 
     def _syn(self, source, destination, at, record):
         key = (record.get("source.port"), destination, record.get("destination.port"))
-        for who in (("source", source), ("destination", destination)):
-            self.syns[who].add(at, key)
-        incomplete = len(self.syns[("source", source)]) - len(self.completed[source])
+        self.syns[source].add(at, key)
+        incomplete = len(self.syns[source]) - len(self.completed[source])
         if incomplete >= self.t.synflood_attempts:
-            return self._alert("syn-flood", source, at, attempts=len(self.syns[("source", source)]),
+            return self._alert("syn-flood", source, at, attempts=len(self.syns[source]),
                                completed=len(self.completed[source]), window_s=self.t.synflood_window)
         return []
 

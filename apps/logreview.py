@@ -19,8 +19,9 @@ import time
 
 import requests
 
-from apps.detect import Detector, Thresholds, epoch
-from topologies.description import ClusterDescription, ETCD_CLIENT_PORT
+from apps.detect import Detector, epoch
+from core.settings import Thresholds
+from core.description import ClusterDescription, ETCD_CLIENT_PORT
 
 LOG_PATTERNS = ("connections.jsonl", "*-access.jsonl")
 POLL_SECONDS = 0.5

@@ -27,7 +27,7 @@ import eventlet
 from eventlet import wsgi
 
 from apps.store import ConversationStore, NotFound, Unavailable
-from controller.eventlog import ecs_timestamp
+from core.eventlog import ecs_timestamp
 
 MAX_DOWNLOAD = 1 << 30
 MAX_TEXT = 4096                 # bytes of UTF-8 in one turn

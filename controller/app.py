@@ -10,6 +10,7 @@ probes the proxies, checks the real servers' health, polls counters and serves t
 import http.client
 import json
 import os
+import time
 
 from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
@@ -19,17 +20,20 @@ from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
-from controller.eventlog import EventLog
+from core.eventlog import EventLog
 from controller.flows import (COOKIE_LOG, COOKIE_PROBE, LOG_METER, T_FORWARD, T_SELECTED, TCP_ACK, TCP_FIN, TCP_SYN,
                               diff, switch_flows, switch_groups)
 from controller.connlog import connection_record
-from controller.health import DEGRADED, FAIL, OK, HealthSettings
+from controller.health import DEGRADED, FAIL, OK
+from core.settings import HealthSettings
+from controller.loops import FAULT_ENV, Loops
 from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
 from controller.probe import InterfaceBoundConnection
-from controller.proxies import PROBE_SIDES, ProxyPolicy
+from controller.proxies import PROBE_SIDES
+from core.settings import ProxyPolicy
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
-from topologies.description import ClusterDescription
+from core.description import ClusterDescription
 
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
@@ -64,12 +68,16 @@ class LvsController(app_manager.RyuApp):
         self._to_announce = []        # proxies that just took the VIP over
         self._writing = False
         self._unconfirmed = set()     # (switch, barrier xid) of flow changes not yet confirmed
+        self.loops = Loops(time.monotonic, hub.sleep, self._round_failed,
+                           fault_once=[n for n in os.environ.get(FAULT_ENV, "").split(",") if n])
         hub.spawn(self._flow_writer)
-        hub.spawn(self._poll_counters)
-        hub.spawn(self._probe_proxies)
-        hub.spawn(self._lift_expired_blocks)
+        self.probe_frame = openflow.probe_frame()
+        hub.spawn(self.loops.run, "proxy-prober", self.proxy_policy.probe_interval, self._probe_proxies)
+        hub.spawn(self.loops.run, "counter-poller", STATS_INTERVAL, self._poll_counters)
+        hub.spawn(self.loops.run, "block-expiry", BLOCK_CHECK_INTERVAL, self._lift_expired_blocks)
         for web in self.description.real_servers:
-            hub.spawn(self._health_checks, web)
+            hub.spawn(self.loops.run, "health-check " + web.name, self.health_settings.interval,
+                      lambda web=web: self._check_health(web))
         for api in (LbRestApi, NotFoundApi):
             kwargs["wsgi"].register(api, {APP_KEY: self})
 
@@ -106,24 +114,27 @@ class LvsController(app_manager.RyuApp):
         d = self.description
         announcements = [(d.proxy_uplink(proxy), d.vip, d.vip_mac)]
         if d.mode == "nat":
-            downlink = next(p for p, peer in d.trunk_ports(proxy).items() if peer == "s_lan")
-            announcements.append((downlink, d.nat_gateway, d.gateway_mac))
+            announcements.append((d.proxy_downlink(proxy), d.nat_gateway, d.gateway_mac))
         for port, ip, mac in announcements:
             datapath.send_msg(openflow.packet_out(datapath, port, openflow.gratuitous_arp(ip, mac)))
 
+    def _round_failed(self, loop, error):
+        """A background loop's round raised: the traceback to the controller's log, an event to
+        the event log; the loop goes on (controller/loops.py)."""
+        self.logger.exception("%s: a round failed; the loop goes on", loop)
+        self.event_log.emit("loop-round-failed", "%s: a round failed (%s: %s); the loop goes on"
+                            % (loop, type(error).__name__, error), labels_loop=loop)
+
     def _probe_proxies(self):
-        """Liveness probes: every interval, a frame sent from s_pub and from s_lan into each
-        proxy, which sends it straight back; then re-run the election (stale probes = dead)."""
-        frame = openflow.probe_frame()
-        while True:
-            hub.sleep(self.proxy_policy.probe_interval)
-            for side in PROBE_SIDES:
-                datapath = self.datapaths.get(side)
-                if datapath is not None:
-                    for proxy in self.description.proxies:
-                        port = self.description.proxy_port(side, proxy)
-                        datapath.send_msg(openflow.packet_out(datapath, port, frame))
-            self._elect()
+        """Liveness probes (one round): a frame sent from s_pub and from s_lan into each proxy,
+        which sends it straight back; then re-run the election (stale probes = dead)."""
+        for side in PROBE_SIDES:
+            datapath = self.datapaths.get(side)
+            if datapath is not None:
+                for proxy in self.description.proxies:
+                    port = self.description.proxy_port(side, proxy)
+                    datapath.send_msg(openflow.packet_out(datapath, port, self.probe_frame))
+        self._elect()
 
     # --- flows --------------------------------------------------------------------------------
     def reconcile(self):
@@ -318,23 +329,19 @@ class LvsController(app_manager.RyuApp):
         self.reconcile()
 
     def _lift_expired_blocks(self):
-        while True:
-            hub.sleep(BLOCK_CHECK_INTERVAL)
-            expired = self.state.expire_blocks()
-            for ip in expired:
-                self.event_log.emit("block-expired", "%s's ban ended" % ip, source_ip=ip, observer_name="s_pub")
-            if expired:
-                self.reconcile()
+        expired = self.state.expire_blocks()
+        for ip in expired:
+            self.event_log.emit("block-expired", "%s's ban ended" % ip, source_ip=ip, observer_name="s_pub")
+        if expired:
+            self.reconcile()
 
     # --- health checks ------------------------------------------------------------------------
-    def _health_checks(self, web):
-        """Probe one real server's /health forever, every interval (from the management
-        interface on the LAN), and act when its health changes."""
-        while True:
-            hub.sleep(self.health_settings.interval)
-            if self.state.probe_result(web.name, self._probe(web)):
-                self._health_changed(web.name)
-                self.reconcile()
+    def _check_health(self, web):
+        """One health check of a real server's /health (from the management interface on the
+        LAN); act when its health changes."""
+        if self.state.probe_result(web.name, self._probe(web)):
+            self._health_changed(web.name)
+            self.reconcile()
 
     def _probe(self, web):
         connection = InterfaceBoundConnection(web.ip, self.description.http_port, self.management_interface,
@@ -357,24 +364,19 @@ class LvsController(app_manager.RyuApp):
 
     # --- counters -----------------------------------------------------------------------------
     def _poll_counters(self):
-        """Once a second, per proxy: the forward table's counters (traffic, and the clients'
-        FINs per real server) and the SYN counters of the SELECTED table (connections given to
-        each server). The work is per server, not per connection."""
-        while True:
-            hub.sleep(STATS_INTERVAL)
-            for name in self.description.proxies:
-                datapath = self.datapaths.get(name)
-                if datapath is None:
-                    continue
+        """One round of counter polls, per proxy: the forward table's counters (traffic, and
+        the clients' FINs per real server) and the SYN counters of the SELECTED table
+        (connections given to each server); per edge switch, its log meter. The work is per
+        server, not per connection."""
+        for name, datapath in list(self.datapaths.items()):
+            if name in self.description.proxies:
                 self._request(name, openflow.flow_stats_request(datapath, T_FORWARD),
                               lambda stats, proxy=name: self._forward_counters(proxy, stats))
                 self._request(name, openflow.flow_stats_request(datapath, T_SELECTED),
                               lambda stats, proxy=name: self._selected_counters(proxy, stats))
-
-            for name, datapath in list(self.datapaths.items()):
-                if name not in self.description.proxies:
-                    self._request(name, openflow.meter_stats_request(datapath, LOG_METER),
-                                  lambda stats, switch=name: self._meter_counted(switch, stats))
+            else:
+                self._request(name, openflow.meter_stats_request(datapath, LOG_METER),
+                              lambda stats, switch=name: self._meter_counted(switch, stats))
 
     def _meter_counted(self, switch, stats):
         """Log how many connection-log copies the meter dropped since the last poll."""

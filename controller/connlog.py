@@ -1,7 +1,7 @@
 """A connection-log copy (a packet-in) as an ECS JSON record."""
 from ryu.lib.packet import icmp, ipv4, packet, tcp, udp
 
-from controller.eventlog import ecs_timestamp
+from core.eventlog import ecs_timestamp
 
 TRANSPORTS = {tcp.tcp: "tcp", udp.udp: "udp", icmp.icmp: "icmp"}
 

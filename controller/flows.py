@@ -42,19 +42,18 @@ timeouts (topologies/forwarding.py: conntrack_setup).
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from topologies.description import tunnel_mac
+from ryu.lib.packet.arp import ARP_REPLY, ARP_REQUEST
+from ryu.lib.packet.ether_types import ETH_TYPE_ARP as ETH_ARP, ETH_TYPE_IP as ETH_IP
+from ryu.lib.packet.in_proto import IPPROTO_ICMP as PROTO_ICMP, IPPROTO_TCP as PROTO_TCP, IPPROTO_UDP as PROTO_UDP
+from ryu.lib.packet.tcp import TCP_ACK, TCP_FIN, TCP_SYN
+from ryu.ofproto.ofproto_v1_3 import OFPP_CONTROLLER as CONTROLLER, OFPP_IN_PORT as IN_PORT, OFPP_LOCAL as LOCAL
+
+from core.description import tunnel_mac
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 SYNC_MAC = "02:5c:00:00:00:01"    # SYN copies between the proxies...
 SYNC_SOURCE = "02:5c:00:00:00:00"  # ...whose source MAC ends with their real server's id
-IN_PORT = 0xfffffff8          # OFPP_IN_PORT
-CONTROLLER = 0xfffffffd       # OFPP_CONTROLLER
-LOCAL = 0xfffffffe            # OFPP_LOCAL
-ETH_IP, ETH_ARP = 0x0800, 0x0806
 ETH_PROBE = 0x88b5            # IEEE 802 local experimental: the controller's liveness probes
-TCP_FIN, TCP_SYN, TCP_ACK = 0x001, 0x002, 0x010
-PROTO_ICMP, PROTO_TCP = 1, 6
-ARP_REQUEST, ARP_REPLY = 1, 2
 
 T_CLASSIFY, T_CONNECTIONS, T_SELECTED, T_FORWARD, T_EGRESS = range(5)
 T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
@@ -62,7 +61,17 @@ GROUP_SELECT = 1              # on proxies: the Maglev slots
 GROUP_SPREAD = 1              # on s_pub, active-active: the proxies
 LOG_METER = 1
 NEW_FLOW_IDLE = 30            # s a UDP/ICMP flow stays "seen" (not logged again) while idle
-PROTO_UDP = 17
+
+# Priorities, one table for the whole pipeline (as FAUCET's valve_of keeps one).
+PRI_BLOCK = 500      # a blocked source: dropped before anything else
+PRI_LOCAL = 300      # the switch's own traffic: liveness probes, ARP it answers, its tunnel endpoint
+PRI_SYNC = 250       # SYN copies between the proxies
+PRI_HIGH = 200       # the VIP and the NAT gateway: steered, served; a SYN choosing its server anew
+PRI_NARROW = 110     # a narrower case of a PRI_MATCH flow, counted apart (a SYN, a FIN)
+PRI_MATCH = 100      # an exact match: a host's MAC, a connection's server, a real server, a client
+PRI_BROAD = 90       # the general case under PRI_MATCH: broadcast, a flow's first packet
+PRI_DEFAULT = 10     # the default route
+PRI_MISS = 0         # what matched nothing more specific
 
 # Cookies tag what installed a flow.
 COOKIE_L2 = 0x1
@@ -185,13 +194,13 @@ def edge_l2_flows(description, switch):
     would loop. Anything else misses the table and is dropped.
     """
     host_ports = description.host_ports(switch)
-    flows = [FlowSpec.make(100, logged([Output(port)]), eth_dst=intf.mac)
+    flows = [FlowSpec.make(PRI_MATCH, logged([Output(port)]), eth_dst=intf.mac)
              for port, intf in sorted(host_ports.items())]
     for in_port in sorted(host_ports):
         others = [Output(p) for p in sorted(host_ports) if p != in_port]
-        flows.append(FlowSpec.make(90, others, in_port=in_port, eth_dst=BROADCAST))
+        flows.append(FlowSpec.make(PRI_BROAD, others, in_port=in_port, eth_dst=BROADCAST))
     for in_port in sorted(description.trunk_ports(switch)):   # a proxy's gratuitous ARP
-        flows.append(FlowSpec.make(90, [Output(p) for p in sorted(host_ports)], in_port=in_port,
+        flows.append(FlowSpec.make(PRI_BROAD, [Output(p) for p in sorted(host_ports)], in_port=in_port,
                                    eth_dst=BROADCAST))
     return flows
 
@@ -205,28 +214,28 @@ def connection_log_flows():
     """Tables 10-12 of an edge switch: a metered copy to the controller of every TCP SYN, and of
     the first packet of every UDP or ICMP flow (then remembered for NEW_FLOW_IDLE seconds)."""
     to_controller = [Meter(LOG_METER), Output(CONTROLLER)]
-    flows = [FlowSpec.make(100, to_controller, table_id=T_LOG, cookie=COOKIE_LOG, eth_type=ETH_IP,
+    flows = [FlowSpec.make(PRI_MATCH, to_controller, table_id=T_LOG, cookie=COOKIE_LOG, eth_type=ETH_IP,
                            ip_proto=PROTO_TCP, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK))]
-    flows += [FlowSpec.make(90, [Resubmit(T_SEEN), Resubmit(T_LOG_NEW)], table_id=T_LOG, cookie=COOKIE_LOG,
+    flows += [FlowSpec.make(PRI_BROAD, [Resubmit(T_SEEN), Resubmit(T_LOG_NEW)], table_id=T_LOG, cookie=COOKIE_LOG,
                             eth_type=ETH_IP, ip_proto=proto) for proto in (PROTO_UDP, PROTO_ICMP)]
-    flows.append(FlowSpec.make(100, [], table_id=T_LOG_NEW, cookie=COOKIE_LOG, reg3=1))
-    flows.append(FlowSpec.make(90, [LearnSeen(T_SEEN)] + to_controller, table_id=T_LOG_NEW,
+    flows.append(FlowSpec.make(PRI_MATCH, [], table_id=T_LOG_NEW, cookie=COOKIE_LOG, reg3=1))
+    flows.append(FlowSpec.make(PRI_BROAD, [LearnSeen(T_SEEN)] + to_controller, table_id=T_LOG_NEW,
                                cookie=COOKIE_LOG, eth_type=ETH_IP))
     return flows
 
 
 def _steer(ip, mac, port):
     """An address owned by a proxy: its ARP requests and its MAC go to that proxy's port."""
-    return [FlowSpec.make(200, [Output(port)], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
-            FlowSpec.make(200, logged([Output(port)]), cookie=COOKIE_STEER, eth_dst=mac)]
+    return [FlowSpec.make(PRI_HIGH, [Output(port)], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
+            FlowSpec.make(PRI_HIGH, logged([Output(port)]), cookie=COOKIE_STEER, eth_dst=mac)]
 
 
 def _spread_vip(d, view):
     """Active-active: the VIP's packets spread over the proxies by a hash of the connection
     (so a connection stays on one proxy); ARP still goes to one of them."""
-    return [FlowSpec.make(200, [Output(d.proxy_port("s_pub", view.active_proxies[0]))], cookie=COOKIE_STEER,
+    return [FlowSpec.make(PRI_HIGH, [Output(d.proxy_port("s_pub", view.active_proxies[0]))], cookie=COOKIE_STEER,
                           eth_type=ETH_ARP, arp_tpa=d.vip),
-            FlowSpec.make(200, logged([Group(GROUP_SPREAD)]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
+            FlowSpec.make(PRI_HIGH, logged([Group(GROUP_SPREAD)]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
 
 
 def spread_group(d, view):
@@ -237,19 +246,20 @@ def proxy_monitoring_flows(d, switch):
     """On s_pub and s_lan: probes back from a proxy go to the controller; SYN copies from one
     proxy go to the other."""
     ports = {peer: port for port, peer in d.trunk_ports(switch).items()}
-    flows = [FlowSpec.make(300, [Output(CONTROLLER)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
+    flows = [FlowSpec.make(PRI_LOCAL, [Output(CONTROLLER)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
              for port in sorted(ports.values())]
     if switch == "s_pub":
         for proxy, port in sorted(ports.items()):
             others = [Output(p) for peer, p in sorted(ports.items()) if peer != proxy]
-            flows.append(FlowSpec.make(250, others, cookie=COOKIE_STEER, in_port=port, eth_dst=SYNC_MAC))
+            flows.append(FlowSpec.make(PRI_SYNC, others, cookie=COOKIE_STEER, in_port=port, eth_dst=SYNC_MAC))
     return flows
 
 
 def block_flows(view):
     """On s_pub, the public edge: every packet from a blocked source is dropped, before anything
     (its connection attempts still logged)."""
-    return [FlowSpec.make(500, logged([]), cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip) for ip in view.blocked]
+    return [FlowSpec.make(PRI_BLOCK, logged([]), cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip)
+            for ip in view.blocked]
 
 
 def steering_flows(description, switch, view):
@@ -273,7 +283,7 @@ def steering_flows(description, switch, view):
 # --- proxies ----------------------------------------------------------------------------------
 def arp_responder(ip, mac, in_port):
     """Answer an ARP request for `ip` with `mac`, in the data plane (no packet-in)."""
-    return FlowSpec.make(300, [
+    return FlowSpec.make(PRI_LOCAL, [
         Move("eth_src", "eth_dst", 48), SetField("eth_src", mac),
         SetField("arp_op", ARP_REPLY),
         Move("arp_sha", "arp_tha", 48), Move("arp_spa", "arp_tpa", 32),
@@ -292,33 +302,33 @@ def classify_flows(d, proxy, uplink, downlink, view):
     service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip, ip_proto=PROTO_TCP, tcp_dst=d.http_port)
     flows = [
         arp_responder(d.vip, d.vip_mac, uplink),
-        FlowSpec.make(200, track, cookie=COOKIE_LB, **service),
-        FlowSpec.make(200, track, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip,
+        FlowSpec.make(PRI_HIGH, track, cookie=COOKIE_LB, **service),
+        FlowSpec.make(PRI_HIGH, track, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip,
                       ip_proto=PROTO_ICMP),
     ]
     # The other proxy's copy of a new connection's SYN: commit it with the server it names,
     # forward nothing.
     for web in d.real_servers:
         sid = view.server_id(web.name)
-        flows.append(FlowSpec.make(250, [Conntrack(zone, commit=True, mark=sid)], cookie=COOKIE_LB,
+        flows.append(FlowSpec.make(PRI_SYNC, [Conntrack(zone, commit=True, mark=sid)], cookie=COOKIE_LB,
                                    **dict(service, eth_dst=SYNC_MAC, eth_src=sync_source(sid))))
-    flows += [FlowSpec.make(300, [Output(IN_PORT)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
+    flows += [FlowSpec.make(PRI_LOCAL, [Output(IN_PORT)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
               for port in (uplink, downlink)]
     if d.mode == "nat":
         flows.append(arp_responder(d.nat_gateway, d.gateway_mac, downlink))
         for web in d.real_servers:
             flows.append(FlowSpec.make(
-                200, [SetField("ipv4_src", d.vip), SetField("eth_src", d.vip_mac), Resubmit(T_EGRESS)],
+                PRI_HIGH, [SetField("ipv4_src", d.vip), SetField("eth_src", d.vip_mac), Resubmit(T_EGRESS)],
                 cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP, eth_dst=d.gateway_mac,
                 ipv4_src=web.ip))
     if d.mode == "tun":
         # OVS native tunnelling sends and receives the outer packets through the LOCAL port.
         t = d.tunnel(proxy)
         flows += [
-            FlowSpec.make(300, [Output(downlink)], cookie=COOKIE_LB, in_port=LOCAL),
-            FlowSpec.make(300, [Output(LOCAL)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_ARP,
+            FlowSpec.make(PRI_LOCAL, [Output(downlink)], cookie=COOKIE_LB, in_port=LOCAL),
+            FlowSpec.make(PRI_LOCAL, [Output(LOCAL)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_ARP,
                           arp_tpa=t.local_ip),
-            FlowSpec.make(300, [Output(LOCAL)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP,
+            FlowSpec.make(PRI_LOCAL, [Output(LOCAL)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP,
                           ipv4_dst=t.local_ip),
         ]
     return flows
@@ -329,12 +339,12 @@ def connection_flows(view):
     chooses anew (a reused 5-tuple is a new connection: the old one may linger in the tracker,
     which follows one direction and cannot see it close)."""
     select = [Group(GROUP_SELECT)]
-    flows = [FlowSpec.make(200, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, eth_type=ETH_IP,
+    flows = [FlowSpec.make(PRI_HIGH, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, eth_type=ETH_IP,
                            ip_proto=PROTO_TCP, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK)),
-             FlowSpec.make(0, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB)]
+             FlowSpec.make(PRI_MISS, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB)]
     for server in view.healthy:
         sid = view.server_id(server)
-        flows.append(FlowSpec.make(100, [SetField("reg1", sid), Resubmit(T_FORWARD)], table_id=T_CONNECTIONS,
+        flows.append(FlowSpec.make(PRI_MATCH, [SetField("reg1", sid), Resubmit(T_FORWARD)], table_id=T_CONNECTIONS,
                                    cookie=COOKIE_LB, ct_mark=sid))
     return flows
 
@@ -360,10 +370,10 @@ def selected_flows(d, view):
     for web in d.real_servers:
         sid = view.server_id(web.name)
         copy = [SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(sid)), Output(IN_PORT)]
-        flows.append(FlowSpec.make(110, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB,
+        flows.append(FlowSpec.make(PRI_NARROW, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB,
                                    reg1=sid, eth_type=ETH_IP, ip_proto=PROTO_TCP,
                                    tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK)))
-        flows.append(FlowSpec.make(100, [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB, reg1=sid))
+        flows.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB, reg1=sid))
     return flows
 
 
@@ -385,8 +395,8 @@ def forward_flows(d, proxy, view, downlink):
     flows = []
     for web in d.real_servers:
         actions, sid = forward_actions(d, proxy, web, downlink), view.server_id(web.name)
-        flows += [FlowSpec.make(100, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid),
-                  FlowSpec.make(110, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid,
+        flows += [FlowSpec.make(PRI_MATCH, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid),
+                  FlowSpec.make(PRI_NARROW, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid,
                                 ip_proto=PROTO_TCP, tcp_flags=(TCP_FIN, TCP_FIN))]
     return flows
 
@@ -394,18 +404,17 @@ def forward_flows(d, proxy, view, downlink):
 def egress_flows(d, uplink):
     """NAT replies: the public host's own MAC when it is on the public net, else r0's."""
     router_mac = d.host("r0").interface_on("s_pub").mac
-    flows = [FlowSpec.make(100, [SetField("eth_dst", intf.mac), Output(uplink)], table_id=T_EGRESS,
+    flows = [FlowSpec.make(PRI_MATCH, [SetField("eth_dst", intf.mac), Output(uplink)], table_id=T_EGRESS,
                            cookie=COOKIE_LB, eth_type=ETH_IP, ipv4_dst=intf.ip)
              for intf in d.host_ports("s_pub").values()]
-    flows.append(FlowSpec.make(10, [SetField("eth_dst", router_mac), Output(uplink)],
+    flows.append(FlowSpec.make(PRI_DEFAULT, [SetField("eth_dst", router_mac), Output(uplink)],
                                table_id=T_EGRESS, cookie=COOKIE_LB))
     return flows
 
 
 def proxy_flows(description, proxy, view):
     d = description
-    ports = {peer: port for port, peer in d.trunk_ports(proxy).items()}
-    uplink, downlink = ports["s_pub"], ports["s_lan"]
+    uplink, downlink = d.proxy_uplink(proxy), d.proxy_downlink(proxy)
     flows = classify_flows(d, proxy, uplink, downlink, view) + connection_flows(view) + selected_flows(d, view)
     flows += forward_flows(d, proxy, view, downlink)
     if d.mode == "nat":

@@ -8,48 +8,9 @@ A probe has one of three results:
   FAIL      no answer (refused, reset, timed out).
 A switch port going down is a failure at once, without waiting for `fall`.
 """
-from dataclasses import dataclass
-
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 UP, DOWN, UNKNOWN = "up", "down", "unknown"
 STATE_OF_RESULT = {DEGRADED: DEGRADED, FAIL: DOWN}
-
-
-@dataclass(frozen=True)
-class HealthSettings:
-    interval: float = 0.2     # s between probes of one server
-    timeout: float = 0.3      # s a probe may take
-    fall: int = 2             # bad probes in a row that fail a server
-    rise: int = 2             # good probes in a row that restore it
-
-    def validate(self):
-        for name in ("interval", "timeout"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.01 <= value <= 60:
-                raise ValueError("health %s must be from 0.01 to 60 seconds, got %r" % (name, value))
-        for name in ("fall", "rise"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 1 <= value <= 100:
-                raise ValueError("health %s must be an integer from 1 to 100, got %r" % (name, value))
-        return self
-
-
-def add_health_arguments(parser):
-    """The --health-* flags, shared by run.py and the controller's launcher."""
-    defaults = HealthSettings()
-    parser.add_argument("--health-interval", type=float, default=defaults.interval,
-                        help="seconds between health checks of a real server (default %g)" % defaults.interval)
-    parser.add_argument("--health-timeout", type=float, default=defaults.timeout,
-                        help="seconds a health check may take (default %g)" % defaults.timeout)
-    parser.add_argument("--health-fall", type=int, default=defaults.fall,
-                        help="failed checks in a row that take a real server out (default %d)" % defaults.fall)
-    parser.add_argument("--health-rise", type=int, default=defaults.rise,
-                        help="good checks in a row that bring it back (default %d)" % defaults.rise)
-
-
-def health_from_arguments(args):
-    """HealthSettings from the parsed --health-* flags; ValueError if they make no sense."""
-    return HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise).validate()
 
 
 class ServerHealth:

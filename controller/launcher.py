@@ -2,18 +2,18 @@
 
 Ryu 4.34 imports eventlet.wsgi.ALREADY_HANDLED, which eventlet removed in 0.30.3, and every
 eventlet that still has it fails on Python >= 3.10. Only Ryu's WebSocket support uses the name,
-so a sentinel lets Ryu start on a current eventlet (see ../shared/PLATFORM.md).
+so a sentinel lets Ryu start on a current eventlet (see docs/PLATFORM.md).
 """
 import dataclasses
 import json
 import os
 import sys
 
-from controller.health import add_health_arguments, health_from_arguments
-from controller.proxies import add_proxy_arguments, proxy_policy_from_arguments
-from topologies.description import ClusterDescription, ConfigError
-from topologies.flags import (OneLineParser, add_description_arguments, add_port_arguments, check_ports,
-                              description_from_arguments, description_flags_given)
+from core.settings import add_health_arguments, health_from_arguments
+from core.settings import add_proxy_arguments, proxy_policy_from_arguments
+from core.description import ClusterDescription, ConfigError
+from core.flags import (OneLineParser, add_description_arguments, add_port_arguments, check_ports,
+                        description_from_arguments, description_flags_given)
 
 # Read by controller/app.py: Ryu owns the command line, so the app gets its inputs this way.
 CLUSTER_ENV = "LVSDN_CLUSTER"        # the cluster description itself, as JSON

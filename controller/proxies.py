@@ -14,42 +14,10 @@ The first election waits until both proxies have connected or the adapter settle
 the preferred proxy wins rather than whichever connected first.
 """
 import time
-from dataclasses import dataclass
 
-from controller.eventlog import ecs_timestamp
-
-ACTIVE_STANDBY, ACTIVE_ACTIVE = "active-standby", "active-active"
+from core.eventlog import ecs_timestamp
+from core.settings import ACTIVE_ACTIVE, ProxyPolicy
 PROBE_SIDES = ("s_pub", "s_lan")
-
-
-@dataclass(frozen=True)
-class ProxyPolicy:
-    mode: str = ACTIVE_STANDBY
-    preempt: bool = False
-    probe_interval: float = 0.1     # s between liveness probes of each proxy, on each side
-    probe_timeout: float = 0.35     # s without a probe back: the proxy is dead
-
-    def validate(self):
-        if self.mode not in (ACTIVE_STANDBY, ACTIVE_ACTIVE):
-            raise ValueError("proxy mode must be %s or %s, got %r" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, self.mode))
-        if self.preempt and self.mode == ACTIVE_ACTIVE:
-            raise ValueError("preemption applies to %s only: in %s every live proxy carries the VIP"
-                             % (ACTIVE_STANDBY, ACTIVE_ACTIVE))
-        return self
-
-
-def add_proxy_arguments(parser):
-    """--proxies and --preempt, shared by run.py and the controller's launcher."""
-    parser.add_argument("--proxies", default=ACTIVE_STANDBY,
-                        help="%s (one proxy carries the VIP, the other takes over) or %s (both carry it, "
-                             "s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
-    parser.add_argument("--preempt", action="store_true",
-                        help="a recovered lb1 takes the VIP back (default: it stays standby)")
-
-
-def proxy_policy_from_arguments(args):
-    """ProxyPolicy from the parsed --proxies and --preempt; ValueError if they make no sense."""
-    return ProxyPolicy(mode=args.proxies, preempt=args.preempt).validate()
 
 
 class ProxyGroup:

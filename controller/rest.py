@@ -69,7 +69,8 @@ class LbRestApi(ControllerBase):
     @route("lb", "/lb/status", methods=["GET"])
     @answers_json
     def get_status(self, req, **_):
-        return json_response(dict(self.app.state.status(), flows_in_sync=self.app.flows_in_sync()))
+        return json_response(dict(self.app.state.status(), flows_in_sync=self.app.flows_in_sync(),
+                                  loops=self.app.loops.status()))
 
     @route("lb", "/lb/backends", methods=["GET"])
     @answers_json

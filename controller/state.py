@@ -9,9 +9,11 @@ import json
 import time
 
 from controller.flows import BalancerView, server_ids
-from controller.health import HealthSettings, ServerHealth, usable
+from controller.health import ServerHealth, usable
+from core.settings import HealthSettings
 from controller.maglev import TABLE_SIZE, lookup_table
-from controller.proxies import ProxyGroup, ProxyPolicy
+from controller.proxies import ProxyGroup
+from core.settings import ProxyPolicy
 
 DEFAULT_WEIGHT = 1
 MAX_WEIGHT = 65535          # as ipvsadm

@@ -45,7 +45,7 @@ VNI_BASE = 100                     # lb1 VNI 101, lb2 VNI 102
 PROXY_TUNNEL_PORT = 10
 VXLAN_OVERHEAD = 50
 CONNECTION_IDLE_TIMEOUT = 300      # s a connection stays in a proxy's connection tracker while idle (LVS: 900)
-LAN_MTU_TUN = 1600                 # room for VXLAN's 50 bytes (PLATFORM.md)
+LAN_MTU_TUN = 1600                 # room for VXLAN's 50 bytes (docs/PLATFORM.md)
 ROUTER_HOST_ID = 1
 CLIENT_BASE, WEB_BASE, DB_BASE, WEB_DB_BASE = 10, 10, 10, 20
 HTTP_PORT = 80
@@ -166,6 +166,10 @@ class ClusterDescription:
     def proxy_uplink(self, proxy):
         """The proxy's own port towards s_pub: what it sends towards clients leaves here."""
         return next(p for p, peer in self.trunk_ports(proxy).items() if peer == "s_pub")
+
+    def proxy_downlink(self, proxy):
+        """The proxy's own port towards s_lan: real servers, and the NAT gateway's side."""
+        return next(p for p, peer in self.trunk_ports(proxy).items() if peer == "s_lan")
 
     def proxy_port(self, edge_switch, proxy):
         """The port of an edge switch (s_pub, s_lan) that leads to a proxy."""

@@ -3,8 +3,7 @@ one line and exit 2, the flags that describe a cluster, and the two local TCP po
 import argparse
 import sys
 
-from topologies.description import (HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, SDN, VIP, ConfigError,
-                                    describe)
+from core.description import (HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, SDN, VIP, ConfigError, describe)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -67,11 +67,11 @@ sys.path.insert(0, ROOT)
 from tqdm import tqdm  # noqa: E402
 
 from controller.maglev import TABLE_SIZE, lookup_table  # noqa: E402
-from topologies.description import HAPROXY, SDN  # noqa: E402
-from topologies.flags import OneLineParser  # noqa: E402
+from core.description import HAPROXY, SDN  # noqa: E402
+from core.flags import OneLineParser  # noqa: E402
 from topologies.peer import PeerSettings  # noqa: E402
 from topologies.staticweb import APP, NGINX  # noqa: E402
-from controller.proxies import ACTIVE_ACTIVE  # noqa: E402
+from core.settings import ACTIVE_ACTIVE  # noqa: E402
 from topologies.runstate import ClusterError  # noqa: E402
 
 import plots  # noqa: E402  (beside this script)
@@ -159,7 +159,7 @@ def http_figures(cluster, url, seconds, server):
         figures.update(wrk_figures(prefix, report))
         if close:
             figures.update(switch_cost(prefix, before, switch_work(), report["rps"] * seconds))
-        time.sleep(min(1.0, seconds / 3))     # TIME_WAIT from the run before eases (PLATFORM.md)
+        time.sleep(min(1.0, seconds / 3))     # TIME_WAIT from the run before eases (docs/PLATFORM.md)
     return figures
 
 

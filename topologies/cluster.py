@@ -27,10 +27,10 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import RemoteController
 
-from controller.health import HealthSettings
-from controller.proxies import ACTIVE_STANDBY, ProxyPolicy
+from core.settings import HealthSettings
+from core.settings import ACTIVE_STANDBY, ProxyPolicy
 from topologies import forwarding
-from topologies.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
+from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
                                  die_with_this_process, require_free_port, sh, stop_processes)
@@ -296,8 +296,6 @@ class Cluster:
                 sh(*command.split())
         for command in forwarding.conntrack_teardown(d, DATAPATH_TYPE):
             sh(*command.split())
-        for web in d.real_servers:
-            self._host_commands(web.name, forwarding.real_server_teardown(d, web), check=False)
 
     def _host_commands(self, node, commands, check=True):
         for command in commands:
@@ -332,7 +330,7 @@ class Cluster:
                          for h in self.description.hosts_with_role("db"))
         client_url, peer_url = ("http://%s:%d" % (host.ip, port)
                                 for port in (ETCD_CLIENT_PORT, ETCD_PEER_PORT))
-        # Heartbeat and election timeout are tuned for a LAN of namespaces (PLATFORM.md). Pre-vote:
+        # Heartbeat and election timeout are tuned for a LAN of namespaces (docs/PLATFORM.md). Pre-vote:
         # a member that comes back after a crash asks before it campaigns, so it cannot depose a
         # working leader with a higher term (and leave the cluster leaderless for an election).
         return ["etcd", "--name", db, "--data-dir", os.path.join(self.etcd_dir, db),

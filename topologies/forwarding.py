@@ -1,7 +1,8 @@
 """What each LVS forwarding method needs outside the flow tables, as shell commands.
 
 Pure functions of the description: the harness runs them (real servers in their namespaces,
-proxies in the root namespace) and runs the undo lists at teardown.
+proxies in the root namespace), and the proxies' undo lists at teardown (what real servers were
+given goes with their namespaces).
 
   NAT  real servers route through the virtual gateway (their default route, set by the
        topology from the description); nothing else.
@@ -10,14 +11,14 @@ proxies in the root namespace) and runs the undo lists at teardown.
   TUN  as DR, plus one VXLAN device per proxy VNI with the MAC the proxy writes as inner
        eth_dst, and no reverse-path filter (requests arrive on the VXLAN device, replies leave
        by eth0). Proxies get a tunnel port, an address on their LOCAL port, and a route in OVS's
-       tunnel route table selected by packet mark (PLATFORM.md).
+       tunnel route table selected by packet mark (docs/PLATFORM.md).
 r0 forwards replies whose source is the VIP from the LAN side: its reverse-path filter is off.
 In every mode the proxies keep their connections in the datapath's connection tracker, one zone
 per proxy, following the client-to-VIP direction only (controller/flows.py): conntrack_setup.
 """
 import ipaddress
 
-from topologies.description import CONNECTION_IDLE_TIMEOUT, tunnel_mac
+from core.description import CONNECTION_IDLE_TIMEOUT, tunnel_mac
 
 VXLAN_UDP_PORT = 4789
 
@@ -48,13 +49,6 @@ def real_server_setup(d, web):
                          "ip link set %s address %s up" % (dev, tunnel_mac(web.ip)),
                          _sysctl(**{dev + "__rp_filter": 0})]
     return commands
-
-
-def real_server_teardown(d, web):
-    if d.mode == "nat":
-        return []
-    commands = ["ip link del %s" % vxlan_device(t.vni) for t in d.tunnels] if d.mode == "tun" else []
-    return commands + ["ip addr del %s/32 dev lo" % d.vip, _sysctl(all__arp_ignore=0, all__arp_announce=0)]
 
 
 def router_setup(d):

@@ -12,18 +12,16 @@ gives the VIP up when its HAProxy dies.
 """
 from dataclasses import dataclass
 
+from core.settings import Checked, integer, seconds
+
 VRID = 51
 
 
 @dataclass(frozen=True)
-class PeerSettings:
-    advert_int: float = 1.0       # s between VRRP adverts: keepalived's default
-    check_interval_ms: int = 200  # HAProxy health checks (inter), with fall 2 rise 2
-
-    def validate(self):
-        if not isinstance(self.advert_int, (int, float)) or not 0.01 <= self.advert_int <= 255:
-            raise ValueError("VRRP advert_int must be from 0.01 to 255 seconds, got %r" % (self.advert_int,))
-        return self
+class PeerSettings(Checked):
+    WHAT = "VRRP"
+    advert_int: float = seconds(1.0, 0.01, 255)       # between VRRP adverts: keepalived's default
+    check_interval_ms: int = integer(200, 10, 60000)  # HAProxy health checks (inter), with fall 2 rise 2
 
 
 def directors(description):

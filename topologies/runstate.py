@@ -12,7 +12,7 @@ import subprocess
 import time
 from datetime import datetime
 
-from topologies.description import ConfigError
+from core.description import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where run directories go unless a run names its own: LVSDN_RUNS_DIR, or runs/ in the project.

@@ -25,12 +25,17 @@ def check_addresses(cluster):
 
 
 def check_controller(cluster):
+    """Every switch holds its flows, a proxy carries the VIP, and every background loop of the
+    controller goes round."""
     status = cluster.rest("GET", "/lb/status")
     not_ready = [s["name"] for s in status["switches"] if not s["ready"]]
-    ok = not not_ready and (status["active_proxy"] is not None or status["director"] != "sdn")
-    return ok, ("%d switches connected with flows, active proxy %s, %d packet-ins"
-                % (len(status["switches"]), status["active_proxy"], status["packet_in"])
-                if ok else "switches not ready: %s; active proxy %s" % (not_ready, status["active_proxy"]))
+    stale = [name for name, loop in status.get("loops", {}).items() if loop["stale"]]
+    ok = not not_ready and not stale and (status["active_proxy"] is not None or status["director"] != "sdn")
+    if ok:
+        return ok, ("%d switches connected with flows, active proxy %s, %d packet-ins, %d loops going round"
+                    % (len(status["switches"]), status["active_proxy"], status["packet_in"], len(status["loops"])))
+    return ok, ("switches not ready: %s; active proxy %s; loops stale: %s"
+                % (not_ready or "none", status["active_proxy"], stale or "none"))
 
 
 def check_etcd(cluster):

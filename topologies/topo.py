@@ -1,4 +1,4 @@
-"""The Mininet topology of the cluster, built from topologies/description.py.
+"""The Mininet topology of the cluster, built from core/description.py.
 
 For the topology alone (with the project's controller, or any OpenFlow 1.3 controller, on 6653):
     sudo .venv/bin/python -m controller.launcher --mode nat --clients 4 --webs 2 &
@@ -20,7 +20,7 @@ from mininet.topo import Topo
 
 # mn --custom runs this file through exec(), without __file__; its code object knows the path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))))
-from topologies.description import SDN, VIP, describe  # noqa: E402  (mn --custom loads this file by path)
+from core.description import SDN, VIP, describe  # noqa: E402  (mn --custom loads this file by path)
 
 OFFLOADS_OFF = "ethtool -K %s tx off tso off gso off >/dev/null 2>&1"
 
@@ -43,7 +43,7 @@ class ClusterSwitch(OVSSwitch):
     """OVS bridge on the kernel datapath, or the userspace one where the kernel lacks it.
 
     On the userspace datapath TCP stalls until checksum and segmentation offloads are off on
-    both ends of every veth (PLATFORM.md), so each side turns its own off.
+    both ends of every veth (docs/PLATFORM.md), so each side turns its own off.
 
     Its ports are interfaces of the root namespace, which also holds the controller's management
     address. With ARP on, the kernel answers a host's ARP for that address on any of them, and

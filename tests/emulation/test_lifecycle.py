@@ -1,6 +1,7 @@
 """The cluster comes up as described and goes away without a trace: after a normal stop, a
 signal to a script that uses the harness, or a crash cleaned up by the next run. The topology
 alone comes up under `mn --custom` with the project's controller."""
+import json
 import os
 import signal
 import subprocess
@@ -10,11 +11,12 @@ import time
 import pytest
 import requests
 
-from tests.emulation.helpers import wait_for
+from controller.loops import FAULT_ENV
+from tests.emulation.helpers import reaches_vip, wait_for
 from topologies.cluster import Cluster, ClusterError
-from topologies.description import describe
+from core.description import describe
 from topologies.runstate import RUNS_DIR_ENV, RunRecord, process_alive
-from topologies.selfcheck import check_addresses
+from topologies.selfcheck import check_addresses, check_controller
 from topologies.topo import segment_pairs
 
 pytestmark = pytest.mark.emulation
@@ -165,3 +167,22 @@ def answers(url):
         return requests.get(url, timeout=1).ok
     except requests.RequestException:
         return False
+
+
+def test_every_background_loop_goes_on_after_a_round_that_raises(monkeypatch):
+    monkeypatch.setenv(FAULT_ENV, "all")       # each loop's first round raises
+    with Cluster(mode="dr", clients=2, webs=2) as cluster:
+        expected = {"proxy-prober", "counter-poller", "block-expiry", "health-check web1", "health-check web2"}
+
+        def every_loop_went_round_after_its_failure():
+            loops = cluster.rest("GET", "/lb/status")["loops"]
+            return set(loops) == expected and all(
+                loop["failed_rounds"] == 1 and loop["last_round_s_ago"] is not None for loop in loops.values())
+        wait_for(every_loop_went_round_after_its_failure, 10, "a loop did not go on after its failed round")
+        ok, detail = check_controller(cluster)
+        assert ok, detail
+        assert reaches_vip(cluster, "c1")
+        with open(os.path.join(cluster.log_dir, "controller-events.jsonl")) as f:
+            failed = [json.loads(line) for line in f if "loop-round-failed" in line]
+        assert {event["labels.loop"] for event in failed} == expected
+        assert all("InjectedFault" in event["message"] for event in failed)

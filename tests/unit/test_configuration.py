@@ -7,7 +7,7 @@ import pytest
 
 from controller import launcher
 from topologies import run
-from topologies.description import ClusterDescription, ConfigError, describe
+from core.description import ClusterDescription, ConfigError, describe
 
 
 def refusal(parse, argv, capsys):

@@ -4,8 +4,7 @@ from collections import Counter
 
 import pytest
 
-from topologies.description import (MAX_WEBS, ClusterDescription, ConfigError, describe,
-                                    mac_for, vrrp_mac)
+from core.description import (MAX_WEBS, ClusterDescription, ConfigError, describe, mac_for, vrrp_mac)
 
 
 def all_interfaces(d):

@@ -3,8 +3,9 @@ import ipaddress
 
 import pytest
 
-from apps.detect import Detector, Thresholds
-from controller.eventlog import ecs_timestamp
+from apps.detect import Detector
+from core.settings import Thresholds
+from core.eventlog import ecs_timestamp
 
 PUBLIC = ipaddress.ip_network("10.0.0.0/24")
 PROTECTED = {"10.0.1.11": "web1", "10.0.2.11": "db1"}

@@ -6,7 +6,7 @@ from controller.flows import (BROADCAST, COOKIE_LOG, COOKIE_PROBE, ETH_PROBE, GR
                               SetField, diff, switch_flows, switch_groups, sync_source)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
-from topologies.description import describe, tunnel_mac
+from core.description import describe, tunnel_mac
 
 D = describe(clients=4, webs=3)
 CONTROLLER = 0xfffffffd

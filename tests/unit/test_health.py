@@ -1,7 +1,7 @@
 import pytest
 
-from controller.health import (DEGRADED, DOWN, FAIL, OK, UNKNOWN, UP, HealthSettings, ServerHealth,
-                               usable)
+from controller.health import DEGRADED, DOWN, FAIL, OK, UNKNOWN, UP, ServerHealth, usable
+from core.settings import HealthSettings
 
 
 def fed(*results, fall=2, rise=2):
@@ -49,11 +49,13 @@ def test_usable_prefers_up_then_degraded():
 
 
 @pytest.mark.parametrize("settings,message", [
-    (HealthSettings(interval=0), "interval must be from 0.01 to 60"),
-    (HealthSettings(timeout="1"), "timeout must be"),
-    (HealthSettings(fall=0), "fall must be an integer from 1 to 100"),
-    (HealthSettings(rise=1.5), "rise must be an integer"),
+    (dict(interval=0), "interval must be from 0.01 to 60"),
+    (dict(timeout="1"), "timeout must be"),
+    (dict(fall=0), "fall must be an integer from 1 to 100"),
+    (dict(rise=1.5), "rise must be an integer"),
+    (dict(fall=True), "fall must be an integer from 1 to 100, got True"),     # a bool is not a number
+    (dict(interval=float("inf")), "interval must be from 0.01 to 60 seconds, got inf"),
 ])
-def test_nonsense_settings_are_refused(settings, message):
+def test_nonsense_settings_are_refused_when_made(settings, message):
     with pytest.raises(ValueError, match=message):
-        settings.validate()
+        HealthSettings(**settings)

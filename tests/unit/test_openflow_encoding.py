@@ -12,7 +12,7 @@ from ryu.ofproto import ofproto_protocol, ofproto_v1_3
 from controller import openflow
 from controller.flows import Conntrack, FlowSpec, switch_flows, switch_groups
 from controller.state import ClusterState
-from topologies.description import describe
+from core.description import describe
 
 DATAPATH = ofproto_protocol.ProtocolDesc(ofproto_v1_3.OFP_VERSION)
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from topologies.description import ConfigError, describe
+from core.description import ConfigError, describe
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 
 D = describe(director="haproxy", clients=2, webs=3)

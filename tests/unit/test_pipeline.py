@@ -6,7 +6,7 @@ from controller.flows import (ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, 
                               sync_source)
 from controller.state import ClusterState
 from tests.fakeswitch import FakeSwitch, Tracker
-from topologies.description import describe, tunnel_mac
+from core.description import describe, tunnel_mac
 
 MODES = ("nat", "dr", "tun")
 SYN, ACK, FIN_ACK = 0x002, 0x010, 0x011
@@ -37,7 +37,7 @@ class Cluster:
         return self.d.proxy_uplink(proxy)
 
     def downlink(self, proxy):
-        return next(p for p, peer in self.d.trunk_ports(proxy).items() if peer == "s_lan")
+        return self.d.proxy_downlink(proxy)
 
     def to_vip(self, proxy="lb1", flags=SYN, sport=40000, client="c1"):
         c = self.client(client)

@@ -1,9 +1,9 @@
 """Proxy liveness and the election, driven by a fake clock."""
 import pytest
 
-from controller.proxies import ACTIVE_ACTIVE, ProxyPolicy
+from core.settings import ACTIVE_ACTIVE, ProxyPolicy
 from controller.state import ClusterState
-from topologies.description import describe
+from core.description import describe
 
 D = describe()
 

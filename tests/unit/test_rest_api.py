@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.unit.conftest import free_port
-from topologies.description import describe
+from core.description import describe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -1,6 +1,6 @@
 from controller.health import DEGRADED, FAIL, OK
 from controller.state import ClusterState
-from topologies.description import describe
+from core.description import describe
 
 
 def state():

@@ -1,0 +1,133 @@
+"""Settings of the controller (health checks, proxy policy) and of the log reviewer (thresholds),
+shared by the harness, run.py, the controller's launcher and the reviewer.
+
+One validation mechanism for all of them: each field names its rule in its metadata, and a
+dataclass checks every field when it is made (a bool is never a number, NaN and infinity are
+never in range), so that a bad value fails where it is given, with a message naming the setting.
+"""
+import math
+from dataclasses import dataclass, field, fields
+
+ACTIVE_STANDBY, ACTIVE_ACTIVE = "active-standby", "active-active"
+
+
+@dataclass(frozen=True)
+class Rule:
+    must: str              # what a value must be, for the message
+    obeys: object          # value -> bool
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def seconds(default, low, high):
+    return field(default=default, metadata={"rule": Rule(
+        "from %g to %g seconds" % (low, high), lambda v: _number(v) and low <= v <= high)})
+
+
+def integer(default, low, high):
+    return field(default=default, metadata={"rule": Rule(
+        "an integer from %d to %d" % (low, high),
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high)})
+
+
+def positive(default):
+    return field(default=default, metadata={"rule": Rule("a positive number", lambda v: _number(v) and v > 0)})
+
+
+def one_of(default, *choices):
+    return field(default=default, metadata={"rule": Rule(" or ".join(map(str, choices)), lambda v: v in choices)})
+
+
+def flag(default):
+    return field(default=default, metadata={"rule": Rule("true or false", lambda v: isinstance(v, bool))})
+
+
+class Checked:
+    """Base of the settings dataclasses: checks each field against its rule when made."""
+    WHAT = "setting"       # how messages name the settings: "health interval must be ..."
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        for f in fields(self):
+            rule, value = f.metadata.get("rule"), getattr(self, f.name)
+            if rule and not rule.obeys(value):
+                raise ValueError("%s %s must be %s, got %r" % (self.WHAT, f.name, rule.must, value))
+        return self
+
+
+@dataclass(frozen=True)
+class HealthSettings(Checked):
+    """keepalived-style health checks of the real servers (controller/health.py)."""
+    WHAT = "health"
+    interval: float = seconds(0.2, 0.01, 60)     # between probes of one server
+    timeout: float = seconds(0.3, 0.01, 60)      # a probe may take
+    fall: int = integer(2, 1, 100)               # bad probes in a row that fail a server
+    rise: int = integer(2, 1, 100)               # good probes in a row that restore it
+
+
+@dataclass(frozen=True)
+class ProxyPolicy(Checked):
+    """Which proxies carry the VIP and how their liveness is probed (controller/proxies.py)."""
+    WHAT = "proxy"
+    mode: str = one_of(ACTIVE_STANDBY, ACTIVE_STANDBY, ACTIVE_ACTIVE)
+    preempt: bool = flag(False)
+    probe_interval: float = seconds(0.1, 0.01, 60)    # between liveness probes of each proxy, on each side
+    probe_timeout: float = seconds(0.35, 0.01, 60)    # without a probe back: the proxy is dead
+
+    def validate(self):
+        super().validate()
+        if self.preempt and self.mode == ACTIVE_ACTIVE:
+            raise ValueError("preemption applies to %s only: in %s every live proxy carries the VIP"
+                             % (ACTIVE_STANDBY, ACTIVE_ACTIVE))
+        return self
+
+
+@dataclass(frozen=True)
+class Thresholds(Checked):
+    """The log reviewer's criteria (apps/detect.py); counts, and windows in seconds."""
+    WHAT = "threshold"
+    portscan_ports: int = positive(15)
+    portscan_window: float = positive(300)
+    sweep_hosts: int = positive(25)
+    sweep_window: float = positive(300)
+    synflood_attempts: int = positive(200)
+    synflood_window: float = positive(2)
+    bruteforce_failures: int = positive(5)
+    bruteforce_window: float = positive(600)
+    realert: float = positive(600)
+
+
+def add_health_arguments(parser):
+    """The --health-* flags, shared by run.py and the controller's launcher."""
+    defaults = HealthSettings()
+    parser.add_argument("--health-interval", type=float, default=defaults.interval,
+                        help="seconds between health checks of a real server (default %g)" % defaults.interval)
+    parser.add_argument("--health-timeout", type=float, default=defaults.timeout,
+                        help="seconds a health check may take (default %g)" % defaults.timeout)
+    parser.add_argument("--health-fall", type=int, default=defaults.fall,
+                        help="failed checks in a row that take a real server out (default %d)" % defaults.fall)
+    parser.add_argument("--health-rise", type=int, default=defaults.rise,
+                        help="good checks in a row that bring it back (default %d)" % defaults.rise)
+
+
+def health_from_arguments(args):
+    """HealthSettings from the parsed --health-* flags; ValueError if they make no sense."""
+    return HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise)
+
+
+def add_proxy_arguments(parser):
+    """--proxies and --preempt, shared by run.py and the controller's launcher."""
+    parser.add_argument("--proxies", default=ACTIVE_STANDBY,
+                        help="%s (one proxy carries the VIP, the other takes over) or %s (both carry it, "
+                             "s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
+    parser.add_argument("--preempt", action="store_true",
+                        help="a recovered lb1 takes the VIP back (default: it stays standby)")
+
+
+def proxy_policy_from_arguments(args):
+    """ProxyPolicy from the parsed --proxies and --preempt; ValueError if they make no sense."""
+    return ProxyPolicy(mode=args.proxies, preempt=args.preempt)
