@@ -297,11 +297,11 @@ class Cluster:
         for command in forwarding.conntrack_teardown(d, DATAPATH_TYPE):
             sh(*command.split())
 
-    def _host_commands(self, node, commands, check=True):
+    def _host_commands(self, node, commands):
         for command in commands:
-            out = self.host(node).cmd(command + " 2>&1; echo rc=$?").strip()
-            if check and not out.endswith("rc=0"):
-                raise ClusterError("configuring %s failed: %s: %s" % (node, command, out[:-5].strip()))
+            out, err, code = self.host(node).pexec(command)    # split on spaces, run in the node's namespaces
+            if code != 0:
+                raise ClusterError("configuring %s failed: %s: %s" % (node, command, (err or out).strip()))
 
     def _wait_switches(self):
         names = {s.name for s in self.description.switches}
