@@ -59,7 +59,7 @@ class Detector:
         self.protected = protected            # {ip: what} the public side must not reach
         self.edges = edges or {}              # {ip: the edge switch its host is cabled to}
         self.public_edge = public_edge
-        self.t = thresholds.validate()
+        self.t = thresholds
         self.ignore = set(ignore)             # sources never flagged (the controller's own checks)
         self.ports = defaultdict(lambda: Window(self.t.portscan_window))
         self.hosts = defaultdict(lambda: Window(self.t.sweep_window))

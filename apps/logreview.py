@@ -135,7 +135,7 @@ def parse_thresholds(pairs):
             values[name] = float(value) if "." in value else int(value)
         except ValueError:
             raise ValueError("threshold %s must be a number, got %r" % (name, value)) from None
-    return Thresholds(**values).validate()
+    return Thresholds(**values)
 
 
 def main(argv=None):

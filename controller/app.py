@@ -62,7 +62,6 @@ class LvsController(app_manager.RyuApp):
         self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
         self.installed_groups = {}    # switch name -> {group id: GroupSpec}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
-        self._healthy = self.state.healthy()
         self._dirty = hub.Event()     # set: the flow writer has work
         self._resync = set()          # switches to wipe and install from scratch
         self._to_announce = []        # proxies that just took the VIP over
@@ -207,18 +206,19 @@ class LvsController(app_manager.RyuApp):
         """Log real servers leaving and joining the table. A server that left loses its
         connections on every proxy: they no longer match its ct_mark, so their next packets hash
         again to a live server (as LVS's expire_nodest_conn)."""
-        healthy = self.state.healthy()
-        for server in self._healthy - healthy:
+        left, joined = self.state.table_changes()
+        for server in left:
             self.event_log.emit("real-server-down", "%s left the virtual service's table" % server,
                                 destination_ip=self.description.host(server).ip)
-        for server in healthy - self._healthy:
+        for server in joined:
             self.event_log.emit("real-server-up", "%s is in the virtual service's table" % server,
                                 destination_ip=self.description.host(server).ip)
-        self._healthy = healthy
 
-    def apply(self, change, *args):
-        """Run a state change (a request), then bring the flows in line; for the REST API."""
-        change(*args)
+    def apply(self, action, change, name, *args):
+        """Run a state change of the virtual service (a request about real server `name`), log
+        it as an event `action`, then bring the flows in line; for the REST API."""
+        message = change(name, *args)
+        self.event_log.emit(action, message, destination_ip=self.description.host(name).ip)
         self.reconcile()
 
     def _settle_election(self):

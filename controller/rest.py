@@ -10,7 +10,7 @@ from routes import Mapper
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
-from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, UnknownBackend
+from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownRealServer
 
 APP_KEY = "lvsdn_app"
 LOG = logging.getLogger("lvsdn.rest")
@@ -51,7 +51,7 @@ def answers_json(handler):
             return handler(self, req, **kwargs)
         except InvalidRequest as e:
             return json_error(400, str(e))
-        except UnknownBackend as e:
+        except (UnknownRealServer, NotBlocked) as e:
             return json_error(404, str(e.args[0]))
         except Exception:  # noqa: BLE001 - the API must answer, the log keeps the trace
             LOG.exception("REST %s %s failed", req.method, req.path)
@@ -82,7 +82,7 @@ class LbRestApi(ControllerBase):
     def put_backend(self, req, name, **_):
         """{"weight": n}: 0 drains (no new connections; established ones continue)."""
         body = json_body(req, required=("weight",))
-        self.app.apply(self.app.state.set_weight, name, body["weight"])
+        self.app.apply("weight-changed", self.app.state.set_weight, name, body["weight"])
         return self._backend(name)
 
     @route("lb", "/lb/backends", methods=["POST"])
@@ -90,14 +90,14 @@ class LbRestApi(ControllerBase):
     def add_backend(self, req, **_):
         """{"name": web, "weight": n (optional)}: add a web host to the virtual service."""
         body = json_body(req, required=("name",), optional=("weight",))
-        self.app.apply(self.app.state.add_member, body["name"], body.get("weight"))
+        self.app.apply("real-server-added", self.app.state.add_member, body["name"], body.get("weight"))
         return self._backend(body["name"], status=201)
 
     @route("lb", "/lb/backends/{name}", methods=["DELETE"])
     @answers_json
     def remove_backend(self, req, name, **_):
         """Take a real server out of the virtual service; its established connections continue."""
-        self.app.apply(self.app.state.remove_member, name)
+        self.app.apply("real-server-removed", self.app.state.remove_member, name)
         return self._backend(name)
 
     @route("lb", "/lb/blocks", methods=["GET"])

@@ -25,8 +25,12 @@ class InvalidRequest(ValueError):
     """A request that cannot be applied; nothing was changed."""
 
 
-class UnknownBackend(LookupError):
-    pass
+class UnknownRealServer(LookupError):
+    """A request named a real server the cluster does not have."""
+
+
+class NotBlocked(LookupError):
+    """A request to unblock a source that is not blocked."""
 
 
 def active_connections(counters):
@@ -61,6 +65,7 @@ class ClusterState:
         self.probe_count = 0
         self.log_copies = 0           # connection-log copies received
         self.log_copies_dropped = 0   # ... and dropped by the switches' log meters
+        self._in_table = self.healthy()   # as of the last table_changes()
 
     @property
     def active_proxy(self):
@@ -119,8 +124,7 @@ class ClusterState:
     # --- requests -----------------------------------------------------------------------------
     def _real_server(self, name):
         if name not in self.weights:
-            raise UnknownBackend("no real server named %r; real servers: %s"
-                                 % (name, ", ".join(self.weights)))
+            raise UnknownRealServer("no real server named %r; real servers: %s" % (name, ", ".join(self.weights)))
         return name
 
     @staticmethod
@@ -131,8 +135,10 @@ class ClusterState:
         return weight
 
     def set_weight(self, name, weight):
-        """Weight 0 drains: no new connections, established ones continue."""
-        self.weights[self._real_server(name)] = self._check_weight(weight)
+        """Weight 0 drains: no new connections, established ones continue. Says what changed."""
+        before = self.weights[self._real_server(name)]
+        self.weights[name] = self._check_weight(weight)
+        return "%s's weight: %d -> %d%s" % (name, before, weight, " (drained)" if weight == 0 else "")
 
     def add_member(self, name, weight=None):
         """Put a web host (back) into the virtual service, optionally with a new weight."""
@@ -146,12 +152,14 @@ class ClusterState:
         self.members.add(name)
         if weight is not None:
             self.weights[name] = weight
+        return "%s joined the virtual service with weight %d" % (name, self.weights[name])
 
     def remove_member(self, name):
         self._real_server(name)
         if name not in self.members:
             raise InvalidRequest("%s is not in the virtual service" % name)
         self.members.discard(name)
+        return "%s left the virtual service; its established connections continue" % name
 
     def block(self, ip, seconds=DEFAULT_BAN_SECONDS, reason="blocked by request"):
         """Drop a source at the public edge for `seconds` (fail2ban style)."""
@@ -176,7 +184,7 @@ class ClusterState:
 
     def unblock(self, ip):
         if ip not in self.blocks:
-            raise UnknownBackend("%s is not blocked; blocked: %s" % (ip, ", ".join(sorted(self.blocks)) or "none"))
+            raise NotBlocked("%s is not blocked; blocked: %s" % (ip, ", ".join(sorted(self.blocks)) or "none"))
         del self.blocks[ip]
 
     def expire_blocks(self):
@@ -205,6 +213,14 @@ class ClusterState:
         """Members that get new connections: see controller.health.usable."""
         return usable({w.name: self.backend_state(w) for w in self.description.real_servers
                        if w.name in self.members})
+
+    def table_changes(self):
+        """Real servers that left the virtual service's table and that joined it since the last
+        call: (left, joined), each sorted."""
+        healthy = self.healthy()
+        left, joined = self._in_table - healthy, healthy - self._in_table
+        self._in_table = healthy
+        return sorted(left), sorted(joined)
 
     def view(self):
         weights = {name: self.weights[name] for name in self.members}

@@ -81,7 +81,7 @@ VARIANTS = {
     "sdn-nat": (dict(mode="nat"), "vip"),
     "sdn-dr": (dict(mode="dr"), "vip"),
     "sdn-tun": (dict(mode="tun"), "vip"),
-    "sdn-nat-aa": (dict(mode="nat", proxies=ACTIVE_ACTIVE), "vip"),
+    "sdn-nat-aa": (dict(mode="nat", proxy_mode=ACTIVE_ACTIVE), "vip"),
     "peer": (dict(director=HAPROXY, peer=PeerSettings(advert_int=0.1)), "vip"),
     "peer-default": (dict(director=HAPROXY, peer=PeerSettings()), "vip"),
 }

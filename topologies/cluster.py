@@ -81,16 +81,16 @@ def missing_tools(director=SDN, web_server=APP):
 
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
-                 rest_port=8080, of_port=6653, health=HealthSettings(), proxies=ACTIVE_STANDBY,
+                 rest_port=8080, of_port=6653, health=HealthSettings(), proxy_mode=ACTIVE_STANDBY,
                  preempt=False, review=False, block=True, progress=None, director=SDN,
                  peer=PeerSettings(), web_server=APP):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs, director=director)
-        self.peer = peer.validate()
+        self.peer = peer
         self.web_server = check_web_server(web_server)
         self.rest_port, self.of_port = rest_port, of_port
-        self.health = health.validate()
-        self.proxy_policy = ProxyPolicy(mode=proxies, preempt=preempt).validate()
+        self.health = health
+        self.proxy_policy = ProxyPolicy(mode=proxy_mode, preempt=preempt)
         self.review, self.block = review, block
         self.reviewer = None
         if run_dir is not None:

@@ -120,7 +120,7 @@ def main(argv=None):
     print("starting the cluster: %s mode, %d clients, %d web hosts" % (args.mode.upper(), args.clients, args.webs))
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
-                     remote_webs=args.remote_webs, health=args.health, proxies=args.proxies,
+                     remote_webs=args.remote_webs, health=args.health, proxy_mode=args.proxies,
                      preempt=args.preempt, review=not args.no_review, block=not args.no_block,
                      run_dir=args.run_dir, director=args.director,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.emulation
 
 @pytest.fixture(scope="module", params=["nat", "tun", "dr"])
 def active_active(request):
-    with Cluster(mode=request.param, clients=4, webs=2, proxies="active-active") as running:
+    with Cluster(mode=request.param, clients=4, webs=2, proxy_mode="active-active") as running:
         yield running
 
 

@@ -1,4 +1,5 @@
 """The real controller process, with no switch connected, answers its REST API in JSON."""
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def controller(tmp_path_factory):
+    """The controller's REST URL and its event log."""
     tmp = tmp_path_factory.mktemp("controller")
     (tmp / "cluster.json").write_text(describe(mode="tun", webs=3).to_json())
     rest_port = free_port()
@@ -31,9 +33,14 @@ def api(tmp_path_factory):
         except requests.ConnectionError:
             assert process.poll() is None and time.monotonic() < deadline, "controller did not start"
             time.sleep(0.1)
-    yield url
+    yield url, tmp / "events.jsonl"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def api(controller):
+    return controller[0]
 
 
 def test_status_describes_the_cluster(api):
@@ -143,3 +150,13 @@ def test_bad_blocks_are_refused_and_change_nothing(api, body, code, message):
 def test_unblocking_what_is_not_blocked_is_404(api):
     response = requests.delete(api + "/lb/blocks/10.0.0.99", timeout=5)
     assert response.status_code == 404 and "10.0.0.99 is not blocked" in response.json()["error"]
+
+
+def test_changes_to_the_virtual_service_are_logged_as_events(controller):
+    url, events = controller
+    assert requests.put(url + "/lb/backends/web2", json={"weight": 4}, timeout=5).status_code == 200
+    assert requests.put(url + "/lb/backends/web2", json={"weight": 1}, timeout=5).status_code == 200
+    assert requests.put(url + "/lb/backends/web2", json={"weight": -1}, timeout=5).status_code == 400
+    changed = [json.loads(line) for line in events.read_text().splitlines() if "weight-changed" in line]
+    assert [e["message"] for e in changed][-2:] == ["web2's weight: 1 -> 4", "web2's weight: 4 -> 1"]
+    assert changed[-1]["destination.ip"] == "10.0.1.12"

@@ -61,3 +61,16 @@ def test_bans_end_by_themselves():
     assert s.expire_blocks() == [] and s.blocks_view()[0]["seconds_left"] == 1.0
     now[0] += 1
     assert s.expire_blocks() == ["10.0.0.50"] and s.blocks_view() == []
+
+
+def test_table_changes_name_who_left_and_joined_once():
+    s = state()
+    port = s.description.host("web2").service_interface.port
+    assert s.table_changes() == ([], [])
+    s.port_status("s_lan", port, False)
+    assert s.table_changes() == (["web2"], []) and s.table_changes() == ([], [])
+    s.port_status("s_lan", port, True)
+    assert s.table_changes() == ([], [])             # back once its health checks pass again
+    s.probe_result("web2", OK)
+    s.probe_result("web2", OK)
+    assert s.table_changes() == ([], ["web2"])
