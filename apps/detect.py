@@ -22,6 +22,7 @@ import ipaddress
 from collections import defaultdict, deque
 from datetime import datetime
 
+from core.description import PUBLIC_EDGE
 from core.eventlog import ecs_timestamp
 from core.settings import Thresholds
 
@@ -54,7 +55,7 @@ class Detector:
     """Feed records with `observe`; it returns the alerts they raise."""
 
     def __init__(self, public_net, protected, thresholds=Thresholds(), ignore=(), edges=None,
-                 public_edge="s_pub"):
+                 public_edge=PUBLIC_EDGE):
         self.public_net = public_net          # ipaddress network of the clients' side
         self.protected = protected            # {ip: what} the public side must not reach
         self.edges = edges or {}              # {ip: the edge switch its host is cabled to}

@@ -29,7 +29,7 @@ POLL_SECONDS = 0.5
 
 def detector_for(description, thresholds):
     """Public net, protected addresses and the controller's own address, from the description."""
-    pub = description.host("r0").interface_on("s_pub")
+    pub = description.router.interface_on(description.public_edge)
     protected = {w.ip: "real server %s" % w.name for w in description.real_servers}
     protected.update({h.ip: "DB host %s (port %d)" % (h.name, ETCD_CLIENT_PORT)
                       for h in description.hosts_with_role("db")})

@@ -29,7 +29,6 @@ from core.settings import HealthSettings
 from controller.loops import FAULT_ENV, Loops
 from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
 from controller.probe import InterfaceBoundConnection
-from controller.proxies import PROBE_SIDES
 from core.settings import ProxyPolicy
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
@@ -127,7 +126,7 @@ class LvsController(app_manager.RyuApp):
     def _probe_proxies(self):
         """Liveness probes (one round): a frame sent from s_pub and from s_lan into each proxy,
         which sends it straight back; then re-run the election (stale probes = dead)."""
-        for side in PROBE_SIDES:
+        for side in self.description.proxy_edges:
             datapath = self.datapaths.get(side)
             if datapath is not None:
                 for proxy in self.description.proxies:
@@ -319,19 +318,21 @@ class LvsController(app_manager.RyuApp):
     def block(self, ip, seconds, reason):
         ip = self.state.block(ip, seconds, reason)
         self.event_log.emit("block-added", "%s blocked for %d s: %s" % (ip, seconds, reason),
-                            source_ip=ip, observer_name="s_pub")
+                            source_ip=ip, observer_name=self.description.public_edge)
         self.reconcile()
         return ip
 
     def unblock(self, ip):
         self.state.unblock(ip)
-        self.event_log.emit("block-removed", "%s unblocked" % ip, source_ip=ip, observer_name="s_pub")
+        self.event_log.emit("block-removed", "%s unblocked" % ip, source_ip=ip,
+                            observer_name=self.description.public_edge)
         self.reconcile()
 
     def _lift_expired_blocks(self):
         expired = self.state.expire_blocks()
         for ip in expired:
-            self.event_log.emit("block-expired", "%s's ban ended" % ip, source_ip=ip, observer_name="s_pub")
+            self.event_log.emit("block-expired", "%s's ban ended" % ip, source_ip=ip,
+                                observer_name=self.description.public_edge)
         if expired:
             self.reconcile()
 

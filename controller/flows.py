@@ -233,13 +233,13 @@ def _steer(ip, mac, port):
 def _spread_vip(d, view):
     """Active-active: the VIP's packets spread over the proxies by a hash of the connection
     (so a connection stays on one proxy); ARP still goes to one of them."""
-    return [FlowSpec.make(PRI_HIGH, [Output(d.proxy_port("s_pub", view.active_proxies[0]))], cookie=COOKIE_STEER,
+    return [FlowSpec.make(PRI_HIGH, [Output(d.proxy_port(d.public_edge, view.active_proxies[0]))], cookie=COOKIE_STEER,
                           eth_type=ETH_ARP, arp_tpa=d.vip),
             FlowSpec.make(PRI_HIGH, logged([Group(GROUP_SPREAD)]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
 
 
 def spread_group(d, view):
-    return GroupSpec(GROUP_SPREAD, tuple((Output(d.proxy_port("s_pub", p)),) for p in view.active_proxies))
+    return GroupSpec(GROUP_SPREAD, tuple((Output(d.proxy_port(d.public_edge, p)),) for p in view.active_proxies))
 
 
 def proxy_monitoring_flows(d, switch):
@@ -248,7 +248,7 @@ def proxy_monitoring_flows(d, switch):
     ports = {peer: port for port, peer in d.trunk_ports(switch).items()}
     flows = [FlowSpec.make(PRI_LOCAL, [Output(CONTROLLER)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
              for port in sorted(ports.values())]
-    if switch == "s_pub":
+    if switch == d.public_edge:
         for proxy, port in sorted(ports.items()):
             others = [Output(p) for peer, p in sorted(ports.items()) if peer != proxy]
             flows.append(FlowSpec.make(PRI_SYNC, others, cookie=COOKIE_STEER, in_port=port, eth_dst=SYNC_MAC))
@@ -264,19 +264,19 @@ def block_flows(view):
 
 def steering_flows(description, switch, view):
     d = description
-    flows = proxy_monitoring_flows(d, switch) if switch in ("s_pub", "s_lan") else []
-    if switch == "s_pub":
+    flows = proxy_monitoring_flows(d, switch) if switch in d.proxy_edges else []
+    if switch == d.public_edge:
         flows += block_flows(view)
     if view.active_proxies:
         first = view.active_proxies[0]
-        if switch == "s_pub":
+        if switch == d.public_edge:
             flows += (_spread_vip(d, view) if len(view.active_proxies) > 1
-                      else _steer(d.vip, d.vip_mac, d.proxy_port("s_pub", first)))
-        if switch == "s_lan" and d.mode == "nat":
-            flows += _steer(d.nat_gateway, d.gateway_mac, d.proxy_port("s_lan", first))
-    if switch == "s_lan" and d.mode == "tun":
+                      else _steer(d.vip, d.vip_mac, d.proxy_port(d.public_edge, first)))
+        if switch == d.lan_edge and d.mode == "nat":
+            flows += _steer(d.nat_gateway, d.gateway_mac, d.proxy_port(d.lan_edge, first))
+    if switch == d.lan_edge and d.mode == "tun":
         for t in d.tunnels:   # every proxy's tunnel endpoint, standby included
-            flows += _steer(t.local_ip, t.local_mac, d.proxy_port("s_lan", t.proxy))
+            flows += _steer(t.local_ip, t.local_mac, d.proxy_port(d.lan_edge, t.proxy))
     return flows
 
 
@@ -403,10 +403,10 @@ def forward_flows(d, proxy, view, downlink):
 
 def egress_flows(d, uplink):
     """NAT replies: the public host's own MAC when it is on the public net, else r0's."""
-    router_mac = d.host("r0").interface_on("s_pub").mac
+    router_mac = d.router.interface_on(d.public_edge).mac
     flows = [FlowSpec.make(PRI_MATCH, [SetField("eth_dst", intf.mac), Output(uplink)], table_id=T_EGRESS,
                            cookie=COOKIE_LB, eth_type=ETH_IP, ipv4_dst=intf.ip)
-             for intf in d.host_ports("s_pub").values()]
+             for intf in d.host_ports(d.public_edge).values()]
     flows.append(FlowSpec.make(PRI_DEFAULT, [SetField("eth_dst", router_mac), Output(uplink)],
                                table_id=T_EGRESS, cookie=COOKIE_LB))
     return flows
@@ -434,7 +434,7 @@ def switch_groups(description, switch, view):
     the VIP over the proxies when more than one is active."""
     if description.switch(switch).role == "proxy":
         return [select_group(description, switch, view)]
-    if switch == "s_pub" and len(view.active_proxies) > 1:
+    if switch == description.public_edge and len(view.active_proxies) > 1:
         return [spread_group(description, view)]
     return []
 

@@ -17,7 +17,6 @@ import time
 
 from core.eventlog import ecs_timestamp
 from core.settings import ACTIVE_ACTIVE, ProxyPolicy
-PROBE_SIDES = ("s_pub", "s_lan")
 
 
 class ProxyGroup:
@@ -46,12 +45,12 @@ class ProxyGroup:
         """{"channel", "links", "probes"}: each True or False."""
         channel = proxy in self.connected_at and proxy in connected_switches
         cables = [(proxy, port) for port in self.description.trunk_ports(proxy)]
-        cables += [(edge, self.description.proxy_port(edge, proxy)) for edge in PROBE_SIDES]
+        cables += [(edge, self.description.proxy_port(edge, proxy)) for edge in self.description.proxy_edges]
         links = all(link_up.get(cable) is not False for cable in cables)
         now = self.clock()
         probes = channel and all(
             now - max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy]) <= self.policy.probe_timeout
-            for side in PROBE_SIDES if side in connected_switches)
+            for side in self.description.proxy_edges if side in connected_switches)
         return {"channel": channel, "links": links, "probes": bool(probes)}
 
     def alive(self, proxy, connected_switches, link_up):

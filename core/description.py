@@ -55,6 +55,9 @@ ETCD_PEER_PORT = 2380
 # Switch ports. Each edge switch reserves 1 and 2 for the proxies and 3 for the router,
 # so a port number alone tells what sits behind it.
 PROXY_NAMES = ("lb1", "lb2")
+# The edge switches and the router, by name; code elsewhere asks the description for them.
+PUBLIC_EDGE, LAN_EDGE, DB_EDGE, REMOTE_EDGE = "s_pub", "s_lan", "s_db", "s_far"
+ROUTER = "r0"
 PROXY_UPLINK_PORT = 1      # proxy port towards s_pub
 PROXY_DOWNLINK_PORT = 2    # proxy port towards s_lan
 EDGE_ROUTER_PORT = 3
@@ -163,13 +166,41 @@ class ClusterDescription:
         share one tracker; a zone keeps each proxy's connections its own, as on two machines)."""
         return self.proxies.index(proxy) + 1
 
+    def _switch_with_role(self, role):
+        return next((s.name for s in self.switches if s.role == role), None)
+
+    @property
+    def public_edge(self):
+        """The public side's switch: clients, r0's outer side, the proxies' uplinks."""
+        return self._switch_with_role("public")
+
+    @property
+    def lan_edge(self):
+        """The real servers' LAN switch: web hosts, r0's inner side, the proxies' downlinks."""
+        return self._switch_with_role("lan")
+
+    @property
+    def remote_edge(self):
+        """The remote real servers' switch, one L3 hop behind r0 (None without remote servers)."""
+        return self._switch_with_role("remote")
+
+    @property
+    def proxy_edges(self):
+        """The edge switches that the proxies join (and from which they are probed)."""
+        return (self.public_edge, self.lan_edge)
+
+    @property
+    def router(self):
+        """r0, between the public side and the LAN (and the remote net)."""
+        return self.hosts_with_role("router")[0]
+
     def proxy_uplink(self, proxy):
         """The proxy's own port towards s_pub: what it sends towards clients leaves here."""
-        return next(p for p, peer in self.trunk_ports(proxy).items() if peer == "s_pub")
+        return next(p for p, peer in self.trunk_ports(proxy).items() if peer == self.public_edge)
 
     def proxy_downlink(self, proxy):
         """The proxy's own port towards s_lan: real servers, and the NAT gateway's side."""
-        return next(p for p, peer in self.trunk_ports(proxy).items() if peer == "s_lan")
+        return next(p for p, peer in self.trunk_ports(proxy).items() if peer == self.lan_edge)
 
     def proxy_port(self, edge_switch, proxy):
         """The port of an edge switch (s_pub, s_lan) that leads to a proxy."""
@@ -473,51 +504,52 @@ def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, director=SDN
     router_pub = str(PUBLIC_NET.network_address + ROUTER_HOST_ID)
     router_lan = str(LAN_NET.network_address + ROUTER_HOST_ID)
     switches = (
-        Switch("s_pub", 0x1, "public"),
-        Switch("s_lan", 0x2, "lan"),
-        Switch("s_db", 0x3, "db"),
-    ) + ((Switch("s_far", 0x4, "remote"),) if remote_webs else ()) \
+        Switch(PUBLIC_EDGE, 0x1, "public"),
+        Switch(LAN_EDGE, 0x2, "lan"),
+        Switch(DB_EDGE, 0x3, "db"),
+    ) + ((Switch(REMOTE_EDGE, 0x4, "remote"),) if remote_webs else ()) \
       + (tuple(Switch(name, 0x100 + i, "proxy") for i, name in enumerate(PROXY_NAMES, 1)) if sdn else ())
 
-    hosts = [Host("r0", "router", (
-        _interface("r0", 0, PUBLIC_NET, ROUTER_HOST_ID, "s_pub", EDGE_ROUTER_PORT),
-        _interface("r0", 1, LAN_NET, ROUTER_HOST_ID, "s_lan", EDGE_ROUTER_PORT))
-        + ((_interface("r0", 2, REMOTE_NET, ROUTER_HOST_ID, "s_far", EDGE_ROUTER_PORT),)
+    hosts = [Host(ROUTER, "router", (
+        _interface(ROUTER, 0, PUBLIC_NET, ROUTER_HOST_ID, PUBLIC_EDGE, EDGE_ROUTER_PORT),
+        _interface(ROUTER, 1, LAN_NET, ROUTER_HOST_ID, LAN_EDGE, EDGE_ROUTER_PORT))
+        + ((_interface(ROUTER, 2, REMOTE_NET, ROUTER_HOST_ID, REMOTE_EDGE, EDGE_ROUTER_PORT),)
            if remote_webs else ()))]
     for i in range(1, clients + 1):
         hosts.append(Host("c%d" % i, "client", (
-            _interface("c%d" % i, 0, PUBLIC_NET, CLIENT_BASE + i, "s_pub",
+            _interface("c%d" % i, 0, PUBLIC_NET, CLIENT_BASE + i, PUBLIC_EDGE,
                        EDGE_FIRST_HOST_PORT + i - 1),), gateway=router_pub))
     for i in range(1, webs + 1):
         hosts.append(Host("web%d" % i, "web", (
-            _interface("web%d" % i, 0, LAN_NET, WEB_BASE + i, "s_lan", EDGE_FIRST_HOST_PORT + i - 1),
-            _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
+            _interface("web%d" % i, 0, LAN_NET, WEB_BASE + i, LAN_EDGE, EDGE_FIRST_HOST_PORT + i - 1),
+            _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, DB_EDGE, DB_COUNT + i)),
             gateway=NAT_GATEWAY if mode == "nat" and sdn else router_lan))
     router_remote = str(REMOTE_NET.network_address + ROUTER_HOST_ID)
     for i in range(webs + 1, webs + remote_webs + 1):
         hosts.append(Host("web%d" % i, "web", (
-            _interface("web%d" % i, 0, REMOTE_NET, WEB_BASE + i - webs, "s_far", EDGE_FIRST_HOST_PORT + i - webs - 1),
-            _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, "s_db", DB_COUNT + i)),
+            _interface("web%d" % i, 0, REMOTE_NET, WEB_BASE + i - webs, REMOTE_EDGE,
+                       EDGE_FIRST_HOST_PORT + i - webs - 1),
+            _interface("web%d" % i, 1, DB_NET, WEB_DB_BASE + i, DB_EDGE, DB_COUNT + i)),
             gateway=router_remote))
     # The controller's own interface on the LAN (root namespace): its health checks go out here.
     # A /32 address, so that it adds no route for the whole LAN to the root namespace.
     mgmt_ip = str(LAN_NET.network_address + MGMT_HOST_ID)
     hosts.append(Host("mgmt", "management", (
-        Interface("mgmt-eth0", mgmt_ip, 32, mac_for(mgmt_ip), "s_lan", MGMT_PORT),)))
+        Interface("mgmt-eth0", mgmt_ip, 32, mac_for(mgmt_ip), LAN_EDGE, MGMT_PORT),)))
     for i in range(1, DB_COUNT + 1):
         hosts.append(Host("db%d" % i, "db", (
-            _interface("db%d" % i, 0, DB_NET, DB_BASE + i, "s_db", i),)))
+            _interface("db%d" % i, 0, DB_NET, DB_BASE + i, DB_EDGE, i),)))
 
     trunks, tunnels = [], []
     for index, proxy in enumerate(PROXY_NAMES if not sdn else ()):
         # A director host in each proxy's place, cabled to the same edge switch ports.
         hosts.append(Host(proxy, "director", (
-            _interface(proxy, 0, PUBLIC_NET, PROXY_LOCAL_HOST_ID + index, "s_pub", index + 1),
-            _interface(proxy, 1, LAN_NET, PROXY_LOCAL_HOST_ID + index, "s_lan", index + 1)),
+            _interface(proxy, 0, PUBLIC_NET, PROXY_LOCAL_HOST_ID + index, PUBLIC_EDGE, index + 1),
+            _interface(proxy, 1, LAN_NET, PROXY_LOCAL_HOST_ID + index, LAN_EDGE, index + 1)),
             gateway=router_pub))
     for index, proxy in enumerate(PROXY_NAMES if sdn else ()):
-        trunks.append(Trunk(proxy, PROXY_UPLINK_PORT, "s_pub", index + 1))
-        trunks.append(Trunk(proxy, PROXY_DOWNLINK_PORT, "s_lan", index + 1))
+        trunks.append(Trunk(proxy, PROXY_UPLINK_PORT, PUBLIC_EDGE, index + 1))
+        trunks.append(Trunk(proxy, PROXY_DOWNLINK_PORT, LAN_EDGE, index + 1))
         local_ip = str(LAN_NET.network_address + PROXY_LOCAL_HOST_ID + index)
         tunnels.append(TunnelEndpoint(proxy, VNI_BASE + index + 1, local_ip, mac_for(local_ip),
                                       PROXY_TUNNEL_PORT, index + 1))

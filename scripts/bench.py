@@ -415,7 +415,8 @@ def scale_point(clients, webs, quick):
         time.sleep(window)
         row["controller_cpu_idle_pct"] = round(100 * (cpu_seconds(pid) - before) / window, 1)
         row["controller_rss_mb"] = rss_mb(pid)
-        for switch in ("lb1", "s_pub", "s_lan"):
+        d = cluster.description
+        for switch in (d.proxies[0], d.public_edge, d.lan_edge):
             row["flows_%s" % switch] = flow_count(switch)
         served, errors = cluster.served_counts(5 if quick else 20)
         row["served_real_servers"] = len(served)

@@ -248,10 +248,10 @@ class Cluster:
     def _configure_forwarding(self):
         """What the forwarding method needs beyond flows: see topologies/forwarding.py."""
         d = self.description
-        self._host_commands("r0", forwarding.router_setup(d))
+        self._host_commands(d.router.name, forwarding.router_setup(d))
         if d.lan_mtu != 1500:
             for link in self.net.links:
-                if {"s_lan", "s_far"} & {link.intf1.node.name, link.intf2.node.name}:
+                if {d.lan_edge, d.remote_edge} & {link.intf1.node.name, link.intf2.node.name}:
                     for intf in (link.intf1, link.intf2):
                         intf.node.cmd("ip link set %s mtu %d" % (intf.name, d.lan_mtu))
         for proxy in d.proxies:
@@ -568,7 +568,7 @@ class Cluster:
         elif role == "director":     # it boots again: links up, no VIP until keepalived says so
             self._set_links(name, "up")
             self._restore_gateway(name)
-            public = self.description.host(name).interface_on("s_pub")
+            public = self.description.host(name).interface_on(self.description.public_edge)
             self.host(name).cmd("ip addr del %s/%d dev %s" % (self.vip, public.prefixlen, public.name))
             self._start_director(name)
         elif role == "db":

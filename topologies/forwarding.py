@@ -52,7 +52,7 @@ def real_server_setup(d, web):
 
 
 def router_setup(d):
-    interfaces = [i.name for i in d.host("r0").interfaces]
+    interfaces = [i.name for i in d.router.interfaces]
     return [_sysctl(all__rp_filter=0, **{name + "__rp_filter": 0 for name in interfaces})]
 
 
@@ -70,13 +70,13 @@ def proxy_setup(d, proxy):
         "ovs-appctl ovs/route/add %s %s pkt_mark=%d" % (_lan_network(d), proxy, t.pkt_mark),
     ]
     # Static neighbours: the real servers' MACs are known, no ARP round trip before the first packet.
-    local = [w for w in d.real_servers if w.service_interface.switch == "s_lan"]
+    local = [w for w in d.real_servers if w.service_interface.switch == d.lan_edge]
     commands += ["ovs-appctl tnl/neigh/set %s %s %s" % (proxy, web.ip, web.service_interface.mac)
                  for web in local]
     remote = _remote_network(d)
     if remote is not None:
         # Remote real servers are one hop away, through r0's LAN address.
-        gateway = d.host("r0").interface_on("s_lan")
+        gateway = d.router.interface_on(d.lan_edge)
         commands += ["ovs-appctl ovs/route/add %s %s %s pkt_mark=%d" % (remote, proxy, gateway.ip, t.pkt_mark),
                      "ovs-appctl tnl/neigh/set %s %s %s" % (proxy, gateway.ip, gateway.mac)]
     return commands
@@ -115,13 +115,13 @@ def conntrack_teardown(d, datapath_type):
 
 
 def _router_network(d, switch):
-    intf = d.host("r0").interface_on(switch)
+    intf = switch and d.router.interface_on(switch)
     return intf and ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
 
 
 def _lan_network(d):
-    return _router_network(d, "s_lan")
+    return _router_network(d, d.lan_edge)
 
 
 def _remote_network(d):
-    return _router_network(d, "s_far")
+    return _router_network(d, d.remote_edge)

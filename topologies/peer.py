@@ -60,7 +60,7 @@ def keepalived_config(description, director, settings, pidfile):
     watches."""
     me = description.host(director)
     peer = next(h for h in directors(description) if h.name != director)
-    public = me.interface_on("s_pub")
+    public = me.interface_on(description.public_edge)
     priority = 150 - 50 * [h.name for h in directors(description)].index(director)
     return """global_defs {{
     router_id {name}
@@ -96,5 +96,5 @@ vrrp_instance VIP {{
     }}
 }}
 """.format(name=director, pidfile=pidfile, interface=public.name, vrid=VRID, priority=priority,
-           advert=settings.advert_int, me=public.ip, peer=peer.interface_on("s_pub").ip,
+           advert=settings.advert_int, me=public.ip, peer=peer.interface_on(description.public_edge).ip,
            vip=description.vip, prefixlen=public.prefixlen)

@@ -45,7 +45,8 @@ def check_etcd(cluster):
 
 
 def check_public_side(cluster):
-    router = cluster.description.host("r0").interface_on("s_pub").ip
+    d = cluster.description
+    router = d.router.interface_on(d.public_edge).ip
     failed = [c.name for c in cluster.description.hosts_with_role("client") if not _ping(cluster, c.name, router)]
     return not failed, "every client reaches r0" if not failed else "cannot reach r0: " + ", ".join(failed)
 
@@ -54,16 +55,16 @@ def check_server_side(cluster):
     d = cluster.description
     dbs = [h.ip for h in d.hosts_with_role("db")]
     failed = ["%s->%s" % (w.name, ip) for w in d.real_servers
-              for ip in [d.host("r0").interface_on(w.service_interface.switch).ip] + dbs
+              for ip in [d.router.interface_on(w.service_interface.switch).ip] + dbs
               if not _ping(cluster, w.name, ip)]
     return not failed, "every web host reaches r0 and db1..db3" if not failed else "unreachable: " + ", ".join(failed)
 
 
 def check_web_tier(cluster):
     """Each real server answers HTTP from across r0 and names itself."""
-    wrong = []
-    for web in cluster.description.real_servers:
-        out = cluster.host("r0").cmd("curl -s -m 2 http://%s:%d/" % (web.ip, cluster.description.http_port))
+    d, wrong = cluster.description, []
+    for web in d.real_servers:
+        out = cluster.host(d.router.name).cmd("curl -s -m 2 http://%s:%d/" % (web.ip, d.http_port))
         try:
             served_by = json.loads(out)["served_by"]
         except (ValueError, KeyError):

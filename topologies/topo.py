@@ -102,10 +102,10 @@ class Router(ClusterHost):
 def management_routes(desc):
     """Routes of the management interface: each LAN real server and r0 directly, remote real
     servers through r0."""
-    router = desc.host("r0").interface_on("s_lan").ip
+    router = desc.router.interface_on(desc.lan_edge).ip
     routes = ["%s/32" % router] + ["%s/32" % w.ip for w in desc.real_servers
-                                   if w.service_interface.switch == "s_lan"]
-    remote = desc.host("r0").interface_on("s_far")
+                                   if w.service_interface.switch == desc.lan_edge]
+    remote = desc.router.interface_on(desc.remote_edge)
     if remote:
         network = ipaddress.ip_interface("%s/%d" % (remote.ip, remote.prefixlen)).network
         routes.append("%s via %s" % (network, router))
