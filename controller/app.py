@@ -20,19 +20,18 @@ from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
-from core.eventlog import EventLog
+from controller.connlog import connection_record
 from controller.flows import (COOKIE_LOG, COOKIE_PROBE, LOG_METER, T_FORWARD, T_SELECTED, TCP_ACK, TCP_FIN, TCP_SYN,
                               diff, switch_flows, switch_groups)
-from controller.connlog import connection_record
 from controller.health import DEGRADED, FAIL, OK
-from core.settings import HealthSettings
+from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV
 from controller.loops import FAULT_ENV, Loops
-from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, HEALTH_ENV, PROXIES_ENV
 from controller.probe import InterfaceBoundConnection
-from core.settings import ProxyPolicy
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
 from core.description import ClusterDescription
+from core.eventlog import EventLog
+from core.settings import ControllerSettings
 
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
@@ -49,10 +48,11 @@ class LvsController(app_manager.RyuApp):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.description = ClusterDescription.from_dict(json.loads(os.environ[CLUSTER_ENV]))
-        self.health_settings = HealthSettings(**json.loads(os.environ.get(HEALTH_ENV, "{}")))
+        settings = ControllerSettings.from_json(os.environ.get(SETTINGS_ENV, "{}"))
+        self.health_settings = settings.health
         # health checks leave through this interface only (controller/probe.py)
         self.management_interface = self.description.hosts_with_role("management")[0].interfaces[0].name
-        self.proxy_policy = ProxyPolicy(**json.loads(os.environ.get(PROXIES_ENV, "{}")))
+        self.proxy_policy = settings.proxy_policy
         self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.connection_log = EventLog(os.environ.get(CONNECTIONS_ENV))

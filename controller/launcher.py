@@ -4,13 +4,11 @@ Ryu 4.34 imports eventlet.wsgi.ALREADY_HANDLED, which eventlet removed in 0.30.3
 eventlet that still has it fails on Python >= 3.10. Only Ryu's WebSocket support uses the name,
 so a sentinel lets Ryu start on a current eventlet (see docs/PLATFORM.md).
 """
-import dataclasses
-import json
 import os
 import sys
 
-from core.settings import add_health_arguments, health_from_arguments
-from core.settings import add_proxy_arguments, proxy_policy_from_arguments
+from core.settings import (ControllerSettings, add_health_arguments, add_proxy_arguments, health_from_arguments,
+                           proxy_policy_from_arguments)
 from core.description import ClusterDescription, ConfigError
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments, check_ports,
                         description_from_arguments, description_flags_given)
@@ -18,8 +16,8 @@ from core.flags import (OneLineParser, add_description_arguments, add_port_argum
 # Read by controller/app.py: Ryu owns the command line, so the app gets its inputs this way.
 CLUSTER_ENV = "LVSDN_CLUSTER"        # the cluster description itself, as JSON
 EVENTS_ENV = "LVSDN_EVENTS"
-HEALTH_ENV = "LVSDN_HEALTH"
-PROXIES_ENV = "LVSDN_PROXIES"
+SETTINGS_ENV = "LVSDN_SETTINGS"      # ControllerSettings, as JSON
+SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt")
 CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
 
 
@@ -33,6 +31,8 @@ def parse_args(argv):
     parser.add_argument("--log-file", help="Ryu's own log (default: stderr)")
     parser.add_argument("--events", help="controller events as JSON lines")
     parser.add_argument("--connections", help="the connection log: every connection attempt seen, JSON lines")
+    parser.add_argument("--settings", help="the controller's settings, JSON (the harness writes one into each "
+                                           "run directory); without it, the flags below")
     add_health_arguments(parser)
     add_proxy_arguments(parser)
     args = parser.parse_args(argv)
@@ -43,11 +43,29 @@ def parse_args(argv):
         args.description = (ClusterDescription.load(args.cluster) if args.cluster
                             else description_from_arguments(args))
         check_ports(args)
-        args.health = health_from_arguments(args)
-        proxy_policy_from_arguments(args)
+        args.settings = settings_from_arguments(args, argv)
     except ValueError as e:        # ConfigError is one
         parser.fail(str(e))
     return args
+
+
+def settings_from_arguments(args, argv):
+    """ControllerSettings from --settings, or from the --health-*, --proxies and --preempt flags."""
+    flags = [a for a in argv if a.startswith(SETTINGS_FLAGS)]
+    if not args.settings:
+        return ControllerSettings(health_from_arguments(args), proxy_policy_from_arguments(args))
+    if flags:
+        raise ValueError("--settings and %s both set the controller's settings: give one or the other"
+                         % flags[0].split("=")[0])
+    try:
+        with open(args.settings) as f:
+            text = f.read()
+    except OSError as e:
+        raise ValueError("settings %s cannot be read: %s" % (args.settings, e.strerror)) from None
+    try:
+        return ControllerSettings.from_json(text)
+    except (ValueError, TypeError) as e:
+        raise ValueError("settings %s: %s" % (args.settings, e)) from None
 
 
 def ryu_arguments(args):
@@ -65,8 +83,7 @@ def main(argv=None):
         os.environ[EVENTS_ENV] = os.path.abspath(args.events)
     if args.connections:
         os.environ[CONNECTIONS_ENV] = os.path.abspath(args.connections)
-    os.environ[HEALTH_ENV] = json.dumps(dataclasses.asdict(args.health))
-    os.environ[PROXIES_ENV] = json.dumps({"mode": args.proxies, "preempt": args.preempt})
+    os.environ[SETTINGS_ENV] = args.settings.to_json()
     import eventlet.wsgi
     if not hasattr(eventlet.wsgi, "ALREADY_HANDLED"):
         eventlet.wsgi.ALREADY_HANDLED = object()

@@ -10,10 +10,9 @@ import time
 
 from controller.flows import BalancerView, server_ids
 from controller.health import ServerHealth, usable
-from core.settings import HealthSettings
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import ProxyGroup
-from core.settings import ProxyPolicy
+from core.settings import HealthSettings, ProxyPolicy
 
 DEFAULT_WEIGHT = 1
 MAX_WEIGHT = 65535          # as ipvsadm

@@ -5,8 +5,9 @@ One validation mechanism for all of them: each field names its rule in its metad
 dataclass checks every field when it is made (a bool is never a number, NaN and infinity are
 never in range), so that a bad value fails where it is given, with a message naming the setting.
 """
+import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 
 ACTIVE_STANDBY, ACTIVE_ACTIVE = "active-standby", "active-active"
 
@@ -99,6 +100,37 @@ class Thresholds(Checked):
     bruteforce_failures: int = positive(5)
     bruteforce_window: float = positive(600)
     realert: float = positive(600)
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Everything the controller is given beyond the cluster's description, as one JSON document
+    (the harness writes it into each run directory; `--settings` of the launcher reads it)."""
+    health: HealthSettings = field(default_factory=HealthSettings)
+    proxy_policy: ProxyPolicy = field(default_factory=ProxyPolicy)
+
+    def to_json(self):
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        """The settings in `text`; ValueError naming what is wrong (unset settings keep their
+        defaults)."""
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise ValueError("not JSON: %s" % e) from None
+        parts = {f.name: f.default_factory for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) - set(parts):
+            raise ValueError("must be an object with some of: %s" % ", ".join(sorted(parts)))
+        settings = {}
+        for name, kind in parts.items():
+            given = data.get(name, {})
+            known = {f.name for f in fields(kind)}
+            if not isinstance(given, dict) or set(given) - known:
+                raise ValueError("%s must be an object with some of: %s" % (name, ", ".join(sorted(known))))
+            settings[name] = kind(**given)
+        return cls(**settings)
 
 
 def add_health_arguments(parser):

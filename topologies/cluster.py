@@ -27,8 +27,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import RemoteController
 
-from core.settings import HealthSettings
-from core.settings import ACTIVE_STANDBY, ProxyPolicy
+from core.settings import ACTIVE_STANDBY, ControllerSettings, HealthSettings, ProxyPolicy
 from topologies import forwarding
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
@@ -206,6 +205,8 @@ class Cluster:
             raise ClusterError("cannot create the run directory %s: %s" % (self.run_dir, e.strerror)) from None
         with open(os.path.join(self.run_dir, "cluster.json"), "w") as f:
             f.write(self.description.to_json())
+        with open(os.path.join(self.run_dir, "controller-settings.json"), "w") as f:
+            f.write(ControllerSettings(self.health, self.proxy_policy).to_json())
         note = "run directory %s" % self.run_dir
         return note + ("; cleaned leftovers of a crashed run: " + ", ".join(cleaned) if cleaned else "")
 
@@ -217,9 +218,7 @@ class Cluster:
              "--rest-port", str(self.rest_port),
              "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
              "--connections", os.path.join(self.log_dir, "connections.jsonl"),
-             "--health-interval", str(self.health.interval), "--health-timeout", str(self.health.timeout),
-             "--health-fall", str(self.health.fall), "--health-rise", str(self.health.rise),
-             "--proxies", self.proxy_policy.mode] + (["--preempt"] if self.proxy_policy.preempt else []),
+             "--settings", os.path.join(self.run_dir, "controller-settings.json")],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True, preexec_fn=die_with_this_process())
         self.record.add_pid("controller", self.controller.pid)

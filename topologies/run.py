@@ -16,11 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
-from core.settings import add_health_arguments, health_from_arguments  # noqa: E402
-from core.settings import add_proxy_arguments, proxy_policy_from_arguments  # noqa: E402
 from core.description import ConfigError  # noqa: E402
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments,  # noqa: E402
                         check_ports, description_from_arguments)
+from core.settings import (add_health_arguments, add_proxy_arguments, health_from_arguments,  # noqa: E402
+                           proxy_policy_from_arguments)
 from topologies.runstate import check_run_dir  # noqa: E402
 
 REQUIRED_MODULES = ("mininet", "ryu", "eventlet", "requests")

@@ -8,6 +8,7 @@ import pytest
 from controller import launcher
 from topologies import run
 from core.description import ClusterDescription, ConfigError, describe
+from core.settings import ControllerSettings, HealthSettings, ProxyPolicy
 
 
 def refusal(parse, argv, capsys):
@@ -83,6 +84,34 @@ def test_good_flags_are_accepted_and_nothing_is_created(tmp_path):
 ])
 def test_the_controller_launcher_refuses_a_bad_flag_naming_it(argv, message, capsys):
     assert message in refusal(launcher.parse_args, argv, capsys)
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"health": {"fall": 0}}', "health fall must be an integer from 1 to 100, got 0"),
+    ('{"health": {"fall": true}}', "health fall must be an integer from 1 to 100, got True"),
+    ('{"proxy_policy": {"mode": "both"}}', "proxy mode must be active-standby or active-active, got 'both'"),
+    ('{"proxy_policy": {"probe_interval": "fast"}}', "proxy probe_interval must be from 0.01 to 60 seconds"),
+    ('{"health": {"every": 1}}', "health must be an object with some of: fall, interval, rise, timeout"),
+    ('{"healthy": {}}', "must be an object with some of: health, proxy_policy"),
+    ('[1, 2]', "must be an object with some of: health, proxy_policy"),
+    ('{"health": ', "not JSON: Expecting value"),
+])
+def test_the_launcher_refuses_bad_settings_naming_them(content, message, tmp_path, capsys):
+    path = tmp_path / "settings.json"
+    path.write_text(content)
+    assert "settings %s: %s" % (path, message) in refusal(launcher.parse_args, ["--settings", str(path)], capsys)
+
+
+def test_the_launcher_takes_settings_from_a_file_or_flags_not_both(tmp_path, capsys):
+    path = tmp_path / "settings.json"
+    path.write_text(ControllerSettings(HealthSettings(fall=3), ProxyPolicy(preempt=True)).to_json())
+    args = launcher.parse_args(["--settings", str(path)])
+    assert (args.settings.health.fall, args.settings.proxy_policy.preempt) == (3, True)
+    assert launcher.parse_args(["--health-fall", "4"]).settings.health.fall == 4
+    assert "--settings and --health-fall both set the controller's settings" in refusal(
+        launcher.parse_args, ["--settings", str(path), "--health-fall", "4"], capsys)
+    assert "settings /nonexistent.json cannot be read: No such file or directory" in refusal(
+        launcher.parse_args, ["--settings", "/nonexistent.json"], capsys)
 
 
 def test_the_launcher_describes_a_cluster_from_flags_alone():
