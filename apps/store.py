@@ -90,9 +90,12 @@ class ConversationStore:
                     raise Unavailable("DB tier unreachable (%s)" % "; ".join(errors[-3:]))
             time.sleep(0.05)
 
-    def _txn(self, client, compare, success, failure=()):
-        return client.post(client.get_url("/kv/txn"),
-                           json={"compare": list(compare), "success": list(success), "failure": list(failure)})
+    @staticmethod
+    def _txn(client, compare, success, failure=()):
+        """One etcd transaction. etcd3gw's transaction() takes the gateway's JSON as it is: its
+        compare-and-swap helpers cover one key, and an append compares two (the count, and the
+        request key's absence)."""
+        return client.transaction({"compare": list(compare), "success": list(success), "failure": list(failure)})
 
     @staticmethod
     def _put(key, value, lease):
@@ -118,11 +121,12 @@ class ConversationStore:
             return conversation
         return self._call(create_with_lease)
 
-    def _lease_of(self, client, base):
-        kvs = client.post(client.get_url("/kv/range"), json={"key": _b64(base + "/meta")}).get("kvs")
-        if not kvs:
+    @staticmethod
+    def _lease_of(client, base):
+        found = client.get(base + "/meta", metadata=True)
+        if not found:
             raise NotFound(base[len(PREFIX):])
-        return kvs[0].get("lease", "0")
+        return found[0][1].get("lease", "0")
 
     def append(self, conversation, text, served_by, request_key=None):
         """Append one turn; its number. With a request_key seen before, the turn it made."""
@@ -131,8 +135,8 @@ class ConversationStore:
 
         def attempt(client):
             lease = self._lease_of(client, base)
-            count = client.post(client.get_url("/kv/range"), json={"key": _b64(base + "/count")}).get("kvs")
-            n = int(_unb64(count[0]["value"])) if count else 0
+            count = client.get(base + "/count")
+            n = int(count[0]) if count else 0
             turn = json.dumps({"turn": n + 1, "text": text, "served_by": served_by, "at": time.time()})
             compare = [{"key": _b64(base + "/count"), "result": "EQUAL", "target": "VALUE", "value": _b64(str(n))}]
             success = [self._put(base + "/count", str(n + 1), lease),
