@@ -26,6 +26,8 @@ from urllib.parse import parse_qs
 import eventlet
 from eventlet import wsgi
 
+from routes import Mapper
+
 from apps.store import ConversationStore, NotFound, Unavailable
 from core.eventlog import ecs_timestamp
 
@@ -36,7 +38,7 @@ CHUNK = 64 * 1024
 PATTERN_BLOCK = bytes(range(251)) * (CHUNK // 251 + 1)
 HEALTH_INTERVAL = 0.2
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-CONVERSATION_ID = r"(?P<conversation>[0-9a-f]{32})"
+CONVERSATION_ID = r"[0-9a-f]{32}"
 
 
 # A small fixed user table (demo accounts alice/wonderland, bob/builder): PBKDF2 hashes only.
@@ -113,15 +115,18 @@ class WebApp:
         self.access_log = access_log
         self.store = store
         self.db_reachable = store is not None
-        self.routes = [(re.compile("^%s$" % path), methods) for path, methods in (
-            ("/", {"GET": self.index}),
-            ("/health", {"GET": self.health}),
-            ("/download", {"GET": self.download}),
-            ("/conversation", {"POST": self.create}),
-            ("/login", {"POST": self.login}),
-            ("/conversation/%s" % CONVERSATION_ID, {"GET": self.read}),
-            ("/conversation/%s/turns" % CONVERSATION_ID, {"POST": self.append}),
-        )]
+        self.routes = Mapper(explicit=True)     # Routes, as Ryu's REST framework uses it
+        self.handlers = {}                      # route path -> {method: handler}
+        for path, methods in (
+                ("/", {"GET": self.index}),
+                ("/health", {"GET": self.health}),
+                ("/download", {"GET": self.download}),
+                ("/conversation", {"POST": self.create}),
+                ("/login", {"POST": self.login}),
+                ("/conversation/{conversation}", {"GET": self.read}),
+                ("/conversation/{conversation}/turns", {"POST": self.append})):
+            self.routes.connect(path, requirements={"conversation": CONVERSATION_ID})
+            self.handlers[path] = methods
 
     # --- handlers: (status, body[, headers]) -------------------------------------------------
     def index(self, environ):
@@ -180,25 +185,25 @@ class WebApp:
     # --- plumbing -----------------------------------------------------------------------------
     def dispatch(self, environ):
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
-        for regex, methods in self.routes:
-            match = regex.match(path)
-            if not match:
-                continue
-            if method not in methods:
-                return 405, {"error": "%s is not allowed on %s; use %s" % (method, path, ", ".join(methods))}
-            if methods[method] in (self.create, self.read, self.append) and self.store is None:
-                return 503, {"error": "this web host runs without a DB tier"}
-            try:
-                return methods[method](environ, **match.groupdict())
-            except HttpError as e:
-                return e.status, {"error": str(e)}
-            except NotFound:
-                return 404, {"error": "no conversation %s (never created, or expired)" % match.group("conversation")}
-            except Unavailable as e:
-                return 503, {"error": str(e)}
-        if path.startswith("/conversation/"):
-            return 404, {"error": "no conversation at %s (ids are 32 hex digits)" % path}
-        return 404, {"error": "no such resource: %s" % path}
+        found = self.routes.routematch(path)
+        if found is None:
+            if path.startswith("/conversation/"):
+                return 404, {"error": "no conversation at %s (ids are 32 hex digits)" % path}
+            return 404, {"error": "no such resource: %s" % path}
+        match, route = found
+        methods = self.handlers[route.routepath]
+        if method not in methods:
+            return 405, {"error": "%s is not allowed on %s; use %s" % (method, path, ", ".join(methods))}
+        if methods[method] in (self.create, self.read, self.append) and self.store is None:
+            return 503, {"error": "this web host runs without a DB tier"}
+        try:
+            return methods[method](environ, **match)
+        except HttpError as e:
+            return e.status, {"error": str(e)}
+        except NotFound:
+            return 404, {"error": "no conversation %s (never created, or expired)" % match["conversation"]}
+        except Unavailable as e:
+            return 503, {"error": str(e)}
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
