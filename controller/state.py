@@ -200,7 +200,7 @@ class ClusterState:
                 for ip, block in sorted(self.blocks.items())]
 
     # --- decisions ----------------------------------------------------------------------------
-    def backend_state(self, web):
+    def real_server_state(self, web):
         """down while the real server's switch port is down, else its health: up, degraded,
         down, or unknown before the first verdict."""
         intf = web.service_interface
@@ -210,7 +210,7 @@ class ClusterState:
 
     def healthy(self):
         """Members that get new connections: see controller.health.usable."""
-        return usable({w.name: self.backend_state(w) for w in self.description.real_servers
+        return usable({w.name: self.real_server_state(w) for w in self.description.real_servers
                        if w.name in self.members})
 
     def table_changes(self):
@@ -251,7 +251,7 @@ class ClusterState:
             "last_failover": self.proxies.last_failover,
             "proxies": [self.proxy_status(p) for p in d.proxies],
             "backends": [{"name": w.name, "rip": w.ip, "weight": self.weights[w.name],
-                          "state": self.backend_state(w)} for w in d.real_servers],
+                          "state": self.real_server_state(w)} for w in d.real_servers],
             "switches": [{"name": s.name, "dpid": "%#x" % s.dpid, "role": s.role,
                           "connected": s.name in self.connected, "ready": s.name in self.ready}
                          for s in d.switches],
@@ -272,7 +272,7 @@ class ClusterState:
             rows.append({
                 "name": web.name, "rip": web.ip, "port": self.description.http_port,
                 "in_service": web.name in self.members, "weight": self.weights[web.name],
-                "state": self.backend_state(web), "slots": table.count(web.name),
+                "state": self.real_server_state(web), "slots": table.count(web.name),
                 "last_change": self.health[web.name].last_change_cause,
                 "active_connections": active_connections(active.get(web.name, {})),
                 "packets": sum(t.get("packets", 0) for t in traffic),

@@ -29,7 +29,7 @@ def eventually(check, timeout=10.0):
         time.sleep(0.1)
 
 
-def backend_state(cluster, name):
+def real_server_state(cluster, name):
     return next(b["state"] for b in cluster.rest("GET", "/lb/status")["backends"] if b["name"] == name)
 
 
@@ -39,15 +39,15 @@ def test_web_crash_and_recover(cluster):
     assert cluster.web_healthy("web2")
     cluster.recover("web1")
     eventually(lambda: cluster.web_healthy("web1"))
-    eventually(lambda: backend_state(cluster, "web1") == "up")
+    eventually(lambda: real_server_state(cluster, "web1") == "up")
 
 
 def test_web_link_down_is_seen_by_the_controller(cluster):
     cluster.fail("web2", "link")
-    eventually(lambda: backend_state(cluster, "web2") == "down", timeout=5)
-    assert backend_state(cluster, "web1") == "up"
+    eventually(lambda: real_server_state(cluster, "web2") == "down", timeout=5)
+    assert real_server_state(cluster, "web1") == "up"
     cluster.recover("web2")
-    eventually(lambda: backend_state(cluster, "web2") == "up", timeout=5)
+    eventually(lambda: real_server_state(cluster, "web2") == "up", timeout=5)
     eventually(lambda: cluster.web_healthy("web2"))
 
 

@@ -7,20 +7,20 @@ def state():
     return ClusterState(describe())
 
 
-def test_backend_state_combines_its_port_and_its_health_checks():
+def test_real_server_state_combines_its_port_and_its_health_checks():
     s = state()
     web1 = s.description.host("web1")
     port = web1.service_interface.port
-    assert s.backend_state(web1) == "unknown"
+    assert s.real_server_state(web1) == "unknown"
     s.probe_result("web1", OK)
-    assert s.backend_state(web1) == "up"
+    assert s.real_server_state(web1) == "up"
     assert s.port_status("s_lan", port, False) == "web1"
-    assert s.backend_state(web1) == "down" and "web1" not in s.healthy()
+    assert s.real_server_state(web1) == "down" and "web1" not in s.healthy()
     assert s.port_status("s_lan", port, True) is None
-    assert s.backend_state(web1) == "down"          # back only after `rise` good checks
+    assert s.real_server_state(web1) == "down"          # back only after `rise` good checks
     s.probe_result("web1", OK)
     s.probe_result("web1", OK)
-    assert s.backend_state(web1) == "up" and "web1" in s.healthy()
+    assert s.real_server_state(web1) == "up" and "web1" in s.healthy()
 
 
 def test_degraded_servers_take_traffic_only_when_none_is_up():
