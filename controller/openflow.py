@@ -1,13 +1,12 @@
 """FlowSpec -> OpenFlow 1.3 messages (with Open vSwitch's Nicira extensions). The only place
 that knows how a spec becomes a FlowMod."""
 from ryu.lib.packet import arp, ethernet, packet
+from ryu.ofproto.nicira_ext import NX_CT_F_COMMIT, NX_CT_RECIRC_NONE   # NONE: go on with the next action
 
-from controller.flows import BROADCAST, ETH_PROBE, Conntrack, Group, LearnSeen, Meter, Move, Output, Resubmit, SetField
+from controller.flows import (BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE, Conntrack, Group, LearnSeen, Meter, Move, Output,
+                              Resubmit, SetField)
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
-
-NX_CT_F_COMMIT = 1
-NX_CT_RECIRC_NONE = 0xff   # ct without a table: go on with the next action
 
 
 def _copied(parser, name, bits):
@@ -17,7 +16,7 @@ def _copied(parser, name, bits):
 
 def _learn_seen(parser, action):
     """A UDP/ICMP flow's addresses and protocol -> reg3 = 1 (seen, not logged again)."""
-    specs = [parser.NXFlowSpecMatch(src=0x0800, dst=("eth_type_nxm", 0), n_bits=16),
+    specs = [parser.NXFlowSpecMatch(src=ETH_IP, dst=("eth_type_nxm", 0), n_bits=16),
              _copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
              _copied(parser, "ip_proto_nxm", 8), parser.NXFlowSpecLoad(src=1, dst=("reg3", 0), n_bits=32)]
     return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100, cookie=0,
@@ -119,7 +118,7 @@ def probe_frame():
 
 
 def gratuitous_arp(ip, mac):
-    return build_frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=0x0806),
+    return build_frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=ETH_ARP),
                        arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=ip, dst_mac="00:00:00:00:00:00",
                                dst_ip=ip))
 
