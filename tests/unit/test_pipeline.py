@@ -50,6 +50,14 @@ class Cluster:
         self.state.port_status(intf.switch, intf.port, False)
 
 
+def new_connection(cluster):
+    """A SYN through lb1: its real server and the copy lb1 sent the other proxy."""
+    result = cluster.switch("lb1").send(cluster.to_vip())
+    web, _ = towards_server(cluster, result)
+    (copy,) = [p for port, p in result.outputs if p.get("eth_dst") == SYNC_MAC]
+    return web, copy
+
+
 def towards_server(cluster, result, proxy="lb1"):
     """The one packet that left for a real server, and which server it was for."""
     d = cluster.d
@@ -83,9 +91,7 @@ def test_a_syn_leaves_for_the_real_server_of_its_maglev_slot_rewritten_as_the_mo
 @pytest.mark.parametrize("mode", MODES)
 def test_a_syn_is_copied_to_the_other_proxy_naming_its_server(mode):
     c = Cluster(mode)
-    result = c.switch("lb1").send(c.to_vip())
-    web, _ = towards_server(c, result)
-    (copy,) = [p for port, p in result.outputs if p.get("eth_dst") == SYNC_MAC]
+    web, copy = new_connection(c)
     assert copy["eth_src"] == sync_source(c.state.server_ids[web.name])
     assert copy["in_port"] == c.uplink("lb1") and (copy["ipv4_src"], copy["tcp_src"]) == (c.client().ip, 40000)
     assert c.switch("s_pub").send(dict(copy, in_port=c.d.proxy_port("s_pub", "lb1"))).ports == \
@@ -141,9 +147,7 @@ def test_after_a_server_fails_only_its_slots_lead_elsewhere():
 @pytest.mark.parametrize("mode", MODES)
 def test_the_standby_commits_the_syn_copy_and_carries_the_connection_after_a_failover(mode):
     c = Cluster(mode)
-    result = c.switch("lb1").send(c.to_vip())
-    web, _ = towards_server(c, result)
-    (copy,) = [p for port, p in result.outputs if p.get("eth_dst") == SYNC_MAC]
+    web, copy = new_connection(c)
     copy["in_port"] = c.uplink("lb2")
     assert c.switch("lb2").send(copy).outputs == []        # committed, forwarded nowhere
     assert list(c.tracker.marks(2).values()) == [c.state.server_ids[web.name]]
