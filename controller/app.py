@@ -21,10 +21,10 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.connlog import connection_record
-from controller.flows import (COOKIE_LOG, COOKIE_PROBE, LOG_METER, T_FORWARD, T_SELECTED, TCP_ACK, TCP_FIN, TCP_SYN,
-                              diff, switch_flows, switch_groups)
+from controller.flows import (COOKIE_KINDS, COOKIE_LOG, COOKIE_PROBE, KIND_MASK, LOG_METER, T_FORWARD, T_SELECTED,
+                              TCP_ACK, TCP_FIN, TCP_SYN, FlowSpec, diff, switch_flows, switch_groups)
 from controller.health import DEGRADED, FAIL, OK
-from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV
+from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
 from controller.loops import FAULT_ENV, Loops
 from controller.probe import InterfaceBoundConnection
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
@@ -39,6 +39,7 @@ STATS_INTERVAL = 1.0
 FLOW_RETRY_SECONDS = 1.0
 LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
 BLOCK_CHECK_INTERVAL = 0.5
+READ_BACK = "as read back from the switch"   # a group whose buckets were not compared: modified once
 
 
 class LvsController(app_manager.RyuApp):
@@ -56,13 +57,17 @@ class LvsController(app_manager.RyuApp):
         self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.connection_log = EventLog(os.environ.get(CONNECTIONS_ENV))
+        self.state_file = os.environ.get(STATE_ENV)
+        self._restore_state()
         self._meter_dropped = {}      # edge switch -> log copies its meter has dropped
         self.datapaths = {}           # switch name -> Datapath
-        self.installed = {}           # switch name -> {FlowSpec.key: FlowSpec}
-        self.installed_groups = {}    # switch name -> {group id: GroupSpec}
+        self.installed = {}           # switch name -> {FlowSpec.key: its cookie on the switch}
+        self.installed_groups = {}    # switch name -> {group id: GroupSpec, or READ_BACK}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
         self._dirty = hub.Event()     # set: the flow writer has work
-        self._resync = set()          # switches to wipe and install from scratch
+        self._to_read = set()         # switches just connected: read what they hold first
+        self._reading = {}            # switch name -> {"flows"/"groups"/"meters": reply parts}
+        self._read = set()            # switches read back and not yet written to
         self._to_announce = []        # proxies that just took the VIP over
         self._writing = False
         self._unconfirmed = set()     # (switch, barrier xid) of flow changes not yet confirmed
@@ -154,25 +159,46 @@ class LvsController(app_manager.RyuApp):
 
     def flows_in_sync(self):
         """True when every switch has confirmed (barrier) the flows of the current state."""
-        return not self._dirty.is_set() and not self._writing and not self._unconfirmed
+        return not (self._dirty.is_set() or self._writing or self._unconfirmed or self._to_read or self._reading)
+
+    # --- what survives a restart ----------------------------------------------------------------
+    def _restore_state(self):
+        """Start from the state a previous run of the controller saved, if any."""
+        if not self.state_file or not os.path.exists(self.state_file):
+            return
+        try:
+            with open(self.state_file) as f:
+                self.state.restore(json.load(f), wall_now=time.time())
+        except (OSError, ValueError) as e:
+            self.event_log.emit("state-not-restored", "starting afresh: %s cannot be used (%s)" % (self.state_file, e))
+            return
+        self.event_log.emit("state-restored", "restarted with the state saved in %s: VIP on %s, %d blocks"
+                            % (self.state_file, ", ".join(self.state.proxies.active) or "no proxy",
+                               len(self.state.blocks)))
+
+    def _save_state(self):
+        """Write the state a restart must not lose, atomically (a crash mid-write leaves the old)."""
+        if not self.state_file:
+            return
+        partial = self.state_file + ".partial"
+        with open(partial, "w") as f:
+            json.dump(self.state.snapshot(wall_now=time.time()), f)
+        os.replace(partial, self.state_file)
 
     def _write_flows(self):
+        self._save_state()
         self._note_table_changes()
         view = self.state.view()
         for name, datapath in list(self.datapaths.items()):
-            fresh = name in self._resync
-            if fresh:
-                self._resync.discard(name)
-                for message in openflow.delete_everything(datapath):
-                    datapath.send_msg(message)
-                if name not in self.description.proxies:
-                    for message in openflow.log_meter(datapath, LOG_METER, LOG_RATE, LOG_BURST):
-                        datapath.send_msg(message)
-                self.installed[name], self.installed_groups[name] = {}, {}
+            if name in self._to_read:
+                self._to_read.discard(name)
+                self._read_switch(name, datapath)
+            if name in self._reading:
+                continue          # written once read back
+            first = name in self._read
+            self._read.discard(name)
             changed = self._send_changes(datapath, name, view)
-            if fresh:
-                datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
-            if changed or fresh:
+            if changed or first:
                 barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
                 # Noted before sending: sending may yield, and the reply may come back meanwhile.
                 self._unconfirmed.add((name, datapath.set_xid(barrier)))
@@ -182,24 +208,51 @@ class LvsController(app_manager.RyuApp):
 
     def _send_changes(self, datapath, name, view):
         """Groups first (flows refer to them), then flows, then groups no flow uses any more.
-        True if anything was sent."""
+        A changed flow is sent as an ADD, which replaces it with its new cookie and keeps its
+        counters. True if anything was sent."""
         ofp = datapath.ofproto
         groups = {g.group_id: g for g in switch_groups(self.description, name, view)}
         flows = {spec.key: spec for spec in switch_flows(self.description, name, view)}
-        old_groups, old_flows = self.installed_groups.get(name, {}), self.installed.get(name, {})
-        group_deletes, group_adds, group_modifies = diff(old_groups, groups)
-        flow_deletes, flow_adds, flow_modifies = diff(old_flows, flows)
+        cookies = {key: spec.wire_cookie for key, spec in flows.items()}
+        group_deletes, group_adds, group_modifies = diff(self.installed_groups.get(name, {}), groups)
+        flow_deletes, flow_adds, flow_replaces = diff(self.installed.get(name, {}), cookies)
         messages = [openflow.group_mod(datapath, groups[g]) for g in group_adds]
         messages += [openflow.group_mod(datapath, groups[g], ofp.OFPGC_MODIFY) for g in group_modifies]
-        messages += [openflow.delete_strict(datapath, old_flows[k]) for k in flow_deletes]
-        messages += [openflow.flow_mod(datapath, flows[k]) for k in flow_adds]
-        messages += [openflow.flow_mod(datapath, flows[k], ofp.OFPFC_MODIFY_STRICT) for k in flow_modifies]
+        messages += [openflow.delete_strict(datapath, FlowSpec.from_key(k)) for k in flow_deletes]
+        messages += [openflow.flow_mod(datapath, flows[k]) for k in flow_adds + flow_replaces]
         messages += [openflow.delete_group(datapath, g) for g in group_deletes]
         for message in messages:
             datapath.send_msg(message)
         # Recorded once sent: a round that failed half-way is sent again (adds and deletes repeat harmlessly).
-        self.installed_groups[name], self.installed[name] = groups, flows
+        self.installed_groups[name], self.installed[name] = groups, cookies
         return bool(messages)
+
+    # --- reading a switch back ------------------------------------------------------------------
+    def _read_switch(self, name, datapath):
+        """A switch that (re)connected is read before it is written: its flows, groups and
+        meters, so that only what differs from the desired state is sent (a controller restart
+        changes nothing on a switch that holds the right flows)."""
+        self._reading[name] = {}
+        for part, request in openflow.read_requests(datapath).items():
+            self._request(name, request, lambda stats, part=part: self._read_back(name, datapath, part, stats))
+        datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
+
+    def _read_back(self, name, datapath, part, stats):
+        parts = self._reading.get(name)
+        if parts is None or self.datapaths.get(name) is not datapath:
+            return                     # it left, or connected again since
+        parts[part] = stats
+        if len(parts) < 3:
+            return
+        del self._reading[name]
+        self.installed[name] = {(s.table_id, s.priority, tuple(sorted(s.match.items()))): s.cookie
+                                for s in parts["flows"] if s.cookie & KIND_MASK in COOKIE_KINDS}
+        self.installed_groups[name] = {g.group_id: READ_BACK for g in parts["groups"]}
+        if name not in self.description.proxies and not any(m.meter_id == LOG_METER for m in parts["meters"]):
+            for message in openflow.log_meter(datapath, LOG_METER, LOG_RATE, LOG_BURST):
+                datapath.send_msg(message)
+        self._read.add(name)
+        self.reconcile()
 
     def _note_table_changes(self):
         """Log real servers leaving and joining the table. A server that left loses its
@@ -230,7 +283,7 @@ class LvsController(app_manager.RyuApp):
         if not name:
             return
         self.datapaths[name] = datapath
-        self._resync.add(name)
+        self._to_read.add(name)
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
@@ -248,6 +301,7 @@ class LvsController(app_manager.RyuApp):
             self.datapaths.pop(name, None)
             self.installed.pop(name, None)
             self.installed_groups.pop(name, None)
+            self._reading.pop(name, None)
             self._pending = {k: v for k, v in self._pending.items() if k[0] != name}
             self._unconfirmed = {u for u in self._unconfirmed if u[0] != name}
             self.event_log.emit("switch-disconnected", "%s lost its OpenFlow channel" % name,
@@ -301,9 +355,10 @@ class LvsController(app_manager.RyuApp):
         visible (nothing is forwarded through the controller)."""
         side = self._switch_name(ev.msg.datapath)
         proxy = self.description.trunk_ports(side).get(ev.msg.match["in_port"]) if side else None
-        if ev.msg.cookie == COOKIE_PROBE and proxy:
+        kind = ev.msg.cookie & KIND_MASK
+        if kind == COOKIE_PROBE and proxy:
             self.state.probe_reply(proxy, side)
-        elif ev.msg.cookie == COOKIE_LOG and side:
+        elif kind == COOKIE_LOG and side:
             self._log_connection(side, ev.msg)
         else:
             self.state.packet_in()
@@ -396,8 +451,8 @@ class LvsController(app_manager.RyuApp):
         self._pending[(name, xid)] = (on_reply, [])
         request.datapath.send_msg(request)
 
-    @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPAggregateStatsReply,
-                 ofp_event.EventOFPMeterStatsReply], MAIN_DISPATCHER)
+    @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPMeterStatsReply,
+                 ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPMeterConfigStatsReply], MAIN_DISPATCHER)
     def on_stats_reply(self, ev):
         key = (self._switch_name(ev.msg.datapath), ev.msg.xid)
         if key not in self._pending:

@@ -39,6 +39,7 @@ the proxy; NAT replies are rewritten statelessly), so the tracker follows each c
 as LVS does in DR mode; the harness turns the tracker's sequence checks off and sets its zones'
 timeouts (topologies/forwarding.py: conntrack_setup).
 """
+import zlib
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -80,6 +81,8 @@ COOKIE_LB = 0x3
 COOKIE_PROBE = 0x4
 COOKIE_BLOCK = 0x5
 COOKIE_LOG = 0x6
+COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG)
+KIND_MASK = 0xffffffff        # the low half of a switch's cookie: the kind; the high half: a fingerprint
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,19 @@ class FlowSpec:
     def key(self):
         """What identifies a flow entry in a switch: table, priority and match."""
         return (self.table_id, self.priority, self.match)
+
+    @property
+    def wire_cookie(self):
+        """The cookie the switch holds: the flow's kind, with a fingerprint of its actions in
+        the high half, so that a switch's flows read back say whether each is the one wanted
+        (a restarted controller then changes nothing that is right)."""
+        return self.cookie | zlib.crc32(repr(self.actions).encode()) << 32
+
+    @classmethod
+    def from_key(cls, key):
+        """A spec naming an entry by its key alone (for deleting one read back from a switch)."""
+        table_id, priority, match = key
+        return cls(priority=priority, match=match, table_id=table_id, cookie=0)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ A switch port going down is a failure at once, without waiting for `fall`.
 """
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 UP, DOWN, UNKNOWN = "up", "down", "unknown"
+HEALTH_STATES = {UP, DOWN, DEGRADED, UNKNOWN}
 STATE_OF_RESULT = {DEGRADED: DEGRADED, FAIL: DOWN}
 
 
@@ -33,6 +34,14 @@ class ServerHealth:
         if self.state in (UP, UNKNOWN) and self.bad < self.settings.fall:
             return False
         return self._become(STATE_OF_RESULT[result], "%d bad health checks, last: %s" % (self.bad, result))
+
+    def resume(self, state):
+        """Start from a state known before a restart (not unknown), so that a restarted
+        controller's table does not change until the checks say otherwise."""
+        if state not in HEALTH_STATES:
+            raise ValueError("no health state %r" % (state,))
+        self.state, self.good, self.bad = state, 0, 0
+        self.last_change_cause = "as before the controller restarted"
 
     def link_down(self):
         self.good = 0

@@ -17,6 +17,7 @@ from core.flags import (OneLineParser, add_description_arguments, add_port_argum
 CLUSTER_ENV = "LVSDN_CLUSTER"        # the cluster description itself, as JSON
 EVENTS_ENV = "LVSDN_EVENTS"
 SETTINGS_ENV = "LVSDN_SETTINGS"      # ControllerSettings, as JSON
+STATE_ENV = "LVSDN_STATE"            # the file that keeps what a restart must not lose
 SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt")
 CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
 
@@ -31,6 +32,8 @@ def parse_args(argv):
     parser.add_argument("--log-file", help="Ryu's own log (default: stderr)")
     parser.add_argument("--events", help="controller events as JSON lines")
     parser.add_argument("--connections", help="the connection log: every connection attempt seen, JSON lines")
+    parser.add_argument("--state", help="a file that keeps what a restart must not lose (weights, membership, "
+                                        "blocks, the active proxy, real servers' last known health); read at start")
     parser.add_argument("--settings", help="the controller's settings, JSON (the harness writes one into each "
                                            "run directory); without it, the flags below")
     add_health_arguments(parser)
@@ -83,6 +86,8 @@ def main(argv=None):
         os.environ[EVENTS_ENV] = os.path.abspath(args.events)
     if args.connections:
         os.environ[CONNECTIONS_ENV] = os.path.abspath(args.connections)
+    if args.state:
+        os.environ[STATE_ENV] = os.path.abspath(args.state)
     os.environ[SETTINGS_ENV] = args.settings.to_json()
     import eventlet.wsgi
     if not hasattr(eventlet.wsgi, "ALREADY_HANDLED"):

@@ -57,7 +57,7 @@ def flow_mod(datapath, spec, command=None):
     instructions += [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] if actions else []
     return parser.OFPFlowMod(datapath=datapath, table_id=spec.table_id, priority=spec.priority,
                              command=ofp.OFPFC_ADD if command is None else command,
-                             cookie=spec.cookie, match=parser.OFPMatch(**spec.match_dict),
+                             cookie=spec.wire_cookie, match=parser.OFPMatch(**spec.match_dict),
                              instructions=instructions)
 
 
@@ -82,12 +82,12 @@ def delete_strict(datapath, spec):
     return mod
 
 
-def delete_everything(datapath):
-    """Every flow, then every group (a group is deleted with the flows that use it)."""
+def read_requests(datapath):
+    """What a switch holds: every flow, every group, every meter's configuration."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
-    return [parser.OFPFlowMod(datapath=datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
-                              out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
-            delete_group(datapath, ofp.OFPG_ALL)]
+    return {"flows": flow_stats_request(datapath, ofp.OFPTT_ALL),
+            "groups": parser.OFPGroupDescStatsRequest(datapath, 0),
+            "meters": parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL)}
 
 
 def flow_stats_request(datapath, table_id):

@@ -9,7 +9,7 @@ import json
 import time
 
 from controller.flows import BalancerView, server_ids
-from controller.health import ServerHealth, usable
+from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import ProxyGroup
 from core.settings import HealthSettings, ProxyPolicy
@@ -18,6 +18,7 @@ DEFAULT_WEIGHT = 1
 MAX_WEIGHT = 65535          # as ipvsadm
 DEFAULT_BAN_SECONDS = 600   # fail2ban's default bantime
 MAX_BAN_SECONDS = 7 * 24 * 3600
+SNAPSHOT_VERSION = 1
 
 
 class InvalidRequest(ValueError):
@@ -198,6 +199,46 @@ class ClusterState:
         now = self.clock()
         return [{"ip": ip, "seconds_left": round(block["until"] - now, 1), "reason": block["reason"]}
                 for ip, block in sorted(self.blocks.items())]
+
+    # --- what survives a restart ---------------------------------------------------------------
+    def snapshot(self, wall_now):
+        """What a restarted controller must not lose, as JSON-ready data: weights, membership,
+        blocks (with their end as wall-clock time), the proxies carrying the VIP, and each real
+        server's last known health."""
+        now = self.clock()
+        return {"version": SNAPSHOT_VERSION, "weights": dict(self.weights), "members": sorted(self.members),
+                "blocks": {ip: {"until": round(wall_now + b["until"] - now, 3), "reason": b["reason"]}
+                           for ip, b in self.blocks.items()},
+                "active_proxies": list(self.proxies.active),
+                "health": {name: h.state for name, h in self.health.items()}}
+
+    def restore(self, snapshot, wall_now):
+        """Take back a snapshot (see `snapshot`); what no longer fits the cluster (a real server
+        or proxy it does not have, a ban already over) is left out. ValueError if it is not a
+        snapshot at all: then nothing changes."""
+        if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
+            raise ValueError("not a version-%d controller state" % SNAPSHOT_VERSION)
+        try:
+            weights = {n: w for n, w in snapshot["weights"].items() if n in self.weights}
+            for weight in weights.values():
+                self._check_weight(weight)
+            members = {n for n in snapshot["members"] if n in self.weights}
+            now = self.clock()
+            blocks = {ip: {"until": now + float(b["until"]) - wall_now, "reason": str(b["reason"])}
+                      for ip, b in snapshot["blocks"].items() if float(b["until"]) > wall_now}
+            active = tuple(p for p in snapshot["active_proxies"] if p in self.proxies.names)
+            health = {n: h for n, h in snapshot["health"].items() if n in self.health}
+            if not set(health.values()) <= HEALTH_STATES:
+                raise ValueError("health states must be some of %s" % ", ".join(sorted(HEALTH_STATES)))
+        except (KeyError, TypeError, AttributeError, ValueError, InvalidRequest) as e:
+            raise ValueError("a damaged controller state (%s: %s)" % (type(e).__name__, e)) from None
+        self.weights.update(weights)
+        self.members = members
+        self.blocks = blocks
+        self.proxies.active = active
+        for name, state in health.items():
+            self.health[name].resume(state)
+        self._in_table = self.healthy()
 
     # --- decisions ----------------------------------------------------------------------------
     def real_server_state(self, web):

@@ -39,15 +39,20 @@ from topologies.topo import DATAPATH_TYPE, LvsTopo
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Signals that end a run the way Ctrl-C does: the harness tears everything down first.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-__all__ = ["Cluster", "ClusterError", "ConfigError", "RestError"]
+__all__ = ["Cluster", "ClusterError", "ConfigError", "ControllerDown", "RestError"]
 
 # What cluster.fail() can do to each role.
+CONTROLLER = "controller"
 FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
                  "proxy": ("crash", "link", "hang"), "director": ("crash", "link", "hang"),
-                 "client": ("link",), "router": ("link",)}
+                 "client": ("link",), "router": ("link",), CONTROLLER: ("crash",)}
 # A hung datapath: the bridge and its OpenFlow channel live on, but nothing it sends leaves.
 # A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
 HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
+
+
+class ControllerDown(ClusterError):
+    """The controller does not answer (it failed, or is starting)."""
 
 
 class RestError(ClusterError):
@@ -211,14 +216,15 @@ class Cluster:
         return note + ("; cleaned leftovers of a crashed run: " + ", ".join(cleaned) if cleaned else "")
 
     def _start_controller(self):
-        log = open(os.path.join(self.log_dir, "controller.log"), "w")
+        log = open(os.path.join(self.log_dir, "controller.log"), "a")   # a restart appends
         self.controller = subprocess.Popen(
             [sys.executable, "-m", "controller.launcher", "--cluster",
              os.path.join(self.run_dir, "cluster.json"), "--of-port", str(self.of_port),
              "--rest-port", str(self.rest_port),
              "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
              "--connections", os.path.join(self.log_dir, "connections.jsonl"),
-             "--settings", os.path.join(self.run_dir, "controller-settings.json")],
+             "--settings", os.path.join(self.run_dir, "controller-settings.json"),
+             "--state", os.path.join(self.run_dir, "controller-state.json")],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True, preexec_fn=die_with_this_process())
         self.record.add_pid("controller", self.controller.pid)
@@ -509,6 +515,8 @@ class Cluster:
 
     # --- failures -----------------------------------------------------------------------------
     def _role(self, name):
+        if name == CONTROLLER:
+            return CONTROLLER
         if name in self.description.proxies:
             return "proxy"
         return next((h.role for h in self.description.hosts if h.name == name), "switch")
@@ -516,8 +524,9 @@ class Cluster:
     def fail(self, name, kind):
         """Break a node; a sentence saying what happened (and what it means, if both proxies
         are now down). ClusterError for what cannot be done."""
-        if name not in self.description.node_names:
-            raise ClusterError("no node named %r; nodes: %s" % (name, ", ".join(self.description.node_names)))
+        if name not in self.description.node_names and name != CONTROLLER:
+            raise ClusterError("no node named %r; nodes: %s, and the controller"
+                               % (name, ", ".join(self.description.node_names)))
         role = self._role(name)
         kinds = FAILURE_KINDS.get(role, ())
         if kind not in kinds:
@@ -525,6 +534,14 @@ class Cluster:
                                % (name, role, kind, ", ".join(kinds) or "none"))
         if name in self.failed:
             raise ClusterError("%s has already failed (%s); recover it first" % (name, self.failed[name]))
+        if role == CONTROLLER:
+            if self.controller is None:
+                raise ClusterError("this cluster has no controller to fail (director %s)" % self.description.director)
+            self.controller.kill()             # SIGKILL: no goodbye to the switches
+            self.controller.wait()
+            self.failed[name] = kind
+            return ("the controller crashed: the switches keep forwarding with their flows; no failover "
+                    "can happen until it returns (`recover controller`)")
         if kind == "link":
             self._set_links(name, "down")
         elif kind == "hang":
@@ -556,6 +573,10 @@ class Cluster:
             raise ClusterError("%s has not failed; failed nodes: %s"
                                % (name, ", ".join(sorted(self.failed)) or "none"))
         role = self._role(name)
+        if role == CONTROLLER:
+            self._start_controller()
+            wait_until("the restarted controller to have every switch in sync", self._controller_in_sync, timeout=30)
+            return "the controller is back, with the state it saved (the switches' flows were read, not wiped)"
         if kind == "link":
             self._set_links(name, "up")
             self._restore_gateway(name)
@@ -596,12 +617,22 @@ class Cluster:
     # --- REST ---------------------------------------------------------------------------------
     def rest(self, method, path, body=None):
         """Call the controller's REST API; the decoded JSON, or RestError for a 4xx/5xx."""
-        response = requests.request(method, "http://127.0.0.1:%d%s" % (self.rest_port, path),
-                                    json=body, timeout=5)
+        try:
+            response = requests.request(method, "http://127.0.0.1:%d%s" % (self.rest_port, path),
+                                        json=body, timeout=5)
+        except requests.ConnectionError:
+            why = "it failed (%s): `recover controller` brings it back" % self.failed[CONTROLLER] \
+                if CONTROLLER in self.failed else "it is not running"
+            raise ControllerDown("the controller is down: %s; the switches keep forwarding with their "
+                                 "flows, and no failover can happen until it returns" % why) from None
         decoded = response.json()
         if response.status_code >= 400:
             raise RestError(method, path, response.status_code, decoded)
         return decoded
+
+    def _controller_in_sync(self):
+        status = self._status_or_none()
+        return bool(status and status["flows_in_sync"] and all(s["ready"] for s in status["switches"]))
 
     def _status_or_none(self):
         try:

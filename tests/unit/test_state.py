@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from controller.health import DEGRADED, FAIL, OK
 from controller.state import ClusterState
 from core.description import describe
@@ -74,3 +78,51 @@ def test_table_changes_name_who_left_and_joined_once():
     s.probe_result("web2", OK)
     s.probe_result("web2", OK)
     assert s.table_changes() == ([], ["web2"])
+
+
+class Clock:
+    def __init__(self, now=100.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_snapshot_brings_back_what_requests_and_failovers_changed():
+    before = ClusterState(describe(webs=3), clock=Clock(100.0))
+    before.set_weight("web1", 3)
+    before.remove_member("web3")
+    before.block("10.0.0.13", 60, "port scan")
+    before.proxies.active = ("lb2",)
+    before.port_status("s_lan", before.description.host("web2").service_interface.port, False)
+    snapshot = json.loads(json.dumps(before.snapshot(wall_now=5000.0)))     # through a file
+
+    after = ClusterState(describe(webs=3), clock=Clock(7.0))      # a new process: another monotonic clock
+    after.restore(snapshot, wall_now=5010.0)                    # restarted 10 s later
+    assert after.weights == {"web1": 3, "web2": 1, "web3": 1} and after.members == {"web1", "web2"}
+    assert after.blocks_view() == [{"ip": "10.0.0.13", "seconds_left": 50.0, "reason": "port scan"}]
+    assert after.proxies.active == ("lb2",)
+    assert after.health["web2"].state == "down" and after.health["web1"].state == "unknown"
+    assert after.view().table == before.view().table              # the same Maglev table, at once
+
+
+def test_a_ban_over_during_the_restart_is_not_brought_back():
+    before = ClusterState(describe(), clock=Clock(0.0))
+    before.block("10.0.0.13", 5)
+    after = ClusterState(describe(), clock=Clock(0.0))
+    after.restore(before.snapshot(wall_now=1000.0), wall_now=1006.0)
+    assert after.blocks == {}
+
+
+@pytest.mark.parametrize("damaged", [None, [], {"version": 2}, {"version": 1, "weights": {}},
+                                     {"version": 1, "weights": {"web1": -1}, "members": [], "blocks": {},
+                                      "active_proxies": [], "health": {}},
+                                     {"version": 1, "weights": {}, "members": [], "blocks": {"1.2.3.4": "x"},
+                                      "active_proxies": [], "health": {}},
+                                     {"version": 1, "weights": {"web1": 2}, "members": [], "blocks": {},
+                                      "active_proxies": [], "health": {"web1": "sleepy"}}])
+def test_a_damaged_snapshot_changes_nothing(damaged):
+    s = state()
+    with pytest.raises(ValueError):
+        s.restore(damaged, wall_now=0.0)
+    assert s.weights == {"web1": 1, "web2": 1} and s.members == {"web1", "web2"} and s.blocks == {}

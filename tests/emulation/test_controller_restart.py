@@ -1,0 +1,81 @@
+"""The controller is SIGKILLed and comes back 4 s later: clients notice nothing, no switch's flow is
+deleted and added again, and what was changed over REST (weights, a drain, a block) is still in
+force, the ban ending on time."""
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from apps.webserver import pattern
+from tests.emulation.helpers import reaches_vip, request_stream, status, wait_for
+from topologies.cluster import Cluster, ControllerDown
+
+pytestmark = pytest.mark.emulation
+BAN = 20          # s
+
+
+@pytest.fixture(scope="module", params=["nat", "dr"])
+def cluster(request):
+    with Cluster(mode=request.param, clients=4, webs=2) as running:
+        yield running
+
+
+def flows(cluster):
+    """{(switch, table, priority, match): seconds it has existed} of every flow the controller
+    installed (the connection log's learned entries, cookie 0, left out)."""
+    found = {}
+    for switch in cluster.description.switches:
+        out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch.name],
+                             capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            fields = re.match(r"\s*cookie=(\S+), duration=([\d.]+)s, table=(\d+), .*?priority=(\d+),?(\S*) actions=",
+                              line)
+            if fields and int(fields.group(1), 16) != 0:
+                found[(switch.name, int(fields.group(3)), int(fields.group(4)), fields.group(5))] = \
+                    float(fields.group(2))
+    return found
+
+
+def test_a_controller_crash_and_restart_goes_unnoticed_and_keeps_what_was_changed(cluster):
+    cluster.rest("PUT", "/lb/backends/web1", {"weight": 3})
+    cluster.rest("PUT", "/lb/backends/web2", {"weight": 0})            # drained
+    cluster.rest("POST", "/lb/blocks", {"ip": cluster.description.host("c4").interfaces[0].ip, "seconds": BAN,
+                                        "reason": "test"})
+    blocked_at = time.monotonic()
+    wait_for(lambda: status(cluster)["flows_in_sync"], 10, "the changes never reached the switches")
+    size, rate = 6_000_000, 600_000                  # a 10 s download spanning the restart
+    body = os.path.join(cluster.run_dir, "restart.bin")
+    download = cluster.host("c2").popen(["curl", "-s", "-m", "60", "-o", body,
+                                         "http://%s/download?bytes=%d&rate=%d" % (cluster.vip, size, rate)])
+    stream = request_stream(cluster, 500)               # every 20 ms, about 12 s
+    try:
+        time.sleep(2)
+        before = flows(cluster)
+        crashed = time.monotonic()
+        cluster.fail("controller", "crash")
+        with pytest.raises(ControllerDown):
+            cluster.rest("GET", "/lb/status")
+        time.sleep(4)
+        cluster.recover("controller")
+        after = flows(cluster)
+        result = json.loads(stream.communicate(timeout=60)[0])
+        assert download.wait(timeout=60) == 0
+    finally:
+        cluster.rest("PUT", "/lb/backends/web1", {"weight": 1})
+        cluster.rest("PUT", "/lb/backends/web2", {"weight": 1})
+    assert result["errors"] == 0 and set(result["served_by"]) == {"web1"}, result     # web2 still drained
+    with open(body, "rb") as f:
+        assert hashlib.sha256(f.read()).digest() == hashlib.sha256(pattern(0, size)).digest()
+    elapsed = time.monotonic() - crashed
+    readded = [key for key, age in before.items() if key in after and after[key] < age + elapsed - 1.0]
+    assert set(before) <= set(after) and not readded, (set(before) - set(after), readded)
+    assert status(cluster)["last_failover"] is None              # a restart is not a failover
+    blocks = cluster.rest("GET", "/lb/blocks")["blocks"]
+    assert [b["ip"] for b in blocks] == ["10.0.0.14"] and blocks[0]["seconds_left"] < BAN - 4
+    assert not reaches_vip(cluster, "c4")
+    wait_for(lambda: reaches_vip(cluster, "c4"), BAN - (time.monotonic() - blocked_at) + 5,
+             "the ban did not end on time")
