@@ -197,7 +197,11 @@ class LvsController(app_manager.RyuApp):
                 continue          # written once read back
             first = name in self._read
             self._read.discard(name)
+            held = len(self.installed.get(name, {}))
             changed = self._send_changes(datapath, name, view)
+            if first:
+                self.logger.info("%s read back holding %d of the controller's flows; %d changes sent", name, held,
+                                 changed)
             if changed or first:
                 barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
                 # Noted before sending: sending may yield, and the reply may come back meanwhile.
@@ -209,7 +213,7 @@ class LvsController(app_manager.RyuApp):
     def _send_changes(self, datapath, name, view):
         """Groups first (flows refer to them), then flows, then groups no flow uses any more.
         A changed flow is sent as an ADD, which replaces it with its new cookie and keeps its
-        counters. True if anything was sent."""
+        counters. How many messages were sent."""
         ofp = datapath.ofproto
         groups = {g.group_id: g for g in switch_groups(self.description, name, view)}
         flows = {spec.key: spec for spec in switch_flows(self.description, name, view)}
@@ -225,7 +229,10 @@ class LvsController(app_manager.RyuApp):
             datapath.send_msg(message)
         # Recorded once sent: a round that failed half-way is sent again (adds and deletes repeat harmlessly).
         self.installed_groups[name], self.installed[name] = groups, cookies
-        return bool(messages)
+        if flow_deletes or flow_adds or flow_replaces:
+            self.logger.debug("%s: flows deleted %s, added %s, replaced %s", name, flow_deletes, flow_adds,
+                              flow_replaces)
+        return len(messages)
 
     # --- reading a switch back ------------------------------------------------------------------
     def _read_switch(self, name, datapath):

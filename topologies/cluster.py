@@ -632,12 +632,13 @@ class Cluster:
 
     def _controller_in_sync(self):
         status = self._status_or_none()
-        return bool(status and status["flows_in_sync"] and all(s["ready"] for s in status["switches"]))
+        return bool(status and status["flows_in_sync"]
+                    and all(s["ready"] for s in status["switches"] if s["name"] not in self.failed))
 
     def _status_or_none(self):
         try:
             return self.rest("GET", "/lb/status")
-        except (requests.RequestException, ValueError):
+        except (requests.RequestException, ValueError, ControllerDown):
             return None
 
     # --- stop ---------------------------------------------------------------------------------

@@ -54,14 +54,13 @@ def test_a_controller_crash_and_restart_goes_unnoticed_and_keeps_what_was_change
     stream = request_stream(cluster, 500)               # every 20 ms, about 12 s
     try:
         time.sleep(2)
-        before = flows(cluster)
-        crashed = time.monotonic()
+        before, read_before = flows(cluster), time.monotonic()
         cluster.fail("controller", "crash")
         with pytest.raises(ControllerDown):
             cluster.rest("GET", "/lb/status")
         time.sleep(4)
         cluster.recover("controller")
-        after = flows(cluster)
+        after, between = flows(cluster), time.monotonic() - read_before
         result = json.loads(stream.communicate(timeout=60)[0])
         assert download.wait(timeout=60) == 0
     finally:
@@ -70,8 +69,7 @@ def test_a_controller_crash_and_restart_goes_unnoticed_and_keeps_what_was_change
     assert result["errors"] == 0 and set(result["served_by"]) == {"web1"}, result     # web2 still drained
     with open(body, "rb") as f:
         assert hashlib.sha256(f.read()).digest() == hashlib.sha256(pattern(0, size)).digest()
-    elapsed = time.monotonic() - crashed
-    readded = [key for key, age in before.items() if key in after and after[key] < age + elapsed - 1.0]
+    readded = [key for key, age in before.items() if key in after and after[key] < age + between - 1.0]
     assert set(before) <= set(after) and not readded, (set(before) - set(after), readded)
     assert status(cluster)["last_failover"] is None              # a restart is not a failover
     blocks = cluster.rest("GET", "/lb/blocks")["blocks"]
@@ -79,3 +77,20 @@ def test_a_controller_crash_and_restart_goes_unnoticed_and_keeps_what_was_change
     assert not reaches_vip(cluster, "c4")
     wait_for(lambda: reaches_vip(cluster, "c4"), BAN - (time.monotonic() - blocked_at) + 5,
              "the ban did not end on time")
+
+
+def test_a_proxy_that_died_while_the_controller_was_down_is_replaced_when_it_returns(cluster):
+    active = status(cluster)["active_proxy"]
+    standby = next(p for p in cluster.description.proxies if p != active)
+    cluster.fail("controller", "crash")
+    cluster.fail(active, "crash")
+    try:
+        time.sleep(1)
+        cluster.recover("controller")          # it must not trust the saved active proxy blindly
+        wait_for(lambda: status(cluster)["active_proxy"] == standby, 5, "no failover to %s" % standby)
+        assert active in status(cluster)["last_failover"]["cause"]
+        wait_for(lambda: reaches_vip(cluster, "c1"), 5, "the VIP does not answer through %s" % standby)
+    finally:
+        cluster.recover(active)
+    wait_for(lambda: next(p for p in status(cluster)["proxies"] if p["name"] == active)["role"] == "standby",
+             10, "%s did not come back as standby" % active)
