@@ -44,14 +44,20 @@ class ProxyGroup:
     def health(self, proxy, connected_switches, link_up):
         """{"channel", "links", "probes"}: each True or False."""
         channel = proxy in self.connected_at and proxy in connected_switches
-        cables = [(proxy, port) for port in self.description.trunk_ports(proxy)]
-        cables += [(edge, self.description.proxy_port(edge, proxy)) for edge in self.description.proxy_edges]
-        links = all(link_up.get(cable) is not False for cable in cables)
+        links = not self._cable_down(proxy, link_up)
         now = self.clock()
         probes = channel and all(
             now - max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy]) <= self.policy.probe_timeout
             for side in self.description.proxy_edges if side in connected_switches)
         return {"channel": channel, "links": links, "probes": bool(probes)}
+
+    def _cable_down(self, proxy, link_up):
+        return any(link_up.get(cable) is False for cable in self._cables(proxy))
+
+    def _cables(self, proxy):
+        """(switch, port) of both ends of the proxy's cables to the edge switches."""
+        return ([(proxy, port) for port in self.description.trunk_ports(proxy)]
+                + [(edge, self.description.proxy_port(edge, proxy)) for edge in self.description.proxy_edges])
 
     def alive(self, proxy, connected_switches, link_up):
         return all(self.health(proxy, connected_switches, link_up).values())
@@ -61,11 +67,16 @@ class ProxyGroup:
         self.settled = True
 
     def elect(self, connected_switches, link_up):
-        """Re-run the election; the failover record if the active set changed, else None."""
-        if not self.settled and not set(self.names) <= connected_switches:
-            return None
-        self.settled = True
+        """Re-run the election; the failover record if the active set changed, else None.
+
+        The first election waits for both proxies (or the settle time), unless a restarted
+        controller's saved active proxy is known dead (a cable of it down) while another is
+        alive: then it fails over at once."""
         alive = [p for p in self.names if self.alive(p, connected_switches, link_up)]
+        if not self.settled and not set(self.names) <= connected_switches:
+            if not (alive and self.active and self._cable_down(self.active[0], link_up)):
+                return None
+        self.settled = True
         if self.policy.mode == ACTIVE_ACTIVE:
             chosen = tuple(alive)
         elif self.active and self.active[0] in alive and not (self.policy.preempt and alive[0] != self.active[0]):

@@ -7,6 +7,7 @@ the REST API reads `status()` and `backends()`. Nothing here touches a socket.
 import ipaddress
 import json
 import time
+import zlib
 
 from controller.flows import BalancerView, server_ids
 from controller.health import HEALTH_STATES, ServerHealth, usable
@@ -49,6 +50,7 @@ class ClusterState:
         self.weights = {h.name: DEFAULT_WEIGHT for h in description.real_servers}
         self.members = {h.name for h in description.real_servers}   # in the virtual service
         self.server_ids = dict(server_ids(description))
+        self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
         self.counters = {}            # proxy -> {server: {"opened", "closed", "packets", "bytes"}}
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
@@ -206,7 +208,8 @@ class ClusterState:
         blocks (with their end as wall-clock time), the proxies carrying the VIP, and each real
         server's last known health."""
         now = self.clock()
-        return {"version": SNAPSHOT_VERSION, "weights": dict(self.weights), "members": sorted(self.members),
+        return {"version": SNAPSHOT_VERSION, "cluster": self.cluster_id,
+                "weights": dict(self.weights), "members": sorted(self.members),
                 "blocks": {ip: {"until": round(wall_now + b["until"] - now, 3), "reason": b["reason"]}
                            for ip, b in self.blocks.items()},
                 "active_proxies": list(self.proxies.active),
@@ -218,6 +221,9 @@ class ClusterState:
         snapshot at all: then nothing changes."""
         if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
             raise ValueError("not a version-%d controller state" % SNAPSHOT_VERSION)
+        if snapshot.get("cluster") != self.cluster_id:
+            raise ValueError("saved for another cluster (description %s, this one %s)"
+                             % (snapshot.get("cluster"), self.cluster_id))
         try:
             weights = {n: w for n, w in snapshot["weights"].items() if n in self.weights}
             for weight in weights.values():

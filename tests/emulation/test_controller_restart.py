@@ -12,6 +12,7 @@ import pytest
 
 from apps.webserver import pattern
 from tests.emulation.helpers import reaches_vip, request_stream, status, wait_for
+from core.description import describe
 from topologies.cluster import Cluster, ControllerDown
 
 pytestmark = pytest.mark.emulation
@@ -87,10 +88,38 @@ def test_a_proxy_that_died_while_the_controller_was_down_is_replaced_when_it_ret
     try:
         time.sleep(1)
         cluster.recover("controller")          # it must not trust the saved active proxy blindly
-        wait_for(lambda: status(cluster)["active_proxy"] == standby, 5, "no failover to %s" % standby)
+        wait_for(lambda: status(cluster)["active_proxy"] == standby, 1, "no failover to %s within 1 s" % standby)
         assert active in status(cluster)["last_failover"]["cause"]
         wait_for(lambda: reaches_vip(cluster, "c1"), 5, "the VIP does not answer through %s" % standby)
     finally:
         cluster.recover(active)
     wait_for(lambda: next(p for p in status(cluster)["proxies"] if p["name"] == active)["role"] == "standby",
              10, "%s did not come back as standby" % active)
+
+
+def test_a_damaged_saved_state_and_a_changed_description_are_taken_in_stride(cluster):
+    run_dir = cluster.run_dir
+    state_file, description_file = (os.path.join(run_dir, name) for name in ("controller-state.json", "cluster.json"))
+    with open(description_file) as f:
+        original = f.read()
+    cluster.fail("controller", "crash")
+    try:
+        with open(state_file, "w") as f:
+            f.write('{"version": 1, "weights": ')                          # cut off mid-write
+        with open(description_file, "w") as f:                              # one web host fewer
+            f.write(describe(mode=cluster.description.mode, clients=4, webs=1).to_json())
+        cluster.recover("controller")
+        assert [b["name"] for b in cluster.rest("GET", "/lb/backends")["backends"]] == ["web1"]
+        wait_for(lambda: "web1" in cluster.host("c1").cmd("curl -s -m 1 http://%s/" % cluster.vip), 5,
+                 "the VIP is not served by the one web host described")
+        with open(os.path.join(cluster.log_dir, "controller-events.jsonl")) as f:
+            refused = [json.loads(line)["message"] for line in f if "state-not-restored" in line]
+        assert refused and "cannot be used" in refused[-1] and "\n" not in refused[-1]
+        with open(os.path.join(cluster.log_dir, "controller.log")) as f:
+            assert "Traceback" not in f.read()
+    finally:
+        with open(description_file, "w") as f:
+            f.write(original)
+        cluster.fail("controller", "crash")
+        cluster.recover("controller")
+    assert len(cluster.rest("GET", "/lb/backends")["backends"]) == 2

@@ -45,6 +45,37 @@ def test_settle_elects_the_only_connected_proxy():
     assert state.settle_election()["to"] == ["lb2"]
 
 
+def restarted_with(active):
+    """A restarted controller's state: the saved active proxy, nothing connected yet."""
+    state = ClusterState(D)
+    state.proxies.active = (active,)
+    return state
+
+
+def test_a_restart_keeps_the_vip_on_its_proxy_when_it_comes_back():
+    state = restarted_with("lb2")
+    for switch in ("s_pub", "s_lan", "lb1", "lb2"):
+        state.switch_connected(switch)
+    assert state.elect() is None and state.active_proxy == "lb2"       # not a failover, not even to lb1
+
+
+def test_a_restart_fails_over_at_once_from_a_saved_proxy_known_dead():
+    state = restarted_with("lb1")
+    for switch in ("s_pub", "lb2"):
+        state.switch_connected(switch)
+    assert state.elect() is None                       # lb1 may still be reconnecting: wait
+    state.port_status("s_pub", D.proxy_port("s_pub", "lb1"), False)    # its cable is dead
+    record = state.elect()
+    assert record["to"] == ["lb2"] and "lb1 lost its OpenFlow channel" in record["cause"]
+
+
+def test_a_restart_with_no_proxy_alive_waits_for_the_settle():
+    state = restarted_with("lb1")
+    state.switch_connected("s_pub")
+    state.port_status("s_pub", D.proxy_port("s_pub", "lb1"), False)
+    assert state.elect() is None and state.active_proxy == "lb1"
+
+
 def test_losing_the_channel_fails_over_and_failback_is_not_preemptive():
     state, _clock = cluster()
     assert state.active_proxy == "lb1"

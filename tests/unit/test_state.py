@@ -114,15 +114,28 @@ def test_a_ban_over_during_the_restart_is_not_brought_back():
     assert after.blocks == {}
 
 
-@pytest.mark.parametrize("damaged", [None, [], {"version": 2}, {"version": 1, "weights": {}},
-                                     {"version": 1, "weights": {"web1": -1}, "members": [], "blocks": {},
+CLUSTER_ID = ClusterState(describe()).cluster_id
+
+
+@pytest.mark.parametrize("damaged", [None, [], {"version": 2}, {"version": 1, "cluster": CLUSTER_ID, "weights": {}},
+                                     {"version": 1, "cluster": CLUSTER_ID, "weights": {"web1": -1}, "members": [],
+                                      "blocks": {},
                                       "active_proxies": [], "health": {}},
-                                     {"version": 1, "weights": {}, "members": [], "blocks": {"1.2.3.4": "x"},
+                                     {"version": 1, "cluster": CLUSTER_ID, "weights": {}, "members": [],
+                                      "blocks": {"1.2.3.4": "x"},
                                       "active_proxies": [], "health": {}},
-                                     {"version": 1, "weights": {"web1": 2}, "members": [], "blocks": {},
+                                     {"version": 1, "cluster": CLUSTER_ID, "weights": {"web1": 2}, "members": [],
+                                      "blocks": {},
                                       "active_proxies": [], "health": {"web1": "sleepy"}}])
 def test_a_damaged_snapshot_changes_nothing(damaged):
     s = state()
     with pytest.raises(ValueError):
         s.restore(damaged, wall_now=0.0)
     assert s.weights == {"web1": 1, "web2": 1} and s.members == {"web1", "web2"} and s.blocks == {}
+
+
+def test_a_snapshot_of_another_cluster_is_refused():
+    other = ClusterState(describe(webs=3)).snapshot(wall_now=0.0)
+    s = state()
+    with pytest.raises(ValueError, match="saved for another cluster"):
+        s.restore(other, wall_now=0.0)
