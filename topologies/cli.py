@@ -67,10 +67,11 @@ class ClusterCLI(CLI):
         self._try(self.cluster.fail, *words)
 
     do_fail.__doc__ = ("fail NODE KIND: web/db host: crash (its service killed) or link (cables cut); "
-                       "proxy: crash (switch gone), link, or hang (forwards nothing, channel up)")
+                       "proxy: crash (switch gone), link, or hang (forwards nothing, channel up); "
+                       "controller: crash (SIGKILL; recover restarts it with its saved state)")
 
     def do_recover(self, line):
-        """recover NODE: undo `fail NODE ...`."""
+        """recover NODE: undo `fail NODE ...` (for the controller: restart it)."""
         words = line.split()
         if len(words) != 1:
             output("usage: recover NODE\n")
