@@ -20,9 +20,10 @@ from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
-from controller.connlog import connection_record
-from controller.flows import (COOKIE_KINDS, COOKIE_LOG, COOKIE_PROBE, KIND_MASK, LOG_METER, T_FORWARD, T_SELECTED,
-                              TCP_ACK, TCP_FIN, TCP_SYN, FlowSpec, diff, switch_flows, switch_groups)
+from controller.connlog import connection_record, passive_signal
+from controller.flows import (COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, KIND_MASK, LOG_METER,
+                              PASSIVE_METER, T_FORWARD, T_SELECTED, TCP_ACK, TCP_FIN, TCP_SYN, FlowSpec, diff,
+                              switch_flows, switch_groups)
 from controller.health import DEGRADED, FAIL, OK
 from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
 from controller.loops import FAULT_ENV, Loops
@@ -30,7 +31,7 @@ from controller.probe import InterfaceBoundConnection
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
 from controller.state import ClusterState
 from core.description import ClusterDescription
-from core.eventlog import EventLog
+from core.eventlog import EventLog, ecs_timestamp
 from core.settings import ControllerSettings
 
 # How long the first proxy election waits for the other proxy to connect.
@@ -38,6 +39,7 @@ PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
 FLOW_RETRY_SECONDS = 1.0
 LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
+PASSIVE_RATE, PASSIVE_BURST = 100, 20   # real servers' RST and ICMP-error copies per second per switch
 BLOCK_CHECK_INTERVAL = 0.5
 READ_BACK = "as read back from the switch"   # a group whose buckets were not compared: modified once
 
@@ -57,9 +59,11 @@ class LvsController(app_manager.RyuApp):
         self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.connection_log = EventLog(os.environ.get(CONNECTIONS_ENV))
+        self.real_servers_by_ip = {w.ip: w.name for w in self.description.real_servers}
+        self.real_servers_by_mac = {w.service_interface.mac: w.name for w in self.description.real_servers}
         self.state_file = os.environ.get(STATE_ENV)
         self._restore_state()
-        self._meter_dropped = {}      # edge switch -> log copies its meter has dropped
+        self._meter_dropped = {}      # (edge switch, meter) -> copies the meter has dropped
         self.datapaths = {}           # switch name -> Datapath
         self.installed = {}           # switch name -> {FlowSpec.key: its cookie on the switch}
         self.installed_groups = {}    # switch name -> {group id: GroupSpec, or READ_BACK}
@@ -244,6 +248,16 @@ class LvsController(app_manager.RyuApp):
             self._request(name, request, lambda stats, part=part: self._read_back(name, datapath, part, stats))
         datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
 
+    def _meters(self, name):
+        """The meters an edge switch holds: the connection log's, and on a switch with real
+        servers the passive checks' copies'."""
+        if name in self.description.proxies:
+            return {}
+        meters = {LOG_METER: (LOG_RATE, LOG_BURST)}
+        if any(w.service_interface.switch == name for w in self.description.real_servers):
+            meters[PASSIVE_METER] = (PASSIVE_RATE, PASSIVE_BURST)
+        return meters
+
     def _read_back(self, name, datapath, part, stats):
         parts = self._reading.get(name)
         if parts is None or self.datapaths.get(name) is not datapath:
@@ -255,9 +269,11 @@ class LvsController(app_manager.RyuApp):
         self.installed[name] = {(s.table_id, s.priority, tuple(sorted(s.match.items()))): s.cookie
                                 for s in parts["flows"] if s.cookie & KIND_MASK in COOKIE_KINDS}
         self.installed_groups[name] = {g.group_id: READ_BACK for g in parts["groups"]}
-        if name not in self.description.proxies and not any(m.meter_id == LOG_METER for m in parts["meters"]):
-            for message in openflow.log_meter(datapath, LOG_METER, LOG_RATE, LOG_BURST):
-                datapath.send_msg(message)
+        held = {m.meter_id for m in parts["meters"]}
+        for meter_id, (rate, burst) in self._meters(name).items():
+            if meter_id not in held:
+                for message in openflow.rate_meter(datapath, meter_id, rate, burst):
+                    datapath.send_msg(message)
         self._read.add(name)
         self.reconcile()
 
@@ -367,6 +383,8 @@ class LvsController(app_manager.RyuApp):
             self.state.probe_reply(proxy, side)
         elif kind == COOKIE_LOG and side:
             self._log_connection(side, ev.msg)
+        elif kind == COOKIE_PASSIVE and side:
+            self._passive_signal(side, ev.msg)
         else:
             self.state.packet_in()
 
@@ -406,6 +424,22 @@ class LvsController(app_manager.RyuApp):
             self._health_changed(web.name)
             self.reconcile()
 
+    def _passive_signal(self, switch, msg):
+        """A real server's RST or an ICMP error about it: check it at once (rate-limited), and
+        take it out if the check fails (passive health checks)."""
+        server, signal = passive_signal(msg.data, self.real_servers_by_ip, self.real_servers_by_mac)
+        if server is not None and self.state.passive_signal(server, signal):
+            hub.spawn(self._extra_check, server, signal, switch, ecs_timestamp())
+
+    def _extra_check(self, server, signal, switch, seen_at):
+        result = self._probe(self.description.host(server))
+        self.event_log.emit("real-server-suspect", "%s: %s; an extra health check: %s" % (server, signal, result),
+                            destination_ip=self.description.host(server).ip, observer_name=switch,
+                            labels_result=result, labels_signal_at=seen_at)
+        if self.state.passive_check_result(server, signal, result):
+            self._health_changed(server)
+            self.reconcile()
+
     def _probe(self, web):
         connection = InterfaceBoundConnection(web.ip, self.description.http_port, self.management_interface,
                                               timeout=self.health_settings.timeout)
@@ -438,18 +472,25 @@ class LvsController(app_manager.RyuApp):
                 self._request(name, openflow.flow_stats_request(datapath, T_SELECTED),
                               lambda stats, proxy=name: self._selected_counters(proxy, stats))
             else:
-                self._request(name, openflow.meter_stats_request(datapath, LOG_METER),
-                              lambda stats, switch=name: self._meter_counted(switch, stats))
+                for meter_id in self._meters(name):
+                    self._request(name, openflow.meter_stats_request(datapath, meter_id),
+                                  lambda stats, switch=name, meter_id=meter_id: self._meter_counted(switch, meter_id,
+                                                                                                    stats))
 
-    def _meter_counted(self, switch, stats):
-        """Log how many connection-log copies the meter dropped since the last poll."""
+    def _meter_counted(self, switch, meter_id, stats):
+        """Log how many copies a meter dropped since the last poll (a flood of connection
+        attempts, or of RSTs and ICMP errors, is metered: the controller's work stays bounded)."""
         dropped = sum(band.packet_band_count for stat in stats for band in stat.band_stats)
-        before = self._meter_dropped.get(switch, 0)
-        self._meter_dropped[switch] = dropped
-        if dropped > before:
+        before = self._meter_dropped.get((switch, meter_id), 0)
+        self._meter_dropped[(switch, meter_id)] = dropped
+        if dropped <= before:
+            return
+        what = "connection-log copies" if meter_id == LOG_METER else "copies of real servers' RSTs and ICMP errors"
+        if meter_id == LOG_METER:
             self.state.log_copies_dropped += dropped - before
-            self.event_log.emit("log-copies-dropped", "the log meter of %s dropped %d connection-log copies"
-                                % (switch, dropped - before), observer_name=switch, labels_dropped=dropped - before)
+        self.event_log.emit("log-copies-dropped" if meter_id == LOG_METER else "passive-copies-dropped",
+                            "the meter of %s dropped %d %s" % (switch, dropped - before, what),
+                            observer_name=switch, labels_dropped=dropped - before)
 
     def _request(self, name, request, on_reply):
         """Send a multipart request (to the datapath it was made for: the switch may have left

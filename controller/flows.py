@@ -46,7 +46,7 @@ from typing import Optional, Tuple
 from ryu.lib.packet.arp import ARP_REPLY, ARP_REQUEST
 from ryu.lib.packet.ether_types import ETH_TYPE_ARP as ETH_ARP, ETH_TYPE_IP as ETH_IP
 from ryu.lib.packet.in_proto import IPPROTO_ICMP as PROTO_ICMP, IPPROTO_TCP as PROTO_TCP, IPPROTO_UDP as PROTO_UDP
-from ryu.lib.packet.tcp import TCP_ACK, TCP_FIN, TCP_SYN
+from ryu.lib.packet.tcp import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from ryu.ofproto.ofproto_v1_3 import OFPP_CONTROLLER as CONTROLLER, OFPP_IN_PORT as IN_PORT, OFPP_LOCAL as LOCAL
 
 from core.description import tunnel_mac
@@ -61,6 +61,8 @@ T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
 GROUP_SELECT = 1              # on proxies: the Maglev slots
 GROUP_SPREAD = 1              # on s_pub, active-active: the proxies
 LOG_METER = 1
+PASSIVE_METER = 2             # on edge switches with real servers: their RSTs and ICMP errors
+ICMP_DEST_UNREACH = 3
 NEW_FLOW_IDLE = 30            # s a UDP/ICMP flow stays "seen" (not logged again) while idle
 
 # Priorities, one table for the whole pipeline (as FAUCET's valve_of keeps one).
@@ -81,7 +83,8 @@ COOKIE_LB = 0x3
 COOKIE_PROBE = 0x4
 COOKIE_BLOCK = 0x5
 COOKIE_LOG = 0x6
-COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG)
+COOKIE_PASSIVE = 0x7
+COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE)
 KIND_MASK = 0xffffffff        # the low half of a switch's cookie: the kind; the high half: a fingerprint
 
 
@@ -191,6 +194,7 @@ class BalancerView:
     server_ids: Tuple[Tuple[str, int], ...]
     blocked: Tuple[str, ...] = ()       # sources dropped at the public edge
     healthy: Tuple[str, ...] = ()       # real servers whose connections stay with them
+    passive_checks: bool = True         # copy real servers' RSTs and ICMP errors to the controller
 
     def server_id(self, name):
         return dict(self.server_ids)[name]
@@ -237,6 +241,26 @@ def connection_log_flows():
     flows.append(FlowSpec.make(PRI_MATCH, [], table_id=T_LOG_NEW, cookie=COOKIE_LOG, reg3=1))
     flows.append(FlowSpec.make(PRI_BROAD, [LearnSeen(T_SEEN)] + to_controller, table_id=T_LOG_NEW,
                                cookie=COOKIE_LOG, eth_type=ETH_IP))
+    return flows
+
+
+def passive_check_flows(d, switch):
+    """On an edge switch with real servers (s_lan, s_far), after forwarding: a metered copy to the
+    controller of each TCP RST from a real server's service port and of each ICMP
+    destination-unreachable, the signals of a real server gone (passive health checks; the
+    controller confirms each with an active check before acting)."""
+    to_controller = [Meter(PASSIVE_METER), Output(CONTROLLER)]
+    # By the server's MAC: in DR and TUN its replies come from the VIP.
+    flows = [FlowSpec.make(PRI_HIGH, to_controller, table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
+                           eth_src=web.service_interface.mac, ip_proto=PROTO_TCP, tcp_src=d.http_port,
+                           tcp_flags=(TCP_RST, TCP_RST))
+             for web in d.real_servers if web.service_interface.switch == switch]
+    if flows:
+        # The controller's own health checks meeting a dead server: already checks, not signals.
+        flows.append(FlowSpec.make(PRI_SYNC, [], table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
+                                   ip_proto=PROTO_TCP, ipv4_dst=d.management_ip, tcp_flags=(TCP_RST, TCP_RST)))
+        flows.append(FlowSpec.make(PRI_HIGH, to_controller, table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
+                                   ip_proto=PROTO_ICMP, icmpv4_type=ICMP_DEST_UNREACH))
     return flows
 
 
@@ -442,7 +466,8 @@ def switch_flows(description, switch, view):
     """Every flow a switch should hold, given the balancer's state."""
     if description.switch(switch).role == "proxy":
         return proxy_flows(description, switch, view)
-    return edge_l2_flows(description, switch) + steering_flows(description, switch, view) + connection_log_flows()
+    flows = edge_l2_flows(description, switch) + steering_flows(description, switch, view) + connection_log_flows()
+    return flows + (passive_check_flows(description, switch) if view.passive_checks else [])
 
 
 def switch_groups(description, switch, view):

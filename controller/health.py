@@ -23,6 +23,7 @@ class ServerHealth:
         self.good = 0                 # good probes in a row
         self.bad = 0                  # bad probes in a row, of either kind
         self.last_change_cause = None
+        self.last_extra_check = float("-inf")
 
     def probe_result(self, result):
         """Feed one probe result; True when the state changed."""
@@ -34,6 +35,20 @@ class ServerHealth:
         if self.state in (UP, UNKNOWN) and self.bad < self.settings.fall:
             return False
         return self._become(STATE_OF_RESULT[result], "%d bad health checks, last: %s" % (self.bad, result))
+
+    def passive_signal(self, now):
+        """A RST or ICMP error from the server was seen: True if an extra check is due now (at
+        most one per check interval, so that provoked RSTs cannot make the controller probe
+        without bound)."""
+        if now - self.last_extra_check < self.settings.interval:
+            return False
+        self.last_extra_check = now
+        return True
+
+    def confirm_failure(self, signal):
+        """An extra check after `signal` failed: out at once, without waiting for `fall`."""
+        self.good = 0
+        return self._become(DOWN, "%s, then a failed check" % signal)
 
     def resume(self, state):
         """Start from a state known before a restart (not unknown), so that a restarted

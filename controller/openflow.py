@@ -123,8 +123,8 @@ def gratuitous_arp(ip, mac):
                                dst_ip=ip))
 
 
-def log_meter(datapath, meter_id, rate, burst):
-    """A drop band of `rate` packets per second: how many log copies may reach the controller."""
+def rate_meter(datapath, meter_id, rate, burst):
+    """A drop band of `rate` packets per second: how many copies may reach the controller."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return [parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=meter_id),
             parser.OFPMeterMod(datapath, command=ofp.OFPMC_ADD, flags=ofp.OFPMF_PKTPS | ofp.OFPMF_BURST

@@ -10,9 +10,10 @@ import time
 import zlib
 
 from controller.flows import BalancerView, server_ids
-from controller.health import HEALTH_STATES, ServerHealth, usable
+from controller.health import FAIL, HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import ProxyGroup
+from core.eventlog import ecs_timestamp
 from core.settings import HealthSettings, ProxyPolicy
 
 DEFAULT_WEIGHT = 1
@@ -53,6 +54,8 @@ class ClusterState:
         self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
         self.counters = {}            # proxy -> {server: {"opened", "closed", "packets", "bytes"}}
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
+        self.passive_checks = health_settings.passive
+        self.passive_signals = {}     # real server -> its last passive signal: {"at", "signal", "checked"}
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
                                for w in description.real_servers}
         self.proxies = ProxyGroup(description, proxy_policy, clock)
@@ -109,6 +112,18 @@ class ClusterState:
     def probe_result(self, server, result):
         """A health check's result; True when the server's health changed."""
         return self.health[server].probe_result(result)
+
+    def passive_signal(self, server, signal):
+        """A RST or ICMP error from a real server, seen by its switch: True if an extra active
+        check is due now (see ServerHealth.passive_signal)."""
+        due = self.health[server].passive_signal(self.clock())
+        self.passive_signals[server] = {"at": ecs_timestamp(), "signal": signal, "checked": due}
+        return due
+
+    def passive_check_result(self, server, signal, result):
+        """The extra check's result: True if the real server's health changed (a failed check
+        takes it out at once; an answer, even a degraded one, changes nothing)."""
+        return result == FAIL and self.health[server].confirm_failure(signal)
 
     def settle_election(self):
         """End the start-up hold (see controller/proxies.py); the election's record, if any."""
@@ -272,6 +287,7 @@ class ClusterState:
         weights = {name: self.weights[name] for name in self.members}
         healthy = self.healthy()
         return BalancerView(active_proxies=self.proxies.active, blocked=tuple(sorted(self.blocks)),
+                            passive_checks=self.passive_checks,
                             table=tuple(lookup_table(weights, healthy)), healthy=tuple(sorted(healthy)),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
@@ -321,6 +337,7 @@ class ClusterState:
                 "in_service": web.name in self.members, "weight": self.weights[web.name],
                 "state": self.real_server_state(web), "slots": table.count(web.name),
                 "last_change": self.health[web.name].last_change_cause,
+                "last_passive_signal": self.passive_signals.get(web.name),
                 "active_connections": active_connections(active.get(web.name, {})),
                 "packets": sum(t.get("packets", 0) for t in traffic),
                 "bytes": sum(t.get("bytes", 0) for t in traffic),

@@ -190,6 +190,11 @@ class ClusterDescription:
         return (self.public_edge, self.lan_edge)
 
     @property
+    def management_ip(self):
+        """The controller's address on the real servers' LAN (its health checks come from it)."""
+        return self.hosts_with_role("management")[0].interfaces[0].ip
+
+    @property
     def router(self):
         """r0, between the public side and the LAN (and the remote net)."""
         return self.hosts_with_role("router")[0]

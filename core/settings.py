@@ -68,6 +68,7 @@ class HealthSettings(Checked):
     timeout: float = seconds(0.3, 0.01, 60)      # a probe may take
     fall: int = integer(2, 1, 100)               # bad probes in a row that fail a server
     rise: int = integer(2, 1, 100)               # good probes in a row that restore it
+    passive: bool = flag(True)                   # a real server's RST or ICMP error triggers a check at once
 
 
 @dataclass(frozen=True)
@@ -144,11 +145,15 @@ def add_health_arguments(parser):
                         help="failed checks in a row that take a real server out (default %d)" % defaults.fall)
     parser.add_argument("--health-rise", type=int, default=defaults.rise,
                         help="good checks in a row that bring it back (default %d)" % defaults.rise)
+    parser.add_argument("--health-passive", choices=("on", "off"), default="on" if defaults.passive else "off",
+                        help="passive checks: a real server's RST or ICMP error seen by its switch triggers an "
+                             "active check at once, and a failed one takes it out (default on)")
 
 
 def health_from_arguments(args):
     """HealthSettings from the parsed --health-* flags; ValueError if they make no sense."""
-    return HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise)
+    return HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise,
+                          passive=args.health_passive == "on")
 
 
 def add_proxy_arguments(parser):

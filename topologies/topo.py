@@ -23,7 +23,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.curre
 from core.description import SDN, VIP, describe  # noqa: E402  (mn --custom loads this file by path)
 
 OFFLOADS_OFF = "ethtool -K %s tx off tso off gso off >/dev/null 2>&1"
-RECONNECT_MAX_BACKOFF_MS = 1000
 
 
 def kernel_datapath_available():
@@ -61,8 +60,6 @@ class ClusterSwitch(OVSSwitch):
 
     def start(self, controllers):
         super().start(controllers)
-        # Reconnect to a restarted controller within a second (Open vSwitch backs off to 8 s).
-        self.vsctl("-- set controller %s max_backoff=%d" % (self.name, RECONNECT_MAX_BACKOFF_MS))
         for intf in self.intfList():
             if intf.name != "lo":
                 self.cmd("ip link set dev %s arp off" % intf.name)

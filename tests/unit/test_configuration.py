@@ -91,7 +91,7 @@ def test_the_controller_launcher_refuses_a_bad_flag_naming_it(argv, message, cap
     ('{"health": {"fall": true}}', "health fall must be an integer from 1 to 100, got True"),
     ('{"proxy_policy": {"mode": "both"}}', "proxy mode must be active-standby or active-active, got 'both'"),
     ('{"proxy_policy": {"probe_interval": "fast"}}', "proxy probe_interval must be from 0.01 to 60 seconds"),
-    ('{"health": {"every": 1}}', "health must be an object with some of: fall, interval, rise, timeout"),
+    ('{"health": {"every": 1}}', "health must be an object with some of: fall, interval, passive, rise, timeout"),
     ('{"healthy": {}}', "must be an object with some of: health, proxy_policy"),
     ('[1, 2]', "must be an object with some of: health, proxy_policy"),
     ('{"health": ', "not JSON: Expecting value"),

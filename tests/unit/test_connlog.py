@@ -1,7 +1,7 @@
 """Connection-log copies become ECS records (real packets built with Ryu's packet library)."""
 from ryu.lib.packet import arp, ethernet, icmp, ipv4, tcp
 
-from controller.connlog import connection_record
+from controller.connlog import connection_record, passive_signal
 from controller.openflow import build_frame as frame
 
 ETH = ethernet.ethernet(dst="00:00:5e:00:01:01", src="02:00:0a:00:00:0b", ethertype=0x0800)
@@ -22,3 +22,31 @@ def test_copies_become_ecs_records():
     assert ping["network.transport"] == "icmp" and ping["icmp.type"] == 8 and "event.outcome" not in ping
     assert connection_record(who, "s_pub") is None
     assert syn["@timestamp"].endswith("Z")
+
+
+SERVERS = {"10.0.1.11": "web1", "10.0.3.11": "web3"}
+MACS = {"02:00:0a:00:01:0b": "web1"}
+WEB1 = ethernet.ethernet(dst="00:00:5e:00:01:02", src="02:00:0a:00:01:0b", ethertype=0x0800)
+
+
+def test_a_real_servers_rst_and_an_icmp_error_about_one_are_passive_signals():
+    rst = frame(WEB1, ipv4.ipv4(src="10.0.1.11", dst="10.0.0.11", proto=6),
+                tcp.tcp(src_port=80, dst_port=40000, bits=tcp.TCP_RST | tcp.TCP_ACK))
+    rst_from_the_vip = frame(WEB1, ipv4.ipv4(src="10.0.0.100", dst="10.0.0.11", proto=6),      # DR, TUN
+                             tcp.tcp(src_port=80, dst_port=40000, bits=tcp.TCP_RST))
+    quoted = ipv4.ipv4(src="10.0.0.11", dst="10.0.3.11", proto=6).serialize(b"", None) + bytes(8)
+    unreachable = frame(ETH, ipv4.ipv4(src="10.0.3.1", dst="10.0.0.11", proto=1),
+                        icmp.icmp(type_=3, code=1, data=icmp.dest_unreach(data=quoted)))
+    assert passive_signal(rst, SERVERS, MACS) == ("web1", "a RST from 10.0.1.11:80 to 10.0.0.11:40000")
+    assert passive_signal(rst_from_the_vip, SERVERS, MACS) == ("web1", "a RST from 10.0.0.100:80 to 10.0.0.11:40000")
+    assert passive_signal(unreachable, SERVERS, MACS) == (
+        "web3", "an ICMP destination unreachable (code 1) about 10.0.3.11 from 10.0.3.1")
+
+
+def test_anything_else_is_no_passive_signal():
+    from_a_client = frame(ETH, ipv4.ipv4(src="10.0.0.11", dst="10.0.0.100", proto=6),
+                          tcp.tcp(src_port=40000, dst_port=80, bits=tcp.TCP_RST))
+    truncated = frame(ETH, ipv4.ipv4(src="10.0.3.1", dst="10.0.0.11", proto=1),
+                      icmp.icmp(type_=3, code=1, data=icmp.dest_unreach(data=b"\x45\x00")))
+    for data in (from_a_client, truncated, b"", bytes(60)):
+        assert passive_signal(data, SERVERS, MACS) == (None, None)

@@ -1,9 +1,10 @@
 import pytest
 
-from controller.flows import (BROADCAST, COOKIE_LOG, COOKIE_PROBE, ETH_PROBE, GROUP_SELECT, GROUP_SPREAD, IN_PORT,
-                              LOCAL, LOG_METER, SYNC_MAC, T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW,
-                              T_SEEN, T_SELECTED, Conntrack, Group, GroupSpec, LearnSeen, Meter, Output, Resubmit,
-                              SetField, diff, switch_flows, switch_groups, sync_source)
+from controller.flows import (BROADCAST, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, ETH_PROBE,
+                              GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER, SYNC_MAC,
+                              T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECTED, Conntrack,
+                              Group, GroupSpec, LearnSeen, Meter, Output, Resubmit, SetField, diff, switch_flows,
+                              switch_groups, sync_source)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
 from core.description import describe, tunnel_mac
@@ -44,13 +45,16 @@ def test_broadcast_floods_to_the_other_hosts_and_never_to_a_proxy():
 
 
 @pytest.mark.parametrize("mode", ["nat", "tun", "dr"])
-def test_only_probes_and_metered_log_copies_are_sent_to_the_controller(mode):
+def test_only_probes_and_metered_copies_are_sent_to_the_controller(mode):
     d = describe(mode=mode)
     for switch in d.switches:
         for flow in switch_flows(d, switch.name, view(d)):
             if CONTROLLER in outputs(flow):
                 if flow.cookie == COOKIE_LOG:
                     assert flow.table_id in (T_LOG, T_LOG_NEW) and Meter(LOG_METER) in flow.actions
+                elif flow.cookie == COOKIE_PASSIVE:
+                    assert flow.table_id == T_LOG and Meter(PASSIVE_METER) in flow.actions
+                    assert switch.name in ("s_lan", "s_far")
                 else:
                     assert flow.match_dict["eth_type"] == ETH_PROBE and flow.cookie == COOKIE_PROBE
 
@@ -234,4 +238,20 @@ def test_blocked_sources_are_dropped_first_at_the_public_edge():
     drop = [f for f in flows if f.match_dict.get("ipv4_src") == "10.0.0.13"]
     assert len(drop) == 1 and drop[0].actions == (Resubmit(T_LOG),)     # dropped, but logged
     assert drop[0].priority > max(f.priority for f in flows if f is not drop[0])
-    assert not [f for f in switch_flows(D, "s_lan", state.view()) if "ipv4_src" in f.match_dict]
+    assert not [f for f in switch_flows(D, "s_lan", state.view()) if f.cookie == COOKIE_BLOCK]
+
+
+def test_real_servers_rsts_and_icmp_errors_are_copied_after_forwarding_on_their_edge_only():
+    d = describe(mode="tun", webs=2, remote_webs=1)
+    for switch, servers in (("s_lan", {"web1", "web2"}), ("s_far", {"web3"}), ("s_pub", set())):
+        passive = [f for f in switch_flows(d, switch, view(d)) if f.cookie == COOKIE_PASSIVE]
+        rsts = [f for f in passive if "eth_src" in f.match_dict]      # by MAC: DR and TUN answer from the VIP
+        assert {f.match_dict["eth_src"] for f in rsts} == {d.host(w).service_interface.mac for w in servers}
+        assert all(f.match_dict["tcp_src"] == 80 and f.match_dict["tcp_flags"] == (4, 4) for f in rsts)
+        # and one for ICMP unreachables, one keeping the controller's own checks' RSTs to itself
+        assert len(passive) == len(servers) + (2 if servers else 0)
+        own = [f for f in passive if f.match_dict.get("ipv4_dst") == d.management_ip]
+        assert all(f.actions == () and f.priority > p.priority for f in own for p in passive if p not in own)
+    off = view(d)
+    off = type(off)(**dict(off.__dict__, passive_checks=False))
+    assert not [f for f in switch_flows(d, "s_lan", off) if f.cookie == COOKIE_PASSIVE]

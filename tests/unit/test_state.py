@@ -139,3 +139,37 @@ def test_a_snapshot_of_another_cluster_is_refused():
     s = state()
     with pytest.raises(ValueError, match="saved for another cluster"):
         s.restore(other, wall_now=0.0)
+
+
+def test_a_passive_signal_checks_at_once_and_a_failed_check_takes_the_server_out():
+    clock = Clock(10.0)
+    s = ClusterState(describe(), clock=clock)
+    assert s.passive_signal("web1", "a RST from 10.0.1.11:80")
+    assert not s.passive_signal("web1", "a RST from 10.0.1.11:80")      # within the interval: no second check
+    assert s.passive_check_result("web1", "a RST from 10.0.1.11:80", FAIL)
+    assert s.health["web1"].state == "down" and "web1" not in s.view().table
+    assert s.health["web1"].last_change_cause == "a RST from 10.0.1.11:80, then a failed check"
+    assert s.backends()["backends"][0]["last_passive_signal"]["signal"] == "a RST from 10.0.1.11:80"
+
+
+def test_a_passive_signal_from_a_healthy_server_changes_nothing():
+    clock = Clock(10.0)
+    s = ClusterState(describe(), clock=clock)
+    s.probe_result("web2", OK)
+    table = s.view().table
+    for i in range(50):                  # provoked RSTs (bare ACKs), 100 per second
+        if s.passive_signal("web2", "a RST"):
+            assert not s.passive_check_result("web2", "a RST", OK)
+            assert not s.passive_check_result("web2", "a RST", DEGRADED)
+        clock.now += 0.01
+    assert s.view().table == table and s.health["web2"].state == "up"
+
+
+def test_extra_checks_are_rate_limited_to_one_per_interval():
+    clock = Clock(0.0)
+    s = ClusterState(describe(), clock=clock)
+    due = 0
+    for _ in range(100):                 # 1 s of signals every 10 ms
+        due += s.passive_signal("web1", "a RST")
+        clock.now += 0.01
+    assert due == 5                      # interval 0.2 s
