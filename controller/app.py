@@ -12,6 +12,7 @@ import json
 import os
 import time
 
+from eventlet import tpool
 from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.controller import ofp_event
@@ -33,6 +34,15 @@ from controller.state import ClusterState
 from core.description import ClusterDescription
 from core.eventlog import EventLog, ecs_timestamp
 from core.settings import ControllerSettings
+
+
+def write_atomically(path, text):
+    """Replace a file's content so that a crash mid-write leaves the old content."""
+    partial = path + ".partial"
+    with open(partial, "w") as f:
+        f.write(text)
+    os.replace(partial, path)
+
 
 # How long the first proxy election waits for the other proxy to connect.
 PROXY_SETTLE_SECONDS = 1.0
@@ -62,6 +72,7 @@ class LvsController(app_manager.RyuApp):
         self.real_servers_by_ip = {w.ip: w.name for w in self.description.real_servers}
         self.real_servers_by_mac = {w.service_interface.mac: w.name for w in self.description.real_servers}
         self.state_file = os.environ.get(STATE_ENV)
+        self._saved_state = None
         self._restore_state()
         self._meter_dropped = {}      # (edge switch, meter) -> copies the meter has dropped
         self.datapaths = {}           # switch name -> Datapath
@@ -181,13 +192,15 @@ class LvsController(app_manager.RyuApp):
                                len(self.state.blocks)))
 
     def _save_state(self):
-        """Write the state a restart must not lose, atomically (a crash mid-write leaves the old)."""
+        """Write the state a restart must not lose, when it changed, before the flows that follow
+        from it are sent. In a worker thread: file writes do not yield, and a rename waiting on
+        the disk's journal once held the whole controller (its probes unanswered) for 0.8 s."""
         if not self.state_file:
             return
-        partial = self.state_file + ".partial"
-        with open(partial, "w") as f:
-            json.dump(self.state.snapshot(wall_now=time.time()), f)
-        os.replace(partial, self.state_file)
+        snapshot = self.state.snapshot(wall_now=time.time())
+        if snapshot != self._saved_state:
+            tpool.execute(write_atomically, self.state_file, json.dumps(snapshot))
+            self._saved_state = snapshot
 
     def _write_flows(self):
         self._save_state()

@@ -225,7 +225,7 @@ class ClusterState:
         now = self.clock()
         return {"version": SNAPSHOT_VERSION, "cluster": self.cluster_id,
                 "weights": dict(self.weights), "members": sorted(self.members),
-                "blocks": {ip: {"until": round(wall_now + b["until"] - now, 3), "reason": b["reason"]}
+                "blocks": {ip: {"until": round(wall_now + b["until"] - now), "reason": b["reason"]}
                            for ip, b in self.blocks.items()},
                 "active_proxies": list(self.proxies.active),
                 "health": {name: h.state for name, h in self.health.items()}}
