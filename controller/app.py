@@ -22,9 +22,9 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.connlog import connection_record, passive_signal
-from controller.flows import (COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, KIND_MASK, LOG_METER,
-                              PASSIVE_METER, T_FORWARD, T_SELECTED, TCP_ACK, TCP_FIN, TCP_SYN, FlowSpec, diff,
-                              switch_flows, switch_groups)
+from controller.flows import (COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, FIN_SET, KIND_MASK, LOG_METER,
+                              PASSIVE_METER, SYN_ONLY, T_FORWARD, T_SELECTED, FlowSpec, diff, switch_flows,
+                              switch_groups)
 from controller.health import DEGRADED, FAIL, OK
 from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
 from controller.loops import FAULT_ENV, Loops
@@ -50,6 +50,8 @@ STATS_INTERVAL = 1.0
 FLOW_RETRY_SECONDS = 1.0
 LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
 PASSIVE_RATE, PASSIVE_BURST = 100, 20   # real servers' RST and ICMP-error copies per second per switch
+METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      # event, what a meter drops
+               PASSIVE_METER: ("passive-copies-dropped", "copies of real servers' RSTs and ICMP errors")}
 BLOCK_CHECK_INTERVAL = 0.5
 READ_BACK = "as read back from the switch"   # a group whose buckets were not compared: modified once
 
@@ -64,7 +66,7 @@ class LvsController(app_manager.RyuApp):
         settings = ControllerSettings.from_json(os.environ.get(SETTINGS_ENV, "{}"))
         self.health_settings = settings.health
         # health checks leave through this interface only (controller/probe.py)
-        self.management_interface = self.description.hosts_with_role("management")[0].interfaces[0].name
+        self.management_interface = self.description.management_interface.name
         self.proxy_policy = settings.proxy_policy
         self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
@@ -267,7 +269,7 @@ class LvsController(app_manager.RyuApp):
         if name in self.description.proxies:
             return {}
         meters = {LOG_METER: (LOG_RATE, LOG_BURST)}
-        if any(w.service_interface.switch == name for w in self.description.real_servers):
+        if self.description.real_servers_on(name):
             meters[PASSIVE_METER] = (PASSIVE_RATE, PASSIVE_BURST)
         return meters
 
@@ -445,9 +447,10 @@ class LvsController(app_manager.RyuApp):
             hub.spawn(self._extra_check, server, signal, switch, ecs_timestamp())
 
     def _extra_check(self, server, signal, switch, seen_at):
-        result = self._probe(self.description.host(server))
+        web = self.description.host(server)
+        result = self._probe(web)
         self.event_log.emit("real-server-suspect", "%s: %s; an extra health check: %s" % (server, signal, result),
-                            destination_ip=self.description.host(server).ip, observer_name=switch,
+                            destination_ip=web.ip, observer_name=switch,
                             labels_result=result, labels_signal_at=seen_at)
         if self.state.passive_check_result(server, signal, result):
             self._health_changed(server)
@@ -498,11 +501,10 @@ class LvsController(app_manager.RyuApp):
         self._meter_dropped[(switch, meter_id)] = dropped
         if dropped <= before:
             return
-        what = "connection-log copies" if meter_id == LOG_METER else "copies of real servers' RSTs and ICMP errors"
         if meter_id == LOG_METER:
             self.state.log_copies_dropped += dropped - before
-        self.event_log.emit("log-copies-dropped" if meter_id == LOG_METER else "passive-copies-dropped",
-                            "the meter of %s dropped %d %s" % (switch, dropped - before, what),
+        action, what = METER_DROPS[meter_id]
+        self.event_log.emit(action, "the meter of %s dropped %d %s" % (switch, dropped - before, what),
                             observer_name=switch, labels_dropped=dropped - before)
 
     def _request(self, name, request, on_reply):
@@ -538,12 +540,12 @@ class LvsController(app_manager.RyuApp):
             counters = totals.setdefault(server, {"packets": 0, "bytes": 0, "closed": 0})
             counters["packets"] += stat.packet_count
             counters["bytes"] += stat.byte_count
-            if match.get("tcp_flags") == (TCP_FIN, TCP_FIN):
+            if match.get("tcp_flags") == FIN_SET:
                 counters["closed"] += stat.packet_count
         for server, counters in totals.items():
             self.state.update_counters(proxy, server, **counters)
 
     def _selected_counters(self, proxy, stats):
         for server, match, stat in self._per_server(stats):
-            if match.get("tcp_flags") == (TCP_SYN, TCP_SYN | TCP_ACK):
+            if match.get("tcp_flags") == SYN_ONLY:
                 self.state.update_counters(proxy, server, opened=stat.packet_count)

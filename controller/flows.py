@@ -76,6 +76,11 @@ PRI_BROAD = 90       # the general case under PRI_MATCH: broadcast, a flow's fir
 PRI_DEFAULT = 10     # the default route
 PRI_MISS = 0         # what matched nothing more specific
 
+# tcp_flags matches (value, mask)
+SYN_ONLY = (TCP_SYN, TCP_SYN | TCP_ACK)     # a connection's first packet
+FIN_SET = (TCP_FIN, TCP_FIN)
+RST_SET = (TCP_RST, TCP_RST)
+
 # Cookies tag what installed a flow.
 COOKIE_L2 = 0x1
 COOKIE_STEER = 0x2
@@ -235,7 +240,7 @@ def connection_log_flows():
     the first packet of every UDP or ICMP flow (then remembered for NEW_FLOW_IDLE seconds)."""
     to_controller = [Meter(LOG_METER), Output(CONTROLLER)]
     flows = [FlowSpec.make(PRI_MATCH, to_controller, table_id=T_LOG, cookie=COOKIE_LOG, eth_type=ETH_IP,
-                           ip_proto=PROTO_TCP, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK))]
+                           ip_proto=PROTO_TCP, tcp_flags=SYN_ONLY)]
     flows += [FlowSpec.make(PRI_BROAD, [Resubmit(T_SEEN), Resubmit(T_LOG_NEW)], table_id=T_LOG, cookie=COOKIE_LOG,
                             eth_type=ETH_IP, ip_proto=proto) for proto in (PROTO_UDP, PROTO_ICMP)]
     flows.append(FlowSpec.make(PRI_MATCH, [], table_id=T_LOG_NEW, cookie=COOKIE_LOG, reg3=1))
@@ -253,12 +258,12 @@ def passive_check_flows(d, switch):
     # By the server's MAC: in DR and TUN its replies come from the VIP.
     flows = [FlowSpec.make(PRI_HIGH, to_controller, table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
                            eth_src=web.service_interface.mac, ip_proto=PROTO_TCP, tcp_src=d.http_port,
-                           tcp_flags=(TCP_RST, TCP_RST))
-             for web in d.real_servers if web.service_interface.switch == switch]
+                           tcp_flags=RST_SET)
+             for web in d.real_servers_on(switch)]
     if flows:
         # The controller's own health checks meeting a dead server: already checks, not signals.
         flows.append(FlowSpec.make(PRI_SYNC, [], table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
-                                   ip_proto=PROTO_TCP, ipv4_dst=d.management_ip, tcp_flags=(TCP_RST, TCP_RST)))
+                                   ip_proto=PROTO_TCP, ipv4_dst=d.management_ip, tcp_flags=RST_SET))
         flows.append(FlowSpec.make(PRI_HIGH, to_controller, table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
                                    ip_proto=PROTO_ICMP, icmpv4_type=ICMP_DEST_UNREACH))
     return flows
@@ -380,7 +385,7 @@ def connection_flows(view):
     which follows one direction and cannot see it close)."""
     select = [Group(GROUP_SELECT)]
     flows = [FlowSpec.make(PRI_HIGH, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, eth_type=ETH_IP,
-                           ip_proto=PROTO_TCP, tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK)),
+                           ip_proto=PROTO_TCP, tcp_flags=SYN_ONLY),
              FlowSpec.make(PRI_MISS, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB)]
     for server in view.healthy:
         sid = view.server_id(server)
@@ -412,7 +417,7 @@ def selected_flows(d, view):
         copy = [SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(sid)), Output(IN_PORT)]
         flows.append(FlowSpec.make(PRI_NARROW, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB,
                                    reg1=sid, eth_type=ETH_IP, ip_proto=PROTO_TCP,
-                                   tcp_flags=(TCP_SYN, TCP_SYN | TCP_ACK)))
+                                   tcp_flags=SYN_ONLY))
         flows.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB, reg1=sid))
     return flows
 
@@ -437,7 +442,7 @@ def forward_flows(d, proxy, view, downlink):
         actions, sid = forward_actions(d, proxy, web, downlink), view.server_id(web.name)
         flows += [FlowSpec.make(PRI_MATCH, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid),
                   FlowSpec.make(PRI_NARROW, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid,
-                                ip_proto=PROTO_TCP, tcp_flags=(TCP_FIN, TCP_FIN))]
+                                ip_proto=PROTO_TCP, tcp_flags=FIN_SET)]
     return flows
 
 

@@ -190,9 +190,17 @@ class ClusterDescription:
         return (self.public_edge, self.lan_edge)
 
     @property
+    def management_interface(self):
+        """The controller's interface on the real servers' LAN (its health checks leave by it)."""
+        return self.hosts_with_role("management")[0].interfaces[0]
+
+    @property
     def management_ip(self):
-        """The controller's address on the real servers' LAN (its health checks come from it)."""
-        return self.hosts_with_role("management")[0].interfaces[0].ip
+        return self.management_interface.ip
+
+    def real_servers_on(self, switch):
+        """The real servers whose service interface is cabled to `switch`."""
+        return [w for w in self.real_servers if w.service_interface.switch == switch]
 
     @property
     def router(self):

@@ -271,16 +271,22 @@ class Cluster:
                                             "tun": "VXLAN endpoints on proxies and real servers"}[d.mode])
 
     def _set_up_proxy(self, proxy):
-        """The proxy's root-namespace set-up (TUN). OVS learns the address just given to the
-        bridge's LOCAL port asynchronously, and refuses a route through it until then: retry."""
-        for command in forwarding.proxy_setup(self.description, proxy):
+        """The proxy's root-namespace set-up (TUN)."""
+        self._root_commands(forwarding.proxy_setup(self.description, proxy), proxy)
+
+    @staticmethod
+    def _root_commands(commands, what):
+        """Run commands in the root namespace; ClusterError naming `what` for the first that fails.
+        OVS learns an address just given to a bridge's LOCAL port asynchronously, and refuses a
+        route through it until then: a route is retried."""
+        for command in commands:
             for _ in range(20):
                 result = sh(*command.split())
                 if result.returncode == 0 or "ovs/route/add" not in command:
                     break
                 time.sleep(0.1)
             if result.returncode != 0:
-                raise ClusterError("setting up %s failed: %s: %s" % (proxy, command, result.stderr.strip()))
+                raise ClusterError("setting up %s failed: %s: %s" % (what, command, result.stderr.strip()))
 
     def _set_up_conntrack(self):
         """The proxies' connection tracking (forwarding.conntrack_setup). Zone timeouts live in
@@ -289,10 +295,7 @@ class Cluster:
         if self.description.proxies and sh("ovs-vsctl", "get", "Open_vSwitch", ".", "datapaths:" + dp).returncode:
             sh("ovs-vsctl", "--", "--id=@dp", "create", "Datapath", "datapath_version=0",
                "--", "set", "Open_vSwitch", ".", "datapaths:%s=@dp" % dp)
-        for command in forwarding.conntrack_setup(self.description, dp):
-            result = sh(*command.split())
-            if result.returncode != 0:
-                raise ClusterError("setting up connection tracking failed: %s: %s" % (command, result.stderr.strip()))
+        self._root_commands(forwarding.conntrack_setup(self.description, dp), "connection tracking")
 
     def _undo_forwarding(self):
         d = self.description

@@ -70,7 +70,7 @@ def proxy_setup(d, proxy):
         "ovs-appctl ovs/route/add %s %s pkt_mark=%d" % (_lan_network(d), proxy, t.pkt_mark),
     ]
     # Static neighbours: the real servers' MACs are known, no ARP round trip before the first packet.
-    local = [w for w in d.real_servers if w.service_interface.switch == d.lan_edge]
+    local = d.real_servers_on(d.lan_edge)
     commands += ["ovs-appctl tnl/neigh/set %s %s %s" % (proxy, web.ip, web.service_interface.mac)
                  for web in local]
     remote = _remote_network(d)

@@ -103,8 +103,7 @@ def management_routes(desc):
     """Routes of the management interface: each LAN real server and r0 directly, remote real
     servers through r0."""
     router = desc.router.interface_on(desc.lan_edge).ip
-    routes = ["%s/32" % router] + ["%s/32" % w.ip for w in desc.real_servers
-                                   if w.service_interface.switch == desc.lan_edge]
+    routes = ["%s/32" % router] + ["%s/32" % w.ip for w in desc.real_servers_on(desc.lan_edge)]
     remote = desc.router.interface_on(desc.remote_edge)
     if remote:
         network = ipaddress.ip_interface("%s/%d" % (remote.ip, remote.prefixlen)).network
