@@ -44,7 +44,7 @@ def write_atomically(path, text):
     os.replace(partial, path)
 
 
-# How long the first proxy election waits for the other proxy to connect.
+# How long the first proxy election waits for both proxies to be alive.
 PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
 FLOW_RETRY_SECONDS = 1.0
@@ -360,23 +360,36 @@ class LvsController(app_manager.RyuApp):
         ofp = ev.msg.datapath.ofproto
         for port in ev.msg.body:
             if port.port_no <= ofp.OFPP_MAX:
-                self.state.port_status(name, port.port_no, openflow.port_is_up(ofp, port))
+                self.state.port_status(name, port.port_no, openflow.port_is_up(ofp, port),
+                                       openflow.port_is_live(ofp, port))
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def on_port_status(self, ev):
+        """A port's link or liveness changed. On a proxy's cable, liveness is BFD's verdict, and
+        the edge's fast-failover group has already acted on it: the election follows the
+        datapath and records why."""
         name = self._switch_name(ev.msg.datapath)
         ofp = ev.msg.datapath.ofproto
         port = ev.msg.desc
-        up = ev.msg.reason != ofp.OFPPR_DELETE and openflow.port_is_up(ofp, port)
-        if name and self.state.link_up.get((name, port.port_no)) != up:
-            server = self.state.port_status(name, port.port_no, up)
+        deleted = ev.msg.reason == ofp.OFPPR_DELETE
+        up = not deleted and openflow.port_is_up(ofp, port)
+        live = not deleted and openflow.port_is_live(ofp, port)
+        before = self.state.ports.get((name, port.port_no))
+        if not name or before == (up, live):
+            return
+        server = self.state.port_status(name, port.port_no, up, live)
+        if before is None or before.link != up:
             self.event_log.emit("port-up" if up else "port-down", "%s port %d %s"
                                 % (name, port.port_no, "up" if up else "down"), observer_name=name)
-            if server:
-                self._health_changed(server)
-            self._elect()
-            self.reconcile()
+        elif port.port_no in self.description.trunk_ports(name):
+            self.event_log.emit("bfd-up" if live else "bfd-down", "%s port %d (to %s): BFD %s" % (
+                name, port.port_no, self.description.trunk_ports(name)[port.port_no], "up" if live else "down"),
+                observer_name=name)
+        if server:
+            self._health_changed(server)
+        self._elect()
+        self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def on_error(self, ev):

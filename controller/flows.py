@@ -6,7 +6,11 @@ needs the controller.
 
 Edge switches (s_pub, s_lan, s_db): static L2 among their hosts, plus steering of the VIP (and in
 NAT the real servers' gateway) to the active proxy, or spread over both by hash (active-active);
-the controller's liveness probes coming back from the proxies go to the controller. Every
+the controller's liveness probes coming back from the proxies go to the controller. Steering
+goes through groups whose buckets watch the proxies' ports: a fast-failover group (the active
+proxy first, the standby next) or a select group (active-active). A port is live while its link
+is up and BFD, run by the switches on every proxy cable, hears the proxy: a crashed, cut off or
+hung proxy is left behind by the datapath itself, before (or without) the controller. Every
 forwarding (or blocking) flow ends with a resubmit to the connection log tables (10-12): a copy
 of each TCP SYN, and of the first packet of each UDP or ICMP flow, goes to the controller through
 meter 1. The copy is made after the packet has been forwarded, so a meter that drops copies
@@ -59,7 +63,8 @@ ETH_PROBE = 0x88b5            # IEEE 802 local experimental: the controller's li
 T_CLASSIFY, T_CONNECTIONS, T_SELECTED, T_FORWARD, T_EGRESS = range(5)
 T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
 GROUP_SELECT = 1              # on proxies: the Maglev slots
-GROUP_SPREAD = 1              # on s_pub, active-active: the proxies
+GROUP_SPREAD = 1              # on s_pub, active-active: the VIP's packets over the live proxies
+GROUP_FAILOVER = 2            # on s_pub (and s_lan in NAT): the active proxy, else the next live one
 LOG_METER = 1
 PASSIVE_METER = 2             # on edge switches with real servers: their RSTs and ICMP errors
 ICMP_DEST_UNREACH = 3
@@ -133,13 +138,20 @@ class Group:
     group_id: int
 
 
+SELECT, FAST_FAILOVER = "select", "fast_failover"
+
+
 @dataclass(frozen=True)
 class GroupSpec:
     """A select group: Open vSwitch hashes the 5-tuple in the datapath (dp_hash, its default
     for select groups) and, its buckets being of equal weight, hands out the hash values to them
-    in order; so bucket i takes the same share of connections on every switch."""
+    in order; so bucket i takes the same share of connections on every switch. A bucket that
+    watches a port is used only while that port is live (a select group's dead bucket's hash
+    values go to the next live buckets); a fast-failover group uses its first live bucket."""
     group_id: int
     buckets: Tuple[Tuple[object, ...], ...]    # each bucket's actions; empty: drop
+    kind: str = SELECT
+    watch_ports: Tuple[int, ...] = ()          # per bucket, the port it watches; none: always live
 
 
 @dataclass(frozen=True)
@@ -269,22 +281,37 @@ def passive_check_flows(d, switch):
     return flows
 
 
-def _steer(ip, mac, port):
-    """An address owned by a proxy: its ARP requests and its MAC go to that proxy's port."""
-    return [FlowSpec.make(PRI_HIGH, [Output(port)], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
-            FlowSpec.make(PRI_HIGH, logged([Output(port)]), cookie=COOKIE_STEER, eth_dst=mac)]
+def _steer(ip, mac, actions):
+    """An address: its ARP requests and its MAC go where `actions` send them."""
+    return [FlowSpec.make(PRI_HIGH, actions, cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
+            FlowSpec.make(PRI_HIGH, logged(actions), cookie=COOKIE_STEER, eth_dst=mac)]
 
 
-def _spread_vip(d, view):
-    """Active-active: the VIP's packets spread over the proxies by a hash of the connection
-    (so a connection stays on one proxy); ARP still goes to one of them."""
-    return [FlowSpec.make(PRI_HIGH, [Output(d.proxy_port(d.public_edge, view.active_proxies[0]))], cookie=COOKIE_STEER,
-                          eth_type=ETH_ARP, arp_tpa=d.vip),
-            FlowSpec.make(PRI_HIGH, logged([Group(GROUP_SPREAD)]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
+def _steer_vip(d, view):
+    """The VIP to its proxy through the fast-failover group; active-active: its packets spread
+    over the proxies by a hash of the connection (so a connection stays on one proxy), its ARP
+    still to one of them."""
+    flows = _steer(d.vip, d.vip_mac, [Group(GROUP_FAILOVER)])
+    if len(view.active_proxies) > 1:
+        flows[1] = FlowSpec.make(PRI_HIGH, logged([Group(GROUP_SPREAD)]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)
+    return flows
+
+
+def failover_group(d, edge, view):
+    """The proxies' ports on an edge switch in the order they should carry what is steered: the
+    active proxies (in the controller's order), then the others, each bucket watching its port;
+    last, the active proxy again, live while the switch has its controller. BFD going silent
+    towards every proxy at once says more about the switch running it (its main thread held up,
+    for instance) than about the proxies: the controller's choice then holds."""
+    order = list(view.active_proxies) + [p for p in d.proxies if p not in view.active_proxies]
+    ports = tuple(d.proxy_port(edge, p) for p in order)
+    return GroupSpec(GROUP_FAILOVER, tuple((Output(port),) for port in ports + ports[:1]), FAST_FAILOVER,
+                     ports + (CONTROLLER,))
 
 
 def spread_group(d, view):
-    return GroupSpec(GROUP_SPREAD, tuple((Output(d.proxy_port(d.public_edge, p)),) for p in view.active_proxies))
+    ports = tuple(d.proxy_port(d.public_edge, p) for p in view.active_proxies)
+    return GroupSpec(GROUP_SPREAD, tuple((Output(port),) for port in ports), SELECT, ports)
 
 
 def proxy_monitoring_flows(d, switch):
@@ -313,15 +340,13 @@ def steering_flows(description, switch, view):
     if switch == d.public_edge:
         flows += block_flows(view)
     if view.active_proxies:
-        first = view.active_proxies[0]
         if switch == d.public_edge:
-            flows += (_spread_vip(d, view) if len(view.active_proxies) > 1
-                      else _steer(d.vip, d.vip_mac, d.proxy_port(d.public_edge, first)))
+            flows += _steer_vip(d, view)
         if switch == d.lan_edge and d.mode == "nat":
-            flows += _steer(d.nat_gateway, d.gateway_mac, d.proxy_port(d.lan_edge, first))
+            flows += _steer(d.nat_gateway, d.gateway_mac, [Group(GROUP_FAILOVER)])
     if switch == d.lan_edge and d.mode == "tun":
         for t in d.tunnels:   # every proxy's tunnel endpoint, standby included
-            flows += _steer(t.local_ip, t.local_mac, d.proxy_port(d.lan_edge, t.proxy))
+            flows += _steer(t.local_ip, t.local_mac, [Output(d.proxy_port(d.lan_edge, t.proxy))])
     return flows
 
 
@@ -476,13 +501,18 @@ def switch_flows(description, switch, view):
 
 
 def switch_groups(description, switch, view):
-    """Every group a switch should hold: the proxies' Maglev slots, and on s_pub the spread of
-    the VIP over the proxies when more than one is active."""
-    if description.switch(switch).role == "proxy":
-        return [select_group(description, switch, view)]
-    if switch == description.public_edge and len(view.active_proxies) > 1:
-        return [spread_group(description, view)]
-    return []
+    """Every group a switch should hold: the proxies' Maglev slots; on the edges that steer to
+    a proxy, the failover order of the proxies, and on s_pub the spread of the VIP over them when
+    more than one is active."""
+    d = description
+    if d.switch(switch).role == "proxy":
+        return [select_group(d, switch, view)]
+    groups = []
+    if view.active_proxies and (switch == d.public_edge or (switch == d.lan_edge and d.mode == "nat")):
+        groups.append(failover_group(d, switch, view))
+    if switch == d.public_edge and len(view.active_proxies) > 1:
+        groups.append(spread_group(d, view))
+    return groups
 
 
 def diff(installed, desired):

@@ -18,7 +18,7 @@ CLUSTER_ENV = "LVSDN_CLUSTER"        # the cluster description itself, as JSON
 EVENTS_ENV = "LVSDN_EVENTS"
 SETTINGS_ENV = "LVSDN_SETTINGS"      # ControllerSettings, as JSON
 STATE_ENV = "LVSDN_STATE"            # the file that keeps what a restart must not lose
-SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt")
+SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt", "--bfd-")
 CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
 
 

@@ -3,8 +3,8 @@ that knows how a spec becomes a FlowMod."""
 from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto.nicira_ext import NX_CT_F_COMMIT, NX_CT_RECIRC_NONE   # NONE: go on with the next action
 
-from controller.flows import (BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE, Conntrack, Group, LearnSeen, Meter, Move, Output,
-                              Resubmit, SetField)
+from controller.flows import (BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE, FAST_FAILOVER, Conntrack, Group, LearnSeen, Meter,
+                              Move, Output, Resubmit, SetField)
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
 
@@ -62,12 +62,16 @@ def flow_mod(datapath, spec, command=None):
 
 
 def group_mod(datapath, spec, command=None):
-    """A select group; its buckets of equal weight (see flows.GroupSpec)."""
+    """A select group, its buckets of equal weight, or a fast-failover group (see
+    flows.GroupSpec); a bucket watches its port, if it has one."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
-    buckets = [parser.OFPBucket(weight=1, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY,
-                                actions=[_action(parser, a) for a in actions]) for actions in spec.buckets]
-    return parser.OFPGroupMod(datapath, ofp.OFPGC_ADD if command is None else command, ofp.OFPGT_SELECT,
-                              spec.group_id, buckets)
+    fast_failover = spec.kind == FAST_FAILOVER
+    watch_ports = spec.watch_ports or (ofp.OFPP_ANY,) * len(spec.buckets)
+    buckets = [parser.OFPBucket(weight=0 if fast_failover else 1, watch_port=port, watch_group=ofp.OFPG_ANY,
+                                actions=[_action(parser, a) for a in actions])
+               for actions, port in zip(spec.buckets, watch_ports)]
+    return parser.OFPGroupMod(datapath, ofp.OFPGC_ADD if command is None else command,
+                              ofp.OFPGT_FF if fast_failover else ofp.OFPGT_SELECT, spec.group_id, buckets)
 
 
 def delete_group(datapath, group_id):
@@ -137,4 +141,11 @@ def meter_stats_request(datapath, meter_id):
 
 
 def port_is_up(ofp, port):
+    """The port's link is up (its carrier, and not taken down by configuration)."""
     return not (port.state & ofp.OFPPS_LINK_DOWN) and not (port.config & ofp.OFPPC_PORT_DOWN)
+
+
+def port_is_live(ofp, port):
+    """The port may carry traffic as Open vSwitch sees it: its link up and, where BFD runs on
+    it, BFD hearing the other end (what a fast-failover group's bucket watches)."""
+    return bool(port.state & ofp.OFPPS_LIVE)

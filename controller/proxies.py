@@ -3,6 +3,9 @@
 A proxy is alive while all three hold:
   channel  its OpenFlow channel is up;
   links    its cables to s_pub and s_lan are up (port status on both ends);
+  bfd      BFD, which the switches run on those cables, hears it at both ends of each (a port
+           is live, OFPPS_LIVE): what the edges' fast-failover groups watch, so the datapath has
+           already left a proxy behind when the controller hears that it failed;
   probes   the controller's liveness probes, sent into it from s_pub and s_lan, keep coming back
            (a hung datapath keeps its channel but forwards nothing, so only this catches it).
 Election:
@@ -10,13 +13,23 @@ Election:
                   proxy becomes standby), preemptive as an option (the first in order takes it
                   back); none alive: the VIP is down until one returns.
   active-active   every alive proxy carries the VIP; s_pub spreads connections over them.
-The first election waits until both proxies have connected or the adapter settles it, so that
-the preferred proxy wins rather than whichever connected first.
+The first election waits until both proxies are alive or the adapter settles it, so that the
+preferred proxy wins rather than whichever came up first.
 """
 import time
+from typing import NamedTuple
 
 from core.eventlog import ecs_timestamp
 from core.settings import ACTIVE_ACTIVE, ProxyPolicy
+
+
+class PortState(NamedTuple):
+    link: bool          # carrier up and not configured down
+    live: bool          # Open vSwitch may forward through it: link up and, with BFD on it, BFD up
+
+    @property
+    def bfd_down(self):
+        return self.link and not self.live
 
 
 class ProxyGroup:
@@ -41,40 +54,49 @@ class ProxyGroup:
     def probe_reply(self, proxy, side):
         self.probe_seen[(proxy, side)] = self.clock()
 
-    def health(self, proxy, connected_switches, link_up):
-        """{"channel", "links", "probes"}: each True or False."""
+    def health(self, proxy, connected_switches, ports):
+        """{"channel", "links", "bfd", "probes"}: each True or False (`ports`: (switch, port) ->
+        PortState)."""
         channel = proxy in self.connected_at and proxy in connected_switches
-        links = not self._cable_down(proxy, link_up)
+        ends = [ports[cable] for cable in self._cables(proxy) if cable in ports]
+        links = all(end.link for end in ends)
+        bfd = all(end.live for end in ends)
         now = self.clock()
         probes = channel and all(
             now - max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy]) <= self.policy.probe_timeout
             for side in self.description.proxy_edges if side in connected_switches)
-        return {"channel": channel, "links": links, "probes": bool(probes)}
-
-    def _cable_down(self, proxy, link_up):
-        return any(link_up.get(cable) is False for cable in self._cables(proxy))
+        return {"channel": channel, "links": links, "bfd": bfd, "probes": bool(probes)}
 
     def _cables(self, proxy):
         """(switch, port) of both ends of the proxy's cables to the edge switches."""
         return ([(proxy, port) for port in self.description.trunk_ports(proxy)]
                 + [(edge, self.description.proxy_port(edge, proxy)) for edge in self.description.proxy_edges])
 
-    def alive(self, proxy, connected_switches, link_up):
-        return all(self.health(proxy, connected_switches, link_up).values())
+    def alive(self, proxy, connected_switches, ports):
+        """All of `health`, except that BFD's verdict counts only while another proxy is live on
+        its cables: silence towards every proxy at once is the switch's own stall (the edges'
+        groups then keep the controller's choice) or all hung, which the probes tell apart."""
+        health = self.health(proxy, connected_switches, ports)
+        if not health["bfd"] and not any(self._live(other, ports) for other in self.names if other != proxy):
+            health["bfd"] = True
+        return all(health.values())
+
+    def _live(self, proxy, ports):
+        return all(ports[cable].live for cable in self._cables(proxy) if cable in ports)
 
     # --- election -----------------------------------------------------------------------------
     def settle(self):
         self.settled = True
 
-    def elect(self, connected_switches, link_up):
+    def elect(self, connected_switches, ports):
         """Re-run the election; the failover record if the active set changed, else None.
 
-        The first election waits for both proxies (or the settle time), unless a restarted
-        controller's saved active proxy is known dead (a cable of it down) while another is
-        alive: then it fails over at once."""
-        alive = [p for p in self.names if self.alive(p, connected_switches, link_up)]
-        if not self.settled and not set(self.names) <= connected_switches:
-            if not (alive and self.active and self._cable_down(self.active[0], link_up)):
+        The first election waits for both proxies to be alive (or the settle time), unless a
+        restarted controller's saved active proxy is known dead (a cable of it down) while
+        another is alive: then it fails over at once."""
+        alive = [p for p in self.names if self.alive(p, connected_switches, ports)]
+        if not self.settled and len(alive) < len(self.names):
+            if not (alive and self.active and not self._live(self.active[0], ports)):
                 return None
         self.settled = True
         if self.policy.mode == ACTIVE_ACTIVE:
@@ -86,22 +108,24 @@ class ProxyGroup:
         if chosen == self.active:
             return None
         record = {"at": ecs_timestamp(), "from": list(self.active), "to": list(chosen),
-                  "cause": self._cause(chosen, connected_switches, link_up)}
+                  "cause": self._cause(chosen, connected_switches, ports)}
         self.active = chosen
         if record["from"]:                 # the first election is not a failover
             self.last_failover = record
         return record
 
-    def _cause(self, chosen, connected_switches, link_up):
+    def _cause(self, chosen, connected_switches, ports):
         reasons = []
         for proxy in self.active:
             if proxy in chosen:
                 continue
-            health = self.health(proxy, connected_switches, link_up)
+            health = self.health(proxy, connected_switches, ports)
             if not health["channel"]:
                 reasons.append("%s lost its OpenFlow channel" % proxy)
             elif not health["links"]:
                 reasons.append("%s's links are down" % proxy)
+            elif not health["bfd"]:
+                reasons.append("BFD lost %s (cut off, or its data plane silent)" % proxy)
             elif not health["probes"]:
                 reasons.append("%s stopped answering liveness probes (data plane hung)" % proxy)
             else:

@@ -12,7 +12,7 @@ import zlib
 from controller.flows import BalancerView, server_ids
 from controller.health import FAIL, HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
-from controller.proxies import ProxyGroup
+from controller.proxies import PortState, ProxyGroup
 from core.eventlog import ecs_timestamp
 from core.settings import HealthSettings, ProxyPolicy
 
@@ -47,7 +47,7 @@ class ClusterState:
         self.description = description
         self.connected = set()        # switch names with a live OpenFlow channel
         self.ready = set()            # switch names whose flows are confirmed (barrier reply)
-        self.link_up = {}             # (switch name, port) -> bool
+        self.ports = {}               # (switch name, port) -> PortState
         self.weights = {h.name: DEFAULT_WEIGHT for h in description.real_servers}
         self.members = {h.name for h in description.real_servers}   # in the virtual service
         self.server_ids = dict(server_ids(description))
@@ -85,7 +85,7 @@ class ClusterState:
     def switch_disconnected(self, name):
         self.connected.discard(name)
         self.ready.discard(name)
-        self.link_up = {k: v for k, v in self.link_up.items() if k[0] != name}
+        self.ports = {k: v for k, v in self.ports.items() if k[0] != name}
         if name in self.description.proxies:
             self.proxies.disconnected(name)
 
@@ -95,15 +95,16 @@ class ClusterState:
 
     def elect(self):
         """Re-run the proxy election; the failover record when the active set changed."""
-        return self.proxies.elect(self.connected, self.link_up)
+        return self.proxies.elect(self.connected, self.ports)
 
     def flows_installed(self, name):
         if name in self.connected:
             self.ready.add(name)
 
-    def port_status(self, switch, port, up):
-        """Record a port's state; the real server behind it if its health changed, else None."""
-        self.link_up[(switch, port)] = up
+    def port_status(self, switch, port, up, live=None):
+        """Record a port's state: its link `up`, and `live` (see PortState; as the link if not
+        given); the real server behind it if its health changed, else None."""
+        self.ports[(switch, port)] = PortState(up, up if live is None else live)
         server = self._service_ports.get((switch, port))
         if server and not up and self.health[server].link_down():
             return server
@@ -266,7 +267,8 @@ class ClusterState:
         """down while the real server's switch port is down, else its health: up, degraded,
         down, or unknown before the first verdict."""
         intf = web.service_interface
-        if self.link_up.get((intf.switch, intf.port)) is False:
+        port = self.ports.get((intf.switch, intf.port))
+        if port is not None and not port.link:
             return "down"
         return self.health[web.name].state
 
@@ -292,11 +294,26 @@ class ClusterState:
                             server_ids=tuple(sorted(self.server_ids.items())))
 
     def proxy_status(self, name):
-        health = self.proxies.health(name, self.connected, self.link_up)
-        role = "active" if name in self.proxies.active else ("standby" if all(health.values()) else "down")
+        health = self.proxies.health(name, self.connected, self.ports)
+        alive = self.proxies.alive(name, self.connected, self.ports)
+        role = "active" if name in self.proxies.active else ("standby" if alive else "down")
         return {"name": name, "dpid": "%#x" % self.description.switch(name).dpid, "role": role,
-                "health": health,
+                "health": health, "cables": self._cable_states(name),
                 "packets": sum(c.get("packets", 0) for c in self.counters.get(name, {}).values())}
+
+    def _cable_states(self, proxy):
+        """Each end of the proxy's cables: its link and BFD's verdict ("unknown" until the switch
+        has said)."""
+        d = self.description
+        ends = [(proxy, port, peer) for port, peer in sorted(d.trunk_ports(proxy).items())]
+        ends += [(edge, d.proxy_port(edge, proxy), proxy) for edge in d.proxy_edges]
+        states = []
+        for switch, port, peer in ends:
+            known = self.ports.get((switch, port))
+            states.append({"switch": switch, "port": port, "to": peer,
+                           "link": "unknown" if known is None else ("up" if known.link else "down"),
+                           "bfd": "unknown" if known is None else ("up" if known.live else "down")})
+        return states
 
     # --- views --------------------------------------------------------------------------------
     def status(self):
@@ -311,6 +328,7 @@ class ClusterState:
             "vip_state": "up" if self.proxies.active else ("down" if d.proxies else "held by the directors"),
             "proxy_mode": self.proxies.policy.mode,
             "preempt": self.proxies.policy.preempt,
+            "bfd": {"min_rx_ms": self.proxies.policy.bfd_min_rx, "min_tx_ms": self.proxies.policy.bfd_min_tx},
             "last_failover": self.proxies.last_failover,
             "proxies": [self.proxy_status(p) for p in d.proxies],
             "backends": [{"name": w.name, "rip": w.ip, "weight": self.weights[w.name],

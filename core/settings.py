@@ -79,6 +79,12 @@ class ProxyPolicy(Checked):
     preempt: bool = flag(False)
     probe_interval: float = seconds(0.1, 0.01, 60)    # between liveness probes of each proxy, on each side
     probe_timeout: float = seconds(0.35, 0.01, 60)    # without a probe back: the proxy is dead
+    # BFD on the proxies' cables, in milliseconds (Open vSwitch's bfd:min_rx, bfd:min_tx): a proxy
+    # goes unheard after 3 of the slower of its intervals, and the edges' fast-failover groups
+    # leave it. Under 10 ms a 2-core userspace switch misses its own deadlines; over 1 s a
+    # client's lost SYN is retransmitted before the failover.
+    bfd_min_rx: int = integer(20, 10, 1000)
+    bfd_min_tx: int = integer(20, 10, 1000)
 
     def validate(self):
         super().validate()
@@ -157,14 +163,24 @@ def health_from_arguments(args):
 
 
 def add_proxy_arguments(parser):
-    """--proxies and --preempt, shared by run.py and the controller's launcher."""
+    """--proxies, --preempt and the BFD timers, shared by run.py and the controller's launcher."""
+    defaults = ProxyPolicy()
     parser.add_argument("--proxies", default=ACTIVE_STANDBY,
                         help="%s (one proxy carries the VIP, the other takes over) or %s (both carry it, "
                              "s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
     parser.add_argument("--preempt", action="store_true",
                         help="a recovered lb1 takes the VIP back (default: it stays standby)")
+    parser.add_argument("--bfd-min-rx", type=int, default=defaults.bfd_min_rx, metavar="MS",
+                        help="BFD on the proxies' cables: the fastest rate, in ms, at which a switch wants "
+                             "to hear the other end (10..1000, default %d)" % defaults.bfd_min_rx)
+    parser.add_argument("--bfd-min-tx", type=int, default=defaults.bfd_min_tx, metavar="MS",
+                        help="BFD on the proxies' cables: the fastest rate, in ms, at which a switch sends "
+                             "(10..1000, default %d); a silent proxy is left after 3 intervals"
+                        % defaults.bfd_min_tx)
 
 
 def proxy_policy_from_arguments(args):
-    """ProxyPolicy from the parsed --proxies and --preempt; ValueError if they make no sense."""
-    return ProxyPolicy(mode=args.proxies, preempt=args.preempt)
+    """ProxyPolicy from the parsed --proxies, --preempt and --bfd-* flags; ValueError if they make
+    no sense."""
+    return ProxyPolicy(mode=args.proxies, preempt=args.preempt, bfd_min_rx=args.bfd_min_rx,
+                       bfd_min_tx=args.bfd_min_tx)

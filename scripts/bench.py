@@ -71,7 +71,7 @@ from core.description import HAPROXY, SDN  # noqa: E402
 from core.flags import OneLineParser  # noqa: E402
 from topologies.peer import PeerSettings  # noqa: E402
 from topologies.staticweb import APP, NGINX  # noqa: E402
-from core.settings import ACTIVE_ACTIVE  # noqa: E402
+from core.settings import ACTIVE_ACTIVE, ProxyPolicy  # noqa: E402
 from topologies.runstate import ClusterError  # noqa: E402
 
 import plots  # noqa: E402  (beside this script)
@@ -81,7 +81,7 @@ VARIANTS = {
     "sdn-nat": (dict(mode="nat"), "vip"),
     "sdn-dr": (dict(mode="dr"), "vip"),
     "sdn-tun": (dict(mode="tun"), "vip"),
-    "sdn-nat-aa": (dict(mode="nat", proxy_mode=ACTIVE_ACTIVE), "vip"),
+    "sdn-nat-aa": (dict(mode="nat", proxy_policy=ProxyPolicy(mode=ACTIVE_ACTIVE)), "vip"),
     "peer": (dict(director=HAPROXY, peer=PeerSettings(advert_int=0.1)), "vip"),
     "peer-default": (dict(director=HAPROXY, peer=PeerSettings()), "vip"),
 }

@@ -4,8 +4,11 @@ FlowSpecs and GroupSpecs (controller/flows.py) and a packet, what the switch doe
 A packet is a dict of OpenFlow match fields (`in_port`, `eth_dst`, `ipv4_src`, `tcp_flags`...);
 registers and `ct_mark` read 0 until set. `FakeSwitch.send(packet)` follows the tables from 0:
 the highest-priority matching flow's actions run in order; `Resubmit` runs another table and
-comes back; `Group` runs one bucket (chosen by the switch's `hash_of`, as Open vSwitch's dp_hash
-hands hash value i to bucket i) on a copy, as a group does; `Conntrack` looks the 5-tuple up in
+comes back; `Group` runs one bucket on a copy, as a group does: a select group's bucket chosen by
+the switch's `hash_of` (as Open vSwitch's dp_hash hands hash value i to bucket i, and a dead
+bucket's values to the next live one), a fast-failover group's first live bucket (a bucket is
+dead while the port it watches is in the switch's `dead_ports`, or, watching CONTROLLER, while
+the switch has no controller); `Conntrack` looks the 5-tuple up in
 a `Tracker` (shared by the switches of one test, as all bridges of one ovs-vswitchd share one)
 and, with `commit`, keeps the connection with its mark; with a `table` the copy continues there.
 The result lists each output (port, the packet as it left), the copies to the controller, and
@@ -15,8 +18,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from controller.flows import (CONTROLLER, IN_PORT, Conntrack, Group, LearnSeen, Meter, Move, Output, Resubmit,
-                              SetField, FlowSpec)
+from controller.flows import (CONTROLLER, FAST_FAILOVER, IN_PORT, Conntrack, Group, LearnSeen, Meter, Move, Output,
+                              Resubmit, SetField, FlowSpec)
 
 DEFAULT_ZERO = ("reg0", "reg1", "reg2", "reg3", "ct_mark")
 MAX_DEPTH = 64          # as Open vSwitch bounds resubmits
@@ -88,11 +91,20 @@ class Result:
 
 
 class FakeSwitch:
-    def __init__(self, flows, groups=(), tracker=None, hash_of=lambda packet: 0):
+    def __init__(self, flows, groups=(), tracker=None, hash_of=lambda packet: 0, dead_ports=(), controller=True):
         self.flows = list(flows)
         self.groups = {g.group_id: g for g in groups}
         self.tracker = tracker if tracker is not None else Tracker()
         self.hash_of = hash_of
+        self.dead_ports = set(dead_ports) | (set() if controller else {CONTROLLER})
+
+    def _bucket(self, group, packet):
+        """The bucket a group runs for a packet, or None if none is live."""
+        watched = group.watch_ports or (None,) * len(group.buckets)
+        live = [port not in self.dead_ports for port in watched]
+        first = 0 if group.kind == FAST_FAILOVER else self.hash_of(packet) % len(group.buckets)
+        order = [(first + i) % len(group.buckets) for i in range(len(group.buckets))]
+        return next((group.buckets[i] for i in order if live[i]), None)
 
     def send(self, packet):
         result = Result()
@@ -128,9 +140,9 @@ class FakeSwitch:
         elif isinstance(action, Resubmit):
             self._table(action.table_id, packet, result, depth)
         elif isinstance(action, Group):
-            group = self.groups[action.group_id]
-            bucket = group.buckets[self.hash_of(packet) % len(group.buckets)]
-            self._actions(bucket, copy.deepcopy(packet), result, depth)
+            bucket = self._bucket(self.groups[action.group_id], packet)
+            if bucket is not None:
+                self._actions(bucket, copy.deepcopy(packet), result, depth)
         elif isinstance(action, Conntrack):
             self._conntrack(action, packet, result, depth)
         elif isinstance(action, Meter):

@@ -27,7 +27,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import RemoteController
 
-from core.settings import ACTIVE_STANDBY, ControllerSettings, HealthSettings, ProxyPolicy
+from core.settings import ControllerSettings, HealthSettings, ProxyPolicy
 from topologies import forwarding
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
@@ -49,6 +49,10 @@ FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
 # A hung datapath: the bridge and its OpenFlow channel live on, but nothing it sends leaves.
 # A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
 HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
+# A crashed proxy's NICs go dark at once; its switch is deleted this much later (as a dead box's
+# OpenFlow connection is noticed later): deleting a bridge holds ovs-vswitchd's main thread, which
+# forwards for every bridge, and would hide what the other switches do on seeing the carrier go.
+CRASH_TEARDOWN_DELAY = 0.2
 
 
 class ControllerDown(ClusterError):
@@ -85,8 +89,8 @@ def missing_tools(director=SDN, web_server=APP):
 
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
-                 rest_port=8080, of_port=6653, health=HealthSettings(), proxy_mode=ACTIVE_STANDBY,
-                 preempt=False, review=False, block=True, progress=None, director=SDN,
+                 rest_port=8080, of_port=6653, health=HealthSettings(), proxy_policy=ProxyPolicy(),
+                 review=False, block=True, progress=None, director=SDN,
                  peer=PeerSettings(), web_server=APP):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs, director=director)
@@ -94,7 +98,7 @@ class Cluster:
         self.web_server = check_web_server(web_server)
         self.rest_port, self.of_port = rest_port, of_port
         self.health = health
-        self.proxy_policy = ProxyPolicy(mode=proxy_mode, preempt=preempt)
+        self.proxy_policy = proxy_policy
         self.review, self.block = review, block
         self.reviewer = None
         if run_dir is not None:
@@ -240,7 +244,7 @@ class Cluster:
 
     def _start_network(self):
         setLogLevel("output")   # the CLI prints at this level; Mininet's info chatter stays hidden
-        self.net = Mininet(topo=LvsTopo(description=self.description), controller=None,
+        self.net = Mininet(topo=LvsTopo(description=self.description, proxy_policy=self.proxy_policy), controller=None,
                            autoSetMacs=False, autoStaticArp=False, build=False)
         self.net.addController(RemoteController("c0", ip="127.0.0.1", port=self.of_port))
         self.net.build()
@@ -549,7 +553,9 @@ class Cluster:
             self._set_links(name, "down")
         elif kind == "hang":
             self._set_hang(name, True)
-        elif role == "proxy":
+        elif role == "proxy":       # the box dies: its NICs go dark, then its switch is gone
+            self._set_proxy_links(name, "down", far_ends=False)
+            time.sleep(CRASH_TEARDOWN_DELAY)
             sh("ovs-vsctl", "--timeout=5", "del-br", name)
         elif role == "director":     # the box dies: its daemons, and it falls silent (as a deleted proxy)
             self._kill((name, "keepalived"), (name, "haproxy"), crash=True)
@@ -586,6 +592,7 @@ class Cluster:
         elif kind == "hang":
             self._set_hang(name, False)
         elif role == "proxy":
+            self._set_proxy_links(name, "up", far_ends=False)
             self.net[name].start(self.net.controllers)
             self._set_up_proxy(name)
         elif role == "director":     # it boots again: links up, no VIP until keepalived says so
@@ -614,8 +621,24 @@ class Cluster:
         return [(name, intf.switch) for intf in self.description.host(name).interfaces]
 
     def _set_links(self, name, status):
+        if name in self.description.proxies:
+            self._set_proxy_links(name, status)
+            return
         for node, peer in self._cables(name):
             self.net.configLinkStatus(node, peer, status)
+
+    def _set_proxy_links(self, proxy, status, far_ends=True):
+        """Every cable of a proxy at once (one `ip -batch`; Mininet's configLinkStatus takes one
+        interface at a time, a proxy then being half cut off for milliseconds): its own ends,
+        and with `far_ends` the edges' ends too. A switch's port N is "<switch>-ethN"."""
+        d = self.description
+        ends = ["%s-eth%d" % (proxy, port) for port in sorted(d.trunk_ports(proxy))]
+        if far_ends:
+            ends += ["%s-eth%d" % (edge, d.proxy_port(edge, proxy)) for edge in d.proxy_edges]
+        batch = "".join("link set %s %s\n" % (end, status) for end in ends)
+        result = subprocess.run(["ip", "-batch", "-"], input=batch, capture_output=True, text=True, timeout=10)
+        if result.returncode:
+            raise ClusterError("setting %s's links %s failed: %s" % (proxy, status, result.stderr.strip()))
 
     # --- REST ---------------------------------------------------------------------------------
     def rest(self, method, path, body=None):

@@ -54,7 +54,7 @@ def check_args(args):
     naming the flag, the value and what is allowed."""
     description_from_arguments(args)
     args.health = health_from_arguments(args)
-    proxy_policy_from_arguments(args)
+    args.proxy_policy = proxy_policy_from_arguments(args)
     check_ports(args)
     if args.no_block and args.no_review:
         raise ConfigError("--no-block has no effect with --no-review: without the log reviewer "
@@ -120,8 +120,8 @@ def main(argv=None):
     print("starting the cluster: %s mode, %d clients, %d web hosts" % (args.mode.upper(), args.clients, args.webs))
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
-                     remote_webs=args.remote_webs, health=args.health, proxy_mode=args.proxies,
-                     preempt=args.preempt, review=not args.no_review, block=not args.no_block,
+                     remote_webs=args.remote_webs, health=args.health, proxy_policy=args.proxy_policy,
+                     review=not args.no_review, block=not args.no_block,
                      run_dir=args.run_dir, director=args.director,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
             print_table(cluster)

@@ -21,6 +21,7 @@ from mininet.topo import Topo
 # mn --custom runs this file through exec(), without __file__; its code object knows the path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))))
 from core.description import SDN, VIP, describe  # noqa: E402  (mn --custom loads this file by path)
+from core.settings import ProxyPolicy  # noqa: E402
 
 OFFLOADS_OFF = "ethtool -K %s tx off tso off gso off >/dev/null 2>&1"
 
@@ -50,13 +51,21 @@ class ClusterSwitch(OVSSwitch):
     the host's replies then bypass the switch (seen after a web host's link came back: its
     health-check answers went to s_lan-eth4's own MAC). The datapath reads and writes the ports'
     frames raw, so ARP off changes no forwarding.
+
+    `bfd_ports` run BFD from the moment they are added (`bfd`: Open vSwitch's interface options),
+    so that a port is never live before BFD hears the other end.
     """
-    def __init__(self, name, **params):
+    def __init__(self, name, bfd_ports=(), bfd="", **params):
+        self.bfd_ports, self.bfd = frozenset(bfd_ports), bfd
         params.setdefault("protocols", "OpenFlow13")
         params.setdefault("failMode", "secure")
         if USERSPACE:
             params.setdefault("datapath", "user")
         super().__init__(name, **params)
+
+    def intfOpts(self, intf):
+        options = super().intfOpts(intf)
+        return options + " " + self.bfd if self.ports[intf] in self.bfd_ports else options
 
     def start(self, controllers):
         super().start(controllers)
@@ -111,14 +120,24 @@ def management_routes(desc):
     return routes
 
 
+def bfd_ports(desc, switch):
+    """The ports of a switch that run BFD: both ends of every proxy's cables."""
+    if switch in desc.proxies:
+        return tuple(desc.trunk_ports(switch))
+    return tuple(desc.proxy_port(switch, p) for p in desc.proxies) if switch in desc.proxy_edges else ()
+
+
 class LvsTopo(Topo):
     """The cluster's topology: from a description, or from the parameters of describe()."""
-    def build(self, mode="nat", clients=4, webs=2, remote_webs=0, vip=VIP, director=SDN, description=None):
+    def build(self, mode="nat", clients=4, webs=2, remote_webs=0, vip=VIP, director=SDN, description=None,
+              proxy_policy=ProxyPolicy()):
         desc = description or describe(mode=mode, clients=clients, webs=webs, remote_webs=remote_webs, vip=vip,
                                        director=director)
         self.description = desc
+        bfd = "bfd:enable=true bfd:min_rx=%d bfd:min_tx=%d" % (proxy_policy.bfd_min_rx, proxy_policy.bfd_min_tx)
         for switch in desc.switches:
-            self.addSwitch(switch.name, cls=ClusterSwitch, dpid="%016x" % switch.dpid)
+            self.addSwitch(switch.name, cls=ClusterSwitch, dpid="%016x" % switch.dpid,
+                           bfd_ports=bfd_ports(desc, switch.name), bfd=bfd)
         for host in desc.hosts:
             first = host.interfaces[0]
             address = "%s/%d" % (first.ip, first.prefixlen)

@@ -1,6 +1,7 @@
 """Both proxies carrying the VIP at once (active-active)."""
 import pytest
 
+from core.settings import ACTIVE_ACTIVE, ProxyPolicy
 from tests.emulation.helpers import flush_counters, status, vip_packets, wait_for
 from topologies.cluster import Cluster
 
@@ -9,7 +10,7 @@ pytestmark = pytest.mark.emulation
 
 @pytest.fixture(scope="module", params=["nat", "tun", "dr"])
 def active_active(request):
-    with Cluster(mode=request.param, clients=4, webs=2, proxy_mode="active-active") as running:
+    with Cluster(mode=request.param, clients=4, webs=2, proxy_policy=ProxyPolicy(mode=ACTIVE_ACTIVE)) as running:
         yield running
 
 

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from core.settings import ProxyPolicy
 from tests.emulation.helpers import ProxySampler, request_stream, status, wait_for
 from topologies.cluster import Cluster
 
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.emulation
 
 
 def test_preemptive_failback_hands_the_vip_back_without_overlap():
-    with Cluster(mode="dr", clients=2, webs=2, preempt=True) as cluster:
+    with Cluster(mode="dr", clients=2, webs=2, proxy_policy=ProxyPolicy(preempt=True)) as cluster:
         stream = request_stream(cluster, 400)
         sampler = ProxySampler(cluster)
         sampler.start()

@@ -1,7 +1,8 @@
 import pytest
 
-from controller.flows import (BROADCAST, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, ETH_PROBE,
-                              GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER, SYNC_MAC,
+from controller.flows import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, ETH_PROBE,
+                              FAST_FAILOVER, GROUP_FAILOVER, GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER,
+                              PASSIVE_METER, SELECT, SYNC_MAC,
                               T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECTED, Conntrack,
                               Group, GroupSpec, LearnSeen, Meter, Output, Resubmit, SetField, diff, switch_flows,
                               switch_groups, sync_source)
@@ -10,7 +11,6 @@ from controller.state import ClusterState
 from core.description import describe, tunnel_mac
 
 D = describe(clients=4, webs=3)
-CONTROLLER = 0xfffffffd
 
 
 def view(description=D, active="lb1"):
@@ -110,8 +110,19 @@ def test_active_active_spreads_the_vip_over_both_proxies_by_hash():
     both = view(active=("lb1", "lb2"))
     vip = next(f for f in switch_flows(D, "s_pub", both) if f.match_dict.get("eth_dst") == D.vip_mac)
     assert vip.actions == (Group(GROUP_SPREAD), Resubmit(T_LOG))
-    assert switch_groups(D, "s_pub", both) == [GroupSpec(GROUP_SPREAD, ((Output(1),), (Output(2),)))]
-    assert switch_groups(D, "s_pub", view()) == []
+    assert switch_groups(D, "s_pub", both) == [
+        GroupSpec(GROUP_FAILOVER, ((Output(1),), (Output(2),), (Output(1),)), FAST_FAILOVER, (1, 2, CONTROLLER)),
+        GroupSpec(GROUP_SPREAD, ((Output(1),), (Output(2),)), SELECT, (1, 2))]
+    assert [g.group_id for g in switch_groups(D, "s_pub", view())] == [GROUP_FAILOVER]
+
+
+def test_the_failover_group_lists_the_active_proxy_first_each_bucket_watching_its_port():
+    """Last, the active proxy again, while the switch has its controller (see failover_group)."""
+    for active, order in (("lb1", (1, 2)), ("lb2", (2, 1))):
+        (group,) = switch_groups(D, "s_pub", view(active=active))
+        assert group.kind == FAST_FAILOVER and group.watch_ports == order + (CONTROLLER,)
+        assert group.buckets == tuple((Output(port),) for port in order + order[:1])
+    assert switch_groups(D, "s_pub", view(active=None)) == []        # both proxies down: the VIP is down
 
 
 def test_proxies_gratuitous_arp_floods_to_hosts_only():
@@ -121,11 +132,11 @@ def test_proxies_gratuitous_arp_floods_to_hosts_only():
     assert all(outputs(f) == set(D.host_ports("s_pub")) for f in floods)
 
 
-def test_the_vip_is_steered_to_the_active_proxy_only():
-    for active, port in (("lb1", 1), ("lb2", 2)):
+def test_the_vip_is_steered_through_the_failover_group():
+    for active in ("lb1", "lb2"):
         steer = [f for f in switch_flows(D, "s_pub", view(active=active)) if f.priority == 200 and f.cookie == 0x2]
         assert {f.match_dict.get("arp_tpa") or f.match_dict.get("eth_dst") for f in steer} == {D.vip, D.vip_mac}
-        assert all(outputs(f) == {port} for f in steer)
+        assert all(Group(GROUP_FAILOVER) in f.actions for f in steer)
     assert not [f for f in switch_flows(D, "s_pub", view(active=None)) if f.priority == 200 and f.cookie == 0x2]
 
 

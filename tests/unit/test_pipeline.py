@@ -22,10 +22,10 @@ class Cluster:
         self.tracker = Tracker()
         self.slot = 0            # the datapath hash of the next packets
 
-    def switch(self, name):
+    def switch(self, name, dead_ports=(), controller=True):
         view = self.state.view()
         return FakeSwitch(switch_flows(self.d, name, view), switch_groups(self.d, name, view), self.tracker,
-                          hash_of=lambda packet: self.slot)
+                          hash_of=lambda packet: self.slot, dead_ports=dead_ports, controller=controller)
 
     def server_of_slot(self, slot):
         return self.d.host(self.state.view().table[slot])
@@ -213,6 +213,47 @@ def test_s_pub_steers_the_vip_to_the_active_proxy_and_logs_the_syn(active):
     result = c.switch("s_pub").send(public_syn(c))
     assert result.ports == [c.d.proxy_port("s_pub", active)]
     assert len(result.to_controller) == 1 and result.metered == [1]
+
+
+@pytest.mark.parametrize("active", ["lb1", "lb2"])
+def test_s_pub_steers_the_vip_to_the_standby_by_itself_when_the_active_proxys_port_dies(active):
+    """The fast-failover group: no flow changes, the datapath alone moves the VIP (ARP too)."""
+    c = Cluster(active=(active,))
+    standby = next(p for p in c.d.proxies if p != active)
+    s_pub = c.switch("s_pub", dead_ports=[c.d.proxy_port("s_pub", active)])
+    assert s_pub.send(public_syn(c)).ports == [c.d.proxy_port("s_pub", standby)]
+    arp = dict(in_port=c.client().port, eth_src=c.client().mac, eth_dst="ff:ff:ff:ff:ff:ff", eth_type=ETH_ARP,
+               arp_tpa=c.d.vip)
+    assert s_pub.send(arp).ports == [c.d.proxy_port("s_pub", standby)]
+    for controller in (True, False):
+        s_pub = c.switch("s_pub", dead_ports=[c.d.proxy_port("s_pub", active)], controller=controller)
+        assert s_pub.send(public_syn(c)).ports == [c.d.proxy_port("s_pub", standby)]
+
+
+def test_with_bfd_silent_towards_both_proxies_s_pub_keeps_the_controllers_choice():
+    """A stall of the switch's own main thread silences BFD towards every proxy at once."""
+    c = Cluster(active=("lb2",))
+    silent = [c.d.proxy_port("s_pub", p) for p in c.d.proxies]
+    assert c.switch("s_pub", dead_ports=silent).send(public_syn(c)).ports == [c.d.proxy_port("s_pub", "lb2")]
+    assert c.switch("s_pub", dead_ports=silent, controller=False).send(public_syn(c)).ports == []
+
+
+def test_s_lan_steers_the_nat_gateway_to_the_standby_when_the_active_proxys_port_dies():
+    c = Cluster("nat")
+    web = c.d.real_servers[0].service_interface
+    reply = dict(in_port=web.port, eth_src=web.mac, eth_dst=c.d.gateway_mac, eth_type=ETH_IP, ipv4_src=web.ip,
+                 ipv4_dst=c.client().ip, ip_proto=PROTO_TCP, tcp_src=c.d.http_port, tcp_dst=40000, tcp_flags=ACK)
+    assert c.switch("s_lan").send(reply).ports == [c.d.proxy_port("s_lan", "lb1")]
+    s_lan = c.switch("s_lan", dead_ports=[c.d.proxy_port("s_lan", "lb1")])
+    assert s_lan.send(reply).ports == [c.d.proxy_port("s_lan", "lb2")]
+
+
+def test_active_active_sends_a_dead_proxys_connections_to_the_live_one():
+    c = Cluster(active=("lb1", "lb2"))
+    lb1 = c.d.proxy_port("s_pub", "lb1")
+    for slot in (0, 1):
+        c.slot = slot
+        assert c.switch("s_pub", dead_ports=[lb1]).send(public_syn(c)).ports == [c.d.proxy_port("s_pub", "lb2")]
 
 
 def test_active_active_spreads_connections_over_both_proxies_by_hash():

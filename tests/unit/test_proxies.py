@@ -115,7 +115,8 @@ def test_a_hung_datapath_is_caught_by_its_silent_probes():
     clock.now += 0.1
     record = state.elect()
     assert record["to"] == ["lb2"] and "stopped answering liveness probes" in record["cause"]
-    assert state.status()["proxies"][0]["health"] == {"channel": True, "links": True, "probes": False}
+    assert state.status()["proxies"][0]["health"] == {"channel": True, "links": True, "bfd": True,
+                                                      "probes": False}
 
 
 def test_both_proxies_down_take_the_vip_down_until_one_returns():
@@ -138,3 +139,28 @@ def test_active_active_carries_the_vip_on_every_live_proxy():
 def test_nonsense_policy_is_refused():
     with pytest.raises(ValueError, match="proxy mode must be active-standby or active-active"):
         ProxyPolicy(mode="both").validate()
+
+
+def test_bfd_losing_a_proxy_fails_it_over_and_says_so():
+    """The edge's fast-failover group has already left lb1; the election records why."""
+    state, _clock = cluster()
+    state.port_status("s_pub", D.proxy_port("s_pub", "lb1"), True, live=False)    # link up, BFD down
+    record = state.elect()
+    assert record["to"] == ["lb2"] and "BFD lost lb1" in record["cause"]
+    lb1 = state.status()["proxies"][0]
+    assert lb1["health"]["links"] and not lb1["health"]["bfd"]
+    end = next(c for c in lb1["cables"] if c["switch"] == "s_pub")
+    assert (end["link"], end["bfd"], end["to"]) == ("up", "down", "lb1")
+
+
+def test_bfd_silent_towards_both_proxies_at_once_moves_nothing_until_the_probes_say():
+    """A stall of the switches' own main thread silences every BFD session at once."""
+    state, clock = cluster()
+    for proxy in ("lb1", "lb2"):
+        for edge in ("s_pub", "s_lan"):
+            state.port_status(edge, D.proxy_port(edge, proxy), True, live=False)
+    assert state.elect() is None and state.active_proxy == "lb1"
+    assert [p["role"] for p in state.status()["proxies"]] == ["active", "standby"]
+    clock.now += 0.4
+    probes_back(state, "lb2")                  # lb1 really hung: its probes stopped too
+    assert state.elect()["to"] == ["lb2"]
