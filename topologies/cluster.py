@@ -582,6 +582,10 @@ class Cluster:
             raise ClusterError("%s has not failed; failed nodes: %s"
                                % (name, ", ".join(sorted(self.failed)) or "none"))
         role = self._role(name)
+        if role == "proxy" and CONTROLLER in self.failed:
+            self.failed[name] = kind
+            raise ClusterError("recover the controller first: %s would come back with no flows, and the "
+                               "edges' failover groups would send it the VIP as soon as BFD hears it" % name)
         if role == CONTROLLER:
             self._start_controller()
             wait_until("the restarted controller to have every switch in sync", self._controller_in_sync, timeout=30)

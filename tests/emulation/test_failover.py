@@ -1,6 +1,9 @@
 """Proxy failover in NAT, TUN and DR: the active proxy crashes, loses its links, or hangs while
 its OpenFlow channel lives; the standby takes the VIP, clients keep being served, a transfer in
-flight completes byte for byte, and the two proxies never carry the VIP at once."""
+flight completes byte for byte, and the two proxies never carry the VIP at once. The edges'
+fast-failover groups move the VIP in the datapath (on the carrier's loss, or BFD's silence),
+so a failover costs a client at most the one request in flight at that instant (its packets on
+a cable that died), with or without the controller."""
 import hashlib
 import json
 import os
@@ -45,8 +48,10 @@ def test_the_standby_takes_over_and_nothing_in_flight_is_lost(cluster, kind):
         assert download.wait(timeout=60) == 0
     finally:
         sampler.stop()
-    assert result["max_gap"] < 2.0, result
-    assert sum(result["served_by"].values()) > 150, result
+    # A client asking every 20 ms: at most the request in flight when the proxy failed is lost (a
+    # lost SYN costs a Linux client 1 s, its timeout here).
+    assert result["errors"] <= 1, result
+    assert sum(result["served_by"].values()) >= 249 and result["max_gap"] < 1.5, result
     assert status(cluster)["active_proxy"] == standby            # failback is not preemptive
     assert sampler.carriers()[-1] == {standby}                  # served by the standby at the end
     assert sampler.handovers_violated([(started, active), (failed, standby)]) == [], sampler.carriers()
