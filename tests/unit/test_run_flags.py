@@ -13,6 +13,7 @@ RUN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
     (["--webs", "0"], "--webs must be an integer from 1 to 32, got 0"),
     (["--of-port", "x"], "argument --of-port: invalid int value: 'x'"),
     (["--mode", "dr", "--remote-webs", "1"], "DR cannot reach remote real servers"),
+    (["--bfd-min-rx", "5"], "proxy bfd_min_rx must be an integer from 10 to 1000, got 5"),
 ])
 def test_bad_flag_gets_one_line_and_exit_2(flags, message):
     result = subprocess.run([sys.executable, RUN] + flags, capture_output=True, text=True, timeout=30)
