@@ -37,3 +37,16 @@ def test_each_figure_shows_its_ratio_to_the_baseline():
     table = bench.markdown(rows)
     assert "| rps | 4000 | 2000 (0.50x) |" in table
     assert "| gap | skipped: no director | 230 |" in table
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mode", "gre"], "unknown mode 'gre': choose one of nat, tun, dr"),
+    (["--idle-minutes", "-1"], "--idle-minutes must be from 0 to 1440 minutes, got -1"),
+    (["--idle-minutes", "0", "--load-minutes", "0"], "nothing to soak"),
+    (["--load-minutes", "soon"], "argument --load-minutes: invalid float value: 'soon'"),
+])
+def test_the_soak_refuses_bad_flags_in_one_line(args, message):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "soak.py")] + args,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
