@@ -297,7 +297,9 @@ def failover(cluster, kind, quick):
                                          "http://%s/download?bytes=%d&rate=%d" % (cluster.vip, size, rate)],
                                         stdout=subprocess.PIPE, text=True)
     client = stream(cluster, "c1", "http://%s/" % cluster.vip, 150 if quick else 400, 0.01, timeline=True)
-    time.sleep(0.5 if quick else 1)
+    # At a random instant of the client's request cycle: a fixed delay after starting it would
+    # strike at the same moment of a request every time.
+    time.sleep((0.5 if quick else 1) + random.uniform(0, 0.02))
     failed_at = time.time()
     cluster.fail(active, kind)
     result = json.loads(client.communicate(timeout=120)[0])

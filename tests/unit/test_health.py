@@ -29,6 +29,15 @@ def test_rise_good_probes_in_a_row_restore_it():
     assert fed(OK, FAIL, FAIL, OK, FAIL, OK, OK, OK, fall=3, rise=3) == UP
 
 
+def test_a_flapping_server_taken_out_by_a_passive_signal_comes_back_only_after_rise_good_checks():
+    health = ServerHealth(HealthSettings(rise=3))
+    for _ in range(3):                     # up, then out at each RST confirmed by a failed check
+        health.probe_result(OK)
+        assert health.confirm_failure("a RST") and health.state == DOWN
+        assert not health.probe_result(OK) and not health.probe_result(OK) and health.state == DOWN
+        assert health.probe_result(OK) and health.state == UP
+
+
 def test_a_down_server_that_answers_again_but_unhealthy_is_degraded_at_once():
     assert fed(OK, FAIL, FAIL, DEGRADED) == DEGRADED
 
