@@ -26,10 +26,13 @@ from core.settings import ACTIVE_ACTIVE, ProxyPolicy
 class PortState(NamedTuple):
     link: bool          # carrier up and not configured down
     live: bool          # Open vSwitch may forward through it: link up and, with BFD on it, BFD up
+    heard: bool         # live at some moment since its link came up: BFD has had its say
 
     @property
-    def bfd_down(self):
-        return self.link and not self.live
+    def silent(self):
+        """BFD has lost the other end (not merely not yet come up: it takes about a second after
+        the link, and sessions come up one by one)."""
+        return self.link and self.heard and not self.live
 
 
 class ProxyGroup:
@@ -58,19 +61,20 @@ class ProxyGroup:
         """{"channel", "links", "bfd", "probes"}: each True or False (`ports`: (switch, port) ->
         PortState)."""
         channel = proxy in self.connected_at and proxy in connected_switches
-        ends = [ports[cable] for cable in self._cables(proxy) if cable in ports]
+        ends = self._ends(proxy, ports)
         links = all(end.link for end in ends)
-        bfd = all(end.live for end in ends)
+        bfd = not any(end.silent for end in ends)
         now = self.clock()
         probes = channel and all(
             now - max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy]) <= self.policy.probe_timeout
             for side in self.description.proxy_edges if side in connected_switches)
         return {"channel": channel, "links": links, "bfd": bfd, "probes": bool(probes)}
 
-    def _cables(self, proxy):
-        """(switch, port) of both ends of the proxy's cables to the edge switches."""
-        return ([(proxy, port) for port in self.description.trunk_ports(proxy)]
-                + [(edge, self.description.proxy_port(edge, proxy)) for edge in self.description.proxy_edges])
+    def _ends(self, proxy, ports):
+        """The known PortStates of both ends of the proxy's cables to the edge switches."""
+        cables = ([(proxy, port) for port in self.description.trunk_ports(proxy)]
+                  + [(edge, self.description.proxy_port(edge, proxy)) for edge in self.description.proxy_edges])
+        return [ports[cable] for cable in cables if cable in ports]
 
     def alive(self, proxy, connected_switches, ports):
         """All of `health`, except that BFD's verdict counts only while another proxy is live on
@@ -81,8 +85,12 @@ class ProxyGroup:
             health["bfd"] = True
         return all(health.values())
 
+    def _cut_off(self, proxy, ports):
+        """A cable of the proxy is down, or BFD has lost it."""
+        return any(not end.link or end.silent for end in self._ends(proxy, ports))
+
     def _live(self, proxy, ports):
-        return all(ports[cable].live for cable in self._cables(proxy) if cable in ports)
+        return all(end.live for end in self._ends(proxy, ports))
 
     # --- election -----------------------------------------------------------------------------
     def settle(self):
@@ -96,7 +104,7 @@ class ProxyGroup:
         another is alive: then it fails over at once."""
         alive = [p for p in self.names if self.alive(p, connected_switches, ports)]
         if not self.settled and len(alive) < len(self.names):
-            if not (alive and self.active and not self._live(self.active[0], ports)):
+            if not (alive and self.active and self._cut_off(self.active[0], ports)):
                 return None
         self.settled = True
         if self.policy.mode == ACTIVE_ACTIVE:

@@ -104,7 +104,9 @@ class ClusterState:
     def port_status(self, switch, port, up, live=None):
         """Record a port's state: its link `up`, and `live` (see PortState; as the link if not
         given); the real server behind it if its health changed, else None."""
-        self.ports[(switch, port)] = PortState(up, up if live is None else live)
+        live = up if live is None else live
+        before = self.ports.get((switch, port))
+        self.ports[(switch, port)] = PortState(up, live, live or bool(up and before and before.heard))
         server = self._service_ports.get((switch, port))
         if server and not up and self.health[server].link_down():
             return server
@@ -312,7 +314,8 @@ class ClusterState:
             known = self.ports.get((switch, port))
             states.append({"switch": switch, "port": port, "to": peer,
                            "link": "unknown" if known is None else ("up" if known.link else "down"),
-                           "bfd": "unknown" if known is None else ("up" if known.live else "down")})
+                           "bfd": "unknown" if known is None else ("up" if known.live else (
+                               "down" if known.heard or not known.link else "coming up"))})
         return states
 
     # --- views --------------------------------------------------------------------------------

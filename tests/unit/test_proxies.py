@@ -144,7 +144,10 @@ def test_nonsense_policy_is_refused():
 def test_bfd_losing_a_proxy_fails_it_over_and_says_so():
     """The edge's fast-failover group has already left lb1; the election records why."""
     state, _clock = cluster()
-    state.port_status("s_pub", D.proxy_port("s_pub", "lb1"), True, live=False)    # link up, BFD down
+    for edge in ("s_pub", "s_lan"):          # BFD up everywhere
+        for proxy in ("lb1", "lb2"):
+            state.port_status(edge, D.proxy_port(edge, proxy), True, live=True)
+    state.port_status("s_pub", D.proxy_port("s_pub", "lb1"), True, live=False)    # link up, BFD lost
     record = state.elect()
     assert record["to"] == ["lb2"] and "BFD lost lb1" in record["cause"]
     lb1 = state.status()["proxies"][0]
@@ -153,9 +156,23 @@ def test_bfd_losing_a_proxy_fails_it_over_and_says_so():
     assert (end["link"], end["bfd"], end["to"]) == ("up", "down", "lb1")
 
 
+def test_bfd_not_yet_up_is_not_held_against_a_proxy():
+    """BFD comes up about a second after the links, one session at a time."""
+    state, _clock = cluster(mode=ACTIVE_ACTIVE)
+    for edge in ("s_pub", "s_lan"):
+        state.port_status(edge, D.proxy_port(edge, "lb1"), True, live=True)
+        state.port_status(edge, D.proxy_port(edge, "lb2"), True, live=False)
+    assert state.elect() is None and state.proxies.active == ("lb1", "lb2")
+    cable = next(c for c in state.status()["proxies"][1]["cables"] if c["switch"] == "s_pub")
+    assert cable["bfd"] == "coming up"
+
+
 def test_bfd_silent_towards_both_proxies_at_once_moves_nothing_until_the_probes_say():
     """A stall of the switches' own main thread silences every BFD session at once."""
     state, clock = cluster()
+    for proxy in ("lb1", "lb2"):
+        for edge in ("s_pub", "s_lan"):
+            state.port_status(edge, D.proxy_port(edge, proxy), True, live=True)
     for proxy in ("lb1", "lb2"):
         for edge in ("s_pub", "s_lan"):
             state.port_status(edge, D.proxy_port(edge, proxy), True, live=False)
