@@ -161,5 +161,7 @@ def test_a_failed_web_host_leaves_the_table_and_returns_once_recovered(cluster, 
     seconds_until(out, 3)
     cluster.recover("web1")
     seconds_until(lambda: backend(cluster, "web1")["slots"] > 0, 6)
+    # Slots are the controller's intent; the proxies' groups follow once confirmed.
+    seconds_until(lambda: cluster.rest("GET", "/lb/status")["flows_in_sync"], 5)
     counts, errors = cluster.served_counts(per_client=25)     # and it serves again
     assert errors == 0 and counts["web1"] > 0, counts
