@@ -30,18 +30,11 @@ from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTIN
 from controller.loops import FAULT_ENV, Loops
 from controller.probe import InterfaceBoundConnection
 from controller.rest import APP_KEY, LbRestApi, NotFoundApi
+from controller.statefile import write_json_in_place
 from controller.state import ClusterState
 from core.description import ClusterDescription
 from core.eventlog import EventLog, ecs_timestamp
 from core.settings import ControllerSettings
-
-
-def write_atomically(path, text):
-    """Replace a file's content so that a crash mid-write leaves the old content."""
-    partial = path + ".partial"
-    with open(partial, "w") as f:
-        f.write(text)
-    os.replace(partial, path)
 
 
 # How long the first proxy election waits for both proxies to be alive.
@@ -195,13 +188,14 @@ class LvsController(app_manager.RyuApp):
 
     def _save_state(self):
         """Write the state a restart must not lose, when it changed, before the flows that follow
-        from it are sent. In a worker thread: file writes do not yield, and a rename waiting on
-        the disk's journal once held the whole controller (its probes unanswered) for 0.8 s."""
+        from it are sent. In a worker thread (file writes do not yield), in place
+        (controller/statefile.py: a rename over the old file waited on the disk's journal for up
+        to 0.8 s, holding every flow change)."""
         if not self.state_file:
             return
         snapshot = self.state.snapshot(wall_now=time.time())
         if snapshot != self._saved_state:
-            tpool.execute(write_atomically, self.state_file, json.dumps(snapshot))
+            tpool.execute(write_json_in_place, self.state_file, json.dumps(snapshot))
             self._saved_state = snapshot
 
     def _write_flows(self):
