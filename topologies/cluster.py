@@ -49,10 +49,6 @@ FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
 # A hung datapath: the bridge and its OpenFlow channel live on, but nothing it sends leaves.
 # A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
 HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
-# A crashed proxy's NICs go dark at once; its switch is deleted this much later (as a dead box's
-# OpenFlow connection is noticed later): deleting a bridge holds ovs-vswitchd's main thread, which
-# forwards for every bridge, and would hide what the other switches do on seeing the carrier go.
-CRASH_TEARDOWN_DELAY = 0.2
 
 
 class ControllerDown(ClusterError):
@@ -553,10 +549,9 @@ class Cluster:
             self._set_links(name, "down")
         elif kind == "hang":
             self._set_hang(name, True)
-        elif role == "proxy":       # the box dies: its NICs go dark, then its switch is gone
+        elif role == "proxy":       # the box dies: its NICs go dark, its OpenFlow channel drops
             self._set_proxy_links(name, "down", far_ends=False)
-            time.sleep(CRASH_TEARDOWN_DELAY)
-            sh("ovs-vsctl", "--timeout=5", "del-br", name)
+            sh("ovs-vsctl", "--timeout=5", "del-controller", name)
         elif role == "director":     # the box dies: its daemons, and it falls silent (as a deleted proxy)
             self._kill((name, "keepalived"), (name, "haproxy"), crash=True)
             self._set_links(name, "down")
