@@ -65,7 +65,7 @@ def proxy_setup(d, proxy):
         "ovs-vsctl set bridge %s other-config:hwaddr=%s -- add-port %s %s-vxlan -- set interface "
         "%s-vxlan type=vxlan options:remote_ip=flow options:key=%d ofport_request=%d"
         % (proxy, t.local_mac, proxy, proxy, proxy, t.vni, t.port),
-        "ip addr add %s/%d dev %s" % (t.local_ip, _lan_network(d).prefixlen, proxy),
+        "ip addr replace %s/%d dev %s" % (t.local_ip, _lan_network(d).prefixlen, proxy),
         "ip link set %s mtu %d up" % (proxy, d.lan_mtu),
         "ovs-appctl ovs/route/add %s %s pkt_mark=%d" % (_lan_network(d), proxy, t.pkt_mark),
     ]

@@ -34,7 +34,7 @@ def test_tun_proxies_get_a_tunnel_port_an_address_and_a_marked_route():
     d = describe(mode="tun")
     setup = forwarding.proxy_setup(d, "lb2")
     assert "options:key=102" in setup[0] and "ofport_request=10" in setup[0]
-    assert "ip addr add 10.0.1.3/24 dev lb2" in setup
+    assert "ip addr replace 10.0.1.3/24 dev lb2" in setup
     assert "ovs-appctl ovs/route/add 10.0.1.0/24 lb2 pkt_mark=2" in setup
     assert forwarding.proxy_teardown(d, "lb2") == ["ovs-appctl ovs/route/del 10.0.1.0/24 pkt_mark=2"]
 
