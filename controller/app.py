@@ -377,9 +377,9 @@ class LvsController(app_manager.RyuApp):
             self.event_log.emit("port-up" if up else "port-down", "%s port %d %s"
                                 % (name, port.port_no, "up" if up else "down"), observer_name=name)
         elif port.port_no in self.description.trunk_ports(name):
-            self.event_log.emit("bfd-up" if live else "bfd-down", "%s port %d (to %s): BFD %s" % (
-                name, port.port_no, self.description.trunk_ports(name)[port.port_no], "up" if live else "down"),
-                observer_name=name)
+            peer = self.description.trunk_ports(name)[port.port_no]
+            self.event_log.emit("bfd-up" if live else "bfd-down", "%s port %d (to %s): BFD %s"
+                                % (name, port.port_no, peer, "up" if live else "down"), observer_name=name)
         if server:
             self._health_changed(server)
         self._elect()

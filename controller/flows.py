@@ -291,10 +291,9 @@ def _steer_vip(d, view):
     """The VIP to its proxy through the fast-failover group; active-active: its packets spread
     over the proxies by a hash of the connection (so a connection stays on one proxy), its ARP
     still to one of them."""
-    flows = _steer(d.vip, d.vip_mac, [Group(GROUP_FAILOVER)])
-    if len(view.active_proxies) > 1:
-        flows[1] = FlowSpec.make(PRI_HIGH, logged([Group(GROUP_SPREAD)]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)
-    return flows
+    packets = Group(GROUP_SPREAD if len(view.active_proxies) > 1 else GROUP_FAILOVER)
+    return [FlowSpec.make(PRI_HIGH, [Group(GROUP_FAILOVER)], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=d.vip),
+            FlowSpec.make(PRI_HIGH, logged([packets]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
 
 
 def failover_group(d, edge, view):

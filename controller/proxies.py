@@ -72,9 +72,8 @@ class ProxyGroup:
 
     def _ends(self, proxy, ports):
         """The known PortStates of both ends of the proxy's cables to the edge switches."""
-        cables = ([(proxy, port) for port in self.description.trunk_ports(proxy)]
-                  + [(edge, self.description.proxy_port(edge, proxy)) for edge in self.description.proxy_edges])
-        return [ports[cable] for cable in cables if cable in ports]
+        return [ports[(switch, port)] for switch, port, _ in self.description.proxy_cable_ends(proxy)
+                if (switch, port) in ports]
 
     def alive(self, proxy, connected_switches, ports):
         """All of `health`, except that BFD's verdict counts only while another proxy is live on
@@ -84,10 +83,6 @@ class ProxyGroup:
         if not health["bfd"] and not any(self._live(other, ports) for other in self.names if other != proxy):
             health["bfd"] = True
         return all(health.values())
-
-    def _cut_off(self, proxy, ports):
-        """A cable of the proxy is down, or BFD has lost it."""
-        return any(not end.link or end.silent for end in self._ends(proxy, ports))
 
     def _live(self, proxy, ports):
         return all(end.live for end in self._ends(proxy, ports))
@@ -104,7 +99,8 @@ class ProxyGroup:
         another is alive: then it fails over at once."""
         alive = [p for p in self.names if self.alive(p, connected_switches, ports)]
         if not self.settled and len(alive) < len(self.names):
-            if not (alive and self.active and self._cut_off(self.active[0], ports)):
+            saved = self.active and self.health(self.active[0], connected_switches, ports)
+            if not (alive and saved and not (saved["links"] and saved["bfd"])):
                 return None
         self.settled = True
         if self.policy.mode == ACTIVE_ACTIVE:

@@ -306,11 +306,8 @@ class ClusterState:
     def _cable_states(self, proxy):
         """Each end of the proxy's cables: its link and BFD's verdict ("unknown" until the switch
         has said)."""
-        d = self.description
-        ends = [(proxy, port, peer) for port, peer in sorted(d.trunk_ports(proxy).items())]
-        ends += [(edge, d.proxy_port(edge, proxy), proxy) for edge in d.proxy_edges]
         states = []
-        for switch, port, peer in ends:
+        for switch, port, peer in self.description.proxy_cable_ends(proxy):
             known = self.ports.get((switch, port))
             states.append({"switch": switch, "port": port, "to": peer,
                            "link": "unknown" if known is None else ("up" if known.link else "down"),

@@ -219,6 +219,12 @@ class ClusterDescription:
         """The port of an edge switch (s_pub, s_lan) that leads to a proxy."""
         return next(p for p, peer in self.trunk_ports(edge_switch).items() if peer == proxy)
 
+    def proxy_cable_ends(self, proxy):
+        """Both ends of a proxy's cables to the edge switches, each (switch, port, the switch at
+        the other end): the proxy's own ends first."""
+        own = [(proxy, port, peer) for port, peer in sorted(self.trunk_ports(proxy).items())]
+        return own + [(edge, self.proxy_port(edge, proxy), proxy) for edge in self.proxy_edges]
+
     def hosts_with_role(self, role):
         return [h for h in self.hosts if h.role == role]
 

@@ -572,15 +572,14 @@ class Cluster:
                          else "tc qdisc del dev %s root" % intf.name)
 
     def recover(self, name):
-        kind = self.failed.pop(name, None)
-        if kind is None:
+        if name not in self.failed:
             raise ClusterError("%s has not failed; failed nodes: %s"
                                % (name, ", ".join(sorted(self.failed)) or "none"))
         role = self._role(name)
         if role == "proxy" and CONTROLLER in self.failed:
-            self.failed[name] = kind
             raise ClusterError("recover the controller first: %s would come back with no flows, and the "
                                "edges' failover groups would send it the VIP as soon as BFD hears it" % name)
+        kind = self.failed.pop(name)
         if role == CONTROLLER:
             self._start_controller()
             wait_until("the restarted controller to have every switch in sync", self._controller_in_sync, timeout=30)
@@ -630,10 +629,8 @@ class Cluster:
         """Every cable of a proxy at once (one `ip -batch`; Mininet's configLinkStatus takes one
         interface at a time, a proxy then being half cut off for milliseconds): its own ends,
         and with `far_ends` the edges' ends too. A switch's port N is "<switch>-ethN"."""
-        d = self.description
-        ends = ["%s-eth%d" % (proxy, port) for port in sorted(d.trunk_ports(proxy))]
-        if far_ends:
-            ends += ["%s-eth%d" % (edge, d.proxy_port(edge, proxy)) for edge in d.proxy_edges]
+        ends = ["%s-eth%d" % (switch, port) for switch, port, _ in self.description.proxy_cable_ends(proxy)
+                if far_ends or switch == proxy]
         batch = "".join("link set %s %s\n" % (end, status) for end in ends)
         result = subprocess.run(["ip", "-batch", "-"], input=batch, capture_output=True, text=True, timeout=10)
         if result.returncode:

@@ -122,9 +122,7 @@ def management_routes(desc):
 
 def bfd_ports(desc, switch):
     """The ports of a switch that run BFD: both ends of every proxy's cables."""
-    if switch in desc.proxies:
-        return tuple(desc.trunk_ports(switch))
-    return tuple(desc.proxy_port(switch, p) for p in desc.proxies) if switch in desc.proxy_edges else ()
+    return tuple(port for proxy in desc.proxies for end, port, _ in desc.proxy_cable_ends(proxy) if end == switch)
 
 
 class LvsTopo(Topo):

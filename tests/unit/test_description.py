@@ -94,3 +94,11 @@ def test_remote_real_servers_sit_behind_r0_and_only_tun_reaches_them():
         describe(mode="dr", remote_webs=1)
     with pytest.raises(ConfigError, match="NAT cannot reach remote real servers"):
         describe(mode="nat", remote_webs=1)
+
+
+def test_a_proxys_cable_ends_are_its_own_ports_then_the_edges_ports_to_it():
+    d = describe()
+    assert d.proxy_cable_ends("lb2") == [("lb2", 1, "s_pub"), ("lb2", 2, "s_lan"), ("s_pub", 2, "lb2"),
+                                         ("s_lan", 2, "lb2")]
+    from topologies.topo import bfd_ports          # BFD runs on exactly those ends
+    assert [bfd_ports(d, s) for s in ("lb1", "s_pub", "s_lan", "s_db")] == [(1, 2), (1, 2), (1, 2), ()]
