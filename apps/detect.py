@@ -13,6 +13,9 @@ Criteria and their default thresholds (all configurable):
   forbidden-service  any attempt from the public net to a real server's address, a DB port, or
                      the management address (the design's own rule: the public side may only
                      talk to the VIP and the router).
+  spoofing           any packet with a forged source (port security dropped it at the port it came
+                     in on): the host cabled to that port is flagged, never the address it claimed,
+                     so no one can get another host banned.
 Each (criterion, source) raises one alert per `realert` seconds (fail2ban's bantime, 600 s).
 A connection attempt is seen by every switch on its way; it counts once, at the source's own edge
 switch (s_pub for sources the cluster does not know): that is what the source itself tried to
@@ -82,6 +85,11 @@ class Detector:
             return self._attempt(record, source, at)
         if record.get("event.action") == "http-request":
             return self._request(record, source, at)
+        if record.get("event.action") == "spoofed-packet":
+            return self._alert("spoofing", source, at, switch=record.get("observer.name"),
+                               port=record.get("observer.ingress.interface.id"),
+                               host=record.get("observer.ingress.interface.alias"),
+                               claimed=record.get("labels.claimed_ip"))
         return []
 
     def _attempt(self, record, source, at):

@@ -21,10 +21,10 @@ from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
-from controller.connlog import connection_record, passive_signal
-from controller.flows import (COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, FIN_SET, KIND_MASK, LOG_METER,
-                              PASSIVE_METER, SYN_ONLY, T_FORWARD, T_SELECTED, FlowSpec, diff, switch_flows,
-                              switch_groups)
+from controller.connlog import connection_record, passive_signal, spoofing_record
+from controller.flows import (COOKIE_DENY, COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF,
+                              DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY,
+                              T_FORWARD, T_SELECTED, FlowSpec, diff, switch_flows, switch_groups)
 from controller.health import DEGRADED, FAIL, OK
 from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
 from controller.loops import FAULT_ENV, Loops
@@ -43,8 +43,11 @@ STATS_INTERVAL = 1.0
 FLOW_RETRY_SECONDS = 1.0
 LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
 PASSIVE_RATE, PASSIVE_BURST = 100, 20   # real servers' RST and ICMP-error copies per second per switch
+SPOOF_RATE, SPOOF_BURST = 100, 50       # copies of forged packets per second per switch
 METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      # event, what a meter drops
-               PASSIVE_METER: ("passive-copies-dropped", "copies of real servers' RSTs and ICMP errors")}
+               PASSIVE_METER: ("passive-copies-dropped", "copies of real servers' RSTs and ICMP errors"),
+               DENY_METER: ("log-copies-dropped", "copies of attempts segmentation refused"),
+               SPOOF_METER: ("spoof-copies-dropped", "copies of forged packets")}
 BLOCK_CHECK_INTERVAL = 0.5
 READ_BACK = "as read back from the switch"   # a group whose buckets were not compared: modified once
 
@@ -61,11 +64,12 @@ class LvsController(app_manager.RyuApp):
         # health checks leave through this interface only (controller/probe.py)
         self.management_interface = self.description.management_interface.name
         self.proxy_policy = settings.proxy_policy
-        self.state = ClusterState(self.description, self.health_settings, self.proxy_policy)
+        self.state = ClusterState(self.description, self.health_settings, self.proxy_policy, settings.network)
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.connection_log = EventLog(os.environ.get(CONNECTIONS_ENV))
         self.real_servers_by_ip = {w.ip: w.name for w in self.description.real_servers}
         self.real_servers_by_mac = {w.service_interface.mac: w.name for w in self.description.real_servers}
+        self.port_owners = {(i.switch, i.port): (h.name, i.ip) for h in self.description.hosts for i in h.interfaces}
         self.state_file = os.environ.get(STATE_ENV)
         self._saved_state = None
         self._restore_state()
@@ -258,11 +262,13 @@ class LvsController(app_manager.RyuApp):
         datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
 
     def _meters(self, name):
-        """The meters an edge switch holds: the connection log's, and on a switch with real
+        """The meters an edge switch holds: the connection log's (one for what was forwarded,
+        one for what segmentation refused), the forged packets', and on a switch with real
         servers the passive checks' copies'."""
         if name in self.description.proxies:
             return {}
-        meters = {LOG_METER: (LOG_RATE, LOG_BURST)}
+        meters = {LOG_METER: (LOG_RATE, LOG_BURST), DENY_METER: (LOG_RATE, LOG_BURST),
+                  SPOOF_METER: (SPOOF_RATE, SPOOF_BURST)}
         if self.description.real_servers_on(name):
             meters[PASSIVE_METER] = (PASSIVE_RATE, PASSIVE_BURST)
         return meters
@@ -403,17 +409,29 @@ class LvsController(app_manager.RyuApp):
         kind = ev.msg.cookie & KIND_MASK
         if kind == COOKIE_PROBE and proxy:
             self.state.probe_reply(proxy, side)
-        elif kind == COOKIE_LOG and side:
-            self._log_connection(side, ev.msg)
+        elif kind in (COOKIE_LOG, COOKIE_DENY) and side:
+            self._log_connection(side, ev.msg, refused=kind == COOKIE_DENY)
+        elif kind == COOKIE_SPOOF and side:
+            self._log_spoofing(side, ev.msg)
         elif kind == COOKIE_PASSIVE and side:
             self._passive_signal(side, ev.msg)
         else:
             self.state.packet_in()
 
-    def _log_connection(self, switch, msg):
-        record = connection_record(msg.data, switch, blocked=self.state.blocks)
+    def _log_connection(self, switch, msg, refused):
+        record = connection_record(msg.data, switch, blocked=self.state.blocks, refused=refused)
         if record:
             self.state.log_copies += 1
+            self.state.refused += refused
+            self.connection_log.write(record)
+
+    def _log_spoofing(self, switch, msg):
+        """A forged packet dropped at a host's port: logged with the port and the host there."""
+        port = msg.match["in_port"]
+        owner, owner_ip = self.port_owners.get((switch, port), ("?", None))
+        record = spoofing_record(msg.data, switch, port, owner, owner_ip)
+        if record:
+            self.state.spoofed += 1
             self.connection_log.write(record)
 
     # --- blocks -------------------------------------------------------------------------------
@@ -508,7 +526,7 @@ class LvsController(app_manager.RyuApp):
         self._meter_dropped[(switch, meter_id)] = dropped
         if dropped <= before:
             return
-        if meter_id == LOG_METER:
+        if meter_id in (LOG_METER, DENY_METER):
             self.state.log_copies_dropped += dropped - before
         action, what = METER_DROPS[meter_id]
         self.event_log.emit(action, "the meter of %s dropped %d %s" % (switch, dropped - before, what),

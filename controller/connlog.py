@@ -1,13 +1,17 @@
 """A connection-log copy (a packet-in) as an ECS JSON record."""
-from ryu.lib.packet import ethernet, icmp, ipv4, packet, tcp, udp
+from ryu.lib.packet import arp, ethernet, icmp, ipv4, packet, tcp, udp
 
 from core.eventlog import ecs_timestamp
 
 TRANSPORTS = {tcp.tcp: "tcp", udp.udp: "udp", icmp.icmp: "icmp"}
 
 
-def connection_record(data, switch, blocked=()):
-    """The record of one connection attempt seen by `switch`, or None if it is not IPv4."""
+REFUSED = "not allowed by the segmentation matrix"
+
+
+def connection_record(data, switch, blocked=(), refused=False):
+    """The record of one connection attempt seen by `switch`, or None if it is not IPv4;
+    `refused`: segmentation dropped it at its sender's port."""
     pkt = packet.Packet(data)
     ip = pkt.get_protocol(ipv4.ipv4)
     if ip is None:
@@ -27,7 +31,24 @@ def connection_record(data, switch, blocked=()):
         record["network.transport"] = str(ip.proto)
     if ip.src in blocked:
         record["event.outcome"] = "blocked"
+    if refused:
+        record.update({"event.outcome": "blocked", "event.reason": REFUSED})
     return record
+
+
+def spoofing_record(data, switch, port, owner, owner_ip):
+    """A forged packet, dropped by port security, as an ECS record: the port it came in on and
+    the host cabled there (`owner`, its address on that switch as the source: the forger), the
+    address it claimed, where it was going. None if it is neither IPv4 nor ARP."""
+    pkt = packet.Packet(data)
+    frame, ip, request = pkt.get_protocol(ethernet.ethernet), pkt.get_protocol(ipv4.ipv4), pkt.get_protocol(arp.arp)
+    if ip is None and request is None:
+        return None
+    return {"@timestamp": ecs_timestamp(), "event.action": "spoofed-packet", "event.category": "network",
+            "event.outcome": "blocked", "observer.name": switch, "observer.ingress.interface.id": str(port),
+            "observer.ingress.interface.alias": owner, "source.ip": owner_ip, "source.mac": frame.src,
+            "labels.claimed_ip": ip.src if ip else request.src_ip,
+            "destination.ip": ip.dst if ip else request.dst_ip, "network.protocol": "ipv4" if ip else "arp"}
 
 
 def passive_signal(data, real_servers_by_ip, real_servers_by_mac):

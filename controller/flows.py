@@ -4,17 +4,26 @@ The Ryu adapter (controller/openflow.py) turns each FlowSpec into an OFPFlowMod.
 installed ahead of time from the cluster description and the balancer's state; no connection
 needs the controller.
 
-Edge switches (s_pub, s_lan, s_db): static L2 among their hosts, plus steering of the VIP (and in
-NAT the real servers' gateway) to the active proxy, or spread over both by hash (active-active);
-the controller's liveness probes coming back from the proxies go to the controller. Steering
-goes through groups whose buckets watch the proxies' ports: a fast-failover group (the active
-proxy first, the standby next) or a select group (active-active). A port is live while its link
-is up and BFD, run by the switches on every proxy cable, hears the proxy: a crashed, cut off or
-hung proxy is left behind by the datapath itself, before (or without) the controller. Every
-forwarding (or blocking) flow ends with a resubmit to the connection log tables (10-12): a copy
-of each TCP SYN, and of the first packet of each UDP or ICMP flow, goes to the controller through
-meter 1. The copy is made after the packet has been forwarded, so a meter that drops copies
-never holds up forwarding.
+Edge switches (s_pub, s_lan, s_db, s_far), in tables:
+  0 INGRESS      a blocked source dropped (s_pub); port security: a host's port lets in only its
+                 own MAC and IP (ARP's sender too), r0's only its MAC and no source of the switch's
+                 own subnet but its own; forged IPv4 and ARP dropped and copied to the controller
+                 through meter 4 (logged as spoofing, with the port); the proxies' ports pass.
+  1 SEGMENT      least privilege (controller/segmentation.py, the README's matrix): at the
+                 sender's own port, what it may send to whom; the rest dropped and copied
+                 through meter 3 (logged as blocked).
+  2 SWITCH       static L2 among the switch's hosts, plus steering of the VIP (and in NAT the
+                 real servers' gateway) to the active proxy, or spread over both by hash
+                 (active-active); the controller's liveness probes coming back from the proxies
+                 go to the controller.
+ 10-12 LOG       the connection log: every forwarding (or blocking) flow ends with a resubmit
+                 here; a copy of each TCP SYN, and of the first packet of each UDP or ICMP flow,
+                 goes to the controller through meter 1. The copy is made after the packet has
+                 been forwarded, so a meter that drops copies never holds up forwarding.
+Steering goes through groups whose buckets watch the proxies' ports: a fast-failover group (the
+active proxy first, the standby next) or a select group (active-active). A port is live while its
+link is up and BFD, run by the switches on every proxy cable, hears the proxy: a crashed, cut off
+or hung proxy is left behind by the datapath itself, before (or without) the controller.
 
 Proxy pipeline (lb1, lb2), in tables. Per-connection state lives in the datapath's connection
 tracker, in the proxy's own zone, with the connection's real server in its mark: a new connection
@@ -43,6 +52,7 @@ the proxy; NAT replies are rewritten statelessly), so the tracker follows each c
 as LVS does in DR mode; the harness turns the tracker's sequence checks off and sets its zones'
 timeouts (topologies/forwarding.py: conntrack_setup).
 """
+import ipaddress
 import zlib
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -53,6 +63,7 @@ from ryu.lib.packet.in_proto import IPPROTO_ICMP as PROTO_ICMP, IPPROTO_TCP as P
 from ryu.lib.packet.tcp import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from ryu.ofproto.ofproto_v1_3 import OFPP_CONTROLLER as CONTROLLER, OFPP_IN_PORT as IN_PORT, OFPP_LOCAL as LOCAL
 
+from controller import segmentation
 from core.description import tunnel_mac
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -61,12 +72,15 @@ SYNC_SOURCE = "02:5c:00:00:00:00"  # ...whose source MAC ends with their real se
 ETH_PROBE = 0x88b5            # IEEE 802 local experimental: the controller's liveness probes
 
 T_CLASSIFY, T_CONNECTIONS, T_SELECTED, T_FORWARD, T_EGRESS = range(5)
+T_INGRESS, T_SEGMENT, T_SWITCH = 0, 1, 2   # on edge switches: port security, segmentation, forwarding
 T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
 GROUP_SELECT = 1              # on proxies: the Maglev slots
 GROUP_SPREAD = 1              # on s_pub, active-active: the VIP's packets over the live proxies
 GROUP_FAILOVER = 2            # on s_pub (and s_lan in NAT): the active proxy, else the next live one
 LOG_METER = 1
 PASSIVE_METER = 2             # on edge switches with real servers: their RSTs and ICMP errors
+DENY_METER = 3                # on edge switches: copies of what segmentation refused
+SPOOF_METER = 4               # on edge switches: copies of forged packets
 ICMP_DEST_UNREACH = 3
 NEW_FLOW_IDLE = 30            # s a UDP/ICMP flow stays "seen" (not logged again) while idle
 
@@ -94,7 +108,11 @@ COOKIE_PROBE = 0x4
 COOKIE_BLOCK = 0x5
 COOKIE_LOG = 0x6
 COOKIE_PASSIVE = 0x7
-COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE)
+COOKIE_GUARD = 0x8            # port security and segmentation: what may pass
+COOKIE_DENY = 0x9             # ...what segmentation refused (its copies to the controller)
+COOKIE_SPOOF = 0xa            # ...forged packets (their copies to the controller)
+COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE,
+                COOKIE_GUARD, COOKIE_DENY, COOKIE_SPOOF)
 KIND_MASK = 0xffffffff        # the low half of a switch's cookie: the kind; the high half: a fingerprint
 
 
@@ -212,6 +230,7 @@ class BalancerView:
     blocked: Tuple[str, ...] = ()       # sources dropped at the public edge
     healthy: Tuple[str, ...] = ()       # real servers whose connections stay with them
     passive_checks: bool = True         # copy real servers' RSTs and ICMP errors to the controller
+    segmentation: bool = True           # hosts may send only what controller/segmentation.py allows
 
     def server_id(self, name):
         return dict(self.server_ids)[name]
@@ -231,14 +250,14 @@ def edge_l2_flows(description, switch):
     would loop. Anything else misses the table and is dropped.
     """
     host_ports = description.host_ports(switch)
-    flows = [FlowSpec.make(PRI_MATCH, logged([Output(port)]), eth_dst=intf.mac)
+    flows = [FlowSpec.make(PRI_MATCH, logged([Output(port)]), table_id=T_SWITCH, eth_dst=intf.mac)
              for port, intf in sorted(host_ports.items())]
     for in_port in sorted(host_ports):
         others = [Output(p) for p in sorted(host_ports) if p != in_port]
-        flows.append(FlowSpec.make(PRI_BROAD, others, in_port=in_port, eth_dst=BROADCAST))
+        flows.append(FlowSpec.make(PRI_BROAD, others, table_id=T_SWITCH, in_port=in_port, eth_dst=BROADCAST))
     for in_port in sorted(description.trunk_ports(switch)):   # a proxy's gratuitous ARP
-        flows.append(FlowSpec.make(PRI_BROAD, [Output(p) for p in sorted(host_ports)], in_port=in_port,
-                                   eth_dst=BROADCAST))
+        flows.append(FlowSpec.make(PRI_BROAD, [Output(p) for p in sorted(host_ports)], table_id=T_SWITCH,
+                                   in_port=in_port, eth_dst=BROADCAST))
     return flows
 
 
@@ -283,8 +302,8 @@ def passive_check_flows(d, switch):
 
 def _steer(ip, mac, actions):
     """An address: its ARP requests and its MAC go where `actions` send them."""
-    return [FlowSpec.make(PRI_HIGH, actions, cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
-            FlowSpec.make(PRI_HIGH, logged(actions), cookie=COOKIE_STEER, eth_dst=mac)]
+    return [FlowSpec.make(PRI_HIGH, actions, table_id=T_SWITCH, cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
+            FlowSpec.make(PRI_HIGH, logged(actions), table_id=T_SWITCH, cookie=COOKIE_STEER, eth_dst=mac)]
 
 
 def _steer_vip(d, view):
@@ -292,8 +311,9 @@ def _steer_vip(d, view):
     over the proxies by a hash of the connection (so a connection stays on one proxy), its ARP
     still to one of them."""
     packets = Group(GROUP_SPREAD if len(view.active_proxies) > 1 else GROUP_FAILOVER)
-    return [FlowSpec.make(PRI_HIGH, [Group(GROUP_FAILOVER)], cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=d.vip),
-            FlowSpec.make(PRI_HIGH, logged([packets]), cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
+    return [FlowSpec.make(PRI_HIGH, [Group(GROUP_FAILOVER)], table_id=T_SWITCH, cookie=COOKIE_STEER,
+                          eth_type=ETH_ARP, arp_tpa=d.vip),
+            FlowSpec.make(PRI_HIGH, logged([packets]), table_id=T_SWITCH, cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
 
 
 def failover_group(d, edge, view):
@@ -317,19 +337,21 @@ def proxy_monitoring_flows(d, switch):
     """On s_pub and s_lan: probes back from a proxy go to the controller; SYN copies from one
     proxy go to the other."""
     ports = {peer: port for port, peer in d.trunk_ports(switch).items()}
-    flows = [FlowSpec.make(PRI_LOCAL, [Output(CONTROLLER)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
+    flows = [FlowSpec.make(PRI_LOCAL, [Output(CONTROLLER)], table_id=T_SWITCH, cookie=COOKIE_PROBE, in_port=port,
+                           eth_type=ETH_PROBE)
              for port in sorted(ports.values())]
     if switch == d.public_edge:
         for proxy, port in sorted(ports.items()):
             others = [Output(p) for peer, p in sorted(ports.items()) if peer != proxy]
-            flows.append(FlowSpec.make(PRI_SYNC, others, cookie=COOKIE_STEER, in_port=port, eth_dst=SYNC_MAC))
+            flows.append(FlowSpec.make(PRI_SYNC, others, table_id=T_SWITCH, cookie=COOKIE_STEER, in_port=port,
+                                       eth_dst=SYNC_MAC))
     return flows
 
 
 def block_flows(view):
     """On s_pub, the public edge: every packet from a blocked source is dropped, before anything
     (its connection attempts still logged)."""
-    return [FlowSpec.make(PRI_BLOCK, logged([]), cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip)
+    return [FlowSpec.make(PRI_BLOCK, logged([]), table_id=T_INGRESS, cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip)
             for ip in view.blocked]
 
 
@@ -347,6 +369,87 @@ def steering_flows(description, switch, view):
         for t in d.tunnels:   # every proxy's tunnel endpoint, standby included
             flows += _steer(t.local_ip, t.local_mac, [Output(d.proxy_port(d.lan_edge, t.proxy))])
     return flows
+
+
+# --- edge switches: what may come in ----------------------------------------------------------
+def _copy(meter, cookie, table_id, priority, **match):
+    """Drop, and copy to the controller through `meter` (what was refused, and where)."""
+    return FlowSpec.make(priority, [Meter(meter), Output(CONTROLLER)], table_id=table_id, cookie=cookie, **match)
+
+
+def _own_sources(d, host, intf):
+    """The IPv4 sources a host may send from on this interface: its address; a DR or TUN real
+    server's service interface also the VIP (its replies), and the peer's directors the VIP (the
+    one holding it answers from it)."""
+    answers_from_vip = ((host.role == "web" and intf == host.service_interface and d.mode in ("dr", "tun"))
+                        or (host.role == "director" and intf.switch == d.public_edge))
+    return [intf.ip] + ([d.vip] if answers_from_vip else [])
+
+
+def _port_security(d, host, intf, sources):
+    """A host port lets in only its host's MAC with one of `sources` (IP, and ARP's sender);
+    other IPv4 and ARP is forged: dropped and reported; anything else is dropped."""
+    ip, arp = dict(in_port=intf.port, eth_src=intf.mac, eth_type=ETH_IP), dict(
+        in_port=intf.port, eth_src=intf.mac, eth_type=ETH_ARP, arp_sha=intf.mac)
+    flows = []
+    for source in sources:
+        flows.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SEGMENT)], cookie=COOKIE_GUARD, ipv4_src=source, **ip))
+        flows.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], cookie=COOKIE_GUARD, arp_spa=source, **arp))
+    return flows + [_copy(SPOOF_METER, COOKIE_SPOOF, T_INGRESS, PRI_MISS, in_port=intf.port, eth_type=kind)
+                    for kind in (ETH_IP, ETH_ARP)]
+
+
+def _router_port(d, intf):
+    """r0 brings in what comes from the other segments, with any source but this segment's own:
+    a packet from r0 claiming an address of this switch's subnet (but r0's, and the VIP that DR
+    and TUN replies come back from) is forged."""
+    sources = [intf.ip] + ([d.vip] if intf.switch == d.public_edge and d.mode in ("dr", "tun") else [])
+    net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
+    flows = _port_security(d, d.router, intf, sources)
+    flows.append(_copy(SPOOF_METER, COOKIE_SPOOF, T_INGRESS, PRI_BROAD, in_port=intf.port, eth_type=ETH_IP,
+                       ipv4_src=(str(net.network_address), str(net.netmask))))
+    flows.append(FlowSpec.make(PRI_DEFAULT, [Resubmit(T_SEGMENT)], cookie=COOKIE_GUARD, in_port=intf.port,
+                               eth_src=intf.mac, eth_type=ETH_IP))
+    return flows
+
+
+def ingress_flows(d, switch):
+    """Table INGRESS of an edge switch: port security. The proxies' ports (the load balancer's
+    own cables) pass to forwarding as they are."""
+    flows = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], cookie=COOKIE_GUARD, in_port=port)
+             for port in sorted(d.trunk_ports(switch))]
+    for host in d.hosts:
+        for intf in host.interfaces:
+            if intf.switch != switch:
+                continue
+            flows += (_router_port(d, intf) if host.role == "router"
+                      else _port_security(d, host, intf, _own_sources(d, host, intf)))
+    return flows
+
+
+def segmentation_flows(d, switch, view):
+    """Table SEGMENT of an edge switch: what each host may send to whom (controller/segmentation.py),
+    judged at the host's own port; the rest is dropped and reported. The infrastructure's ports
+    pass; with segmentation off, every port does."""
+    if not view.segmentation:
+        return [FlowSpec.make(PRI_MISS, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD)]
+    flows = {}
+    for host in d.hosts:
+        for intf in (i for i in host.interfaces if i.switch == switch):
+            port = dict(in_port=intf.port, eth_type=ETH_IP)
+            if segmentation.sender(d, host, intf) == segmentation.INFRASTRUCTURE:
+                rules = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD,
+                                       in_port=intf.port)]
+            else:
+                rules = [_copy(DENY_METER, COOKIE_DENY, T_SEGMENT, PRI_MISS, **port)]
+            for fields, replies_only in segmentation.allowed(d, host, intf):
+                rules.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD,
+                                           **port, **fields))
+                if replies_only:
+                    rules.append(_copy(DENY_METER, COOKIE_DENY, T_SEGMENT, PRI_NARROW, tcp_flags=SYN_ONLY,
+                                       **port, **fields))
+            flows.update((f.key, f) for f in rules)
+    return list(flows.values())
 
 
 # --- proxies ----------------------------------------------------------------------------------
@@ -495,7 +598,8 @@ def switch_flows(description, switch, view):
     """Every flow a switch should hold, given the balancer's state."""
     if description.switch(switch).role == "proxy":
         return proxy_flows(description, switch, view)
-    flows = edge_l2_flows(description, switch) + steering_flows(description, switch, view) + connection_log_flows()
+    flows = ingress_flows(description, switch) + segmentation_flows(description, switch, view)
+    flows += edge_l2_flows(description, switch) + steering_flows(description, switch, view) + connection_log_flows()
     return flows + (passive_check_flows(description, switch) if view.passive_checks else [])
 
 

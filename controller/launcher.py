@@ -7,8 +7,8 @@ so a sentinel lets Ryu start on a current eventlet (see docs/PLATFORM.md).
 import os
 import sys
 
-from core.settings import (ControllerSettings, add_health_arguments, add_proxy_arguments, health_from_arguments,
-                           proxy_policy_from_arguments)
+from core.settings import (ControllerSettings, add_health_arguments, add_network_arguments, add_proxy_arguments,
+                           health_from_arguments, network_policy_from_arguments, proxy_policy_from_arguments)
 from core.description import ClusterDescription, ConfigError
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments, check_ports,
                         description_from_arguments, description_flags_given)
@@ -18,7 +18,7 @@ CLUSTER_ENV = "LVSDN_CLUSTER"        # the cluster description itself, as JSON
 EVENTS_ENV = "LVSDN_EVENTS"
 SETTINGS_ENV = "LVSDN_SETTINGS"      # ControllerSettings, as JSON
 STATE_ENV = "LVSDN_STATE"            # the file that keeps what a restart must not lose
-SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt", "--bfd-")
+SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt", "--bfd-", "--segmentation")
 CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
 
 
@@ -38,6 +38,7 @@ def parse_args(argv):
                                            "run directory); without it, the flags below")
     add_health_arguments(parser)
     add_proxy_arguments(parser)
+    add_network_arguments(parser)
     args = parser.parse_args(argv)
     try:
         if args.cluster and description_flags_given(args):
@@ -53,10 +54,12 @@ def parse_args(argv):
 
 
 def settings_from_arguments(args, argv):
-    """ControllerSettings from --settings, or from the --health-*, --proxies and --preempt flags."""
+    """ControllerSettings from --settings, or from the --health-*, --proxies, --preempt, --bfd-* and
+    --segmentation flags."""
     flags = [a for a in argv if a.startswith(SETTINGS_FLAGS)]
     if not args.settings:
-        return ControllerSettings(health_from_arguments(args), proxy_policy_from_arguments(args))
+        return ControllerSettings(health_from_arguments(args), proxy_policy_from_arguments(args),
+                                  network_policy_from_arguments(args))
     if flags:
         raise ValueError("--settings and %s both set the controller's settings: give one or the other"
                          % flags[0].split("=")[0])

@@ -14,7 +14,7 @@ from controller.health import FAIL, HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import PortState, ProxyGroup
 from core.eventlog import ecs_timestamp
-from core.settings import HealthSettings, ProxyPolicy
+from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
 
 DEFAULT_WEIGHT = 1
 MAX_WEIGHT = 65535          # as ipvsadm
@@ -43,7 +43,7 @@ def active_connections(counters):
 
 class ClusterState:
     def __init__(self, description, health_settings=HealthSettings(), proxy_policy=ProxyPolicy(),
-                 clock=time.monotonic):
+                 network_policy=NetworkPolicy(), clock=time.monotonic):
         self.description = description
         self.connected = set()        # switch names with a live OpenFlow channel
         self.ready = set()            # switch names whose flows are confirmed (barrier reply)
@@ -55,6 +55,7 @@ class ClusterState:
         self.counters = {}            # proxy -> {server: {"opened", "closed", "packets", "bytes"}}
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self.passive_checks = health_settings.passive
+        self.segmentation = network_policy.segmentation
         self.passive_signals = {}     # real server -> its last passive signal: {"at", "signal", "checked"}
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
                                for w in description.real_servers}
@@ -70,6 +71,8 @@ class ClusterState:
         self.probe_count = 0
         self.log_copies = 0           # connection-log copies received
         self.log_copies_dropped = 0   # ... and dropped by the switches' log meters
+        self.refused = 0              # connection attempts segmentation refused (logged)
+        self.spoofed = 0              # forged packets port security dropped (logged)
         self._in_table = self.healthy()   # as of the last table_changes()
 
     @property
@@ -291,7 +294,7 @@ class ClusterState:
         weights = {name: self.weights[name] for name in self.members}
         healthy = self.healthy()
         return BalancerView(active_proxies=self.proxies.active, blocked=tuple(sorted(self.blocks)),
-                            passive_checks=self.passive_checks,
+                            passive_checks=self.passive_checks, segmentation=self.segmentation,
                             table=tuple(lookup_table(weights, healthy)), healthy=tuple(sorted(healthy)),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
@@ -340,6 +343,9 @@ class ClusterState:
             "probe_replies": self.probe_count,
             "log_copies": self.log_copies,
             "log_copies_dropped": self.log_copies_dropped,
+            "segmentation": self.segmentation,
+            "refused": self.refused,
+            "spoofed": self.spoofed,
         }
 
     def backends(self):

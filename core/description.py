@@ -180,6 +180,10 @@ class ClusterDescription:
         return self._switch_with_role("lan")
 
     @property
+    def db_edge(self):
+        return self._switch_with_role("db")
+
+    @property
     def remote_edge(self):
         """The remote real servers' switch, one L3 hop behind r0 (None without remote servers)."""
         return self._switch_with_role("remote")

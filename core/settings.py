@@ -95,6 +95,14 @@ class ProxyPolicy(Checked):
 
 
 @dataclass(frozen=True)
+class NetworkPolicy(Checked):
+    """What the edge switches let through (controller/segmentation.py). Port security, which
+    stops forged source addresses, is always on."""
+    WHAT = "network"
+    segmentation: bool = flag(True)      # hosts may send only what the matrix allows
+
+
+@dataclass(frozen=True)
 class Thresholds(Checked):
     """The log reviewer's criteria (apps/detect.py); counts, and windows in seconds."""
     WHAT = "threshold"
@@ -115,6 +123,7 @@ class ControllerSettings:
     (the harness writes it into each run directory; `--settings` of the launcher reads it)."""
     health: HealthSettings = field(default_factory=HealthSettings)
     proxy_policy: ProxyPolicy = field(default_factory=ProxyPolicy)
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
     def to_json(self):
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -184,3 +193,15 @@ def proxy_policy_from_arguments(args):
     no sense."""
     return ProxyPolicy(mode=args.proxies, preempt=args.preempt, bfd_min_rx=args.bfd_min_rx,
                        bfd_min_tx=args.bfd_min_tx)
+
+
+def add_network_arguments(parser):
+    """--segmentation, shared by run.py and the controller's launcher."""
+    parser.add_argument("--segmentation", choices=("on", "off"), default="on",
+                        help="least privilege at the edges: each host may send only what the README's matrix "
+                             "allows, the rest is dropped and logged as blocked (default on; off: any host "
+                             "reaches any address it can route to, as a plain LAN)")
+
+
+def network_policy_from_arguments(args):
+    return NetworkPolicy(segmentation=args.segmentation == "on")

@@ -51,8 +51,8 @@ def field_matches(packet, name, wanted):
     if have is None:
         return False
     if isinstance(wanted, tuple):       # (value, mask)
-        value, mask = wanted
-        return have & mask == value & mask
+        value, mask = (to_int(name, v) for v in wanted)
+        return to_int(name, have) & mask == value & mask
     return have == wanted
 
 

@@ -27,7 +27,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import RemoteController
 
-from core.settings import ControllerSettings, HealthSettings, ProxyPolicy
+from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
 from topologies import forwarding
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
@@ -86,7 +86,7 @@ def missing_tools(director=SDN, web_server=APP):
 class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxy_policy=ProxyPolicy(),
-                 review=False, block=True, progress=None, director=SDN,
+                 network_policy=NetworkPolicy(), review=False, block=True, progress=None, director=SDN,
                  peer=PeerSettings(), web_server=APP):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs, director=director)
@@ -95,6 +95,7 @@ class Cluster:
         self.rest_port, self.of_port = rest_port, of_port
         self.health = health
         self.proxy_policy = proxy_policy
+        self.network_policy = network_policy
         self.review, self.block = review, block
         self.reviewer = None
         if run_dir is not None:
@@ -211,7 +212,7 @@ class Cluster:
         with open(os.path.join(self.run_dir, "cluster.json"), "w") as f:
             f.write(self.description.to_json())
         with open(os.path.join(self.run_dir, "controller-settings.json"), "w") as f:
-            f.write(ControllerSettings(self.health, self.proxy_policy).to_json())
+            f.write(ControllerSettings(self.health, self.proxy_policy, self.network_policy).to_json())
         note = "run directory %s" % self.run_dir
         return note + ("; cleaned leftovers of a crashed run: " + ", ".join(cleaned) if cleaned else "")
 

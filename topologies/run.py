@@ -19,8 +19,8 @@ sys.path.insert(0, ROOT)
 from core.description import ConfigError  # noqa: E402
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments,  # noqa: E402
                         check_ports, description_from_arguments)
-from core.settings import (add_health_arguments, add_proxy_arguments, health_from_arguments,  # noqa: E402
-                           proxy_policy_from_arguments)
+from core.settings import (add_health_arguments, add_network_arguments, add_proxy_arguments,  # noqa: E402
+                           health_from_arguments, network_policy_from_arguments, proxy_policy_from_arguments)
 from topologies.runstate import check_run_dir  # noqa: E402
 
 REQUIRED_MODULES = ("mininet", "ryu", "eventlet", "requests")
@@ -35,6 +35,7 @@ def parse_args(argv):
     add_description_arguments(parser)
     add_health_arguments(parser)
     add_proxy_arguments(parser)
+    add_network_arguments(parser)
     parser.add_argument("--no-review", action="store_true", help="do not run the log reviewer")
     parser.add_argument("--no-block", action="store_true",
                         help="the log reviewer flags suspicious sources but does not block them")
@@ -55,6 +56,7 @@ def check_args(args):
     description_from_arguments(args)
     args.health = health_from_arguments(args)
     args.proxy_policy = proxy_policy_from_arguments(args)
+    args.network_policy = network_policy_from_arguments(args)
     check_ports(args)
     if args.no_block and args.no_review:
         raise ConfigError("--no-block has no effect with --no-review: without the log reviewer "
@@ -121,6 +123,7 @@ def main(argv=None):
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
                      remote_webs=args.remote_webs, health=args.health, proxy_policy=args.proxy_policy,
+                     network_policy=args.network_policy,
                      review=not args.no_review, block=not args.no_block,
                      run_dir=args.run_dir, director=args.director,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:

@@ -95,8 +95,8 @@ def test_the_controller_launcher_refuses_a_bad_flag_naming_it(argv, message, cap
     ('{"proxy_policy": {"mode": "both"}}', "proxy mode must be active-standby or active-active, got 'both'"),
     ('{"proxy_policy": {"probe_interval": "fast"}}', "proxy probe_interval must be from 0.01 to 60 seconds"),
     ('{"health": {"every": 1}}', "health must be an object with some of: fall, interval, passive, rise, timeout"),
-    ('{"healthy": {}}', "must be an object with some of: health, proxy_policy"),
-    ('[1, 2]', "must be an object with some of: health, proxy_policy"),
+    ('{"healthy": {}}', "must be an object with some of: health, network, proxy_policy"),
+    ('[1, 2]', "must be an object with some of: health, network, proxy_policy"),
     ('{"health": ', "not JSON: Expecting value"),
 ])
 def test_the_launcher_refuses_bad_settings_naming_them(content, message, tmp_path, capsys):

@@ -1,7 +1,7 @@
 """Connection-log copies become ECS records (real packets built with Ryu's packet library)."""
 from ryu.lib.packet import arp, ethernet, icmp, ipv4, tcp
 
-from controller.connlog import connection_record, passive_signal
+from controller.connlog import REFUSED, connection_record, passive_signal, spoofing_record
 from controller.openflow import build_frame as frame
 
 ETH = ethernet.ethernet(dst="00:00:5e:00:01:01", src="02:00:0a:00:00:0b", ethertype=0x0800)
@@ -22,6 +22,21 @@ def test_copies_become_ecs_records():
     assert ping["network.transport"] == "icmp" and ping["icmp.type"] == 8 and "event.outcome" not in ping
     assert connection_record(who, "s_pub") is None
     assert syn["@timestamp"].endswith("Z")
+
+
+def test_a_refused_attempt_says_so_and_a_forged_packet_names_the_port_and_its_host():
+    syn = frame(ETH, ipv4.ipv4(src="10.0.0.11", dst="10.0.1.11", proto=6),
+                tcp.tcp(src_port=40000, dst_port=80, bits=tcp.TCP_SYN))
+    record = connection_record(syn, "s_pub", refused=True)
+    assert (record["event.outcome"], record["event.reason"]) == ("blocked", REFUSED)
+    spoof = spoofing_record(syn, "s_pub", 6, "c3", "10.0.0.13")
+    assert {k: spoof[k] for k in ("event.action", "source.ip", "labels.claimed_ip", "observer.ingress.interface.id",
+                                  "observer.ingress.interface.alias", "destination.ip")} == {
+        "event.action": "spoofed-packet", "source.ip": "10.0.0.13", "labels.claimed_ip": "10.0.0.11",
+        "observer.ingress.interface.id": "6", "observer.ingress.interface.alias": "c3", "destination.ip": "10.0.1.11"}
+    who = frame(ethernet.ethernet(ethertype=0x0806), arp.arp(src_ip="10.0.0.11", dst_ip="10.0.0.100"))
+    assert spoofing_record(who, "s_pub", 6, "c3", "10.0.0.13")["network.protocol"] == "arp"
+    assert spoofing_record(frame(ethernet.ethernet(ethertype=0x86dd)), "s_pub", 6, "c3", "10.0.0.13") is None
 
 
 SERVERS = {"10.0.1.11": "web1", "10.0.3.11": "web3"}

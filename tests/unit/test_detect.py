@@ -88,3 +88,12 @@ def test_an_attempt_counts_once_at_the_source_edge():
     natted = dict(attempt(0, "10.0.0.11", "10.0.1.11"), **{"observer.name": "s_lan"})
     assert detector.observe(natted) == []                    # a NAT rewrite, not the client's doing
     assert [a["rule.name"] for a in detector.observe(attempt(1, "10.0.0.11", "10.0.1.11"))] == ["forbidden-service"]
+
+
+def test_a_forged_packet_flags_the_host_on_its_port_not_the_address_it_claimed():
+    spoof = {"@timestamp": ecs_timestamp(T0), "event.action": "spoofed-packet", "source.ip": "10.0.0.13",
+             "labels.claimed_ip": "10.0.0.11", "observer.name": "s_pub", "observer.ingress.interface.id": "6",
+             "observer.ingress.interface.alias": "c3", "destination.ip": "10.0.0.100"}
+    alerts = run([spoof, dict(spoof, **{"@timestamp": ecs_timestamp(T0 + 1)})])
+    assert [(a["rule.name"], a["source.ip"]) for a in alerts] == [("spoofing", "10.0.0.13")]
+    assert alerts[0]["evidence"] == {"switch": "s_pub", "port": "6", "host": "c3", "claimed": "10.0.0.11"}

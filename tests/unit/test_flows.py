@@ -1,8 +1,9 @@
 import pytest
 
-from controller.flows import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, ETH_PROBE,
-                              FAST_FAILOVER, GROUP_FAILOVER, GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER,
-                              PASSIVE_METER, SELECT, SYNC_MAC,
+from controller.flows import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE,
+                              COOKIE_PROBE, COOKIE_SPOOF, DENY_METER, ETH_PROBE, FAST_FAILOVER, GROUP_FAILOVER,
+                              GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER, SELECT,
+                              SPOOF_METER, SYNC_MAC, T_INGRESS, T_SEGMENT, T_SWITCH,
                               T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECTED, Conntrack,
                               Group, GroupSpec, LearnSeen, Meter, Output, Resubmit, SetField, diff, switch_flows,
                               switch_groups, sync_source)
@@ -24,7 +25,8 @@ def outputs(flow):
 
 
 def l2(switch, description=D):
-    return [f for f in switch_flows(description, switch, view(description)) if f.priority < 200 and f.table_id == 0]
+    return [f for f in switch_flows(description, switch, view(description)) if f.priority < 200
+            and f.table_id == T_SWITCH]
 
 
 def test_every_host_mac_is_forwarded_to_its_own_port():
@@ -55,6 +57,10 @@ def test_only_probes_and_metered_copies_are_sent_to_the_controller(mode):
                 elif flow.cookie == COOKIE_PASSIVE:
                     assert flow.table_id == T_LOG and Meter(PASSIVE_METER) in flow.actions
                     assert switch.name in ("s_lan", "s_far")
+                elif flow.cookie == COOKIE_DENY:
+                    assert flow.table_id == T_SEGMENT and flow.actions == (Meter(DENY_METER), Output(CONTROLLER))
+                elif flow.cookie == COOKIE_SPOOF:
+                    assert flow.table_id == T_INGRESS and flow.actions == (Meter(SPOOF_METER), Output(CONTROLLER))
                 else:
                     assert flow.match_dict["eth_type"] == ETH_PROBE and flow.cookie == COOKIE_PROBE
 
@@ -62,7 +68,7 @@ def test_only_probes_and_metered_copies_are_sent_to_the_controller(mode):
 def test_every_forwarding_flow_of_an_edge_ends_in_the_connection_log():
     for switch in ("s_pub", "s_lan", "s_db"):
         for flow in switch_flows(D, switch, view()):
-            if flow.table_id == 0 and flow.match_dict.get("eth_type") not in (ETH_PROBE, 0x0806) \
+            if flow.table_id == T_SWITCH and flow.match_dict.get("eth_type") not in (ETH_PROBE, 0x0806) \
                     and flow.match_dict.get("eth_dst") not in (BROADCAST, SYNC_MAC):
                 assert flow.actions[-1] == Resubmit(T_LOG), flow
 
@@ -246,9 +252,11 @@ def test_blocked_sources_are_dropped_first_at_the_public_edge():
     state = ClusterState(D)
     state.block("10.0.0.13", 60)
     flows = switch_flows(D, "s_pub", state.view())
-    drop = [f for f in flows if f.match_dict.get("ipv4_src") == "10.0.0.13"]
+    drop = [f for f in flows if f.cookie == COOKIE_BLOCK]
     assert len(drop) == 1 and drop[0].actions == (Resubmit(T_LOG),)     # dropped, but logged
-    assert drop[0].priority > max(f.priority for f in flows if f is not drop[0])
+    assert drop[0].match_dict["ipv4_src"] == "10.0.0.13"
+    assert drop[0].table_id == T_INGRESS
+    assert drop[0].priority > max(f.priority for f in flows if f is not drop[0] and f.table_id == T_INGRESS)
     assert not [f for f in switch_flows(D, "s_lan", state.view()) if f.cookie == COOKIE_BLOCK]
 
 

@@ -7,6 +7,7 @@ from controller.flows import (ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, 
 from controller.state import ClusterState
 from tests.fakeswitch import FakeSwitch, Tracker
 from core.description import describe, tunnel_mac
+from core.settings import NetworkPolicy
 
 MODES = ("nat", "dr", "tun")
 SYN, ACK, FIN_ACK = 0x002, 0x010, 0x011
@@ -15,9 +16,9 @@ SYN, ACK, FIN_ACK = 0x002, 0x010, 0x011
 class Cluster:
     """One description and its state; switches built from the state's current view, all sharing
     one connection tracker (one ovs-vswitchd)."""
-    def __init__(self, mode="nat", active=("lb1",), webs=3):
+    def __init__(self, mode="nat", active=("lb1",), webs=3, segmentation=True):
         self.d = describe(mode=mode, clients=4, webs=webs)
-        self.state = ClusterState(self.d)
+        self.state = ClusterState(self.d, network_policy=NetworkPolicy(segmentation=segmentation))
         self.state.proxies.active = tuple(active)
         self.tracker = Tracker()
         self.slot = 0            # the datapath hash of the next packets
@@ -223,7 +224,7 @@ def test_s_pub_steers_the_vip_to_the_standby_by_itself_when_the_active_proxys_po
     s_pub = c.switch("s_pub", dead_ports=[c.d.proxy_port("s_pub", active)])
     assert s_pub.send(public_syn(c)).ports == [c.d.proxy_port("s_pub", standby)]
     arp = dict(in_port=c.client().port, eth_src=c.client().mac, eth_dst="ff:ff:ff:ff:ff:ff", eth_type=ETH_ARP,
-               arp_tpa=c.d.vip)
+               arp_sha=c.client().mac, arp_spa=c.client().ip, arp_tpa=c.d.vip)
     assert s_pub.send(arp).ports == [c.d.proxy_port("s_pub", standby)]
     for controller in (True, False):
         s_pub = c.switch("s_pub", dead_ports=[c.d.proxy_port("s_pub", active)], controller=controller)
@@ -274,7 +275,7 @@ def test_a_blocked_source_is_dropped_at_s_pub_and_still_logged():
 
 
 def test_the_first_packet_of_a_udp_flow_is_logged_and_the_next_are_not():
-    c = Cluster()
+    c = Cluster(segmentation=False)
     s_pub = c.switch("s_pub")
     c1, c2 = c.client("c1"), c.client("c2")
     datagram = dict(in_port=c1.port, eth_src=c1.mac, eth_dst=c2.mac, eth_type=ETH_IP, ipv4_src=c1.ip,

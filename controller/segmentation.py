@@ -1,0 +1,115 @@
+"""Least privilege on the wire: who may send what to whom (the matrix in the README), as data,
+and the matches that let exactly that through.
+
+A packet is judged where it enters the network: at its sender's own switch port, once port
+security (controller/flows.py, table INGRESS) has checked that it carries that host's addresses.
+So a rule names the sender by what sits on the port (a client, a real server's service
+interface, its DB-tier interface, a DB member, the management interface) and the receiver by
+address. The infrastructure is not judged here: r0 routes only what was let in where it entered
+(and its own answers), the proxies and the peer's directors are the load balancer itself.
+
+The rules are stateless, as switch ACLs are: "replies" are packets from a service's port that
+do not open a connection (a SYN without ACK is refused), which is what lets a web host answer a
+client but never call one.
+"""
+from dataclasses import dataclass
+
+from ryu.lib.packet.icmp import ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED
+from ryu.lib.packet.in_proto import IPPROTO_ICMP, IPPROTO_TCP
+
+from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT
+
+# What sits on a port, as the matrix names it.
+CLIENT, REAL_SERVER, REAL_SERVER_DB_SIDE, DB_MEMBER, MANAGEMENT, INFRASTRUCTURE = (
+    "client", "real server", "real server (DB side)", "DB member", "management", "infrastructure")
+
+# Receivers.
+VIP, ROUTER, REAL_SERVERS, DB_MEMBERS, REAL_SERVERS_DB_SIDE, ANYONE = (
+    "the VIP", "r0", "the real servers", "the DB members", "the real servers (DB side)", "anyone")
+
+
+@dataclass(frozen=True)
+class Allow:
+    sender: str
+    receiver: str
+    traffic: str       # a key of TRAFFIC
+    why: str
+
+
+# Each traffic kind: (match fields beyond the receiver's address, replies only) per variant.
+def _traffic(d):
+    tcp, icmp = dict(ip_proto=IPPROTO_TCP), dict(ip_proto=IPPROTO_ICMP)
+    return {
+        "the service (TCP %d)" % d.http_port: [(dict(tcp, tcp_dst=d.http_port), False)],
+        "service replies": [(dict(tcp, tcp_src=d.http_port), True)],
+        "etcd clients (TCP %d)" % ETCD_CLIENT_PORT: [(dict(tcp, tcp_dst=ETCD_CLIENT_PORT), False)],
+        "etcd replies": [(dict(tcp, tcp_src=ETCD_CLIENT_PORT), True)],
+        "etcd peers (TCP %d)" % ETCD_PEER_PORT: [(dict(tcp, tcp_dst=ETCD_PEER_PORT), False),
+                                                 (dict(tcp, tcp_src=ETCD_PEER_PORT), True)],
+        "ping": [(dict(icmp, icmpv4_type=ICMP_ECHO_REQUEST), False)],
+        "ICMP replies and errors": [(dict(icmp, icmpv4_type=t), False)
+                                    for t in (ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED)],
+    }
+
+
+def matrix(d):
+    """Every Allow of a cluster; what is not here is refused, and logged as blocked."""
+    service = "the service (TCP %d)" % d.http_port
+    etcd_client, etcd_peer = "etcd clients (TCP %d)" % ETCD_CLIENT_PORT, "etcd peers (TCP %d)" % ETCD_PEER_PORT
+    return (
+        Allow(CLIENT, VIP, service, "the virtual service: all the public side may reach"),
+        Allow(CLIENT, VIP, "ping", "is the service there"),
+        Allow(CLIENT, ROUTER, "ping", "is the network there"),
+        Allow(MANAGEMENT, REAL_SERVERS, service, "the controller's health checks"),
+        Allow(REAL_SERVER, ANYONE, "service replies",
+              "answers to clients (NAT: through the proxy; DR, TUN: through r0) and to health checks; "
+              "never a new connection"),
+        Allow(REAL_SERVER, ROUTER, "ping", "its way out (DR, TUN)"),
+        Allow(REAL_SERVER_DB_SIDE, DB_MEMBERS, etcd_client, "conversation state"),
+        Allow(REAL_SERVER_DB_SIDE, DB_MEMBERS, "ping", "is the DB tier there"),
+        Allow(DB_MEMBER, DB_MEMBERS, etcd_peer, "Raft among the members"),
+        Allow(DB_MEMBER, DB_MEMBERS, etcd_client, "a member's own client (etcdctl)"),
+        Allow(DB_MEMBER, DB_MEMBERS, "etcd replies", "answers to the members' clients"),
+        Allow(DB_MEMBER, REAL_SERVERS_DB_SIDE, "etcd replies", "answers to the web tier; never a new connection"),
+        Allow(CLIENT, ANYONE, "ICMP replies and errors", "what any host answers"),
+        Allow(REAL_SERVER, ANYONE, "ICMP replies and errors", "what any host answers, and what passive checks read"),
+        Allow(REAL_SERVER_DB_SIDE, ANYONE, "ICMP replies and errors", "what any host answers"),
+        Allow(DB_MEMBER, ANYONE, "ICMP replies and errors", "what any host answers"),
+        Allow(MANAGEMENT, ANYONE, "ICMP replies and errors", "what any host answers"),
+    )
+
+
+def sender(d, host, interface):
+    """What the matrix calls the host on this interface."""
+    if host.role == "web":
+        return REAL_SERVER_DB_SIDE if interface.switch == d.db_edge else REAL_SERVER
+    return {"client": CLIENT, "db": DB_MEMBER, "management": MANAGEMENT}.get(host.role, INFRASTRUCTURE)
+
+
+def _receivers(d, name, interface):
+    """The addresses a receiver stands for, seen from `interface`; None for anyone."""
+    if name == ANYONE:
+        return None
+    if name == ROUTER:
+        router = d.router.interface_on(interface.switch)
+        return [router.ip] if router else []
+    return {VIP: [d.vip],
+            REAL_SERVERS: [w.ip for w in d.real_servers],
+            DB_MEMBERS: [h.ip for h in d.hosts_with_role("db")],
+            REAL_SERVERS_DB_SIDE: [w.interface_on(d.db_edge).ip for w in d.real_servers
+                                   if w.interface_on(d.db_edge)]}[name]
+
+
+def allowed(d, host, interface):
+    """What may leave this host's interface: [(match fields, replies only)], each match with
+    ip_proto and, but for "anyone", ipv4_dst."""
+    kinds, found = _traffic(d), []
+    for rule in matrix(d):
+        if rule.sender != sender(d, host, interface):
+            continue
+        addresses = _receivers(d, rule.receiver, interface)
+        for fields, replies_only in kinds[rule.traffic]:
+            if addresses is None:
+                found.append((fields, replies_only))
+            found += [(dict(fields, ipv4_dst=ip), replies_only) for ip in addresses or ()]
+    return found
