@@ -74,13 +74,13 @@ from core.description import HAPROXY, SDN  # noqa: E402
 from core.flags import OneLineParser  # noqa: E402
 from topologies.peer import PeerSettings  # noqa: E402
 from topologies.staticweb import APP, NGINX  # noqa: E402
-from core.settings import ACTIVE_ACTIVE, ProxyPolicy  # noqa: E402
+from core.settings import ACTIVE_ACTIVE, NetworkPolicy, ProxyPolicy  # noqa: E402
 from topologies.runstate import ClusterError  # noqa: E402
 
 import plots  # noqa: E402  (beside this script)
 # name -> (Cluster keyword arguments, what the client asks: the VIP or web1 straight)
 VARIANTS = {
-    "baseline": (dict(mode="dr"), "web1"),
+    "baseline": (dict(mode="dr", network_policy=NetworkPolicy(segmentation=False)), "web1"),   # web1 reachable
     "sdn-nat": (dict(mode="nat"), "vip"),
     "sdn-dr": (dict(mode="dr"), "vip"),
     "sdn-tun": (dict(mode="tun"), "vip"),
