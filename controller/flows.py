@@ -9,7 +9,7 @@ Edge switches (s_pub, s_lan, s_db, s_far), in tables:
                  own MAC and IP (ARP's sender too), r0's only its MAC and no source of the switch's
                  own subnet but its own; forged IPv4 and ARP dropped and copied to the controller
                  through meter 4 (logged as spoofing, with the port); the proxies' ports pass.
-  1 SEGMENT      least privilege (controller/segmentation.py, the README's matrix): at the
+  1 SEGMENT      least privilege (core/segmentation.py, the README's matrix): at the
                  sender's own port, what it may send to whom; the rest dropped and copied
                  through meter 3 (logged as blocked).
   2 SWITCH       static L2 among the switch's hosts, plus steering of the VIP (and in NAT the
@@ -63,7 +63,7 @@ from ryu.lib.packet.in_proto import IPPROTO_ICMP as PROTO_ICMP, IPPROTO_TCP as P
 from ryu.lib.packet.tcp import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from ryu.ofproto.ofproto_v1_3 import OFPP_CONTROLLER as CONTROLLER, OFPP_IN_PORT as IN_PORT, OFPP_LOCAL as LOCAL
 
-from controller import segmentation
+from core import segmentation
 from core.description import tunnel_mac
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -230,7 +230,7 @@ class BalancerView:
     blocked: Tuple[str, ...] = ()       # sources dropped at the public edge
     healthy: Tuple[str, ...] = ()       # real servers whose connections stay with them
     passive_checks: bool = True         # copy real servers' RSTs and ICMP errors to the controller
-    segmentation: bool = True           # hosts may send only what controller/segmentation.py allows
+    segmentation: bool = True           # hosts may send only what core/segmentation.py allows
 
     def server_id(self, name):
         return dict(self.server_ids)[name]
@@ -428,7 +428,7 @@ def ingress_flows(d, switch):
 
 
 def segmentation_flows(d, switch, view):
-    """Table SEGMENT of an edge switch: what each host may send to whom (controller/segmentation.py),
+    """Table SEGMENT of an edge switch: what each host may send to whom (core/segmentation.py),
     judged at the host's own port; the rest is dropped and reported. The infrastructure's ports
     pass; with segmentation off, every port does."""
     if not view.segmentation:

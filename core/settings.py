@@ -96,7 +96,7 @@ class ProxyPolicy(Checked):
 
 @dataclass(frozen=True)
 class NetworkPolicy(Checked):
-    """What the edge switches let through (controller/segmentation.py). Port security, which
+    """What the edge switches let through (core/segmentation.py). Port security, which
     stops forged source addresses, is always on."""
     WHAT = "network"
     segmentation: bool = flag(True)      # hosts may send only what the matrix allows

@@ -6,7 +6,7 @@ For the topology alone (with the project's controller, or any OpenFlow 1.3 contr
             --controller remote,ip=127.0.0.1,port=6653 [--test pingsegments]
 Without a controller nothing forwards: the switches fail secure, since s_pub and s_lan are joined
 twice (through lb1 and lb2) and a learning switch would loop. `--test pingsegments` pings every
-pair of hosts that share an edge switch (the pairs the design lets talk directly).
+pair of hosts that share an edge switch and that segmentation lets ping (r0 pings everyone).
 """
 import inspect
 import ipaddress
@@ -21,6 +21,7 @@ from mininet.topo import Topo
 # mn --custom runs this file through exec(), without __file__; its code object knows the path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))))
 from core.description import SDN, VIP, describe  # noqa: E402  (mn --custom loads this file by path)
+from core.segmentation import may_ping  # noqa: E402
 from core.settings import ProxyPolicy  # noqa: E402
 
 OFFLOADS_OFF = "ethtool -K %s tx off tso off gso off >/dev/null 2>&1"
@@ -156,13 +157,15 @@ class LvsTopo(Topo):
 
 
 def segment_pairs(desc):
-    """(switch, source host, destination address) for every two hosts that share an edge switch."""
+    """(switch, source host, destination address) for every two hosts that share an edge switch
+    and that the segmentation matrix lets ping (core/segmentation.py)."""
     for switch in desc.switches:
         if switch.role == "proxy":
             continue
-        here = [(h.name, h.interface_on(switch.name)) for h in desc.hosts if h.interface_on(switch.name)]
-        for (source, _), (_, target) in itertools.permutations(here, 2):
-            yield switch.name, source, target.ip
+        here = [(h, h.interface_on(switch.name)) for h in desc.hosts if h.interface_on(switch.name)]
+        for (source, intf), (_, target) in itertools.permutations(here, 2):
+            if source.role == "router" or may_ping(desc, source, intf, target.ip):
+                yield switch.name, source.name, target.ip
 
 
 def ping_segments(net):

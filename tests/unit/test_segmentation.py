@@ -3,7 +3,7 @@ what each host may send, what is refused and reported, in every mode."""
 import pytest
 
 from controller.flows import DENY_METER, ETH_ARP, ETH_IP, LOG_METER, PROTO_TCP, SPOOF_METER
-from controller.segmentation import matrix
+from core.segmentation import matrix
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT
 from tests.unit.test_pipeline import MODES, SYN, ACK, Cluster
 
@@ -123,8 +123,16 @@ def test_with_segmentation_off_a_client_reaches_a_real_server_through_r0_and_for
 
 
 def test_every_rule_of_the_matrix_names_known_traffic_and_says_why():
-    from controller.segmentation import _traffic
+    from core.segmentation import _traffic
     for mode in MODES:
         c = Cluster(mode)
         for rule in matrix(c.d):
             assert rule.traffic in _traffic(c.d) and rule.why
+
+
+def test_the_readme_shows_the_matrix_the_switches_enforce():
+    import os
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+        readme = f.read()
+    for rule in matrix(Cluster().d):
+        assert "| %s | %s | %s | %s |" % (rule.sender, rule.receiver, rule.traffic, rule.why) in readme, rule

@@ -13,11 +13,12 @@ do not open a connection (a SYN without ACK is refused), which is what lets a we
 client but never call one.
 """
 from dataclasses import dataclass
-
-from ryu.lib.packet.icmp import ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED
-from ryu.lib.packet.in_proto import IPPROTO_ICMP, IPPROTO_TCP
+from socket import IPPROTO_ICMP, IPPROTO_TCP
 
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT
+
+# ICMP types (RFC 792); not Ryu's constants: core/ loads without Ryu (mn --custom's Python).
+ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED = 0, 3, 8, 11
 
 # What sits on a port, as the matrix names it.
 CLIENT, REAL_SERVER, REAL_SERVER_DB_SIDE, DB_MEMBER, MANAGEMENT, INFRASTRUCTURE = (
@@ -68,6 +69,7 @@ def matrix(d):
         Allow(REAL_SERVER_DB_SIDE, DB_MEMBERS, etcd_client, "conversation state"),
         Allow(REAL_SERVER_DB_SIDE, DB_MEMBERS, "ping", "is the DB tier there"),
         Allow(DB_MEMBER, DB_MEMBERS, etcd_peer, "Raft among the members"),
+        Allow(DB_MEMBER, DB_MEMBERS, "ping", "is a member there"),
         Allow(DB_MEMBER, DB_MEMBERS, etcd_client, "a member's own client (etcdctl)"),
         Allow(DB_MEMBER, DB_MEMBERS, "etcd replies", "answers to the members' clients"),
         Allow(DB_MEMBER, REAL_SERVERS_DB_SIDE, "etcd replies", "answers to the web tier; never a new connection"),
@@ -113,3 +115,9 @@ def allowed(d, host, interface):
                 found.append((fields, replies_only))
             found += [(dict(fields, ipv4_dst=ip), replies_only) for ip in addresses or ()]
     return found
+
+
+def may_ping(d, host, interface, address):
+    """Whether the matrix lets this host's interface ping `address`."""
+    return any(fields.get("icmpv4_type") == ICMP_ECHO_REQUEST and fields.get("ipv4_dst", address) == address
+               for fields, _ in allowed(d, host, interface))
