@@ -13,6 +13,7 @@ from ryu.app.wsgi import ControllerBase, Response, route
 from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownRealServer
 
 APP_KEY = "lvsdn_app"
+MAX_BODY = 64 * 1024           # bytes: every valid request body is a few dozen
 LOG = logging.getLogger("lvsdn.rest")
 
 
@@ -27,10 +28,14 @@ def json_error(status, message):
 
 def json_body(req, required=(), optional=()):
     """The request's JSON object, with exactly the fields allowed; InvalidRequest otherwise."""
+    if (req.content_length or 0) > MAX_BODY:
+        raise InvalidRequest("the request body is %d bytes; at most %d are read" % (req.content_length, MAX_BODY))
     try:
         body = json.loads(req.body or b"null")
     except ValueError as e:
         raise InvalidRequest("malformed JSON in the request body: %s" % e) from None
+    except RecursionError:
+        raise InvalidRequest("the request body is nested too deeply to be a request") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object with %s"
                              % ", ".join(required + optional))
@@ -141,7 +146,7 @@ class NotFoundApi(ControllerBase):
     method) or 404, instead of Ryu's default HTML page."""
     KNOWN = _known_routes(LbRestApi)
 
-    @route("fallback", "/{path:.*}", requirements={"path": ".*"})
+    @route("fallback", "/{path}", requirements={"path": r"[\s\S]*"})     # newlines too
     def not_found(self, req, **_):
         match = self.KNOWN.match(req.path)
         if match:

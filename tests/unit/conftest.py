@@ -1,11 +1,19 @@
-"""A real single-member etcd on loopback for the store and web app tests (no root needed)."""
+"""A real single-member etcd on loopback for the store and web app tests, and the real controller
+process with no switch connected for the REST API's (no root needed)."""
+import contextlib
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 import requests
+
+from core.description import describe
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def free_port():
@@ -39,3 +47,30 @@ def etcd_url(tmp_path_factory):
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_controller(tmp):
+    """The controller (TUN, 3 real servers) on free loopback ports, its events and its own log
+    in `tmp`: (REST URL, tmp, process)."""
+    (tmp / "cluster.json").write_text(describe(mode="tun", webs=3).to_json())
+    rest_port = free_port()
+    with open(tmp / "controller.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "controller.launcher", "--cluster", str(tmp / "cluster.json"),
+             "--rest-port", str(rest_port), "--of-port", str(free_port()), "--events", str(tmp / "events.jsonl")],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = "http://127.0.0.1:%d" % rest_port
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/lb/status", timeout=1)
+            break
+        except requests.ConnectionError:
+            assert process.poll() is None and time.monotonic() < deadline, "controller did not start"
+            time.sleep(0.1)
+    try:
+        yield url, tmp, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

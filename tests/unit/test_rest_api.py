@@ -1,41 +1,19 @@
 """The real controller process, with no switch connected, answers its REST API in JSON."""
 import json
-import os
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-from tests.unit.conftest import free_port
-from core.description import describe
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.unit.conftest import ROOT, running_controller
 
 
 @pytest.fixture(scope="module")
 def controller(tmp_path_factory):
     """The controller's REST URL and its event log."""
-    tmp = tmp_path_factory.mktemp("controller")
-    (tmp / "cluster.json").write_text(describe(mode="tun", webs=3).to_json())
-    rest_port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "controller.launcher", "--cluster", str(tmp / "cluster.json"),
-         "--rest-port", str(rest_port), "--of-port", str(free_port()), "--events", str(tmp / "events.jsonl")],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = "http://127.0.0.1:%d" % rest_port
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/lb/status", timeout=1)
-            break
-        except requests.ConnectionError:
-            assert process.poll() is None and time.monotonic() < deadline, "controller did not start"
-            time.sleep(0.1)
-    yield url, tmp / "events.jsonl"
-    process.terminate()
-    process.wait(timeout=10)
+    with running_controller(tmp_path_factory.mktemp("controller")) as (url, tmp, _):
+        yield url, tmp / "events.jsonl"
 
 
 @pytest.fixture(scope="module")
