@@ -1,35 +1,28 @@
-"""A connection-log copy (a packet-in) as an ECS JSON record."""
-from ryu.lib.packet import arp, ethernet, icmp, ipv4, packet, tcp, udp
-
+"""Copies of hosts' packets (packet-ins) as ECS JSON records: connection attempts, forged packets,
+and the passive health checks' signals. Read with controller/frames.py (bounded, never raises)."""
+from controller.frames import ETH_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP, parse
 from core.eventlog import ecs_timestamp
 
-TRANSPORTS = {tcp.tcp: "tcp", udp.udp: "udp", icmp.icmp: "icmp"}
-
-
+TRANSPORTS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp"}
 REFUSED = "not allowed by the segmentation matrix"
+TCP_RST = 0x04
+ICMP_DEST_UNREACH = 3
 
 
 def connection_record(data, switch, blocked=(), refused=False):
     """The record of one connection attempt seen by `switch`, or None if it is not IPv4;
     `refused`: segmentation dropped it at its sender's port."""
-    pkt = packet.Packet(data)
-    ip = pkt.get_protocol(ipv4.ipv4)
-    if ip is None:
+    frame = parse(data)
+    if frame is None or not frame.is_ipv4:
         return None
     record = {"@timestamp": ecs_timestamp(), "event.action": "connection-attempt", "event.category": "network",
-              "observer.name": switch, "source.ip": ip.src, "destination.ip": ip.dst}
-    for kind, name in TRANSPORTS.items():
-        segment = pkt.get_protocol(kind)
-        if segment is not None:
-            record["network.transport"] = name
-            if name == "icmp":
-                record["icmp.type"] = segment.type
-            else:
-                record["source.port"], record["destination.port"] = segment.src_port, segment.dst_port
-            break
-    else:
-        record["network.transport"] = str(ip.proto)
-    if ip.src in blocked:
+              "observer.name": switch, "source.ip": frame.ip_src, "destination.ip": frame.ip_dst,
+              "network.transport": TRANSPORTS.get(frame.proto, str(frame.proto))}
+    if frame.icmp_type is not None:
+        record["icmp.type"] = frame.icmp_type
+    elif frame.src_port is not None:
+        record["source.port"], record["destination.port"] = frame.src_port, frame.dst_port
+    if frame.ip_src in blocked:
         record["event.outcome"] = "blocked"
     if refused:
         record.update({"event.outcome": "blocked", "event.reason": REFUSED})
@@ -40,35 +33,27 @@ def spoofing_record(data, switch, port, owner, owner_ip):
     """A forged packet, dropped by port security, as an ECS record: the port it came in on and
     the host cabled there (`owner`, its address on that switch as the source: the forger), the
     address it claimed, where it was going. None if it is neither IPv4 nor ARP."""
-    pkt = packet.Packet(data)
-    frame, ip, request = pkt.get_protocol(ethernet.ethernet), pkt.get_protocol(ipv4.ipv4), pkt.get_protocol(arp.arp)
-    if ip is None and request is None:
+    frame = parse(data)
+    if frame is None or frame.ip_src is None:
         return None
     return {"@timestamp": ecs_timestamp(), "event.action": "spoofed-packet", "event.category": "network",
             "event.outcome": "blocked", "observer.name": switch, "observer.ingress.interface.id": str(port),
-            "observer.ingress.interface.alias": owner, "source.ip": owner_ip, "source.mac": frame.src,
-            "labels.claimed_ip": ip.src if ip else request.src_ip,
-            "destination.ip": ip.dst if ip else request.dst_ip, "network.protocol": "ipv4" if ip else "arp"}
+            "observer.ingress.interface.alias": owner, "source.ip": owner_ip, "source.mac": frame.eth_src,
+            "labels.claimed_ip": frame.ip_src, "destination.ip": frame.ip_dst,
+            "network.protocol": "arp" if frame.eth_type == ETH_ARP else "ipv4"}
 
 
 def passive_signal(data, real_servers_by_ip, real_servers_by_mac):
     """A copy of a real server's TCP RST (known by its MAC: in DR and TUN it answers from the
     VIP), or of an ICMP destination-unreachable about one (by the address it quotes), as (real
     server name, what was seen); (None, None) for anything else."""
-    pkt = packet.Packet(data)
-    frame, ip = pkt.get_protocol(ethernet.ethernet), pkt.get_protocol(ipv4.ipv4)
-    segment, message = pkt.get_protocol(tcp.tcp), pkt.get_protocol(icmp.icmp)
-    if ip is None:
+    frame = parse(data)
+    if frame is None or not frame.is_ipv4:
         return None, None
-    if segment is not None and segment.bits & tcp.TCP_RST and frame.src in real_servers_by_mac:
-        return real_servers_by_mac[frame.src], "a RST from %s:%d to %s:%d" % (ip.src, segment.src_port, ip.dst,
-                                                                              segment.dst_port)
-    if message is not None and message.type == icmp.ICMP_DEST_UNREACH and isinstance(message.data, icmp.dest_unreach):
-        try:
-            about = ipv4.ipv4.parser(bytes(message.data.data))[0]
-        except Exception:  # noqa: BLE001 - a truncated or malformed quote is no signal
-            return None, None
-        if about.dst in real_servers_by_ip:
-            return real_servers_by_ip[about.dst], "an ICMP destination unreachable (code %d) about %s from %s" % (
-                message.code, about.dst, ip.src)
+    if frame.proto == PROTO_TCP and (frame.tcp_flags or 0) & TCP_RST and frame.eth_src in real_servers_by_mac:
+        return real_servers_by_mac[frame.eth_src], "a RST from %s:%d to %s:%d" % (
+            frame.ip_src, frame.src_port, frame.ip_dst, frame.dst_port)
+    if frame.icmp_type == ICMP_DEST_UNREACH and frame.quoted_dst in real_servers_by_ip:
+        return real_servers_by_ip[frame.quoted_dst], "an ICMP destination unreachable (code %d) about %s from %s" % (
+            frame.icmp_code, frame.quoted_dst, frame.ip_src)
     return None, None
