@@ -4,6 +4,7 @@ request fails. Every event is a JSON line on stdout:
 
     {"event": "turn", "turn": 7, "stored_turn": 7, "served_by": "web2", "at": ...}
     {"event": "failed", "turn": 8, "attempt": 1, "error": "..."}
+    {"event": "started", "id": ..., "at": ...}
     {"event": "checkpoint", "after": 20, "served_by": "web2"}     (then waits for a line on stdin)
     {"event": "done", "id": ..., "turns": [...], "failed_attempts": n, "max_gap": seconds}
 
@@ -42,16 +43,21 @@ class Conversation:
             except requests.RequestException as e:
                 error = "%s: %s" % (type(e).__name__, str(e)[:120])
             self.failed_attempts += 1
-            self.emit(event="failed", turn=turn, attempt=attempt, error=error)
+            self.emit(event="failed", turn=turn, attempt=attempt, error=error, at=time.time())
             if attempt <= self.retries:
                 time.sleep(RETRY_DELAY)
         raise SystemExit("conversation_client: %s %s failed %d times" % (method, path, self.retries + 1))
 
-    def run(self, turns, conversation, checkpoints):
+    def run(self, turns, conversation, checkpoints, seconds=None):
+        """Append `turns` turns (fewer if `seconds` run out first: the turn under way is finished)."""
         if conversation is None:
             conversation = self.request("POST", "/conversation")[0]["id"]
+        self.emit(event="started", id=conversation, at=time.time())
         last_success, max_gap = time.monotonic(), 0.0
+        stop = None if seconds is None else last_success + seconds
         for n in range(1, turns + 1):
+            if stop is not None and time.monotonic() >= stop:
+                break
             key = "%s-%d" % (self.prefix, n)
             answer, served_by = self.request("POST", "/conversation/%s/turns" % conversation, turn=n,
                                              json={"text": key}, headers={"Idempotency-Key": key})
@@ -79,13 +85,16 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
     parser.add_argument("--retries", type=int, default=8, help="retries of a failed request")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between turns, as a person types")
+    parser.add_argument("--seconds", type=float, help="stop after this long (the turn under way is finished)")
     args = parser.parse_args(argv)
     if not 1 <= args.turns <= MAX_TURNS:
         parser.error("--turns must be from 1 to %d" % MAX_TURNS)
     if not 0 <= args.pause <= 60:
         parser.error("--pause must be from 0 to 60 seconds")
+    if args.seconds is not None and not 0 < args.seconds <= 24 * 3600:
+        parser.error("--seconds must be from 0 to 86400")
     Conversation(args.url, args.timeout, args.retries, args.prefix, args.pause).run(
-        args.turns, args.conversation, set(args.checkpoint))
+        args.turns, args.conversation, set(args.checkpoint), args.seconds)
     return 0
 
 

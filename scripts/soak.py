@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""A quiet soak: the cluster left idle, then under load, with nothing failed on purpose. Every
+"""Soaks. A quiet soak: the cluster left idle, then under load, with nothing failed on purpose. Every
 failover, real server taken out, BFD session lost, extra health check and failed background
 round is counted; on a machine that is merely busy, a failover or a removal is a false alarm.
 
     sudo .venv/bin/python scripts/soak.py [--mode nat] [--idle-minutes 10] [--load-minutes 10] [--out DIR]
+
+A chaos soak (scripts/chaos.py): 4 clients' conversations while a seeded random schedule fails
+and recovers a web host, a DB member, the active proxy and the controller; writes soak.json and
+chaos.png, prints a table; exit 0 if no turn was lost or duplicated, under 1% of requests failed,
+the controller's memory held and the switches' flows came back.
+
+    sudo .venv/bin/python scripts/soak.py --minutes 5 [--seed 1] [--mode nat] [--out DIR]
 
 Through the whole soak c3 asks the VIP every 100 ms (1 s timeout). Under load, c1 and c2 each run
 wrk in rounds of at most 60 s (16 connections, a new connection per request) against nginx on
@@ -22,6 +29,7 @@ from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 from core.description import MODES  # noqa: E402
 from core.flags import OneLineParser  # noqa: E402
@@ -39,12 +47,21 @@ FALSE_ALARMS = ("proxy-failover", "real-server-down")
 def parse_args(argv):
     parser = OneLineParser(prog="soak.py", description=__doc__.split("\n")[0])
     parser.add_argument("--mode", default="nat", help="forwarding method: %s (default nat)" % ", ".join(MODES))
-    parser.add_argument("--idle-minutes", type=float, default=10, help="minutes idle (default 10)")
-    parser.add_argument("--load-minutes", type=float, default=10, help="minutes under load (default 10)")
+    parser.add_argument("--idle-minutes", type=float, help="quiet soak: minutes idle (default 10)")
+    parser.add_argument("--load-minutes", type=float, help="quiet soak: minutes under load (default 10)")
+    parser.add_argument("--minutes", type=float, help="a chaos soak of this many minutes (1 to 1440)")
+    parser.add_argument("--seed", type=int, default=1, help="the chaos soak's schedule (default 1)")
     parser.add_argument("--out", help="output directory (default runs/soak-<time>)")
     args = parser.parse_args(argv)
     if args.mode not in MODES:
         parser.fail("unknown mode %r: choose one of %s" % (args.mode, ", ".join(MODES)))
+    if args.minutes is not None:
+        if args.idle_minutes is not None or args.load_minutes is not None:
+            parser.fail("--minutes (a chaos soak) and --idle-minutes/--load-minutes (a quiet soak): give one kind")
+        if not 1 <= args.minutes <= 24 * 60:
+            parser.fail("--minutes must be from 1 to 1440, got %g" % args.minutes)
+    args.idle_minutes = 10 if args.idle_minutes is None else args.idle_minutes
+    args.load_minutes = 10 if args.load_minutes is None else args.load_minutes
     for flag, minutes in (("--idle-minutes", args.idle_minutes), ("--load-minutes", args.load_minutes)):
         if not 0 <= minutes <= 24 * 60:
             parser.fail("%s must be from 0 to 1440 minutes, got %g" % (flag, minutes))
@@ -113,11 +130,31 @@ def table(phases):
     return "\n".join("| " + " | ".join(row) + " |" for row in [header, ["---"] * len(header)] + rows)
 
 
+def chaos_soak(args, out):
+    import chaos
+    from topologies.cluster import Cluster
+    try:
+        with Cluster(mode=args.mode, clients=4, webs=2, run_dir=os.path.join(out, "run")) as cluster:
+            result = chaos.run(cluster, args.minutes, args.seed, out)
+    except ClusterError as e:
+        OneLineParser(prog="soak.py").fail(str(e))
+    broken = chaos.verdict(result)
+    result["verdict"] = broken
+    with open(os.path.join(out, "soak.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    chaos.plot(result, os.path.join(out, "chaos.png"))
+    print(chaos.table(result))
+    print("\n%s; results in %s" % ("every promise kept" if not broken else "broken: " + "; ".join(broken), out))
+    return 0 if not broken else 1
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from topologies.cluster import Cluster, missing_tools
     out = os.path.abspath(args.out or os.path.join(ROOT, "runs", "soak-" + datetime.now().strftime("%Y%m%d-%H%M%S")))
     os.makedirs(out, exist_ok=True)
+    if args.minutes is not None:
+        return chaos_soak(args, out)
     web_server = APP if "nginx" in missing_tools(web_server=NGINX) else NGINX
     phases = []
     try:

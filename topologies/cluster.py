@@ -495,12 +495,12 @@ class Cluster:
         for node, service in services:
             self.record.remove_pid("%s:%s" % (node, service))
 
-    def app(self, node, module, *args, stdin=None):
+    def app(self, node, module, *args, stdin=None, stdout=subprocess.PIPE):
         """Start one of the project's programs (python -m MODULE ARGS) in a host; a Popen with
-        text stdout, for tests, benchmarks and experiments."""
+        text stdout (or its output into the file `stdout`), for tests, benchmarks and experiments."""
         return self.host(node).popen([sys.executable, "-m", module] + [str(a) for a in args],
                                      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdin=stdin,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=stdout, stderr=subprocess.PIPE, text=True)
 
     def served_counts(self, per_client=100, timeout=300):
         """Every client makes `per_client` new connections to the VIP, all clients at once:
