@@ -72,6 +72,7 @@ class LvsController(app_manager.RyuApp):
         self.port_owners = {(i.switch, i.port): (h.name, i.ip) for h in self.description.hosts for i in h.interfaces}
         self.state_file = os.environ.get(STATE_ENV)
         self._saved_state = None
+        self._saving = hub.BoundedSemaphore(1)   # one state write at a time, the newest last
         self._restore_state()
         self._meter_dropped = {}      # (edge switch, meter) -> copies the meter has dropped
         self.datapaths = {}           # switch name -> Datapath
@@ -194,13 +195,16 @@ class LvsController(app_manager.RyuApp):
         """Write the state a restart must not lose, when it changed, before the flows that follow
         from it are sent. In a worker thread (file writes do not yield), in place
         (controller/statefile.py: a rename over the old file waited on the disk's journal for up
-        to 0.8 s, holding every flow change)."""
+        to 0.8 s, holding every flow change). One write at a time, its snapshot taken once the
+        previous write is done: two in flight could finish in either order and leave the older
+        state on disk."""
         if not self.state_file:
             return
-        snapshot = self.state.snapshot(wall_now=time.time())
-        if snapshot != self._saved_state:
-            tpool.execute(write_json_in_place, self.state_file, json.dumps(snapshot))
-            self._saved_state = snapshot
+        with self._saving:
+            snapshot = self.state.snapshot(wall_now=time.time())
+            if snapshot != self._saved_state:
+                tpool.execute(write_json_in_place, self.state_file, json.dumps(snapshot))
+                self._saved_state = snapshot
 
     def _write_flows(self):
         self._save_state()

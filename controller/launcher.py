@@ -92,6 +92,9 @@ def main(argv=None):
     if args.state:
         os.environ[STATE_ENV] = os.path.abspath(args.state)
     os.environ[SETTINGS_ENV] = args.settings.to_json()
+    # The state file is the only work in native threads, one write at a time (controller/app.py):
+    # eventlet's default pool of 20 threads would each open an epoll the first time it is used.
+    os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", "2")
     import eventlet.wsgi
     if not hasattr(eventlet.wsgi, "ALREADY_HANDLED"):
         eventlet.wsgi.ALREADY_HANDLED = object()
