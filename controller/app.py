@@ -26,12 +26,12 @@ from controller.flows import (COOKIE_DENY, COOKIE_KINDS, COOKIE_LOG, COOKIE_PASS
                               DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY,
                               T_FORWARD, T_SELECTED, FlowSpec, diff, switch_flows, switch_groups)
 from controller.health import DEGRADED, FAIL, OK
-from controller.launcher import CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
+from controller.launcher import ALERTS_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
 from controller.loops import FAULT_ENV, Loops
 from controller.probe import InterfaceBoundConnection
-from controller.rest import APP_KEY, LbRestApi, NotFoundApi
+from controller.rest import APP_KEY, DashboardPage, LbRestApi, NotFoundApi
 from controller.statefile import write_json_in_place
-from controller.state import ClusterState
+from controller.state import ClusterState, InvalidRequest
 from core.description import ClusterDescription
 from core.eventlog import EventLog, ecs_timestamp
 from core.settings import ControllerSettings
@@ -49,6 +49,7 @@ METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      
                DENY_METER: ("log-copies-dropped", "copies of attempts segmentation refused"),
                SPOOF_METER: ("spoof-copies-dropped", "copies of forged packets")}
 BLOCK_CHECK_INTERVAL = 0.5
+ALERTS_SHOWN, ALERTS_TAIL_BYTES = 20, 64 * 1024
 READ_BACK = "as read back from the switch"   # a group whose buckets were not compared: modified once
 
 
@@ -69,8 +70,10 @@ class LvsController(app_manager.RyuApp):
         self.connection_log = EventLog(os.environ.get(CONNECTIONS_ENV))
         self.real_servers_by_ip = {w.ip: w.name for w in self.description.real_servers}
         self.real_servers_by_mac = {w.service_interface.mac: w.name for w in self.description.real_servers}
+        self.port_macs = {}            # (switch, port) -> its MAC, which a port-mod must name
         self.port_owners = {(i.switch, i.port): (h.name, i.ip) for h in self.description.hosts for i in h.interfaces}
         self.state_file = os.environ.get(STATE_ENV)
+        self.alerts_file = os.environ.get(ALERTS_ENV)
         self._saved_state = None
         self._saving = hub.BoundedSemaphore(1)   # one state write at a time, the newest last
         self._restore_state()
@@ -96,7 +99,7 @@ class LvsController(app_manager.RyuApp):
         for web in self.description.real_servers:
             hub.spawn(self.loops.run, "health-check " + web.name, self.health_settings.interval,
                       lambda web=web: self._check_health(web))
-        for api in (LbRestApi, NotFoundApi):
+        for api in (LbRestApi, DashboardPage, NotFoundApi):
             kwargs["wsgi"].register(api, {APP_KEY: self})
 
     def _switch_name(self, datapath):
@@ -363,6 +366,7 @@ class LvsController(app_manager.RyuApp):
         name = self._switch_name(ev.msg.datapath)
         ofp = ev.msg.datapath.ofproto
         for port in ev.msg.body:
+            self.port_macs[(name, port.port_no)] = port.hw_addr
             if port.port_no <= ofp.OFPP_MAX:
                 self.state.port_status(name, port.port_no, openflow.port_is_up(ofp, port),
                                        openflow.port_is_live(ofp, port))
@@ -376,6 +380,7 @@ class LvsController(app_manager.RyuApp):
         name = self._switch_name(ev.msg.datapath)
         ofp = ev.msg.datapath.ofproto
         port = ev.msg.desc
+        self.port_macs[(name, port.port_no)] = port.hw_addr
         deleted = ev.msg.reason == ofp.OFPPR_DELETE
         up = not deleted and openflow.port_is_up(ofp, port)
         live = not deleted and openflow.port_is_live(ofp, port)
@@ -459,6 +464,50 @@ class LvsController(app_manager.RyuApp):
                                 observer_name=self.description.public_edge)
         if expired:
             self.reconcile()
+
+    # --- nodes failed through the API ---------------------------------------------------------
+    def fail_node(self, name, kind):
+        """Fail a node as a cut would: every port of its cables taken down (port-mod)."""
+        self._require_ports(self.state.node_failure(name, kind))
+        self._set_ports_down(self.state.fail_node(name, kind), True)
+        self.event_log.emit("node-failed", "%s failed through the API (%s): its cables' ports down" % (name, kind),
+                            observer_name=name)
+
+    def recover_node(self, name):
+        self._require_ports(self.state.node_recovery(name))
+        self._set_ports_down(self.state.recover_node(name), False)
+        self.event_log.emit("node-recovered", "%s recovered through the API: its cables' ports up" % name,
+                            observer_name=name)
+
+    def latest_alerts(self, count=ALERTS_SHOWN):
+        """The log reviewer's latest alerts, newest first (none without its file)."""
+        try:
+            with open(self.alerts_file, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - ALERTS_TAIL_BYTES))
+                lines = f.read().splitlines()
+        except (OSError, TypeError):
+            return []
+        alerts = []
+        for line in reversed(lines):
+            try:
+                alerts.append(json.loads(line))
+            except ValueError:
+                continue             # the first line of the tail, cut, or one being written
+            if len(alerts) == count:
+                break
+        return alerts
+
+    def _require_ports(self, ports):
+        """InvalidRequest unless every switch holding one of `ports` is connected and known."""
+        missing = sorted({s for s, p in ports if s not in self.datapaths or (s, p) not in self.port_macs})
+        if missing:
+            raise InvalidRequest("%s not connected to the controller: nothing was changed" % ", ".join(missing))
+
+    def _set_ports_down(self, ports, down):
+        for switch, port in ports:
+            datapath = self.datapaths[switch]
+            datapath.send_msg(openflow.port_mod(datapath, port, self.port_macs[(switch, port)], down))
 
     # --- health checks ------------------------------------------------------------------------
     def _check_health(self, web):

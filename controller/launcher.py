@@ -20,6 +20,7 @@ SETTINGS_ENV = "LVSDN_SETTINGS"      # ControllerSettings, as JSON
 STATE_ENV = "LVSDN_STATE"            # the file that keeps what a restart must not lose
 SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt", "--bfd-", "--segmentation")
 CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
+ALERTS_ENV = "LVSDN_ALERTS"          # the log reviewer's alerts, read for GET /lb/alerts
 
 
 def parse_args(argv):
@@ -32,6 +33,7 @@ def parse_args(argv):
     parser.add_argument("--log-file", help="Ryu's own log (default: stderr)")
     parser.add_argument("--events", help="controller events as JSON lines")
     parser.add_argument("--connections", help="the connection log: every connection attempt seen, JSON lines")
+    parser.add_argument("--alerts", help="the log reviewer's alerts (JSON lines), served by GET /lb/alerts")
     parser.add_argument("--state", help="a file that keeps what a restart must not lose (weights, membership, "
                                         "blocks, the active proxy, real servers' last known health); read at start")
     parser.add_argument("--settings", help="the controller's settings, JSON (the harness writes one into each "
@@ -91,6 +93,8 @@ def main(argv=None):
         os.environ[CONNECTIONS_ENV] = os.path.abspath(args.connections)
     if args.state:
         os.environ[STATE_ENV] = os.path.abspath(args.state)
+    if args.alerts:
+        os.environ[ALERTS_ENV] = os.path.abspath(args.alerts)
     os.environ[SETTINGS_ENV] = args.settings.to_json()
     # The state file is the only work in native threads, one write at a time (controller/app.py):
     # eventlet's default pool of 20 threads would each open an epoll the first time it is used.

@@ -136,6 +136,14 @@ def rate_meter(datapath, meter_id, rate, burst):
                                bands=[parser.OFPMeterBandDrop(rate=rate, burst_size=burst)])]
 
 
+def port_mod(datapath, port_no, hw_addr, down):
+    """A port taken administratively down (or brought back): Open vSwitch sets its interface
+    down, as `ip link set down` would, so the cable's other end loses its carrier."""
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    return parser.OFPPortMod(datapath, port_no=port_no, hw_addr=hw_addr, config=ofp.OFPPC_PORT_DOWN if down else 0,
+                             mask=ofp.OFPPC_PORT_DOWN, advertise=0)
+
+
 def meter_stats_request(datapath, meter_id):
     return datapath.ofproto_parser.OFPMeterStatsRequest(datapath, 0, meter_id)
 

@@ -5,14 +5,17 @@ Every answer is JSON, errors included: {"error": "..."} with a 4xx or 5xx status
 import inspect
 import json
 import logging
+import os
 
 from routes import Mapper
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
-from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownRealServer
+from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownNode, UnknownRealServer
 
 APP_KEY = "lvsdn_app"
+DASHBOARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dashboard")
+DASHBOARD_FILES = {"index.html": "text/html", "dashboard.js": "application/javascript", "dashboard.css": "text/css"}
 MAX_BODY = 64 * 1024           # bytes: every valid request body is a few dozen
 LOG = logging.getLogger("lvsdn.rest")
 
@@ -56,7 +59,7 @@ def answers_json(handler):
             return handler(self, req, **kwargs)
         except InvalidRequest as e:
             return json_error(400, str(e))
-        except (UnknownRealServer, NotBlocked) as e:
+        except (UnknownRealServer, NotBlocked, UnknownNode) as e:
             return json_error(404, str(e.args[0]))
         except Exception:  # noqa: BLE001 - the API must answer, the log keeps the trace
             LOG.exception("REST %s %s failed", req.method, req.path)
@@ -126,25 +129,82 @@ class LbRestApi(ControllerBase):
         self.app.unblock(ip)
         return json_response({"ip": ip, "blocked": False})
 
+    @route("lb", "/lb/nodes", methods=["GET"])
+    @answers_json
+    def get_nodes(self, req, **_):
+        return json_response({"nodes": self.app.state.nodes()})
+
+    @route("lb", "/lb/nodes/{name}/fail", methods=["POST"])
+    @answers_json
+    def fail_node(self, req, name, **_):
+        """{"kind": "link"}: every port of the node's cables taken down, as a cut."""
+        body = json_body(req, required=("kind",))
+        self.app.fail_node(name, body["kind"])
+        return self._node(name)
+
+    @route("lb", "/lb/nodes/{name}/recover", methods=["POST"])
+    @answers_json
+    def recover_node(self, req, name, **_):
+        self.app.recover_node(name)
+        return self._node(name)
+
+    @route("lb", "/lb/cluster", methods=["GET"])
+    @answers_json
+    def get_cluster(self, req, **_):
+        """The cluster's description: every node, address, switch port and cable."""
+        return json_response(json.loads(self.app.description.to_json(compact=True)))
+
+    @route("lb", "/lb/alerts", methods=["GET"])
+    @answers_json
+    def get_alerts(self, req, **_):
+        return json_response({"alerts": self.app.latest_alerts(), "reviewer": bool(self.app.alerts_file)})
+
+    def _node(self, name):
+        return json_response(next(n for n in self.app.state.nodes() if n["name"] == name))
+
     def _backend(self, name, status=200):
         row = next(b for b in self.app.state.backends()["backends"] if b["name"] == name)
         return json_response(row, status)
 
 
-def _known_routes(controller):
-    """A method-blind mapper of a controller's routes, each carrying the methods it allows."""
+class DashboardPage(ControllerBase):
+    """The live dashboard: a page and its two files, served as they are (no CDN, no build)."""
+
+    @route("dashboard", "/", methods=["GET"])
+    def root(self, req, **_):
+        return Response(status=302, location="/dashboard")
+
+    @route("dashboard", "/dashboard", methods=["GET"])
+    def page(self, req, **_):
+        return dashboard_file("index.html")
+
+    @route("dashboard", "/dashboard/{name}", methods=["GET"], requirements={"name": "|".join(DASHBOARD_FILES)})
+    def asset(self, req, name, **_):
+        return dashboard_file(name)
+
+
+def dashboard_file(name):
+    with open(os.path.join(DASHBOARD_DIR, name), "rb") as f:
+        response = Response(status=200, content_type=DASHBOARD_FILES[name], charset="utf-8", body=f.read())
+    response.cache_control = "no-cache"
+    return response
+
+
+def _known_routes(*controllers):
+    """A method-blind mapper of controllers' routes, each carrying the methods it allows."""
     mapper = Mapper()
-    for _, method in inspect.getmembers(controller, lambda m: hasattr(m, "routing_info")):
-        info = method.routing_info
-        mapper.connect(info["path"], requirements=info["requirements"] or {},
-                       allowed=", ".join(info["methods"] or ["any"]))
+    for controller in controllers:
+        for _, method in inspect.getmembers(controller, lambda m: hasattr(m, "routing_info")):
+            info = method.routing_info
+            mapper.connect(info["path"], requirements=info["requirements"] or {},
+                           allowed=", ".join(info["methods"] or ["any"]))
     return mapper
 
 
 class NotFoundApi(ControllerBase):
     """Registered after LbRestApi: what no route matched gets a JSON 405 (known path, wrong
     method) or 404, instead of Ryu's default HTML page."""
-    KNOWN = _known_routes(LbRestApi)
+    KNOWN = _known_routes(LbRestApi, DashboardPage)
 
     @route("fallback", "/{path}", requirements={"path": r"[\s\S]*"})     # newlines too
     def not_found(self, req, **_):

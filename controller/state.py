@@ -35,6 +35,14 @@ class NotBlocked(LookupError):
     """A request to unblock a source that is not blocked."""
 
 
+class UnknownNode(LookupError):
+    """A request named a node that cannot be failed through the API."""
+
+
+FAILABLE_ROLES = ("web", "db", "client")     # and the proxies
+NODE_FAILURE_KINDS = ("link",)
+
+
 def active_connections(counters):
     """Connections given to a real server and not yet closed by their client, as LVS counts
     ActiveConn in DR mode, from the client's side of each connection only."""
@@ -62,6 +70,7 @@ class ClusterState:
         self.proxies = ProxyGroup(description, proxy_policy, clock)
         self.clock = clock
         self.blocks = {}              # source IP -> {"until": clock time, "reason": text}
+        self.failed_nodes = {}        # node -> how the REST API failed it
         # The cluster's own hosts (not its clients, which are the outside world) cannot be blocked.
         self.own_addresses = {i.ip: h.name for h in description.hosts if h.role != "client"
                               for i in h.interfaces}
@@ -218,6 +227,60 @@ class ClusterState:
             del self.blocks[ip]
         return expired
 
+    # --- nodes failed through the API ---------------------------------------------------------
+    def node_ports(self, name):
+        """The (switch, port) of every cable end of a node the API can fail: a proxy's, both
+        ends; a host's, its edge switches' ends. UnknownNode for anything else."""
+        d = self.description
+        if name in self._proxy_switches():
+            return [(switch, port) for switch, port, _ in d.proxy_cable_ends(name)]
+        host = next((h for h in d.hosts if h.name == name and h.role in FAILABLE_ROLES), None)
+        if host is None:
+            raise UnknownNode("no node %r to fail: the API fails proxies, web hosts, DB hosts and clients (%s)"
+                              % (name, ", ".join(self._failable())))
+        return [(i.switch, i.port) for i in host.interfaces]
+
+    def _proxy_switches(self):
+        return [s.name for s in self.description.switches if s.role == "proxy"]
+
+    def _failable(self):
+        return self._proxy_switches() + [h.name for h in self.description.hosts if h.role in FAILABLE_ROLES]
+
+    def node_failure(self, name, kind):
+        """The ports failing a node by `kind` takes down; InvalidRequest or UnknownNode if it
+        cannot be failed so. Changes nothing."""
+        ports = self.node_ports(name)
+        if kind not in NODE_FAILURE_KINDS:
+            raise InvalidRequest("kind must be one of %s, got %s" % (", ".join(NODE_FAILURE_KINDS), json.dumps(kind)))
+        if name in self.failed_nodes:
+            raise InvalidRequest("%s has already been failed (%s): recover it first" % (name, self.failed_nodes[name]))
+        return ports
+
+    def fail_node(self, name, kind):
+        ports = self.node_failure(name, kind)
+        self.failed_nodes[name] = kind
+        return ports
+
+    def node_recovery(self, name):
+        """The ports recovering a node brings back up; InvalidRequest if the API did not fail it."""
+        ports = self.node_ports(name)
+        if name not in self.failed_nodes:
+            raise InvalidRequest("%s has not been failed through the API" % name)
+        return ports
+
+    def recover_node(self, name):
+        ports = self.node_recovery(name)
+        del self.failed_nodes[name]
+        return ports
+
+    def nodes(self):
+        """Every node the API can fail, with its cable ends' links and how the API failed it."""
+        d = self.description
+        return [{"name": name, "role": "proxy" if name in self._proxy_switches() else d.host(name).role,
+                 "failed": self.failed_nodes.get(name),
+                 "links": [{"switch": s, "port": p, "up": bool(self.ports.get((s, p)) and self.ports[(s, p)].link)}
+                           for s, p in self.node_ports(name)]} for name in self._failable()]
+
     def blocks_view(self):
         now = self.clock()
         return [{"ip": ip, "seconds_left": round(block["until"] - now, 1), "reason": block["reason"]}
@@ -226,15 +289,16 @@ class ClusterState:
     # --- what survives a restart ---------------------------------------------------------------
     def snapshot(self, wall_now):
         """What a restarted controller must not lose, as JSON-ready data: weights, membership,
-        blocks (with their end as wall-clock time), the proxies carrying the VIP, and each real
-        server's last known health."""
+        blocks (with their end as wall-clock time), the proxies carrying the VIP, each real
+        server's last known health, and the nodes the API failed (their ports stay down)."""
         now = self.clock()
         return {"version": SNAPSHOT_VERSION, "cluster": self.cluster_id,
                 "weights": dict(self.weights), "members": sorted(self.members),
                 "blocks": {ip: {"until": round(wall_now + b["until"] - now), "reason": b["reason"]}
                            for ip, b in self.blocks.items()},
                 "active_proxies": list(self.proxies.active),
-                "health": {name: h.state for name, h in self.health.items()}}
+                "health": {name: h.state for name, h in self.health.items()},
+                "failed_nodes": dict(self.failed_nodes)}
 
     def restore(self, snapshot, wall_now):
         """Take back a snapshot (see `snapshot`); what no longer fits the cluster (a real server
@@ -255,6 +319,8 @@ class ClusterState:
                       for ip, b in snapshot["blocks"].items() if float(b["until"]) > wall_now}
             active = tuple(p for p in snapshot["active_proxies"] if p in self.proxies.names)
             health = {n: h for n, h in snapshot["health"].items() if n in self.health}
+            failed_nodes = {n: k for n, k in snapshot.get("failed_nodes", {}).items()
+                            if n in self._failable() and k in NODE_FAILURE_KINDS}
             if not set(health.values()) <= HEALTH_STATES:
                 raise ValueError("health states must be some of %s" % ", ".join(sorted(HEALTH_STATES)))
         except (KeyError, TypeError, AttributeError, ValueError, InvalidRequest) as e:
@@ -263,6 +329,7 @@ class ClusterState:
         self.members = members
         self.blocks = blocks
         self.proxies.active = active
+        self.failed_nodes = failed_nodes
         for name, state in health.items():
             self.health[name].resume(state)
         self._in_table = self.healthy()
@@ -350,7 +417,8 @@ class ClusterState:
 
     def backends(self):
         """The virtual service, ipvsadm style: each real server with its weight, state, share of
-        the Maglev table, open connections (through the active proxy) and traffic (both proxies)."""
+        the Maglev table, open connections (through the active proxy), connections given to it
+        and traffic (both proxies)."""
         table = self.view().table
         active = self.counters.get(self.active_proxy, {})
         rows = []
@@ -363,6 +431,7 @@ class ClusterState:
                 "last_change": self.health[web.name].last_change_cause,
                 "last_passive_signal": self.passive_signals.get(web.name),
                 "active_connections": active_connections(active.get(web.name, {})),
+                "connections": sum(t.get("opened", 0) for t in traffic),
                 "packets": sum(t.get("packets", 0) for t in traffic),
                 "bytes": sum(t.get("bytes", 0) for t in traffic),
             })

@@ -223,7 +223,7 @@ class Cluster:
              os.path.join(self.run_dir, "cluster.json"), "--of-port", str(self.of_port),
              "--rest-port", str(self.rest_port),
              "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
-             "--connections", os.path.join(self.log_dir, "connections.jsonl"),
+             "--connections", os.path.join(self.log_dir, "connections.jsonl"), "--alerts", self.alerts_path,
              "--settings", os.path.join(self.run_dir, "controller-settings.json"),
              "--state", os.path.join(self.run_dir, "controller-state.json")],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

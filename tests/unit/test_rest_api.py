@@ -138,3 +138,39 @@ def test_changes_to_the_virtual_service_are_logged_as_events(controller):
     changed = [json.loads(line) for line in events.read_text().splitlines() if "weight-changed" in line]
     assert [e["message"] for e in changed][-2:] == ["web2's weight: 1 -> 4", "web2's weight: 4 -> 1"]
     assert changed[-1]["destination.ip"] == "10.0.1.12"
+
+
+def test_the_dashboard_is_served_from_the_controller_itself(api):
+    root = requests.get(api + "/", allow_redirects=False, timeout=5)
+    assert root.status_code == 302 and root.headers["Location"].endswith("/dashboard")
+    page = requests.get(api + "/dashboard", timeout=5)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    for asset in ("/dashboard/dashboard.js", "/dashboard/dashboard.css"):
+        assert requests.get(api + asset, timeout=5).status_code == 200
+        assert asset in page.text                       # referenced by the page, from the controller
+    assert "http" not in page.text.replace("http://www.w3.org", "")    # no CDN
+    assert requests.get(api + "/dashboard/../rest.py", timeout=5).status_code == 404
+    wrong = requests.post(api + "/dashboard", timeout=5)
+    assert wrong.status_code == 405 and "use GET" in wrong.json()["error"]
+
+
+def test_nodes_the_cluster_and_alerts_are_listed(api):
+    nodes = {n["name"]: n for n in requests.get(api + "/lb/nodes", timeout=5).json()["nodes"]}
+    assert {"lb1", "lb2", "web1", "db1", "c1"} <= set(nodes) and "r0" not in nodes
+    assert nodes["lb1"]["role"] == "proxy" and len(nodes["lb1"]["links"]) == 4 and nodes["lb1"]["failed"] is None
+    cluster = requests.get(api + "/lb/cluster", timeout=5).json()
+    assert cluster["vip"] == "10.0.0.100" and {h["name"] for h in cluster["hosts"]} >= {"r0", "web3"}
+    assert requests.get(api + "/lb/alerts", timeout=5).json() == {"alerts": [], "reviewer": False}
+
+
+@pytest.mark.parametrize("path,body,code,message", [
+    ("/lb/nodes/lb1/fail", {"kind": "link"}, 400, "not connected to the controller: nothing was changed"),
+    ("/lb/nodes/r0/fail", {"kind": "link"}, 404, "no node 'r0' to fail"),
+    ("/lb/nodes/web1/fail", {"kind": "melt"}, 400, "kind must be one of link"),
+    ("/lb/nodes/web1/fail", {}, 400, "missing field(s): kind"),
+    ("/lb/nodes/web1/recover", None, 400, "web1 has not been failed through the API"),
+])
+def test_bad_node_requests_are_refused_and_change_nothing(api, path, body, code, message):
+    response = requests.post(api + path, json=body, timeout=5)
+    assert response.status_code == code and message in response.json()["error"]
+    assert all(n["failed"] is None for n in requests.get(api + "/lb/nodes", timeout=5).json()["nodes"])

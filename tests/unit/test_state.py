@@ -95,6 +95,7 @@ def test_a_snapshot_brings_back_what_requests_and_failovers_changed():
     before.block("10.0.0.13", 60, "port scan")
     before.proxies.active = ("lb2",)
     before.port_status("s_lan", before.description.host("web2").service_interface.port, False)
+    before.fail_node("lb1", "link")
     snapshot = json.loads(json.dumps(before.snapshot(wall_now=5000.0)))     # through a file
 
     after = ClusterState(describe(webs=3), clock=Clock(7.0))      # a new process: another monotonic clock
@@ -104,6 +105,8 @@ def test_a_snapshot_brings_back_what_requests_and_failovers_changed():
     assert after.proxies.active == ("lb2",)
     assert after.health["web2"].state == "down" and after.health["web1"].state == "unknown"
     assert after.view().table == before.view().table              # the same Maglev table, at once
+    assert after.failed_nodes == {"lb1": "link"}                  # its ports are still down: recover works
+    assert after.recover_node("lb1") == [("lb1", 1), ("lb1", 2), ("s_pub", 1), ("s_lan", 1)]
 
 
 def test_a_ban_over_during_the_restart_is_not_brought_back():

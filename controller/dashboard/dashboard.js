@@ -1,0 +1,243 @@
+// The cluster, live: polls the controller's REST API every second and draws what it says. Every
+// control calls the same API (so everything here is scriptable), and shows the API's error when
+// it refuses. Plain JavaScript and SVG: nothing is fetched from anywhere but the controller.
+"use strict";
+
+const POLL_MS = 1000;
+const HISTORY = 300;                 // samples kept per real server: five minutes
+const SVG = "http://www.w3.org/2000/svg";
+const history = {};                  // real server -> [connections per second]
+let cluster = null;                  // the description (GET /lb/cluster)
+let last = null;                     // the previous poll, for rates
+let lostSince = null;
+
+async function api(method, path, body) {
+  const response = await fetch(path, {method, headers: {"Content-Type": "application/json"},
+                                      body: body === undefined ? undefined : JSON.stringify(body)});
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.error || (method + " " + path + ": HTTP " + response.status));
+  return answer;
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = tag === "svg" || SVG_TAGS.has(tag) ? document.createElementNS(SVG, tag) : document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+const SVG_TAGS = new Set(["g", "rect", "circle", "line", "text", "polyline", "title"]);
+
+function say(text, kind = "error") {
+  const box = document.getElementById("message");
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = !text;
+}
+
+// --- controls: each one REST call, its refusal shown ------------------------------------------
+async function control(method, path, body) {
+  try {
+    await api(method, path, body);
+    say("");
+    await poll();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+document.getElementById("block-form").addEventListener("submit", event => {
+  event.preventDefault();
+  control("POST", "/lb/blocks", {ip: document.getElementById("block-ip").value.trim(),
+                                  seconds: Number(document.getElementById("block-seconds").value)});
+});
+
+// --- the topology -----------------------------------------------------------------------------
+function layout(description) {
+  const column = (names, x, top, bottom) => Object.fromEntries(names.map((name, i) =>
+    [name, {x, y: names.length === 1 ? (top + bottom) / 2 : top + i * (bottom - top) / (names.length - 1)}]));
+  const role = r => description.hosts.filter(h => h.role === r).map(h => h.name);
+  const proxies = description.switches.filter(s => s.role === "proxy").map(s => s.name);
+  const directors = role("director");
+  const edges = Object.fromEntries(description.switches.filter(s => s.role !== "proxy").map(s => [s.role, s.name]));
+  const remote = description.hosts.filter(h => h.role === "web" && h.interfaces[0].switch === edges.remote)
+    .map(h => h.name);
+  return Object.assign(
+    column(role("client"), 60, 40, 330), column([edges.public], 200, 185, 185),
+    column(proxies.concat(directors), 370, 110, 260), column([edges.lan], 540, 185, 185),
+    column(role("web").filter(w => !remote.includes(w)), 700, 60, 310), column([edges.db], 840, 185, 185),
+    column(role("db"), 950, 90, 280), column(role("router"), 370, 390, 390),
+    edges.remote ? column([edges.remote], 540, 390, 390) : {}, column(remote, 700, 390, 390),
+    column(role("management"), 540, 300, 300));
+}
+
+function links(description) {
+  const found = description.hosts.flatMap(h => h.interfaces.map(i => [h.name, i.switch, i.switch + ":" + i.port]));
+  return found.concat(description.trunks.map(t => [t.switch_a, t.switch_b, t.switch_b + ":" + t.port_b]));
+}
+
+function nodeState(name, role, data) {
+  const {status, backends, nodes, blocks} = data;
+  const node = nodes.nodes.find(n => n.name === name);
+  if (node && node.failed) return "failed";
+  if (role === "switch") {
+    const proxy = status.proxies.find(p => p.name === name);
+    if (proxy) return proxy.role === "active" ? "active" : proxy.role === "standby" ? "standby" : "failed";
+    const sw = status.switches.find(s => s.name === name);
+    return sw && sw.connected ? "switch" : "failed";
+  }
+  if (role === "web") {
+    const server = backends.backends.find(b => b.name === name);
+    if (!server) return "up";
+    if (server.state === "down") return "failed";
+    if (server.state === "degraded") return "degraded";
+    return server.weight === 0 || !server.in_service ? "draining" : "up";
+  }
+  const host = cluster.hosts.find(h => h.name === name);
+  if (host && blocks.blocks.some(b => host.interfaces.some(i => i.ip === b.ip))) return "blocked";
+  if (node && node.links.some(l => !l.up)) return "failed";
+  return "up";
+}
+
+function drawTopology(data) {
+  const svg = document.getElementById("topology");
+  const at = layout(cluster);
+  const ports = Object.fromEntries(data.nodes.nodes.flatMap(n => n.links.map(l => [l.switch + ":" + l.port, l.up])));
+  svg.replaceChildren();
+  for (const [a, b, port] of links(cluster)) {
+    if (!at[a] || !at[b]) continue;
+    svg.append(el("line", {x1: at[a].x, y1: at[a].y, x2: at[b].x, y2: at[b].y,
+                           class: ports[port] === false ? "link down" : "link"}));
+  }
+  const switches = new Set(cluster.switches.map(s => s.name));
+  for (const [name, p] of Object.entries(at)) {
+    const host = cluster.hosts.find(h => h.name === name);
+    const role = switches.has(name) ? "switch" : host.role;
+    const state = nodeState(name, role, data);
+    const shape = switches.has(name) ? el("rect", {x: p.x - 34, y: p.y - 14, width: 68, height: 28, rx: 5})
+                                     : el("circle", {cx: p.x, cy: p.y, r: 20});
+    const group = el("g", {class: "node " + state, "data-node": name, "data-state": state}, shape,
+                     el("text", {x: p.x, y: p.y + 4}, name), el("title", {}, name + ": " + state));
+    if (state === "active") group.append(el("text", {x: p.x, y: p.y - 22, class: "vip"}, "VIP " + cluster.vip));
+    svg.append(group);
+  }
+}
+
+// --- the tables -------------------------------------------------------------------------------
+function facts(list, pairs) {
+  list.replaceChildren(...pairs.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, String(value))]));
+}
+
+function drawService({status}) {
+  const failover = status.last_failover;
+  facts(document.getElementById("service-facts"), [
+    ["VIP", status.vip + " (" + status.vip_state + ")"], ["forwarding method", status.mode.toUpperCase()],
+    ["proxy mode", status.proxy_mode], ["carried by", status.active_proxies.join(", ") || "nobody"],
+    ["last failover", failover ? failover.at + ": " + failover.from.join(", ") + " \u2192 " +
+                                 failover.to.join(", ") : "none"],
+    ["its cause", failover ? failover.cause : "\u2014"],
+    ["segmentation", status.segmentation ? "on" : "off"]]);
+  document.getElementById("summary").textContent = status.mode.toUpperCase() + ", VIP " + status.vip + " on " +
+    (status.active_proxies.join(", ") || "nobody");
+}
+
+function sparkline(values) {
+  const top = Math.max(1, ...values);
+  const points = values.map((v, i) => (i * 120 / (HISTORY - 1)).toFixed(1) + "," + (23 - v * 22 / top).toFixed(1));
+  return el("svg", {class: "spark", viewBox: "0 0 120 24"}, el("polyline", {points: points.join(" ")}),
+            el("title", {}, "connections per second, last " + HISTORY / 60 + " minutes (peak " + top.toFixed(1) + ")"));
+}
+
+function drawServers({backends}, seconds) {
+  const rows = backends.backends.map(server => {
+    const before = last && last.backends.backends.find(b => b.name === server.name);
+    const rate = before && seconds ? (server.connections - before.connections) / seconds : 0;
+    const bytes = before && seconds ? (server.bytes - before.bytes) / seconds : 0;
+    const seen = history[server.name] = (history[server.name] || []).concat([Math.max(0, rate)]).slice(-HISTORY);
+    const weight = el("input", {type: "number", value: server.weight, "aria-label": "weight of " + server.name});
+    const drained = server.weight === 0;
+    return el("tr", {"data-server": server.name},
+      el("td", {}, server.name + " (" + server.rip + ")"), el("td", {class: "health"}, server.state),
+      el("td", {}, weight, el("button", {onclick: () => control("PUT", "/lb/backends/" + server.name,
+                                                                  {weight: Number(weight.value)})}, "set")),
+      el("td", {}, (100 * server.slots / backends.table_size).toFixed(1) + "%"),
+      el("td", {}, String(server.active_connections)), el("td", {}, rate.toFixed(1)),
+      el("td", {}, (bytes * 8 / 1e6).toFixed(2) + " Mbit/s"), el("td", {}, sparkline(seen)),
+      el("td", {}, el("button", {class: drained ? "restore" : "drain",
+                                 onclick: () => control("PUT", "/lb/backends/" + server.name,
+                                                        {weight: drained ? 1 : 0})}, drained ? "restore" : "drain")));
+  });
+  document.querySelector("#servers tbody").replaceChildren(...rows);
+}
+
+function drawNodes({nodes}) {
+  const rows = nodes.nodes.map(node => el("tr", {"data-node": node.name},
+    el("td", {}, node.name), el("td", {}, node.role),
+    el("td", {}, node.links.filter(l => l.up).length + " of " + node.links.length + " up"),
+    el("td", {}, node.failed
+      ? el("button", {class: "recover", onclick: () => control("POST", "/lb/nodes/" + node.name + "/recover")},
+           "recover")
+      : el("button", {class: "fail", onclick: () => control("POST", "/lb/nodes/" + node.name + "/fail",
+                                                            {kind: "link"})}, "fail"))));
+  document.querySelector("#nodes tbody").replaceChildren(...rows);
+}
+
+function drawSecurity({blocks, alerts, status}, seconds) {
+  document.querySelector("#blocks tbody").replaceChildren(...blocks.blocks.map(b => el("tr", {"data-block": b.ip},
+    el("td", {}, b.ip), el("td", {}, b.seconds_left + " s"), el("td", {}, b.reason),
+    el("td", {}, el("button", {onclick: () => control("DELETE", "/lb/blocks/" + b.ip)}, "unblock")))));
+  document.getElementById("alerts").replaceChildren(...(alerts.alerts.length ? alerts.alerts.map(a =>
+    el("li", {}, a["@timestamp"] + " " + a["rule.name"] + " from " + a["source.ip"]))
+    : [el("li", {}, alerts.reviewer ? "none" : "the log reviewer's alerts are not known to the controller")]));
+  const copies = last && seconds ? (status.log_copies - last.status.log_copies) / seconds : 0;
+  facts(document.getElementById("logging"), [["copies per second", copies.toFixed(1)],
+    ["dropped by the meters", status.log_copies_dropped], ["refused by segmentation", status.refused],
+    ["forged packets dropped", status.spoofed], ["other packet-ins", status.packet_in]]);
+}
+
+// --- polling ----------------------------------------------------------------------------------
+async function poll() {
+  const names = ["status", "backends", "nodes", "blocks", "alerts"];
+  const paths = ["/lb/status", "/lb/backends", "/lb/nodes", "/lb/blocks", "/lb/alerts"];
+  let data;
+  try {
+    if (!cluster) cluster = await api("GET", "/lb/cluster");
+    const answers = await Promise.all(paths.map(path => api("GET", path)));
+    data = Object.fromEntries(names.map((name, i) => [name, answers[i]]));
+  } catch (error) {
+    lost(error);
+    return;
+  }
+  data.at = Date.now();
+  const seconds = last ? (data.at - last.at) / 1000 : 0;
+  found();
+  drawTopology(data);
+  drawService(data);
+  drawServers(data, seconds);
+  drawNodes(data);
+  drawSecurity(data, seconds);
+  last = data;
+}
+
+function lost(error) {
+  if (lostSince === null) lostSince = new Date();
+  cluster = null;                    // a restarted controller may describe another cluster
+  const badge = document.getElementById("connection");
+  badge.textContent = "controller unreachable";
+  badge.className = "lost";
+  say("The controller does not answer (" + error.message + ") since " + lostSince.toLocaleTimeString() +
+      "; retrying every second. What is shown is from before.", "lost");
+}
+
+function found() {
+  const badge = document.getElementById("connection");
+  if (lostSince !== null) say("");
+  lostSince = null;
+  badge.textContent = "live";
+  badge.className = "live";
+}
+
+poll();
+setInterval(poll, POLL_MS);
