@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing, then makes sure Open vSwitch runs.
 # Idempotent: a second run with everything present takes about a second.
-#   - Debian packages (OVS, Mininet, etcd, the host tools)
+#   - Debian packages (OVS, Mininet, etcd, the host tools; scapy and Chromium for the tests)
 #   - .venv: a virtualenv of Debian's /usr/bin/python3 that sees Debian's Mininet
 #   - the pinned Python packages of requirements.txt, and this project (editable)
 #   - ovsdb-server and ovs-vswitchd, started without systemd when not running
@@ -14,7 +14,7 @@ APT_PACKAGES=(
     python3-venv python3-dev python-is-python3 gcc
     ethtool iproute2 iputils-ping iperf3 curl tcpdump nmap hping3 wrk apache2-utils arping
     net-tools procps psmisc
-    haproxy keepalived nginx-light python3-scapy
+    haproxy keepalived nginx-light python3-scapy chromium
 )
 
 say() { printf '[install] %s\n' "$*"; }

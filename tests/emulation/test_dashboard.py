@@ -1,0 +1,86 @@
+"""The dashboard in a real browser (Debian's Chromium, headless, driven by Playwright) against a
+running cluster: both web hosts shown healthy; the active proxy failed from the page and the other
+shown carrying the VIP within 3 s; a real server drained from the page, as the REST API agrees; an
+impossible weight refused with the API's own words and nothing changed; the controller killed and
+restarted, the page saying so meanwhile and coming back by itself. Screenshots go into the run's
+log directory (kept when the test fails)."""
+import os
+import shutil
+
+import pytest
+
+from tests.emulation.helpers import status, wait_for
+from topologies.cluster import Cluster
+
+pytestmark = pytest.mark.emulation
+
+CHROMIUM = "/usr/bin/chromium"
+# As root, in a closed network: no sandbox, and no background calls to the internet.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SHOWN = 3000            # ms the page may take to show a change (it polls every second)
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run scripts/install.sh")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.skip("chromium is not installed: run scripts/install.sh")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def node(page, name):
+    return page.locator("#topology g[data-node='%s']" % name)
+
+
+def test_the_dashboard_shows_and_drives_the_cluster(browser):
+    with Cluster(mode="nat", clients=2, webs=2, review=True) as cluster:
+        shots = cluster.log_dir
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto("http://127.0.0.1:%d/" % cluster.rest_port)
+        for web in ("web1", "web2"):
+            playwright.expect(node(page, web)).to_have_attribute("data-state", "up", timeout=10_000)
+        active = status(cluster)["active_proxy"]
+        standby = next(p for p in cluster.description.proxies if p != active)
+        playwright.expect(node(page, active)).to_have_attribute("data-state", "active", timeout=SHOWN)
+        page.screenshot(path=os.path.join(shots, "dashboard-1-healthy.png"), full_page=True)
+
+        page.locator("#nodes tr[data-node='%s'] button.fail" % active).click()
+        playwright.expect(node(page, standby)).to_have_attribute("data-state", "active", timeout=SHOWN)
+        playwright.expect(node(page, active)).to_have_attribute("data-state", "failed", timeout=SHOWN)
+        page.screenshot(path=os.path.join(shots, "dashboard-2-failover.png"), full_page=True)
+        assert status(cluster)["active_proxy"] == standby
+
+        page.locator("#servers tr[data-server='web1'] button.drain").click()
+        playwright.expect(node(page, "web1")).to_have_attribute("data-state", "draining", timeout=SHOWN)
+        web1 = next(b for b in cluster.rest("GET", "/lb/backends")["backends"] if b["name"] == "web1")
+        assert web1["weight"] == 0
+
+        page.locator("#servers tr[data-server='web2'] input").fill("-1")
+        page.locator("#servers tr[data-server='web2'] button", has_text="set").click()
+        playwright.expect(page.locator("#message")).to_contain_text(
+            "weight must be an integer from 0 to 65535, got -1", timeout=SHOWN)
+        assert next(b for b in cluster.rest("GET", "/lb/backends")["backends"] if b["name"] == "web2")["weight"] == 1
+        page.locator("#block-ip").fill("10.0.0.999")
+        page.locator("#block-form button").click()
+        playwright.expect(page.locator("#message")).to_contain_text("ip must be an IPv4 address", timeout=SHOWN)
+        assert cluster.rest("GET", "/lb/blocks")["blocks"] == []
+
+        page.locator("#nodes tr[data-node='%s'] button.recover" % active).click()
+        playwright.expect(node(page, active)).to_have_attribute("data-state", "standby", timeout=10_000)
+        page.locator("#servers tr[data-server='web1'] button.restore").click()
+        playwright.expect(node(page, "web1")).to_have_attribute("data-state", "up", timeout=SHOWN)
+
+        cluster.fail("controller", "crash")
+        playwright.expect(page.locator("#connection")).to_have_text("controller unreachable", timeout=SHOWN)
+        playwright.expect(page.locator("#message")).to_contain_text("The controller does not answer", timeout=SHOWN)
+        page.screenshot(path=os.path.join(shots, "dashboard-3-controller-down.png"), full_page=True)
+        cluster.recover("controller")
+        playwright.expect(page.locator("#connection")).to_have_text("live", timeout=10_000)
+        playwright.expect(page.locator("#message")).to_be_hidden(timeout=SHOWN)
+        playwright.expect(node(page, standby)).to_have_attribute("data-state", "active", timeout=SHOWN)
+        wait_for(lambda: status(cluster)["flows_in_sync"], 10, "the controller did not come back in sync")
