@@ -145,9 +145,11 @@ function drawService({status}) {
 
 function sparkline(values) {
   const top = Math.max(1, ...values);
-  const points = values.map((v, i) => (i * 120 / (HISTORY - 1)).toFixed(1) + "," + (23 - v * 22 / top).toFixed(1));
+  const step = 120 / Math.max(1, values.length - 1);        // the samples so far, across the width
+  const points = values.map((v, i) => (i * step).toFixed(1) + "," + (23 - v * 22 / top).toFixed(1));
   return el("svg", {class: "spark", viewBox: "0 0 120 24"}, el("polyline", {points: points.join(" ")}),
-            el("title", {}, "connections per second, last " + HISTORY / 60 + " minutes (peak " + top.toFixed(1) + ")"));
+            el("title", {}, "connections per second, the last " + values.length + " s of at most " + HISTORY +
+                            " (peak " + top.toFixed(1) + ")"));
 }
 
 function drawServers({backends}, seconds) {
