@@ -1,6 +1,8 @@
-"""The controller's REST API (Ryu WSGI, JSON, bound to loopback by the launcher).
+"""The controller's REST API (Ryu WSGI, JSON, bound to loopback by the launcher), and the
+dashboard's page and files.
 
-Every answer is JSON, errors included: {"error": "..."} with a 4xx or 5xx status.
+Every answer but the dashboard's files is JSON, errors included: {"error": "..."} with a 4xx (or,
+for a bug, 5xx) status.
 """
 import inspect
 import json
