@@ -56,8 +56,12 @@ document.getElementById("block-form").addEventListener("submit", event => {
 
 // --- the topology -----------------------------------------------------------------------------
 function layout(description) {
-  const column = (names, x, top, bottom) => Object.fromEntries(names.map((name, i) =>
-    [name, {x, y: names.length === 1 ? (top + bottom) / 2 : top + i * (bottom - top) / (names.length - 1)}]));
+  const column = (names, x, top, bottom) => {
+    const gap = names.length > 1 ? (bottom - top) / (names.length - 1) : Infinity;
+    const r = Math.min(20, gap / 2.2);                   // many clients: smaller circles, never overlapping
+    return Object.fromEntries(names.map((name, i) =>
+      [name, {x, y: names.length === 1 ? (top + bottom) / 2 : top + i * gap, r}]));
+  };
   const role = r => description.hosts.filter(h => h.role === r).map(h => h.name);
   const proxies = description.switches.filter(s => s.role === "proxy").map(s => s.name);
   const directors = role("director");
@@ -117,9 +121,10 @@ function drawTopology(data) {
     const role = switches.has(name) ? "switch" : host.role;
     const state = nodeState(name, role, data);
     const shape = switches.has(name) ? el("rect", {x: p.x - 34, y: p.y - 14, width: 68, height: 28, rx: 5})
-                                     : el("circle", {cx: p.x, cy: p.y, r: 20});
+                                     : el("circle", {cx: p.x, cy: p.y, r: p.r});
     const group = el("g", {class: "node " + state, "data-node": name, "data-state": state}, shape,
-                     el("text", {x: p.x, y: p.y + 4}, name), el("title", {}, name + ": " + state));
+                     el("title", {}, name + ": " + state));
+    if (p.r >= 12 || switches.has(name)) group.append(el("text", {x: p.x, y: p.y + 4}, name));   // else: its title
     if (state === "active") group.append(el("text", {x: p.x, y: p.y - 22, class: "vip"}, "VIP " + cluster.vip));
     svg.append(group);
   }
