@@ -7,7 +7,8 @@ own: conversations live in the DB tier (apps/store.py), so any web host can carr
     GET  /conversation/ID               -> {"id": ID, "turns": [{"turn", "text", "served_by", "at"}]}
     POST /login                         {"user": ..., "password": ...} -> 200, or 401 (the failure
                                         logged, for the log reviewer's brute-force criterion)
-    GET  /health                        -> 200 when the DB tier answers, else 503
+    GET  /health                        -> 200 when the DB tier answers, else 503; X-Requests-Served:
+                                           the requests answered so far, health checks aside
     GET  /                              -> {"served_by": NAME, "client": "IP:PORT"}
     GET  /download?bytes=N[&rate=R]     -> N bytes of a fixed pattern (see `pattern`), paced at
                                            R bytes/s when given: bulk and long-lived transfers
@@ -115,6 +116,7 @@ class WebApp:
         self.access_log = access_log
         self.store = store
         self.db_reachable = store is not None
+        self.requests_served = 0                # health checks aside: read by the dashboard's chart
         self.routes = Mapper(explicit=True)     # Routes, as Ryu's REST framework uses it
         self.handlers = {}                      # route path -> {method: handler}
         for path, methods in (
@@ -134,9 +136,10 @@ class WebApp:
                      "client": "%s:%s" % (environ["REMOTE_ADDR"], environ.get("REMOTE_PORT"))}
 
     def health(self, _environ):
+        served = [("X-Requests-Served", str(self.requests_served))]
         if self.db_reachable:
-            return 200, {"status": "ok", "db": "reachable"}
-        return 503, {"status": "degraded", "error": "the DB tier is unreachable"}
+            return 200, {"status": "ok", "db": "reachable"}, served
+        return 503, {"status": "degraded", "error": "the DB tier is unreachable"}, served
 
     def download(self, environ):
         query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -216,6 +219,8 @@ class WebApp:
             chunks = [payload]
             headers = headers + [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         start_response("%d %s" % (status, "OK" if status < 400 else "Error"), headers + [("X-Served-By", self.name)])
+        if environ["PATH_INFO"] != "/health":
+            self.requests_served += 1
         self.log(environ, status, time.monotonic() - started)
         return chunks
 

@@ -540,8 +540,9 @@ class LvsController(app_manager.RyuApp):
         try:
             with hub.Timeout(self.health_settings.timeout):
                 connection.request("GET", "/health")
-                status = connection.getresponse().status
-            return OK if status == 200 else DEGRADED
+                response = connection.getresponse()
+            self.state.requests_served(web.name, response.getheader("X-Requests-Served"))
+            return OK if response.status == 200 else DEGRADED
         except (OSError, http.client.HTTPException, hub.Timeout):
             return FAIL
         finally:

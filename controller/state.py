@@ -71,6 +71,7 @@ class ClusterState:
         self.clock = clock
         self.blocks = {}              # source IP -> {"until": clock time, "reason": text}
         self.failed_nodes = {}        # node -> how the REST API failed it
+        self.requests = {}            # real server -> requests it says it answered (its /health)
         # The cluster's own hosts (not its clients, which are the outside world) cannot be blocked.
         self.own_addresses = {i.ip: h.name for h in description.hosts if h.role != "client"
                               for i in h.interfaces}
@@ -226,6 +227,11 @@ class ClusterState:
         for ip in expired:
             del self.blocks[ip]
         return expired
+
+    def requests_served(self, server, header):
+        """A real server's own count of the requests it answered, from its health check's
+        X-Requests-Served (None when it does not say: nginx)."""
+        self.requests[server] = int(header) if header and header.isdigit() else None
 
     # --- nodes failed through the API ---------------------------------------------------------
     def node_ports(self, name):
@@ -432,6 +438,7 @@ class ClusterState:
                 "last_passive_signal": self.passive_signals.get(web.name),
                 "active_connections": active_connections(active.get(web.name, {})),
                 "connections": sum(t.get("opened", 0) for t in traffic),
+                "requests": self.requests.get(web.name),
                 "packets": sum(t.get("packets", 0) for t in traffic),
                 "bytes": sum(t.get("bytes", 0) for t in traffic),
             })

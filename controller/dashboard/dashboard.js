@@ -148,19 +148,20 @@ function drawService({status}) {
     (status.active_proxies.join(", ") || "nobody");
 }
 
-function sparkline(values) {
+function sparkline(values, what) {
   const top = Math.max(1, ...values);
   const step = 120 / Math.max(1, values.length - 1);        // the samples so far, across the width
   const points = values.map((v, i) => (i * step).toFixed(1) + "," + (23 - v * 22 / top).toFixed(1));
   return el("svg", {class: "spark", viewBox: "0 0 120 24"}, el("polyline", {points: points.join(" ")}),
-            el("title", {}, "connections per second, the last " + values.length + " s of at most " + HISTORY +
+            el("title", {}, what + " per second, the last " + values.length + " s of at most " + HISTORY +
                             " (peak " + top.toFixed(1) + ")"));
 }
 
 function drawServers({backends}, seconds) {
   const rows = backends.backends.map(server => {
     const before = last && last.backends.backends.find(b => b.name === server.name);
-    const rate = before && seconds ? (server.connections - before.connections) / seconds : 0;
+    const counter = server.requests !== null && before && before.requests !== null ? "requests" : "connections";
+    const rate = before && seconds ? (server[counter] - before[counter]) / seconds : 0;
     const bytes = before && seconds ? (server.bytes - before.bytes) / seconds : 0;
     const seen = history[server.name] = (history[server.name] || []).concat([Math.max(0, rate)]).slice(-HISTORY);
     const weight = el("input", {type: "number", value: server.weight, "aria-label": "weight of " + server.name});
@@ -171,7 +172,7 @@ function drawServers({backends}, seconds) {
                                                                   {weight: Number(weight.value)})}, "set")),
       el("td", {}, (100 * server.slots / backends.table_size).toFixed(1) + "%"),
       el("td", {}, String(server.active_connections)), el("td", {}, rate.toFixed(1)),
-      el("td", {}, (bytes * 8 / 1e6).toFixed(2) + " Mbit/s"), el("td", {}, sparkline(seen)),
+      el("td", {}, (bytes * 8 / 1e6).toFixed(2) + " Mbit/s"), el("td", {}, sparkline(seen, counter)),
       el("td", {}, el("button", {class: drained ? "restore" : "drain",
                                  onclick: () => control("PUT", "/lb/backends/" + server.name,
                                                         {weight: drained ? 1 : 0})}, drained ? "restore" : "drain")));

@@ -90,6 +90,9 @@ def test_unknown_conversations_are_404(app, path):
 
 def test_health_follows_the_db_tier(app):
     assert call(app, "GET", "/health")[0] == 200
+    before = int(call(app, "GET", "/health")[1]["X-Requests-Served"])
+    call(app, "GET", "/")
+    assert int(call(app, "GET", "/health")[1]["X-Requests-Served"]) == before + 1   # health checks aside
     app.db_reachable = False
     code, _, body = call(app, "GET", "/health")
     assert code == 503 and "DB tier is unreachable" in body["error"]
