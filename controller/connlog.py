@@ -1,12 +1,13 @@
 """Copies of hosts' packets (packet-ins) as ECS JSON records: connection attempts, forged packets,
 and the passive health checks' signals. Read with controller/frames.py (bounded, never raises)."""
+from ryu.lib.packet.icmp import ICMP_DEST_UNREACH
+from ryu.lib.packet.tcp import TCP_RST
+
 from controller.frames import ETH_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP, parse
 from core.eventlog import ecs_timestamp
 
 TRANSPORTS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp"}
 REFUSED = "not allowed by the segmentation matrix"
-TCP_RST = 0x04
-ICMP_DEST_UNREACH = 3
 
 
 def connection_record(data, switch, blocked=(), refused=False):

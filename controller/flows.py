@@ -59,6 +59,7 @@ from typing import Optional, Tuple
 
 from ryu.lib.packet.arp import ARP_REPLY, ARP_REQUEST
 from ryu.lib.packet.ether_types import ETH_TYPE_ARP as ETH_ARP, ETH_TYPE_IP as ETH_IP
+from ryu.lib.packet.icmp import ICMP_DEST_UNREACH
 from ryu.lib.packet.in_proto import IPPROTO_ICMP as PROTO_ICMP, IPPROTO_TCP as PROTO_TCP, IPPROTO_UDP as PROTO_UDP
 from ryu.lib.packet.tcp import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from ryu.ofproto.ofproto_v1_3 import OFPP_CONTROLLER as CONTROLLER, OFPP_IN_PORT as IN_PORT, OFPP_LOCAL as LOCAL
@@ -81,7 +82,6 @@ LOG_METER = 1
 PASSIVE_METER = 2             # on edge switches with real servers: their RSTs and ICMP errors
 DENY_METER = 3                # on edge switches: copies of what segmentation refused
 SPOOF_METER = 4               # on edge switches: copies of forged packets
-ICMP_DEST_UNREACH = 3
 NEW_FLOW_IDLE = 30            # s a UDP/ICMP flow stays "seen" (not logged again) while idle
 
 # Priorities, one table for the whole pipeline (as FAUCET's valve_of keeps one).
@@ -381,12 +381,12 @@ def _own_sources(d, host, intf):
     """The IPv4 sources a host may send from on this interface: its address; a DR or TUN real
     server's service interface also the VIP (its replies), and the peer's directors the VIP (the
     one holding it answers from it)."""
-    answers_from_vip = ((host.role == "web" and intf == host.service_interface and d.mode in ("dr", "tun"))
+    answers_from_vip = ((host.role == "web" and intf == host.service_interface and d.servers_answer_from_vip)
                         or (host.role == "director" and intf.switch == d.public_edge))
     return [intf.ip] + ([d.vip] if answers_from_vip else [])
 
 
-def _port_security(d, host, intf, sources):
+def _port_security(intf, sources):
     """A host port lets in only its host's MAC with one of `sources` (IP, and ARP's sender);
     other IPv4 and ARP is forged: dropped and reported; anything else is dropped."""
     ip, arp = dict(in_port=intf.port, eth_src=intf.mac, eth_type=ETH_IP), dict(
@@ -403,9 +403,9 @@ def _router_port(d, intf):
     """r0 brings in what comes from the other segments, with any source but this segment's own:
     a packet from r0 claiming an address of this switch's subnet (but r0's, and the VIP that DR
     and TUN replies come back from) is forged."""
-    sources = [intf.ip] + ([d.vip] if intf.switch == d.public_edge and d.mode in ("dr", "tun") else [])
+    sources = [intf.ip] + ([d.vip] if intf.switch == d.public_edge and d.servers_answer_from_vip else [])
     net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
-    flows = _port_security(d, d.router, intf, sources)
+    flows = _port_security(intf, sources)
     flows.append(_copy(SPOOF_METER, COOKIE_SPOOF, T_INGRESS, PRI_BROAD, in_port=intf.port, eth_type=ETH_IP,
                        ipv4_src=(str(net.network_address), str(net.netmask))))
     flows.append(FlowSpec.make(PRI_DEFAULT, [Resubmit(T_SEGMENT)], cookie=COOKIE_GUARD, in_port=intf.port,
@@ -423,7 +423,7 @@ def ingress_flows(d, switch):
             if intf.switch != switch:
                 continue
             flows += (_router_port(d, intf) if host.role == "router"
-                      else _port_security(d, host, intf, _own_sources(d, host, intf)))
+                      else _port_security(intf, _own_sources(d, host, intf)))
     return flows
 
 

@@ -11,9 +11,11 @@ import struct
 from dataclasses import dataclass
 from typing import Optional
 
-ETH_IP, ETH_ARP = 0x0800, 0x0806
-VLAN_TYPES = (0x8100, 0x88a8, 0x9100)      # 802.1Q, 802.1ad (QinQ), the old QinQ
-PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
+from ryu.lib.packet.ether_types import (ETH_TYPE_8021AD, ETH_TYPE_8021Q, ETH_TYPE_ARP as ETH_ARP,
+                                        ETH_TYPE_IP as ETH_IP)
+from ryu.lib.packet.in_proto import IPPROTO_ICMP as PROTO_ICMP, IPPROTO_TCP as PROTO_TCP, IPPROTO_UDP as PROTO_UDP
+
+VLAN_TYPES = (ETH_TYPE_8021Q, ETH_TYPE_8021AD, 0x9100)      # and the old QinQ, which Ryu does not name
 MAX_TAGS = 2
 
 

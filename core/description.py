@@ -180,6 +180,11 @@ class ClusterDescription:
         return self._switch_with_role("lan")
 
     @property
+    def servers_answer_from_vip(self):
+        """DR and TUN: real servers answer clients themselves, from the VIP, through r0."""
+        return self.mode in ("dr", "tun")
+
+    @property
     def db_edge(self):
         return self._switch_with_role("db")
 

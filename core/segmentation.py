@@ -33,7 +33,7 @@ VIP, ROUTER, REAL_SERVERS, DB_MEMBERS, REAL_SERVERS_DB_SIDE, ANYONE = (
 class Allow:
     sender: str
     receiver: str
-    traffic: str       # a key of TRAFFIC
+    traffic: str       # a key of _traffic(d)
     why: str
 
 
@@ -105,9 +105,9 @@ def _receivers(d, name, interface):
 def allowed(d, host, interface):
     """What may leave this host's interface: [(match fields, replies only)], each match with
     ip_proto and, but for "anyone", ipv4_dst."""
-    kinds, found = _traffic(d), []
+    kinds, found, role = _traffic(d), [], sender(d, host, interface)
     for rule in matrix(d):
-        if rule.sender != sender(d, host, interface):
+        if rule.sender != role:
             continue
         addresses = _receivers(d, rule.receiver, interface)
         for fields, replies_only in kinds[rule.traffic]:

@@ -17,6 +17,7 @@ import random
 import subprocess
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 CLIENTS = ("c1", "c2", "c3", "c4")
@@ -125,7 +126,7 @@ def client_report(name, events, stored):
     failed = sum(1 for e in events if e["event"] == "failed")
     return {"client": name, "turns": len(seen), "requests": len(seen) + failed + 2, "failed": failed,
             "lost": sorted(set(expected) - set(stored)),
-            "duplicated": sorted({t for t in stored if stored.count(t) > 1}),
+            "duplicated": sorted(t for t, times in Counter(stored).items() if times > 1),
             "unexpected": sorted(set(stored) - set(expected)), "in_order": stored == expected,
             "finished": done is not None,
             "max_gap_s": done["max_gap"] if done else None}

@@ -4,11 +4,12 @@ another client keeps being served, and the controller hears only what the design
 (metered copies; no other packet-in)."""
 import json
 import os
+import subprocess
 
 import pytest
 
 from tests.emulation.helpers import status
-from topologies.cluster import Cluster
+from topologies.cluster import ROOT, Cluster
 
 pytestmark = pytest.mark.emulation
 
@@ -36,8 +37,8 @@ def test_a_packet_fuzzer_on_one_client_leaves_the_cluster_serving_the_others(mod
             [SCAPY_PYTHON, "-m", "apps.packetfuzz", "--iface", c1.name, "--seconds", str(SECONDS),
              "--rate", str(RATE), "--seed", str(sum(map(ord, mode)))]
             + ["--target=%s,%s" % target for target in targets(d, d.public_edge)],
-            cwd=cluster_root(), env=dict(os.environ, PYTHONPATH=cluster_root()), text=True,
-            stdout=-1, stderr=-1)
+            cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         client = cluster.app("c2", "apps.loadclient", "--url", "http://%s/" % d.vip, "--connections",
                              SECONDS * 20, "--interval", 0.03, "--timeout", 1)
         out, err = fuzzer.communicate(timeout=SECONDS + 60)
@@ -55,7 +56,3 @@ def test_a_packet_fuzzer_on_one_client_leaves_the_cluster_serving_the_others(mod
         copies = after["log_copies"] + after["spoofed"] - before["log_copies"] - before["spoofed"]
         assert 0 < copies <= (500 + 500 + 100) * (SECONDS + 10) * len(d.switches)   # bounded by the meters
         assert after["spoofed"] > before["spoofed"] and after["refused"] > before["refused"]
-
-
-def cluster_root():
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
