@@ -88,28 +88,33 @@ def sender(d, host, interface):
     return {"client": CLIENT, "db": DB_MEMBER, "management": MANAGEMENT}.get(host.role, INFRASTRUCTURE)
 
 
-def _receivers(d, name, interface):
+def _addresses(d):
+    """The addresses each receiver stands for, but r0 (which depends on the segment) and anyone."""
+    db_edge = d.db_edge
+    db_side = (w.interface_on(db_edge) for w in d.real_servers)
+    return {VIP: [d.vip], REAL_SERVERS: [w.ip for w in d.real_servers],
+            DB_MEMBERS: [h.ip for h in d.hosts_with_role("db")],
+            REAL_SERVERS_DB_SIDE: [i.ip for i in db_side if i]}
+
+
+def _receivers(d, name, interface, addresses):
     """The addresses a receiver stands for, seen from `interface`; None for anyone."""
     if name == ANYONE:
         return None
     if name == ROUTER:
         router = d.router.interface_on(interface.switch)
         return [router.ip] if router else []
-    return {VIP: [d.vip],
-            REAL_SERVERS: [w.ip for w in d.real_servers],
-            DB_MEMBERS: [h.ip for h in d.hosts_with_role("db")],
-            REAL_SERVERS_DB_SIDE: [w.interface_on(d.db_edge).ip for w in d.real_servers
-                                   if w.interface_on(d.db_edge)]}[name]
+    return addresses[name]
 
 
 def allowed(d, host, interface):
     """What may leave this host's interface: [(match fields, replies only)], each match with
     ip_proto and, but for "anyone", ipv4_dst."""
-    kinds, found, role = _traffic(d), [], sender(d, host, interface)
+    kinds, found, role, known = _traffic(d), [], sender(d, host, interface), _addresses(d)
     for rule in matrix(d):
         if rule.sender != role:
             continue
-        addresses = _receivers(d, rule.receiver, interface)
+        addresses = _receivers(d, rule.receiver, interface, known)
         for fields, replies_only in kinds[rule.traffic]:
             if addresses is None:
                 found.append((fields, replies_only))
