@@ -24,7 +24,7 @@ from controller import openflow
 from controller.connlog import connection_record, passive_signal, spoofing_record
 from controller.flows import (COOKIE_DENY, COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF,
                               DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY,
-                              T_FORWARD, T_SELECTED, FlowSpec, diff, switch_flows, switch_groups)
+                              T_FORWARD, T_SELECTED, FlowSpec, diff, install_order, switch_flows, switch_groups)
 from controller.health import DEGRADED, FAIL, OK
 from controller.launcher import ALERTS_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
 from controller.loops import FAULT_ENV, Loops
@@ -235,7 +235,8 @@ class LvsController(app_manager.RyuApp):
             self._announce(self._to_announce.pop(0))
 
     def _send_changes(self, datapath, name, view):
-        """Groups first (flows refer to them), then flows, then groups no flow uses any more.
+        """Groups first (flows refer to them), then flows (highest priority first: see
+        flows.install_order), then groups no flow uses any more.
         A changed flow is sent as an ADD, which replaces it with its new cookie and keeps its
         counters. How many messages were sent."""
         ofp = datapath.ofproto
@@ -247,7 +248,7 @@ class LvsController(app_manager.RyuApp):
         messages = [openflow.group_mod(datapath, groups[g]) for g in group_adds]
         messages += [openflow.group_mod(datapath, groups[g], ofp.OFPGC_MODIFY) for g in group_modifies]
         messages += [openflow.delete_strict(datapath, FlowSpec.from_key(k)) for k in flow_deletes]
-        messages += [openflow.flow_mod(datapath, flows[k]) for k in flow_adds + flow_replaces]
+        messages += [openflow.flow_mod(datapath, flows[k]) for k in install_order(flow_adds + flow_replaces)]
         messages += [openflow.delete_group(datapath, g) for g in group_deletes]
         for message in messages:
             datapath.send_msg(message)

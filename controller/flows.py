@@ -625,3 +625,11 @@ def diff(installed, desired):
     adds = [key for key in desired if key not in installed]
     modifies = [key for key in desired if key in installed and installed[key] != desired[key]]
     return deletes, adds, modifies
+
+
+def install_order(keys):
+    """Flow keys (table, priority, match) in the order to send them: highest priority first, so
+    that a rule's exceptions are in place before the rule itself and no packet meets the rule
+    alone while a switch is being filled (a proxy re-created empty met the VIP's flow before the
+    one that holds back the other proxy's SYN copies, and forwarded a copy as a SYN)."""
+    return sorted(keys, key=lambda key: -key[1])

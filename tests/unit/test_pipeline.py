@@ -2,10 +2,10 @@
 behaviour, not flow picking."""
 import pytest
 
-from controller.flows import (ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, SYNC_MAC, switch_flows, switch_groups,
-                              sync_source)
+from controller.flows import (ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, SYNC_MAC, install_order, switch_flows,
+                              switch_groups, sync_source)
 from controller.state import ClusterState
-from tests.fakeswitch import FakeSwitch, Tracker
+from tests.fakeswitch import FakeSwitch, Tracker, matches
 from core.description import describe, tunnel_mac
 from core.settings import NetworkPolicy
 
@@ -157,6 +157,21 @@ def test_the_standby_commits_the_syn_copy_and_carries_the_connection_after_a_fai
     c.slot = 200
     after, _ = towards_server(c, c.switch("lb2").send(c.to_vip("lb2", flags=ACK)), proxy="lb2")
     assert after == web
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_proxy_filled_in_install_order_never_takes_the_other_proxys_syn_copy_for_a_syn(mode):
+    """A proxy re-created empty gets its flows one message at a time, with SYN copies arriving:
+    a copy meets the flow that commits it, or no flow, never the VIP's own flow."""
+    c = Cluster(mode)
+    _, copy = new_connection(c)
+    copy["in_port"] = c.uplink("lb2")
+    flows = {f.key: f for f in switch_flows(c.d, "lb2", c.state.view())}
+    order = install_order(list(flows))
+    for sent in range(len(order) + 1):
+        met = [flows[k] for k in order[:sent] if k[0] == 0 and matches(flows[k], copy)]
+        assert not met or max(met, key=lambda f: f.priority).match_dict.get("eth_dst") == SYNC_MAC, \
+            "with %d of %d flows in" % (sent, len(order))
 
 
 def test_each_proxy_tracks_in_its_own_zone():
