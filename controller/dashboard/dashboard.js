@@ -157,45 +157,84 @@ function sparkline(values, what) {
                             " (peak " + top.toFixed(1) + ")"));
 }
 
-function drawServers({backends}, seconds) {
-  const rows = backends.backends.map(server => {
-    const before = last && last.backends.backends.find(b => b.name === server.name);
-    const counter = server.requests !== null && before && before.requests !== null ? "requests" : "connections";
-    const rate = before && seconds ? (server[counter] - before[counter]) / seconds : 0;
-    const bytes = before && seconds ? (server.bytes - before.bytes) / seconds : 0;
-    const seen = history[server.name] = (history[server.name] || []).concat([Math.max(0, rate)]).slice(-HISTORY);
-    const weight = el("input", {type: "number", value: server.weight, "aria-label": "weight of " + server.name});
-    const drained = server.weight === 0;
-    return el("tr", {"data-server": server.name},
-      el("td", {}, server.name + " (" + server.rip + ")"), el("td", {class: "health"}, server.state),
-      el("td", {}, weight, el("button", {onclick: () => control("PUT", "/lb/backends/" + server.name,
-                                                                  {weight: Number(weight.value)})}, "set")),
-      el("td", {}, (100 * server.slots / backends.table_size).toFixed(1) + "%"),
-      el("td", {}, String(server.active_connections)), el("td", {}, rate.toFixed(1)),
-      el("td", {}, (bytes * 8 / 1e6).toFixed(2) + " Mbit/s"), el("td", {}, sparkline(seen, counter)),
-      el("td", {}, el("button", {class: drained ? "restore" : "drain",
-                                 onclick: () => control("PUT", "/lb/backends/" + server.name,
-                                                        {weight: drained ? 1 : 0})}, drained ? "restore" : "drain")));
+// Rows are kept from one poll to the next, by key: a control in use (a weight being typed, a
+// button being pressed) is never replaced under the user; only what the rows show changes.
+function keepRows(tbody, items, key, build, update) {
+  const kept = new Map([...tbody.children].map(tr => [tr.dataset.key, tr]));
+  const rows = items.map(item => {
+    const tr = kept.get(key(item)) || build(item);
+    tr.dataset.key = key(item);
+    update(tr, item);
+    return tr;
   });
-  document.querySelector("#servers tbody").replaceChildren(...rows);
+  if (rows.length !== tbody.children.length || rows.some((tr, i) => tbody.children[i] !== tr)) {
+    tbody.replaceChildren(...rows);
+  }
+}
+
+function buildServer(server) {
+  const weight = el("input", {type: "number", "aria-label": "weight of " + server.name,
+                              oninput: () => { weight.dataset.edited = "yes"; }});
+  const set = async () => {
+    await control("PUT", "/lb/backends/" + server.name, {weight: Number(weight.value)});
+    weight.dataset.edited = "";
+  };
+  const tr = el("tr", {"data-server": server.name},
+    el("td", {}, server.name + " (" + server.rip + ")"), el("td", {class: "health"}),
+    el("td", {}, weight, el("button", {onclick: set}, "set")),
+    el("td"), el("td"), el("td"), el("td"), el("td"), el("td", {}, el("button")));
+  tr.lastChild.firstChild.addEventListener("click", () => control("PUT", "/lb/backends/" + server.name,
+                                                                   {weight: tr.dataset.weight === "0" ? 1 : 0}));
+  return tr;
+}
+
+function drawServers({backends}, seconds) {
+  keepRows(document.querySelector("#servers tbody"), backends.backends, server => server.name, buildServer,
+    (tr, server) => {
+      const before = last && last.backends.backends.find(b => b.name === server.name);
+      const counter = server.requests !== null && before && before.requests !== null ? "requests" : "connections";
+      const rate = before && seconds ? (server[counter] - before[counter]) / seconds : 0;
+      const bytes = before && seconds ? (server.bytes - before.bytes) / seconds : 0;
+      const seen = history[server.name] = (history[server.name] || []).concat([Math.max(0, rate)]).slice(-HISTORY);
+      const [, health, weight, share, active, rateCell, traffic, chart, action] = tr.children;
+      const input = weight.firstChild;
+      if (document.activeElement !== input && input.dataset.edited !== "yes") input.value = server.weight;
+      tr.dataset.weight = server.weight;
+      health.textContent = server.state;
+      share.textContent = (100 * server.slots / backends.table_size).toFixed(1) + "%";
+      active.textContent = server.active_connections;
+      rateCell.textContent = rate.toFixed(1);
+      traffic.textContent = (bytes * 8 / 1e6).toFixed(2) + " Mbit/s";
+      chart.replaceChildren(sparkline(seen, counter));
+      const drained = server.weight === 0;
+      action.firstChild.className = drained ? "restore" : "drain";
+      action.firstChild.textContent = drained ? "restore" : "drain";
+    });
 }
 
 function drawNodes({nodes}) {
-  const rows = nodes.nodes.map(node => el("tr", {"data-node": node.name},
-    el("td", {}, node.name), el("td", {}, node.role),
-    el("td", {}, node.links.filter(l => l.up).length + " of " + node.links.length + " up"),
-    el("td", {}, node.failed
-      ? el("button", {class: "recover", onclick: () => control("POST", "/lb/nodes/" + node.name + "/recover")},
-           "recover")
-      : el("button", {class: "fail", onclick: () => control("POST", "/lb/nodes/" + node.name + "/fail",
-                                                            {kind: "link"})}, "fail"))));
-  document.querySelector("#nodes tbody").replaceChildren(...rows);
+  const build = node => {
+    const tr = el("tr", {"data-node": node.name}, el("td", {}, node.name), el("td", {}, node.role), el("td"),
+                  el("td", {}, el("button")));
+    tr.lastChild.firstChild.addEventListener("click", () => tr.dataset.failed === "yes"
+      ? control("POST", "/lb/nodes/" + node.name + "/recover")
+      : control("POST", "/lb/nodes/" + node.name + "/fail", {kind: "link"}));
+    return tr;
+  };
+  keepRows(document.querySelector("#nodes tbody"), nodes.nodes, node => node.name, build, (tr, node) => {
+    tr.dataset.failed = node.failed ? "yes" : "";
+    tr.children[2].textContent = node.links.filter(l => l.up).length + " of " + node.links.length + " up";
+    const button = tr.children[3].firstChild;
+    button.className = button.textContent = node.failed ? "recover" : "fail";
+  });
 }
 
 function drawSecurity({blocks, alerts, status}, seconds) {
-  document.querySelector("#blocks tbody").replaceChildren(...blocks.blocks.map(b => el("tr", {"data-block": b.ip},
-    el("td", {}, b.ip), el("td", {}, b.seconds_left + " s"), el("td", {}, b.reason),
-    el("td", {}, el("button", {onclick: () => control("DELETE", "/lb/blocks/" + b.ip)}, "unblock")))));
+  const build = block => el("tr", {"data-block": block.ip}, el("td", {}, block.ip), el("td"), el("td", {}, block.reason),
+    el("td", {}, el("button", {onclick: () => control("DELETE", "/lb/blocks/" + block.ip)}, "unblock")));
+  keepRows(document.querySelector("#blocks tbody"), blocks.blocks, block => block.ip, build, (tr, block) => {
+    tr.children[1].textContent = block.seconds_left + " s";
+  });
   document.getElementById("alerts").replaceChildren(...(alerts.alerts.length ? alerts.alerts.map(a =>
     el("li", {}, a["@timestamp"] + " " + a["rule.name"] + " from " + a["source.ip"]))
     : [el("li", {}, alerts.reviewer ? "none" : "the log reviewer's alerts are not known to the controller")]));
