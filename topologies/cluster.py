@@ -25,11 +25,11 @@ from collections import Counter
 import requests
 from mininet.log import setLogLevel
 from mininet.net import Mininet
-from mininet.node import RemoteController
 
 from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
 from topologies import forwarding
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
+from topologies.mininet_io import ListeningController, port_listening, read_output_leniently
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
                                  die_with_this_process, require_free_port, sh, stop_processes)
@@ -49,6 +49,7 @@ FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
 # A hung datapath: the bridge and its OpenFlow channel live on, but nothing it sends leaves.
 # A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
 HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
+read_output_leniently()
 
 
 class ControllerDown(ClusterError):
@@ -236,6 +237,7 @@ class Cluster:
                                    % (self.controller.returncode, log.name))
             return self._status_or_none()
         wait_until("the controller's REST API", answering, timeout=30)
+        wait_until("the controller's OpenFlow port", lambda: port_listening("127.0.0.1", self.of_port), timeout=10)
         return "Ryu pid %d, OpenFlow 127.0.0.1:%d, REST http://127.0.0.1:%d" % (
             self.controller.pid, self.of_port, self.rest_port)
 
@@ -243,7 +245,7 @@ class Cluster:
         setLogLevel("output")   # the CLI prints at this level; Mininet's info chatter stays hidden
         self.net = Mininet(topo=LvsTopo(description=self.description, proxy_policy=self.proxy_policy), controller=None,
                            autoSetMacs=False, autoStaticArp=False, build=False)
-        self.net.addController(RemoteController("c0", ip="127.0.0.1", port=self.of_port))
+        self.net.addController(ListeningController("c0", ip="127.0.0.1", port=self.of_port))
         self.net.build()
         self.net.start()
         for node in self.net.hosts:
@@ -500,7 +502,7 @@ class Cluster:
         text stdout (or its output into the file `stdout`), for tests, benchmarks and experiments."""
         return self.host(node).popen([sys.executable, "-m", module] + [str(a) for a in args],
                                      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdin=stdin,
-                                     stdout=stdout, stderr=subprocess.PIPE, text=True)
+                                     stdout=stdout, stderr=subprocess.PIPE, text=True, errors="replace")
 
     def served_counts(self, per_client=100, timeout=300):
         """Every client makes `per_client` new connections to the VIP, all clients at once:

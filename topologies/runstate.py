@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from datetime import datetime
 
@@ -38,18 +39,23 @@ def default_run_dir(mode):
 
 
 def check_run_dir(path):
-    """ConfigError unless `path` is, or can be made as, a writable directory (nothing is made)."""
+    """ConfigError unless `path` is, or can be made as, a writable directory. Asked by making
+    (and removing) a scratch directory where it would go: permission bits alone say yes to root
+    for /proc or a read-only mount."""
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise ConfigError("run directory %s cannot be created: %s is not a directory" % (path, existing))
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError("run directory %s cannot be created: %s is not writable" % (path, existing))
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".lvsdn-check-", dir=existing))
+    except OSError as e:
+        raise ConfigError("run directory %s cannot be created: %s is not writable (%s)"
+                          % (path, existing, e.strerror)) from None
 
 
 def sh(*cmd, timeout=10):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
 
 
 def port_owner(port):

@@ -62,6 +62,8 @@ def refusal(parse, argv, capsys):
     (["--no-review", "--no-block"], "--no-block has no effect with --no-review"),
     (["--run-dir", "/etc/hostname/run"],
      "run directory /etc/hostname/run cannot be created: /etc/hostname is not a directory"),
+    (["--run-dir", "/proc/forbidden/run"],
+     "run directory /proc/forbidden/run cannot be created: /proc is not writable"),
     (["--director", "ipvs"], "unknown director 'ipvs': choose one of sdn, haproxy"),
     (["--director", "haproxy", "--mode", "dr"], "the haproxy director is a full proxy"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
@@ -75,7 +77,7 @@ def test_good_flags_are_accepted_and_nothing_is_created(tmp_path):
     args = run.parse_args(["--mode", "tun", "--remote-webs", "2", "--clients", "8", "--vip", "10.0.0.200",
                            "--run-dir", str(tmp_path / "a" / "b")])
     assert (args.clients, args.remote_webs, args.health.fall) == (8, 2, 2)
-    assert not (tmp_path / "a").exists()
+    assert not (tmp_path / "a").exists() and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv,message", [
