@@ -4,7 +4,8 @@ the controller to block the sources it flags.
 
     python -m apps.logreview RUN_DIR                  batch: a finished run's logs, alerts to stdout
     python -m apps.logreview RUN_DIR --follow \\
-        --block http://127.0.0.1:8080                 follow: as the logs grow; block what it flags
+        --block http://127.0.0.1:8080 --api-token RUN_DIR/api-token
+                                                      follow: as the logs grow; block what it flags
 
 Malformed or truncated lines are counted and skipped; a missing log is waited for (follow) or
 skipped (batch); a rotated or truncated log is read again from its start.
@@ -20,6 +21,7 @@ import time
 import requests
 
 from apps.detect import Detector, epoch
+from core.apitoken import REVIEWER, read_token_file, request_headers
 from core.settings import Thresholds
 from core.description import ClusterDescription, ETCD_CLIENT_PORT
 
@@ -64,11 +66,12 @@ class LogFile:
 
 
 class Reviewer:
-    def __init__(self, run_dir, thresholds, block_url=None, ban_seconds=600, out=sys.stdout):
+    def __init__(self, run_dir, thresholds, block_url=None, ban_seconds=600, out=sys.stdout, token=None):
         self.description = ClusterDescription.load(os.path.join(run_dir, "cluster.json"))
         self.detector = detector_for(self.description, thresholds)
         self.log_dir = os.path.join(run_dir, "logs")
         self.block_url, self.ban_seconds, self.out = block_url, ban_seconds, out
+        self.headers = request_headers(token, REVIEWER) if token else {}
         self.files = {}
         self.malformed = 0
         self.alerts = 0
@@ -99,7 +102,7 @@ class Reviewer:
 
     def block(self, alert):
         try:
-            response = requests.post(self.block_url + "/lb/blocks", timeout=2, json={
+            response = requests.post(self.block_url + "/lb/blocks", timeout=2, headers=self.headers, json={
                 "ip": alert["source.ip"], "seconds": self.ban_seconds, "reason": alert["rule.name"]})
             if response.status_code >= 400:
                 sys.stderr.write("logreview: block of %s refused: %s\n" % (alert["source.ip"], response.text.strip()))
@@ -138,11 +141,22 @@ def parse_thresholds(pairs):
     return Thresholds(**values)
 
 
+def blocking_token(args):
+    """The token that --block needs, from --api-token (None without --block)."""
+    if not args.block:
+        return None
+    if not args.api_token:
+        raise ValueError("--block needs --api-token FILE: the controller refuses changes without the run's token")
+    return read_token_file(args.api_token)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m apps.logreview", description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="a run directory (holds cluster.json and logs/)")
     parser.add_argument("--follow", action="store_true", help="keep reading as the logs grow")
     parser.add_argument("--block", metavar="URL", help="the controller's REST API: block flagged sources")
+    parser.add_argument("--api-token", metavar="FILE",
+                        help="the run's API token file, which --block needs (RUN_DIR/api-token)")
     parser.add_argument("--ban", type=int, default=600, help="seconds a flagged source stays blocked")
     parser.add_argument("--out", help="write alerts here (JSON lines) instead of stdout")
     parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
@@ -153,7 +167,8 @@ def main(argv=None):
         if not os.path.isfile(os.path.join(args.run_dir, "cluster.json")):
             raise ValueError("%s is not a run directory (no cluster.json)" % args.run_dir)
         out = open(args.out, "a", buffering=1) if args.out else sys.stdout
-        reviewer = Reviewer(args.run_dir, thresholds, args.block, args.ban, out)
+        token = blocking_token(args)
+        reviewer = Reviewer(args.run_dir, thresholds, args.block, args.ban, out, token)
     except ValueError as e:        # a bad cluster.json too: ConfigError is one
         parser.error(str(e))
     except OSError as e:

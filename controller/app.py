@@ -13,6 +13,7 @@ import os
 import time
 
 from eventlet import tpool
+from ryu import cfg
 from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.controller import ofp_event
@@ -26,12 +27,15 @@ from controller.flows import (COOKIE_DENY, COOKIE_KINDS, COOKIE_LOG, COOKIE_PASS
                               DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY,
                               T_FORWARD, T_SELECTED, FlowSpec, diff, install_order, switch_flows, switch_groups)
 from controller.health import DEGRADED, FAIL, OK
-from controller.launcher import ALERTS_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV, STATE_ENV
+from controller.access import ApiGate
+from controller.launcher import (ALERTS_ENV, API_TOKEN_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV,
+                                 STATE_ENV)
 from controller.loops import FAULT_ENV, Loops
 from controller.probe import InterfaceBoundConnection
 from controller.rest import APP_KEY, DashboardPage, LbRestApi, NotFoundApi
 from controller.statefile import write_json_in_place
 from controller.state import ClusterState, InvalidRequest
+from core.apitoken import read_token_file
 from core.description import ClusterDescription
 from core.eventlog import EventLog, ecs_timestamp
 from core.settings import ControllerSettings
@@ -74,6 +78,7 @@ class LvsController(app_manager.RyuApp):
         self.port_owners = {(i.switch, i.port): (h.name, i.ip) for h in self.description.hosts for i in h.interfaces}
         self.state_file = os.environ.get(STATE_ENV)
         self.alerts_file = os.environ.get(ALERTS_ENV)
+        self.gate = ApiGate(read_token_file(os.environ[API_TOKEN_ENV]), cfg.CONF.wsapi_port, time.monotonic)
         self._saved_state = None
         self._saving = hub.BoundedSemaphore(1)   # one state write at a time, the newest last
         self._restore_state()
@@ -312,12 +317,19 @@ class LvsController(app_manager.RyuApp):
             self.event_log.emit("real-server-up", "%s is in the virtual service's table" % server,
                                 destination_ip=self.description.host(server).ip)
 
-    def apply(self, action, change, name, *args):
+    def apply(self, action, door, change, name, *args):
         """Run a state change of the virtual service (a request about real server `name`), log
-        it as an event `action`, then bring the flows in line; for the REST API."""
+        it as an event `action` with the door it came through, then bring the flows in line."""
         message = change(name, *args)
-        self.event_log.emit(action, message, destination_ip=self.description.host(name).ip)
+        self.event_log.emit(action, message, destination_ip=self.description.host(name).ip, labels_door=door)
         self.reconcile()
+
+    def api_refused(self, method, path, door, refusal):
+        if refusal.logged:
+            message = "%s %s refused (%d %s): %s" % (method, path, refusal.status, refusal.reason, refusal.message)
+            self.event_log.emit("api-refused", message,
+                                labels_door=door, labels_reason=refusal.reason, labels_status=refusal.status,
+                                http_request_method=method, url_path=path, labels_unlogged=self.gate.unlogged)
 
     def _settle_election(self):
         self._elect(self.state.settle_election())
@@ -445,17 +457,17 @@ class LvsController(app_manager.RyuApp):
             self.connection_log.write(record)
 
     # --- blocks -------------------------------------------------------------------------------
-    def block(self, ip, seconds, reason):
+    def block(self, ip, seconds, reason, door):
         ip = self.state.block(ip, seconds, reason)
         self.event_log.emit("block-added", "%s blocked for %d s: %s" % (ip, seconds, reason),
-                            source_ip=ip, observer_name=self.description.public_edge)
+                            source_ip=ip, observer_name=self.description.public_edge, labels_door=door)
         self.reconcile()
         return ip
 
-    def unblock(self, ip):
+    def unblock(self, ip, door):
         self.state.unblock(ip)
         self.event_log.emit("block-removed", "%s unblocked" % ip, source_ip=ip,
-                            observer_name=self.description.public_edge)
+                            observer_name=self.description.public_edge, labels_door=door)
         self.reconcile()
 
     def _lift_expired_blocks(self):
@@ -467,18 +479,18 @@ class LvsController(app_manager.RyuApp):
             self.reconcile()
 
     # --- nodes failed through the API ---------------------------------------------------------
-    def fail_node(self, name, kind):
+    def fail_node(self, name, kind, door):
         """Fail a node as a cut would: every port of its cables taken down (port-mod)."""
         self._require_ports(self.state.node_failure(name, kind))
         self._set_ports_down(self.state.fail_node(name, kind), True)
         self.event_log.emit("node-failed", "%s failed through the API (%s): its cables' ports down" % (name, kind),
-                            observer_name=name)
+                            observer_name=name, labels_door=door)
 
-    def recover_node(self, name):
+    def recover_node(self, name, door):
         self._require_ports(self.state.node_recovery(name))
         self._set_ports_down(self.state.recover_node(name), False)
         self.event_log.emit("node-recovered", "%s recovered through the API: its cables' ports up" % name,
-                            observer_name=name)
+                            observer_name=name, labels_door=door)
 
     def latest_alerts(self, count=ALERTS_SHOWN):
         """The log reviewer's latest alerts, newest first (none without its file)."""

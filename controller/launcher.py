@@ -6,7 +6,9 @@ so a sentinel lets Ryu start on a current eventlet (see docs/PLATFORM.md).
 """
 import os
 import sys
+import tempfile
 
+from core.apitoken import TOKEN_FILE_NAME, make_token_file, read_token_file
 from core.settings import (ControllerSettings, add_health_arguments, add_network_arguments, add_proxy_arguments,
                            health_from_arguments, network_policy_from_arguments, proxy_policy_from_arguments)
 from core.description import ClusterDescription, ConfigError
@@ -21,6 +23,7 @@ STATE_ENV = "LVSDN_STATE"            # the file that keeps what a restart must n
 SETTINGS_FLAGS = ("--health-", "--proxies", "--preempt", "--bfd-", "--segmentation")
 CONNECTIONS_ENV = "LVSDN_CONNECTIONS"
 ALERTS_ENV = "LVSDN_ALERTS"          # the log reviewer's alerts, read for GET /lb/alerts
+API_TOKEN_ENV = "LVSDN_API_TOKEN_FILE"   # the file that holds the REST API's token (core/apitoken.py)
 
 
 def parse_args(argv):
@@ -36,6 +39,9 @@ def parse_args(argv):
     parser.add_argument("--alerts", help="the log reviewer's alerts (JSON lines), served by GET /lb/alerts")
     parser.add_argument("--state", help="a file that keeps what a restart must not lose (weights, membership, "
                                         "blocks, the active proxy, real servers' last known health); read at start")
+    parser.add_argument("--api-token", metavar="FILE",
+                        help="the file holding the token that REST changes need, readable by its owner only (the "
+                             "harness makes one per run); without it, a new one in a new private directory")
     parser.add_argument("--settings", help="the controller's settings, JSON (the harness writes one into each "
                                            "run directory); without it, the flags below")
     add_health_arguments(parser)
@@ -50,6 +56,9 @@ def parse_args(argv):
                             else description_from_arguments(args))
         check_ports(args)
         args.settings = settings_from_arguments(args, argv)
+        if args.api_token is not None:
+            args.api_token = os.path.abspath(args.api_token)
+            read_token_file(args.api_token)
     except ValueError as e:        # ConfigError is one
         parser.fail(str(e))
     return args
@@ -76,6 +85,14 @@ def settings_from_arguments(args, argv):
         raise ValueError("settings %s: %s" % (args.settings, e)) from None
 
 
+def new_token_file():
+    """A new token in a new private directory, for a controller started without --api-token."""
+    path = os.path.join(tempfile.mkdtemp(prefix="lvsdn-api-"), TOKEN_FILE_NAME)
+    make_token_file(path)
+    sys.stderr.write("controller: changes through the REST API need the token in %s\n" % path)
+    return path
+
+
 def ryu_arguments(args):
     ryu_args = ["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(args.of_port),
                 "--wsapi-host", "127.0.0.1", "--wsapi-port", str(args.rest_port)]
@@ -96,6 +113,7 @@ def main(argv=None):
     if args.alerts:
         os.environ[ALERTS_ENV] = os.path.abspath(args.alerts)
     os.environ[SETTINGS_ENV] = args.settings.to_json()
+    os.environ[API_TOKEN_ENV] = args.api_token or new_token_file()
     # The state file is the only work in native threads, one write at a time (controller/app.py):
     # eventlet's default pool of 20 threads would each open an epoll the first time it is used.
     os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", "2")

@@ -2,7 +2,8 @@
 dashboard's page and files.
 
 Every answer but the dashboard's files is JSON, errors included: {"error": "..."} with a 4xx (or,
-for a bug, 5xx) status.
+for a bug, 5xx) status. Every request passes the gate first (controller/access.py: the Host
+header, and the run's token for a change); each change is logged with the door it came through.
 """
 import inspect
 import json
@@ -71,16 +72,32 @@ def answers_json(handler):
     return wrapper
 
 
-class LbRestApi(ControllerBase):
+class GuardedController(ControllerBase):
+    """A controller whose every request the app's gate judges before a handler sees it."""
+
     def __init__(self, req, link, data, **config):
         super().__init__(req, link, data, **config)
         self.app = data[APP_KEY]
+
+    def __call__(self, req):
+        has_body = (req.content_length or 0) > 0 or "chunked" in req.headers.get("Transfer-Encoding", "").lower()
+        refusal = self.app.gate.check(req.method, req.headers, list(req.GET.keys()), has_body)
+        if refusal is not None:
+            self.app.api_refused(req.method, req.path, self.app.gate.door(req.headers), refusal)
+            return json_error(refusal.status, refusal.message)
+        return super().__call__(req)
+
+    def door(self, req):
+        return self.app.gate.door(req.headers)
+
+
+class LbRestApi(GuardedController):
 
     @route("lb", "/lb/status", methods=["GET"])
     @answers_json
     def get_status(self, req, **_):
         return json_response(dict(self.app.state.status(), flows_in_sync=self.app.flows_in_sync(),
-                                  loops=self.app.loops.status()))
+                                  loops=self.app.loops.status(), api=self.app.gate.status()))
 
     @route("lb", "/lb/backends", methods=["GET"])
     @answers_json
@@ -92,7 +109,7 @@ class LbRestApi(ControllerBase):
     def put_backend(self, req, name, **_):
         """{"weight": n}: 0 drains (no new connections; established ones continue)."""
         body = json_body(req, required=("weight",))
-        self.app.apply("weight-changed", self.app.state.set_weight, name, body["weight"])
+        self.app.apply("weight-changed", self.door(req), self.app.state.set_weight, name, body["weight"])
         return self._backend(name)
 
     @route("lb", "/lb/backends", methods=["POST"])
@@ -100,14 +117,15 @@ class LbRestApi(ControllerBase):
     def add_backend(self, req, **_):
         """{"name": web, "weight": n (optional)}: add a web host to the virtual service."""
         body = json_body(req, required=("name",), optional=("weight",))
-        self.app.apply("real-server-added", self.app.state.add_member, body["name"], body.get("weight"))
+        self.app.apply("real-server-added", self.door(req), self.app.state.add_member, body["name"],
+                       body.get("weight"))
         return self._backend(body["name"], status=201)
 
     @route("lb", "/lb/backends/{name}", methods=["DELETE"])
     @answers_json
     def remove_backend(self, req, name, **_):
         """Take a real server out of the virtual service; its established connections continue."""
-        self.app.apply("real-server-removed", self.app.state.remove_member, name)
+        self.app.apply("real-server-removed", self.door(req), self.app.state.remove_member, name)
         return self._backend(name)
 
     @route("lb", "/lb/blocks", methods=["GET"])
@@ -122,13 +140,13 @@ class LbRestApi(ControllerBase):
         the public edge (s_pub) until the ban ends."""
         body = json_body(req, required=("ip",), optional=("seconds", "reason"))
         ip = self.app.block(body["ip"], body.get("seconds", DEFAULT_BAN_SECONDS),
-                            body.get("reason", "blocked through the REST API"))
+                            body.get("reason", "blocked through the REST API"), self.door(req))
         return json_response(next(b for b in self.app.state.blocks_view() if b["ip"] == ip), 201)
 
     @route("lb", "/lb/blocks/{ip}", methods=["DELETE"])
     @answers_json
     def remove_block(self, req, ip, **_):
-        self.app.unblock(ip)
+        self.app.unblock(ip, self.door(req))
         return json_response({"ip": ip, "blocked": False})
 
     @route("lb", "/lb/nodes", methods=["GET"])
@@ -141,13 +159,13 @@ class LbRestApi(ControllerBase):
     def fail_node(self, req, name, **_):
         """{"kind": "link"}: every port of the node's cables taken down, as a cut."""
         body = json_body(req, required=("kind",))
-        self.app.fail_node(name, body["kind"])
+        self.app.fail_node(name, body["kind"], self.door(req))
         return self._node(name)
 
     @route("lb", "/lb/nodes/{name}/recover", methods=["POST"])
     @answers_json
     def recover_node(self, req, name, **_):
-        self.app.recover_node(name)
+        self.app.recover_node(name, self.door(req))
         return self._node(name)
 
     @route("lb", "/lb/cluster", methods=["GET"])
@@ -169,7 +187,7 @@ class LbRestApi(ControllerBase):
         return json_response(row, status)
 
 
-class DashboardPage(ControllerBase):
+class DashboardPage(GuardedController):
     """The live dashboard: a page and its two files, served as they are (no CDN, no build)."""
 
     @route("dashboard", "/", methods=["GET"])
@@ -203,7 +221,7 @@ def _known_routes(*controllers):
     return mapper
 
 
-class NotFoundApi(ControllerBase):
+class NotFoundApi(GuardedController):
     """Registered after LbRestApi: what no route matched gets a JSON 405 (known path, wrong
     method) or 404, instead of Ryu's default HTML page."""
     KNOWN = _known_routes(LbRestApi, DashboardPage)

@@ -26,6 +26,7 @@ import requests
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
+from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
 from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
 from topologies import forwarding
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
@@ -106,6 +107,7 @@ class Cluster:
         self.progress = progress or (lambda message: None)
         self.net = None
         self.controller = None
+        self.api_token = None
         self.processes = {}            # (node name, service) -> Popen
         self.failed = {}               # node name -> failure kind
         self.record = RunRecord()
@@ -210,6 +212,10 @@ class Cluster:
             os.makedirs(self.log_dir, exist_ok=True)
         except OSError as e:
             raise ClusterError("cannot create the run directory %s: %s" % (self.run_dir, e.strerror)) from None
+        try:
+            self.api_token = make_token_file(self.api_token_path)
+        except ConfigError as e:
+            raise ClusterError(str(e)) from None
         with open(os.path.join(self.run_dir, "cluster.json"), "w") as f:
             f.write(self.description.to_json())
         with open(os.path.join(self.run_dir, "controller-settings.json"), "w") as f:
@@ -226,7 +232,7 @@ class Cluster:
              "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
              "--connections", os.path.join(self.log_dir, "connections.jsonl"), "--alerts", self.alerts_path,
              "--settings", os.path.join(self.run_dir, "controller-settings.json"),
-             "--state", os.path.join(self.run_dir, "controller-state.json")],
+             "--state", os.path.join(self.run_dir, "controller-state.json"), "--api-token", self.api_token_path],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True, preexec_fn=die_with_this_process())
         self.record.add_pid("controller", self.controller.pid)
@@ -240,6 +246,16 @@ class Cluster:
         wait_until("the controller's OpenFlow port", lambda: port_listening("127.0.0.1", self.of_port), timeout=10)
         return "Ryu pid %d, OpenFlow 127.0.0.1:%d, REST http://127.0.0.1:%d" % (
             self.controller.pid, self.of_port, self.rest_port)
+
+    @property
+    def api_token_path(self):
+        """The REST API's token for this run: changes need it (core/apitoken.py); root reads it."""
+        return os.path.join(self.run_dir, TOKEN_FILE_NAME)
+
+    @property
+    def dashboard_url(self):
+        """The dashboard's address with the token in its fragment, which a browser never sends."""
+        return "http://127.0.0.1:%d/dashboard#token=%s" % (self.rest_port, self.api_token)
 
     def _start_network(self):
         setLogLevel("output")   # the CLI prints at this level; Mininet's info chatter stays hidden
@@ -464,7 +480,7 @@ class Cluster:
     def _start_reviewer(self):
         command = [sys.executable, "-m", "apps.logreview", self.run_dir, "--follow", "--out", self.alerts_path]
         if self.block:
-            command += ["--block", "http://127.0.0.1:%d" % self.rest_port]
+            command += ["--block", "http://127.0.0.1:%d" % self.rest_port, "--api-token", self.api_token_path]
         log = open(os.path.join(self.log_dir, "logreview.log"), "w")
         self.reviewer = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT),
@@ -640,11 +656,12 @@ class Cluster:
             raise ClusterError("setting %s's links %s failed: %s" % (proxy, status, result.stderr.strip()))
 
     # --- REST ---------------------------------------------------------------------------------
-    def rest(self, method, path, body=None):
-        """Call the controller's REST API; the decoded JSON, or RestError for a 4xx/5xx."""
+    def rest(self, method, path, body=None, door=HARNESS):
+        """Call the controller's REST API with this run's token, naming the caller's door; the
+        decoded JSON, or RestError for a 4xx/5xx."""
         try:
-            response = requests.request(method, "http://127.0.0.1:%d%s" % (self.rest_port, path),
-                                        json=body, timeout=5)
+            response = requests.request(method, "http://127.0.0.1:%d%s" % (self.rest_port, path), json=body,
+                                        headers=request_headers(self.api_token, door), timeout=5)
         except requests.ConnectionError:
             why = "it failed (%s): `recover controller` brings it back" % self.failed[CONTROLLER] \
                 if CONTROLLER in self.failed else "it is not running"

@@ -85,8 +85,8 @@ def print_table(cluster):
     status = cluster.rest("GET", "/lb/status")
     print("\nVIP %s (MAC %s), forwarding method %s, proxies %s, active %s" % (
         d.vip, d.vip_mac, d.mode.upper(), status["proxy_mode"], ", ".join(status["active_proxies"])))
-    print("dashboard http://127.0.0.1:%d/dashboard, REST API http://127.0.0.1:%d/lb/status, run directory %s\n"
-          % (cluster.rest_port, cluster.rest_port, cluster.run_dir))
+    print("dashboard %s\nREST API http://127.0.0.1:%d/lb/ (changes need the token in %s), run directory %s\n"
+          % (cluster.dashboard_url, cluster.rest_port, cluster.api_token_path, cluster.run_dir))
     row = "%-7s %-8s %-10s %-16s %-18s %s"
     print(row % ("NODE", "ROLE", "INTERFACE", "ADDRESS", "MAC", "SWITCH:PORT"))
     for host in d.hosts:

@@ -11,9 +11,27 @@ let cluster = null;                  // the description (GET /lb/cluster)
 let last = null;                     // the previous poll, for rates
 let lostSince = null;
 
+// The run's API token arrives once, in the address's fragment (#token=...), which a browser never
+// sends to a server; the page keeps it for this tab and sends it in a header, never as a cookie
+// (a browser attaches cookies to a forged request too).
+const TOKEN_KEY = "lvsdn-api-token";
+const token = (() => {
+  const given = /(?:^#|&)token=([A-Za-z0-9_-]+)/.exec(location.hash);
+  if (given) {
+    sessionStorage.setItem(TOKEN_KEY, given[1]);
+    window.history.replaceState(null, "", location.pathname + location.search);   // off the address bar
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+})();
+
 async function api(method, path, body) {
-  const response = await fetch(path, {method, headers: {"Content-Type": "application/json"},
-                                      body: body === undefined ? undefined : JSON.stringify(body)});
+  const headers = {};
+  if (method !== "GET") {
+    if (!token) throw new Error("this page has no API token: open the address run.py printed (.../dashboard#token=...)");
+    Object.assign(headers, {"Authorization": "Bearer " + token, "X-Lvsdn-Door": "dashboard"});
+  }
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
   const answer = await response.json();
   if (!response.ok) throw new Error(answer.error || (method + " " + path + ": HTTP " + response.status));
   return answer;

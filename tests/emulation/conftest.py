@@ -43,3 +43,11 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line("run directories of failed tests kept: " + " ".join(sorted(KEPT)))
     elif RUNS and not os.listdir(RUNS[0]):
         os.rmdir(RUNS[0])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a module's tests (skipped where Playwright or Chromium is missing)."""
+    from tests.emulation.browser import headless_chromium
+    with headless_chromium() as chromium:
+        yield chromium

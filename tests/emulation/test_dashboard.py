@@ -1,36 +1,21 @@
 """The dashboard in a real browser (Debian's Chromium, headless, driven by Playwright) against a
-running cluster: both web hosts shown healthy; the active proxy failed from the page and the other
-shown carrying the VIP within 3 s; a real server drained from the page, as the REST API agrees; an
-impossible weight refused with the API's own words and nothing changed; the controller killed and
-restarted, the page saying so meanwhile and coming back by itself. Screenshots go into the run's
-log directory (kept when the test fails)."""
+running cluster: a page opened without the run's token says so when a control is used, and one
+opened with it (#token=...) takes it off the address bar; both web hosts shown healthy; the
+active proxy failed from the page and the other shown carrying the VIP within 3 s; a real server
+drained from the page, as the REST API agrees; an impossible weight refused with the API's own
+words and nothing changed; the controller killed and restarted, the page saying so meanwhile and
+coming back by itself. Screenshots go into the run's log directory (kept when the test fails)."""
 import os
-import shutil
 
 import pytest
 
+from tests.emulation.browser import playwright
 from tests.emulation.helpers import status, wait_for
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
 
-CHROMIUM = "/usr/bin/chromium"
-# As root, in a closed network: no sandbox, and no background calls to the internet.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SHOWN = 3000            # ms the page may take to show a change (it polls every second)
-
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run scripts/install.sh")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.skip("chromium is not installed: run scripts/install.sh")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def node(page, name):
@@ -41,7 +26,13 @@ def test_the_dashboard_shows_and_drives_the_cluster(browser):
     with Cluster(mode="nat", clients=2, webs=2, review=True) as cluster:
         shots = cluster.log_dir
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto("http://127.0.0.1:%d/" % cluster.rest_port)
+        tokenless = browser.new_page()
+        tokenless.goto("http://127.0.0.1:%d/dashboard" % cluster.rest_port)
+        tokenless.locator("#servers tr[data-server='web1'] button.drain").click()
+        playwright.expect(tokenless.locator("#message")).to_contain_text("this page has no API token", timeout=SHOWN)
+        tokenless.close()
+        page.goto(cluster.dashboard_url)
+        assert "token" not in page.url                      # taken off the address bar at once
         for web in ("web1", "web2"):
             playwright.expect(node(page, web)).to_have_attribute("data-state", "up", timeout=10_000)
         active = status(cluster)["active_proxy"]

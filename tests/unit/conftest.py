@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
 from core.description import describe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,14 +52,16 @@ def etcd_url(tmp_path_factory):
 
 @contextlib.contextmanager
 def running_controller(tmp):
-    """The controller (TUN, 3 real servers) on free loopback ports, its events and its own log
-    in `tmp`: (REST URL, tmp, process)."""
+    """The controller (TUN, 3 real servers) on free loopback ports, its events, its own log and
+    its API token in `tmp`: (REST URL, tmp, process, the headers a change needs)."""
     (tmp / "cluster.json").write_text(describe(mode="tun", webs=3).to_json())
+    token = make_token_file(str(tmp / TOKEN_FILE_NAME))
     rest_port = free_port()
     with open(tmp / "controller.log", "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "controller.launcher", "--cluster", str(tmp / "cluster.json"),
-             "--rest-port", str(rest_port), "--of-port", str(free_port()), "--events", str(tmp / "events.jsonl")],
+             "--rest-port", str(rest_port), "--of-port", str(free_port()), "--events", str(tmp / "events.jsonl"),
+             "--api-token", str(tmp / TOKEN_FILE_NAME)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = "http://127.0.0.1:%d" % rest_port
     deadline = time.monotonic() + 30
@@ -70,7 +73,7 @@ def running_controller(tmp):
             assert process.poll() is None and time.monotonic() < deadline, "controller did not start"
             time.sleep(0.1)
     try:
-        yield url, tmp, process
+        yield url, tmp, process, request_headers(token, HARNESS)
     finally:
         process.terminate()
         process.wait(timeout=10)

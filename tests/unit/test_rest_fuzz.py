@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from core.apitoken import AUTHORIZATION, BEARER
 from tests.unit.conftest import running_controller
 
 NAMES = st.one_of(st.sampled_from(["web1", "web2", "web3", "db1", "c1", "", "..", "web1/x", "%00", "WEB1"]),
@@ -54,18 +55,21 @@ CONTENT_TYPES = st.sampled_from([None, "application/json", "application/json; ch
                                  "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                                  "application/json; charset=\u00e9", "*/*", "garbage"])
 METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"])
+TOKENS = st.sampled_from(["the run's"] * 4 + [None, "a wrong one"])   # mostly past the gate, to the handlers
 
 
 @pytest.fixture(scope="module")
 def controller(tmp_path_factory):
-    with running_controller(tmp_path_factory.mktemp("fuzz")) as (url, tmp, process):
-        yield urlsplit(url).netloc, tmp, process
+    with running_controller(tmp_path_factory.mktemp("fuzz")) as (url, tmp, process, headers):
+        yield urlsplit(url).netloc, tmp, process, headers
 
 
-def call(netloc, method, path, body=None, content_type=None, length=None):
-    """One request on its own connection: (status, headers, body bytes)."""
+def call(netloc, method, path, body=None, content_type=None, length=None, auth=None):
+    """One request on its own connection, with the headers `auth`: (status, headers, body bytes)."""
     connection = http.client.HTTPConnection(netloc, timeout=10)
-    headers = {} if content_type is None else {"Content-Type": content_type}
+    headers = dict(auth or {})
+    if content_type is not None:
+        headers["Content-Type"] = content_type
     if body is not None:
         headers["Content-Length"] = str(len(body) if length is None else length)
     try:
@@ -99,15 +103,16 @@ def check_answer(method, path, status, headers, body):
 
 @settings(max_examples=1000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(method=METHODS, path=PATHS, body=BODIES, content_type=CONTENT_TYPES,
-       short_by=st.one_of(st.none(), st.integers(min_value=1, max_value=20)))
+       short_by=st.one_of(st.none(), st.integers(min_value=1, max_value=20)), token=TOKENS)
 def test_random_requests_get_json_answers_and_change_only_what_succeeded(controller, method, path, body,
-                                                                         content_type, short_by):
-    netloc, _, process = controller
+                                                                         content_type, short_by, token):
+    netloc, _, process, headers = controller
     length = None if body is None or short_by is None else max(0, len(body) - short_by)   # a length that lies
+    auth = {None: {}, "a wrong one": {AUTHORIZATION: BEARER + "x" * 43}}.get(token, headers)
     before = service_state(netloc)
-    status, headers, answer = call(netloc, method, path, body, content_type, length)
+    status, headers, answer = call(netloc, method, path, body, content_type, length, auth)
     check_answer(method, path, status, headers, answer)
-    if status >= 400 or method in ("GET", "HEAD", "OPTIONS"):
+    if status >= 400 or method in ("GET", "HEAD", "OPTIONS") or auth is not controller[3]:
         assert service_state(netloc) == before, (method, path, body, status, answer[:200])
     assert process.poll() is None
 
@@ -115,20 +120,22 @@ def test_random_requests_get_json_answers_and_change_only_what_succeeded(control
 @pytest.mark.parametrize("body", [b'{"weight": NaN}', b'{"weight": Infinity}', b'{"weight": -Infinity}',
                                   b'{"weight": 1e400}', b'{"weight": 3.0}', b'{"weight": 100000000000000000000}'])
 def test_numbers_that_are_no_weight_are_refused_by_name(controller, body):
-    netloc, _, _ = controller
-    status, _, answer = call(netloc, "PUT", "/lb/backends/web1", body, "application/json")
+    netloc, _, _, auth = controller
+    status, _, answer = call(netloc, "PUT", "/lb/backends/web1", body, "application/json", auth=auth)
     assert status == 400 and "weight must be an integer from 0 to 65535" in json.loads(answer)["error"]
 
 
 def test_a_body_nested_beyond_reason_is_refused_saying_so(controller):
-    netloc, _, _ = controller
-    status, _, answer = call(netloc, "PUT", "/lb/backends/web1", b"[" * 30_000 + b"]" * 30_000)
+    netloc, _, _, auth = controller
+    status, _, answer = call(netloc, "PUT", "/lb/backends/web1", b"[" * 30_000 + b"]" * 30_000, "application/json",
+                             auth=auth)
     assert status == 400 and "nested" in json.loads(answer)["error"]
 
 
 def test_a_body_beyond_the_limit_is_refused_unread(controller):
-    netloc, _, _ = controller
-    status, _, answer = call(netloc, "POST", "/lb/blocks", b" " * 100_000 + b'{"ip": "10.0.0.77"}')
+    netloc, _, _, auth = controller
+    status, _, answer = call(netloc, "POST", "/lb/blocks", b" " * 100_000 + b'{"ip": "10.0.0.77"}', "application/json",
+                             auth=auth)
     assert status == 400 and "at most 65536 are read" in json.loads(answer)["error"]
 
 
@@ -139,7 +146,7 @@ def test_a_body_beyond_the_limit_is_refused_unread(controller):
 def test_what_is_not_http_is_refused_by_the_server_itself(controller, frame):
     """Framing the API never sees: the HTTP server answers 400 (or 505) itself, not in JSON, and
     goes on."""
-    netloc, _, process = controller
+    netloc, _, process, _ = controller
     host, port = netloc.split(":")
     with socket.create_connection((host, int(port)), timeout=5) as s:
         s.sendall(frame)
@@ -149,7 +156,7 @@ def test_what_is_not_http_is_refused_by_the_server_itself(controller, frame):
 
 
 def test_after_the_fuzzing_the_controller_is_up_and_logged_no_exception(controller):
-    netloc, tmp, process = controller
+    netloc, tmp, process, _ = controller
     status, _, answer = call(netloc, "GET", "/lb/status")
     assert status == 200 and json.loads(answer)["mode"] == "tun" and process.poll() is None
     log = (tmp / "controller.log").read_text()
