@@ -26,7 +26,7 @@ from controller.connlog import connection_record, passive_signal, spoofing_recor
 from controller.flows import (COOKIE_DENY, COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF,
                               DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY,
                               T_FORWARD, T_SELECTED, FlowSpec, diff, install_order, switch_flows, switch_groups)
-from controller.health import DEGRADED, FAIL, OK
+from controller.health import CONFIRM, DEGRADED, DOWN, FAIL, OK
 from controller.access import ApiGate
 from controller.launcher import (ALERTS_ENV, API_TOKEN_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV,
                                  STATE_ENV)
@@ -526,28 +526,38 @@ class LvsController(app_manager.RyuApp):
     def _check_health(self, web):
         """One health check of a real server's /health (from the management interface on the
         LAN); act when its health changes."""
-        if self.state.probe_result(web.name, self._probe(web)):
+        if self.state.probe_result(web.name, self._probe(web)[0]):
             self._health_changed(web.name)
             self.reconcile()
 
     def _passive_signal(self, switch, msg):
-        """A real server's RST or an ICMP error about it: check it at once (rate-limited), and
-        take it out if the check fails (passive health checks)."""
+        """A real server's RST or an ICMP error about it: check it at once (or at the end of the
+        check interval, if one was made within it), and take it out if the checks fail (passive
+        health checks)."""
         server, signal = passive_signal(msg.data, self.real_servers_by_ip, self.real_servers_by_mac)
-        if server is not None and self.state.passive_signal(server, signal):
-            hub.spawn(self._extra_check, server, signal, switch, ecs_timestamp())
+        delay = None if server is None else self.state.passive_signal(server, signal)
+        if delay is not None:
+            hub.spawn_after(delay, self._extra_check, server, signal, switch, ecs_timestamp())
 
     def _extra_check(self, server, signal, switch, seen_at):
+        """Extra checks after a passive signal, the next at once while they fail, until the
+        state decides (controller/health.py: `fall` failed checks in a row take it out)."""
         web = self.description.host(server)
-        result = self._probe(web)
-        self.event_log.emit("real-server-suspect", "%s: %s; an extra health check: %s" % (server, signal, result),
-                            destination_ip=web.ip, observer_name=switch,
-                            labels_result=result, labels_signal_at=seen_at)
-        if self.state.passive_check_result(server, signal, result):
+        verdict = CONFIRM
+        while verdict == CONFIRM:
+            started = time.monotonic()
+            result, error = self._probe(web)
+            self.event_log.emit("real-server-suspect", "%s: %s; an extra health check: %s%s"
+                                % (server, signal, result, " (%s)" % error if error else ""),
+                                destination_ip=web.ip, observer_name=switch, labels_result=result,
+                                labels_signal_at=seen_at, labels_check_ms=round((time.monotonic() - started) * 1000, 1))
+            verdict = self.state.passive_check_result(server, signal, result)
+        if verdict == DOWN:
             self._health_changed(server)
             self.reconcile()
 
     def _probe(self, web):
+        """One HTTP check of a real server's /health: (result, what went wrong or None)."""
         connection = InterfaceBoundConnection(web.ip, self.description.http_port, self.management_interface,
                                               timeout=self.health_settings.timeout)
         try:
@@ -555,9 +565,11 @@ class LvsController(app_manager.RyuApp):
                 connection.request("GET", "/health")
                 response = connection.getresponse()
             self.state.requests_served(web.name, response.getheader("X-Requests-Served"))
-            return OK if response.status == 200 else DEGRADED
-        except (OSError, http.client.HTTPException, hub.Timeout):
-            return FAIL
+            return (OK, None) if response.status == 200 else (DEGRADED, "HTTP %d" % response.status)
+        except hub.Timeout:
+            return FAIL, "no answer in %g s" % self.health_settings.timeout
+        except (OSError, http.client.HTTPException) as e:
+            return FAIL, "%s: %s" % (type(e).__name__, e)
         finally:
             connection.close()
 

@@ -10,6 +10,7 @@ A switch port going down is a failure at once, without waiting for `fall`.
 """
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 UP, DOWN, UNKNOWN = "up", "down", "unknown"
+CONFIRM = "confirm"          # an extra check failed: check again at once before acting
 HEALTH_STATES = {UP, DOWN, DEGRADED, UNKNOWN}
 STATE_OF_RESULT = {DEGRADED: DEGRADED, FAIL: DOWN}
 
@@ -23,12 +24,13 @@ class ServerHealth:
         self.good = 0                 # good probes in a row
         self.bad = 0                  # bad probes in a row, of either kind
         self.last_change_cause = None
-        self.last_extra_check = float("-inf")
+        self.extra_check_at = float("-inf")   # when the latest extra check was (or is to be) made
+        self.failed_extra_checks = 0          # in a row, since the last good check of either kind
 
     def probe_result(self, result):
         """Feed one probe result; True when the state changed."""
         if result == OK:
-            self.good, self.bad = self.good + 1, 0
+            self.good, self.bad, self.failed_extra_checks = self.good + 1, 0, 0
             wanted = UP if self.state == UNKNOWN or self.good >= self.settings.rise else self.state
             return self._become(wanted, "%d good health checks" % self.good)
         self.good, self.bad = 0, self.bad + 1
@@ -37,18 +39,30 @@ class ServerHealth:
         return self._become(STATE_OF_RESULT[result], "%d bad health checks, last: %s" % (self.bad, result))
 
     def passive_signal(self, now):
-        """A RST or ICMP error from the server was seen: True if an extra check is due now (at
-        most one per check interval, so that provoked RSTs cannot make the controller probe
-        without bound)."""
-        if now - self.last_extra_check < self.settings.interval:
-            return False
-        self.last_extra_check = now
-        return True
+        """A RST or ICMP error from the server was seen: in how many seconds to make an extra
+        check (0: now), or None when one is already waiting. At most one per check interval, so
+        that provoked RSTs cannot make the controller probe without bound; a signal within the
+        interval waits for its end instead of being dropped, so that a real failure is never
+        left to the regular checks."""
+        if self.extra_check_at > now:
+            return None
+        self.extra_check_at = max(now, self.extra_check_at + self.settings.interval)
+        return self.extra_check_at - now
 
-    def confirm_failure(self, signal):
-        """An extra check after `signal` failed: out at once, without waiting for `fall`."""
-        self.good = 0
-        return self._become(DOWN, "%s, then a failed check" % signal)
+    def extra_check_result(self, result, signal):
+        """An extra check's result: DOWN (the state changed) once `fall` of them in a row have
+        failed; CONFIRM when another is due at once; None when nothing follows. As `fall`
+        confirms the regular checks, one failed check alone (which a loaded machine can give)
+        never takes a server out: the confirming checks follow within milliseconds, so a dead
+        server is still out at its first RST."""
+        if result != FAIL:
+            self.failed_extra_checks = 0
+            return None
+        self.failed_extra_checks += 1
+        if self.failed_extra_checks < self.settings.fall:
+            return CONFIRM
+        self.good, self.failed_extra_checks = 0, 0
+        return DOWN if self._become(DOWN, "%s, then %d failed checks" % (signal, self.settings.fall)) else None
 
     def resume(self, state):
         """Start from a state known before a restart (not unknown), so that a restarted

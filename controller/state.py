@@ -10,7 +10,7 @@ import time
 import zlib
 
 from controller.flows import BalancerView, server_ids
-from controller.health import FAIL, HEALTH_STATES, ServerHealth, usable
+from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import PortState, ProxyGroup
 from core.eventlog import ecs_timestamp
@@ -130,16 +130,16 @@ class ClusterState:
         return self.health[server].probe_result(result)
 
     def passive_signal(self, server, signal):
-        """A RST or ICMP error from a real server, seen by its switch: True if an extra active
-        check is due now (see ServerHealth.passive_signal)."""
-        due = self.health[server].passive_signal(self.clock())
-        self.passive_signals[server] = {"at": ecs_timestamp(), "signal": signal, "checked": due}
-        return due
+        """A RST or ICMP error from a real server, seen by its switch: in how many seconds to
+        make an extra active check, or None (see ServerHealth.passive_signal)."""
+        delay = self.health[server].passive_signal(self.clock())
+        self.passive_signals[server] = {"at": ecs_timestamp(), "signal": signal, "checked": delay is not None}
+        return delay
 
     def passive_check_result(self, server, signal, result):
-        """The extra check's result: True if the real server's health changed (a failed check
-        takes it out at once; an answer, even a degraded one, changes nothing)."""
-        return result == FAIL and self.health[server].confirm_failure(signal)
+        """An extra check's result: DOWN when it took the server out, CONFIRM when another check
+        is due at once, None otherwise (see ServerHealth.extra_check_result)."""
+        return self.health[server].extra_check_result(result, signal)
 
     def settle_election(self):
         """End the start-up hold (see controller/proxies.py); the election's record, if any."""

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from controller.health import DEGRADED, FAIL, OK
+from controller.health import CONFIRM, DEGRADED, DOWN, FAIL, OK
 from controller.state import ClusterState
 from core.description import describe
 
@@ -144,14 +144,16 @@ def test_a_snapshot_of_another_cluster_is_refused():
         s.restore(other, wall_now=0.0)
 
 
-def test_a_passive_signal_checks_at_once_and_a_failed_check_takes_the_server_out():
+def test_a_passive_signal_checks_at_once_and_failed_checks_take_the_server_out():
     clock = Clock(10.0)
     s = ClusterState(describe(), clock=clock)
-    assert s.passive_signal("web1", "a RST from 10.0.1.11:80")
-    assert not s.passive_signal("web1", "a RST from 10.0.1.11:80")      # within the interval: no second check
-    assert s.passive_check_result("web1", "a RST from 10.0.1.11:80", FAIL)
+    assert s.passive_signal("web1", "a RST from 10.0.1.11:80") == 0
+    assert s.passive_signal("web1", "a RST from 10.0.1.11:80") == pytest.approx(0.2)    # at the interval's end
+    assert s.passive_check_result("web1", "a RST from 10.0.1.11:80", FAIL) == CONFIRM
+    assert "web1" in s.view().table                                     # one failed check is not enough
+    assert s.passive_check_result("web1", "a RST from 10.0.1.11:80", FAIL) == DOWN
     assert s.health["web1"].state == "down" and "web1" not in s.view().table
-    assert s.health["web1"].last_change_cause == "a RST from 10.0.1.11:80, then a failed check"
+    assert s.health["web1"].last_change_cause == "a RST from 10.0.1.11:80, then 2 failed checks"
     assert s.backends()["backends"][0]["last_passive_signal"]["signal"] == "a RST from 10.0.1.11:80"
 
 
@@ -161,9 +163,9 @@ def test_a_passive_signal_from_a_healthy_server_changes_nothing():
     s.probe_result("web2", OK)
     table = s.view().table
     for i in range(50):                  # provoked RSTs (bare ACKs), 100 per second
-        if s.passive_signal("web2", "a RST"):
-            assert not s.passive_check_result("web2", "a RST", OK)
-            assert not s.passive_check_result("web2", "a RST", DEGRADED)
+        if s.passive_signal("web2", "a RST") is not None:
+            assert s.passive_check_result("web2", "a RST", OK) is None
+            assert s.passive_check_result("web2", "a RST", DEGRADED) is None
         clock.now += 0.01
     assert s.view().table == table and s.health["web2"].state == "up"
 
@@ -173,6 +175,6 @@ def test_extra_checks_are_rate_limited_to_one_per_interval():
     s = ClusterState(describe(), clock=clock)
     due = 0
     for _ in range(100):                 # 1 s of signals every 10 ms
-        due += s.passive_signal("web1", "a RST")
+        due += s.passive_signal("web1", "a RST") is not None
         clock.now += 0.01
-    assert due == 5                      # interval 0.2 s
+    assert due == 6                      # interval 0.2 s: at 0, 0.2 .. 0.8, and one waiting for 1.0
