@@ -6,7 +6,9 @@ request fails. Every event is a JSON line on stdout:
     {"event": "failed", "turn": 8, "attempt": 1, "error": "..."}
     {"event": "started", "id": ..., "at": ...}
     {"event": "checkpoint", "after": 20, "served_by": "web2"}     (then waits for a line on stdin)
-    {"event": "done", "id": ..., "turns": [...], "failed_attempts": n, "max_gap": seconds}
+    {"event": "done", "id": ..., "turns": [...], "failed_attempts": n, "max_gap": seconds,
+     "max_turn": seconds}           (max_gap: between answers, pauses included; max_turn: the
+                                     longest one turn took, retries included)
 
     python -m apps.conversation_client --url http://10.0.0.100 --turns 60 --checkpoint 20
 """
@@ -53,16 +55,17 @@ class Conversation:
         if conversation is None:
             conversation = self.request("POST", "/conversation")[0]["id"]
         self.emit(event="started", id=conversation, at=time.time())
-        last_success, max_gap = time.monotonic(), 0.0
+        last_success, max_gap, max_turn = time.monotonic(), 0.0, 0.0
         stop = None if seconds is None else last_success + seconds
         for n in range(1, turns + 1):
             if stop is not None and time.monotonic() >= stop:
                 break
             key = "%s-%d" % (self.prefix, n)
+            asked = time.monotonic()
             answer, served_by = self.request("POST", "/conversation/%s/turns" % conversation, turn=n,
                                              json={"text": key}, headers={"Idempotency-Key": key})
             now = time.monotonic()
-            max_gap, last_success = max(max_gap, now - last_success), now
+            max_gap, max_turn, last_success = max(max_gap, now - last_success), max(max_turn, now - asked), now
             self.emit(event="turn", turn=n, stored_turn=answer["turn"], served_by=served_by, at=time.time())
             if n in checkpoints:
                 self.emit(event="checkpoint", after=n, served_by=served_by)
@@ -71,7 +74,7 @@ class Conversation:
             time.sleep(self.pause)
         stored = self.request("GET", "/conversation/" + conversation)[0]["turns"]
         self.emit(event="done", id=conversation, turns=[t["text"] for t in stored],
-                  failed_attempts=self.failed_attempts, max_gap=round(max_gap, 3))
+                  failed_attempts=self.failed_attempts, max_gap=round(max_gap, 3), max_turn=round(max_turn, 3))
 
 
 def main(argv=None):

@@ -4,14 +4,18 @@ Keys, all attached to the conversation's lease (it expires `ttl` seconds after i
     conv/<id>/meta             {"created": epoch}
     conv/<id>/count            number of turns, the compare-and-swap guard of appends
     conv/<id>/turn/<000001>    {"turn": n, "text": ..., "served_by": ..., "at": epoch}
-    conv/<id>/request/<key>    the turn an Idempotency-Key produced
+    conv/<id>/request/<key>    the turn a request key produced (an Idempotency-Key, or the store's own)
 An append is one transaction: if count is still n (and the idempotency key is new), write turn
 n+1 and count n+1; otherwise read again and retry. Racing appends never lose or duplicate a turn,
 and a client that retries a request whose answer it lost gets the same turn back.
 
 The client talks to every member through etcd's JSON gateway (etcd3gw) and fails over between them
-by itself: each attempt has a short timeout, and the whole call a deadline, after which it raises
-Unavailable (the web answers 503) rather than hang.
+by itself, as etcd's own client balancer does: a dead member is noticed at once (refused or reset)
+or within a LAN connect timeout (cut off), and the next is asked; a member that failed lately is
+asked last, so one loss costs one short wait, not one per request. The whole call has a deadline,
+after which it raises Unavailable (the web answers 503) rather than hang. Every append carries a
+request key (the caller's Idempotency-Key, or one of its own), so an attempt that timed out after
+the write was applied is answered with that turn on retry, never written twice.
 """
 import base64
 import json
@@ -31,6 +35,11 @@ PREFIX = "conv/"
 # after the crash, and a 1.5 s deadline answered one request with 503. Without a quorum the
 # answer comes after this deadline (plus one attempt's timeout).
 DEADLINE = 3.0
+# Per attempt: a member on the LAN accepts a connection within milliseconds, so one that does not
+# within CONNECT_TIMEOUT is cut off; READ_TIMEOUT covers a Raft election (the cluster's members
+# run a 100 ms election timeout: topologies/cluster.py), after which another member is asked.
+CONNECT_TIMEOUT, READ_TIMEOUT = 0.1, 0.2
+SUSPECT_SECONDS = 2.0          # a member that failed this recently is asked after the others
 
 
 # What a member that fails mid-answer raises: etcd3gw wraps connection errors and timeouts, but
@@ -60,7 +69,7 @@ def new_conversation_id():
 
 
 class ConversationStore:
-    def __init__(self, endpoints, attempt_timeout=0.5, deadline=DEADLINE, ttl=3600):
+    def __init__(self, endpoints, attempt_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), deadline=DEADLINE, ttl=3600):
         self.clients = []
         for url in endpoints:
             parts = urlsplit(url)
@@ -69,26 +78,33 @@ class ConversationStore:
         self.deadline = deadline
         self.ttl = ttl
         self.preferred = 0            # the member that answered last
+        self.failed_at = [float("-inf")] * len(self.clients)     # when each member last failed
 
     # --- failover -----------------------------------------------------------------------------
+    def _order(self, now):
+        """The members to ask, in order: from the one that answered last on, those that failed
+        within SUSPECT_SECONDS after the rest."""
+        ring = [(self.preferred + step) % len(self.clients) for step in range(len(self.clients))]
+        return sorted(ring, key=lambda index: now - self.failed_at[index] < SUSPECT_SECONDS)
+
     def _call(self, operation, deadline=None):
-        """Run operation(client) against the members, starting with the last one that answered,
-        until one succeeds or the deadline passes."""
+        """Run operation(client) against the members (see _order) until one succeeds or the
+        deadline passes."""
         give_up = time.monotonic() + (self.deadline if deadline is None else deadline)
         errors = []
         while True:
-            for step in range(len(self.clients)):
-                index = (self.preferred + step) % len(self.clients)
+            for index in self._order(time.monotonic()):
                 try:
                     result = operation(self.clients[index])
                     self.preferred = index
                     return result
                 except FAILED_ATTEMPT as e:
+                    self.failed_at[index] = time.monotonic()
                     reason = (str(e).strip() or type(e).__name__).splitlines()[0][:80]
                     errors.append("%s: %s" % (self.clients[index].host, reason))
                 if time.monotonic() > give_up:
                     raise Unavailable("DB tier unreachable (%s)" % "; ".join(errors[-3:]))
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     @staticmethod
     def _txn(client, compare, success, failure=()):
@@ -131,7 +147,7 @@ class ConversationStore:
     def append(self, conversation, text, served_by, request_key=None):
         """Append one turn; its number. With a request_key seen before, the turn it made."""
         base = PREFIX + conversation
-        request = base + "/request/" + request_key if request_key else None
+        request = "%s/request/%s" % (base, request_key or "store-" + uuid.uuid4().hex)
 
         def attempt(client):
             lease = self._lease_of(client, base)
@@ -141,15 +157,12 @@ class ConversationStore:
             compare = [{"key": _b64(base + "/count"), "result": "EQUAL", "target": "VALUE", "value": _b64(str(n))}]
             success = [self._put(base + "/count", str(n + 1), lease),
                        self._put("%s/turn/%06d" % (base, n + 1), turn, lease)]
-            failure = []
-            if request:
-                compare.append({"key": _b64(request), "result": "EQUAL", "target": "CREATE", "create_revision": "0"})
-                success.append(self._put(request, str(n + 1), lease))
-                failure.append({"request_range": {"key": _b64(request)}})
-            result = self._txn(client, compare, success, failure)
+            compare.append({"key": _b64(request), "result": "EQUAL", "target": "CREATE", "create_revision": "0"})
+            success.append(self._put(request, str(n + 1), lease))
+            result = self._txn(client, compare, success, [{"request_range": {"key": _b64(request)}}])
             if result.get("succeeded"):
                 return n + 1
-            replay = result["responses"][0]["response_range"].get("kvs") if request else None
+            replay = result["responses"][0]["response_range"].get("kvs")
             return int(_unb64(replay[0]["value"])) if replay else None
 
         for _ in range(200):          # lost races: count moved under us; read again

@@ -51,6 +51,11 @@ FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
 # A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
 HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
 read_output_leniently()
+# etcd's Raft timers (ms): a crashed or cut leader is replaced within one to two election timeouts
+# (etcd randomises it), so that a conversation's turn waits at most about 300 ms. etcd wants the
+# election timeout at least 5 heartbeats; pre-vote and check-quorum keep one member that missed
+# heartbeats (a stalled machine) from deposing a leader the others still hear.
+ETCD_HEARTBEAT_MS, ETCD_ELECTION_MS = 20, 100
 
 
 class ControllerDown(ClusterError):
@@ -365,8 +370,8 @@ class Cluster:
                 "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
                 "--initial-advertise-peer-urls", peer_url, "--initial-cluster", peers,
                 "--initial-cluster-token", "lvsdn-" + os.path.basename(self.run_dir),
-                "--initial-cluster-state", cluster_state, "--heartbeat-interval", "50",
-                "--election-timeout", "500", "--pre-vote"]
+                "--initial-cluster-state", cluster_state, "--heartbeat-interval", str(ETCD_HEARTBEAT_MS),
+                "--election-timeout", str(ETCD_ELECTION_MS), "--pre-vote"]
 
     def etcd_health(self):
         """[{"endpoint": URL, "health": bool}, ...] for every member, as etcdctl sees it."""

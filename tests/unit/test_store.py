@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from apps.store import ConversationStore, NotFound, Unavailable
+from apps.store import SUSPECT_SECONDS, ConversationStore, NotFound, Unavailable
 
 
 @pytest.fixture
@@ -96,3 +96,34 @@ def test_a_member_that_dies_mid_answer_is_one_failed_attempt(etcd_url):
         assert store.append(conversation, "still here", "web1") == 1
     finally:
         dying.close()
+
+
+def test_a_silent_member_costs_one_short_wait_then_is_asked_last(etcd_url):
+    """A member that accepts but never answers (a stalled or cut-off etcd) costs the first request
+    one read timeout; later requests ask the live member first, as etcd's client balancer does."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    try:
+        store = ConversationStore(["http://127.0.0.1:%d" % silent.getsockname()[1], etcd_url])
+        started = time.monotonic()
+        conversation = store.create()
+        assert time.monotonic() - started < 1.0
+        waits = []
+        for n in range(1, 11):
+            started = time.monotonic()
+            assert store.append(conversation, "turn %d" % n, "web1") == n
+            waits.append(time.monotonic() - started)
+        assert max(waits) < 0.15, waits
+    finally:
+        silent.close()
+
+
+def test_members_that_failed_lately_are_asked_last_and_forgiven_later():
+    store = ConversationStore(["http://127.0.0.1:%d" % port for port in (1, 2, 3)])
+    assert store._order(now=100.0) == [0, 1, 2]
+    store.preferred = 1
+    assert store._order(now=100.0) == [1, 2, 0]
+    store.failed_at[1] = 99.5
+    assert store._order(now=100.0) == [2, 0, 1]
+    assert store._order(now=99.5 + SUSPECT_SECONDS) == [1, 2, 0]
