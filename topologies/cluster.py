@@ -32,6 +32,7 @@ from topologies import forwarding
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
 from topologies.mininet_io import ListeningController, port_listening, read_output_leniently
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
+from topologies.priority import CONTROLLER_NICE, SWITCHES_NICE, ovs_vswitchd_pid, set_autogroup_nice
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
                                  die_with_this_process, require_free_port, sh, stop_processes)
 from topologies.staticweb import APP, NGINX, check_web_server, nginx_config, write_docroot
@@ -112,6 +113,7 @@ class Cluster:
         self.progress = progress or (lambda message: None)
         self.net = None
         self.controller = None
+        self._switches_ranked = None   # (ovs-vswitchd pid, its autogroup's nice before the run)
         self.api_token = None
         self.processes = {}            # (node name, service) -> Popen
         self.failed = {}               # node name -> failure kind
@@ -241,6 +243,7 @@ class Cluster:
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONPATH=ROOT), start_new_session=True, preexec_fn=die_with_this_process())
         self.record.add_pid("controller", self.controller.pid)
+        set_autogroup_nice(self.controller.pid, CONTROLLER_NICE)
 
         def answering():
             if self.controller.poll() is not None:
@@ -263,6 +266,7 @@ class Cluster:
         return "http://127.0.0.1:%d/dashboard#token=%s" % (self.rest_port, self.api_token)
 
     def _start_network(self):
+        self._rank_switches()
         setLogLevel("output")   # the CLI prints at this level; Mininet's info chatter stays hidden
         self.net = Mininet(topo=LvsTopo(description=self.description, proxy_policy=self.proxy_policy), controller=None,
                            autoSetMacs=False, autoStaticArp=False, build=False)
@@ -695,7 +699,7 @@ class Cluster:
         self._stopping = True
         failures = []
         for step in (self._stop_reviewer, self._stop_services, self._stop_network,
-                     self._stop_controller, self._remove_scratch, self.record.release):
+                     self._stop_controller, self._unrank_switches, self._remove_scratch, self.record.release):
             try:
                 step()
             except Exception as e:  # noqa: BLE001 - the other steps must still run
@@ -716,6 +720,18 @@ class Cluster:
         etcd = [key for key in self.processes if key[1] == "etcd"]
         self._kill(*[key for key in self.processes if key not in etcd])
         self._kill(*etcd, crash=True)
+
+    def _rank_switches(self):
+        """ovs-vswitchd's session above the hosts' (topologies/priority.py), until the run stops."""
+        pid = ovs_vswitchd_pid()
+        previous = None if pid is None else set_autogroup_nice(pid, SWITCHES_NICE)
+        if previous is not None:
+            self._switches_ranked = (pid, previous)
+
+    def _unrank_switches(self):
+        if self._switches_ranked is not None:
+            set_autogroup_nice(*self._switches_ranked)
+            self._switches_ranked = None
 
     def _stop_network(self):
         if self.net is not None:

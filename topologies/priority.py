@@ -1,0 +1,55 @@
+"""The emulated network's CPU priority over the emulated hosts.
+
+On real hardware the switches, the controller and each host have CPUs of their own; here they
+share two cores. With the kernel's autogroup scheduling (`sched_autogroup_enabled`, on in
+Debian), CPU time is shared out between sessions first and by nice only within a session, and
+every process the harness starts in a host is a session of its own (Mininet's mnexec calls
+setsid). So ovs-vswitchd's nice -10 (ovs-ctl's default) ranked it with each one of 64 client
+sessions: at 64 clients x 32 web hosts, its BFD thread sent 80-230 ms late, every BFD session
+went down at once and the VIP moved in each of 5 runs, and the controller's liveness probes came
+back late enough to take the VIP down. Ranking the switches' and the controller's sessions above
+the hosts' (an autogroup's nice) removed both in 4 of 4 runs (docs/BENCHMARKS.md).
+"""
+
+AUTOGROUP_ENABLED = "/proc/sys/kernel/sched_autogroup_enabled"
+OVS_PIDFILE = "/var/run/openvswitch/ovs-vswitchd.pid"
+SWITCHES_NICE = -15        # ovs-vswitchd's session: forwarding and BFD come first
+CONTROLLER_NICE = -10      # the controller's: its probes and health checks time the hosts
+
+
+def autogroups_on():
+    try:
+        with open(AUTOGROUP_ENABLED) as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
+def autogroup_nice(pid):
+    """The nice of a process's autogroup (from "/autogroup-N nice K"), or None."""
+    try:
+        with open("/proc/%d/autogroup" % pid) as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def set_autogroup_nice(pid, nice):
+    """Set the nice of a process's autogroup; its previous nice, or None when there is nothing
+    to set (autogroups off, or the process gone)."""
+    previous = autogroup_nice(pid) if autogroups_on() else None
+    if previous is not None and previous != nice:
+        try:
+            with open("/proc/%d/autogroup" % pid, "w") as f:
+                f.write(str(nice))
+        except OSError:
+            return None
+    return previous
+
+
+def ovs_vswitchd_pid():
+    try:
+        with open(OVS_PIDFILE) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
