@@ -97,7 +97,6 @@ class LvsController(app_manager.RyuApp):
         self.loops = Loops(time.monotonic, hub.sleep, self._round_failed,
                            fault_once=[n for n in os.environ.get(FAULT_ENV, "").split(",") if n])
         hub.spawn(self._flow_writer)
-        self.probe_frame = openflow.probe_frame()
         hub.spawn(self.loops.run, "proxy-prober", self.proxy_policy.probe_interval, self._probe_proxies)
         hub.spawn(self.loops.run, "counter-poller", STATS_INTERVAL, self._poll_counters)
         hub.spawn(self.loops.run, "block-expiry", BLOCK_CHECK_INTERVAL, self._lift_expired_blocks)
@@ -153,13 +152,16 @@ class LvsController(app_manager.RyuApp):
 
     def _probe_proxies(self):
         """Liveness probes (one round): a frame sent from s_pub and from s_lan into each proxy,
-        which sends it straight back; then re-run the election (stale probes = dead)."""
+        which sends it straight back, and one the side sends straight back itself (the reference:
+        how far the channel and the controller have got); then re-run the election."""
+        frame = openflow.probe_frame(self.state.clock())
         for side in self.description.proxy_edges:
             datapath = self.datapaths.get(side)
             if datapath is not None:
                 for proxy in self.description.proxies:
                     port = self.description.proxy_port(side, proxy)
-                    datapath.send_msg(openflow.packet_out(datapath, port, self.probe_frame))
+                    datapath.send_msg(openflow.packet_out(datapath, port, frame))
+                datapath.send_msg(openflow.packet_out(datapath, datapath.ofproto.OFPP_CONTROLLER, frame))
         self._elect()
 
     # --- flows --------------------------------------------------------------------------------
@@ -427,10 +429,14 @@ class LvsController(app_manager.RyuApp):
         """Only liveness probes come back here; anything else is counted, as a leak made
         visible (nothing is forwarded through the controller)."""
         side = self._switch_name(ev.msg.datapath)
-        proxy = self.description.trunk_ports(side).get(ev.msg.match["in_port"]) if side else None
+        in_port = ev.msg.match["in_port"]
+        proxy = self.description.trunk_ports(side).get(in_port) if side else None
         kind = ev.msg.cookie & KIND_MASK
-        if kind == COOKIE_PROBE and proxy:
-            self.state.probe_reply(proxy, side)
+        sent_at = openflow.probe_sent_at(ev.msg.data) if side in self.description.proxy_edges else None
+        if sent_at is not None and in_port == ev.msg.datapath.ofproto.OFPP_CONTROLLER:
+            self.state.reference_reply(side, sent_at)
+        elif kind == COOKIE_PROBE and proxy and sent_at is not None:
+            self.state.probe_reply(proxy, side, sent_at)
         elif kind in (COOKIE_LOG, COOKIE_DENY) and side:
             self._log_connection(side, ev.msg, refused=kind == COOKIE_DENY)
         elif kind == COOKIE_SPOOF and side:

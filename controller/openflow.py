@@ -1,5 +1,7 @@
 """FlowSpec -> OpenFlow 1.3 messages (with Open vSwitch's Nicira extensions). The only place
 that knows how a spec becomes a FlowMod."""
+import struct
+
 from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto.nicira_ext import NX_CT_F_COMMIT, NX_CT_RECIRC_NONE   # NONE: go on with the next action
 
@@ -115,10 +117,23 @@ def build_frame(*protocols):
     return bytes(pkt.data)
 
 
-def probe_frame():
-    """A liveness probe: an Ethernet frame of the local experimental EtherType, padded."""
-    return build_frame(ethernet.ethernet(dst=BROADCAST, src=CONTROLLER_MAC, ethertype=ETH_PROBE)) + \
-        b"lvsdn liveness probe".ljust(46, b"\0")
+PROBE_TAG = b"lvsdn liveness probe"
+_PROBE_HEADER = build_frame(ethernet.ethernet(dst=BROADCAST, src=CONTROLLER_MAC, ethertype=ETH_PROBE)) + PROBE_TAG
+_SENT_AT = struct.Struct("!d")
+
+
+def probe_frame(sent_at):
+    """A liveness probe: an Ethernet frame of the local experimental EtherType that carries the
+    controller's clock time it was sent at, padded."""
+    return (_PROBE_HEADER + _SENT_AT.pack(sent_at)).ljust(len(_PROBE_HEADER) + 46, b"\0")
+
+
+def probe_sent_at(frame):
+    """The time a probe frame was sent at (see probe_frame), or None if it is not one."""
+    end = len(_PROBE_HEADER) + _SENT_AT.size
+    if len(frame) < end or not frame.startswith(_PROBE_HEADER):
+        return None
+    return _SENT_AT.unpack_from(frame, len(_PROBE_HEADER))[0]
 
 
 def gratuitous_arp(ip, mac):

@@ -8,6 +8,9 @@ A proxy is alive while all three hold:
            already left a proxy behind when the controller hears that it failed;
   probes   the controller's liveness probes, sent into it from s_pub and s_lan, keep coming back
            (a hung datapath keeps its channel but forwards nothing, so only this catches it).
+           Silence is judged against the side's reference probe, which the edge sends straight
+           back: a proxy has stopped answering when a reference sent probe_timeout after its last
+           answer is back. A busy channel or controller delays both alike and proves nothing.
 Election:
   active-standby  exactly one alive proxy carries the VIP; non-preemptive by default (a recovered
                   proxy becomes standby), preemptive as an option (the first in order takes it
@@ -44,7 +47,8 @@ class ProxyGroup:
         self.active = ()              # proxies carrying the VIP, in order
         self.settled = False
         self.connected_at = {}
-        self.probe_seen = {}          # (proxy, side) -> clock time of the last probe back
+        self.probe_seen = {}          # (proxy, side) -> when the last probe it answered was sent
+        self.reference_seen = {}      # side -> when the last reference probe back was sent
         self.last_failover = None
 
     # --- liveness -----------------------------------------------------------------------------
@@ -54,8 +58,17 @@ class ProxyGroup:
     def disconnected(self, proxy):
         self.connected_at.pop(proxy, None)
 
-    def probe_reply(self, proxy, side):
-        self.probe_seen[(proxy, side)] = self.clock()
+    def probe_reply(self, proxy, side, sent_at):
+        self.probe_seen[(proxy, side)] = max(sent_at, self.probe_seen.get((proxy, side), sent_at))
+
+    def reference_reply(self, side, sent_at):
+        self.reference_seen[side] = max(sent_at, self.reference_seen.get(side, sent_at))
+
+    def _answering(self, proxy, side):
+        """No reference probe sent more than probe_timeout after the proxy's last answer (or its
+        connection) has come back on this side."""
+        answered = max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy])
+        return self.reference_seen.get(side, answered) - answered <= self.policy.probe_timeout
 
     def health(self, proxy, connected_switches, ports):
         """{"channel", "links", "bfd", "probes"}: each True or False (`ports`: (switch, port) ->
@@ -64,10 +77,8 @@ class ProxyGroup:
         ends = self._ends(proxy, ports)
         links = all(end.link for end in ends)
         bfd = not any(end.silent for end in ends)
-        now = self.clock()
-        probes = channel and all(
-            now - max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy]) <= self.policy.probe_timeout
-            for side in self.description.proxy_edges if side in connected_switches)
+        probes = channel and all(self._answering(proxy, side)
+                                 for side in self.description.proxy_edges if side in connected_switches)
         return {"channel": channel, "links": links, "bfd": bfd, "probes": bool(probes)}
 
     def _ends(self, proxy, ports):

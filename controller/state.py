@@ -102,9 +102,12 @@ class ClusterState:
         if name in self.description.proxies:
             self.proxies.disconnected(name)
 
-    def probe_reply(self, proxy, side):
+    def probe_reply(self, proxy, side, sent_at):
         self.probe_count += 1
-        self.proxies.probe_reply(proxy, side)
+        self.proxies.probe_reply(proxy, side, sent_at)
+
+    def reference_reply(self, side, sent_at):
+        self.proxies.reference_reply(side, sent_at)
 
     def elect(self):
         """Re-run the proxy election; the failover record when the active set changed."""

@@ -58,3 +58,10 @@ def test_a_flow_open_vswitch_would_refuse_is_caught(tmp_path):
     tracked_without_ip = FlowSpec.make(5, [Conntrack(1, commit=True)], in_port=1)
     (text,) = decoded_by_ovs([openflow.flow_mod(DATAPATH, tracked_without_ip)], tmp_path).values()
     assert "OFPBAC_MATCH_INCONSISTENT" in text
+
+
+def test_a_probe_carries_its_send_time_and_nothing_else_passes_for_one():
+    frame = openflow.probe_frame(1234.5678)
+    assert openflow.probe_sent_at(frame) == 1234.5678 and len(frame) >= 60
+    assert openflow.probe_sent_at(frame[:40]) is None
+    assert openflow.probe_sent_at(openflow.gratuitous_arp("10.0.0.100", "02:00:00:00:00:01")) is None

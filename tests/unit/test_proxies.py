@@ -25,10 +25,13 @@ def cluster(**policy):
     return state, clock
 
 
-def probes_back(state, *proxies):
-    for proxy in proxies:
-        for side in ("s_pub", "s_lan"):
-            state.probe_reply(proxy, side)
+def probes_back(state, *proxies, sent_at=None):
+    """A round of probes, sent now (or at `sent_at`), back from `proxies` and from both sides."""
+    sent_at = state.clock() if sent_at is None else sent_at
+    for side in ("s_pub", "s_lan"):
+        for proxy in proxies:
+            state.probe_reply(proxy, side, sent_at)
+        state.reference_reply(side, sent_at)
 
 
 def test_first_election_waits_for_both_proxies_and_prefers_lb1():
@@ -113,6 +116,8 @@ def test_a_hung_datapath_is_caught_by_its_silent_probes():
     probes_back(state, "lb2")            # lb1 keeps its channel but sends nothing back
     assert state.elect() is None         # 0.3 s: within the probe timeout
     clock.now += 0.1
+    assert state.elect() is None         # no later round back yet: nothing proves lb1 silent
+    probes_back(state, "lb2")
     record = state.elect()
     assert record["to"] == ["lb2"] and "stopped answering liveness probes" in record["cause"]
     assert state.status()["proxies"][0]["health"] == {"channel": True, "links": True, "bfd": True,
@@ -181,3 +186,27 @@ def test_bfd_silent_towards_both_proxies_at_once_moves_nothing_until_the_probes_
     clock.now += 0.4
     probes_back(state, "lb2")                  # lb1 really hung: its probes stopped too
     assert state.elect()["to"] == ["lb2"]
+
+
+def test_a_controller_behind_on_its_channels_holds_no_probe_against_a_proxy():
+    """Under a flood of connection-log copies the probes queue behind them, the references too."""
+    state, clock = cluster()
+    clock.now += 0.1
+    probes_back(state, "lb1", "lb2")
+    sent = clock.now
+    clock.now += 2.0                    # nothing back for 2 s: the channels are busy
+    assert state.elect() is None
+    for lag in (0.1, 0.2, 0.3, 0.4):    # then the backlog, in the order it was sent
+        probes_back(state, "lb1", "lb2", sent_at=sent + lag)
+        assert state.elect() is None and state.active_proxy == "lb1"
+
+
+def test_a_late_answer_does_not_rewind_a_proxy():
+    state, clock = cluster()
+    clock.now += 0.5
+    probes_back(state, "lb1", "lb2")
+    for side in ("s_pub", "s_lan"):
+        state.probe_reply("lb1", side, clock.now - 0.4)       # an old probe, overtaken
+    clock.now += 0.3
+    probes_back(state, "lb2")
+    assert state.elect() is None and state.active_proxy == "lb1"
