@@ -95,12 +95,7 @@ def load(cluster, seconds):
 
 def events_between(cluster, start, end):
     """Counts of the counted event actions logged from `start` to `end` (Unix times)."""
-    counts = Counter()
-    with open(os.path.join(cluster.log_dir, "controller-events.jsonl")) as f:
-        for event in map(json.loads, f):
-            at = datetime.fromisoformat(event["@timestamp"].replace("Z", "+00:00")).timestamp()
-            if start <= at < end:
-                counts[event["event.action"]] += 1
+    counts = Counter(event["event.action"] for event in cluster.controller_events(start, end))
     return {action: counts[action] for action, _ in COUNTED}
 
 

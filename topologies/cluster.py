@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 
 import requests
 from mininet.log import setLogLevel
@@ -536,6 +537,13 @@ class Cluster:
                 for c in self.description.hosts_with_role("client")]
         results = [json.loads(run.communicate(timeout=timeout)[0]) for run in runs]
         return sum((Counter(r["served_by"]) for r in results), Counter()), sum(r["errors"] for r in results)
+
+    def controller_events(self, start=0.0, end=float("inf")):
+        """The controller's events (its JSON lines, as dicts) logged from `start` to `end` (Unix times)."""
+        with open(os.path.join(self.log_dir, "controller-events.jsonl")) as f:
+            events = [json.loads(line) for line in f if line.strip()]
+        return [e for e in events
+                if start <= datetime.fromisoformat(e["@timestamp"].replace("Z", "+00:00")).timestamp() < end]
 
     @staticmethod
     def port_bytes(switch, port):

@@ -2,18 +2,18 @@
 
 On real hardware the switches, the controller and each host have CPUs of their own; here they
 share two cores. With the kernel's autogroup scheduling (`sched_autogroup_enabled`, on in
-Debian), CPU time is shared out between sessions first and by nice only within a session, and
-every process the harness starts in a host is a session of its own (Mininet's mnexec calls
-setsid). So ovs-vswitchd's nice -10 (ovs-ctl's default) ranked it with each one of 64 client
-sessions: at 64 clients x 32 web hosts, its BFD thread sent 80-230 ms late, every BFD session
-went down at once and the VIP moved in each of 5 runs, and the controller's liveness probes came
-back late enough to take the VIP down. Ranking the switches' and the controller's sessions above
-the hosts' (an autogroup's nice) removed both in 4 of 4 runs (docs/BENCHMARKS.md).
+Debian) CPU time is shared between sessions first and by nice only inside one, and every process
+the harness starts in a host is a session of its own (Mininet's mnexec calls setsid). So
+ovs-vswitchd's own nice -10 counts for nothing against 96 busy host sessions: its forwarding
+thread, which also receives BFD, falls behind, and BFD and the liveness probes fail together.
+An autogroup's nice sets its weight against the others: at -20 (weight 88761 against 1024 per
+host session) the switches keep about half of the CPU with 96 host sessions busy, at -15 (29154)
+about a quarter. docs/BENCHMARKS.md has the measurements.
 """
 
 AUTOGROUP_ENABLED = "/proc/sys/kernel/sched_autogroup_enabled"
 OVS_PIDFILE = "/var/run/openvswitch/ovs-vswitchd.pid"
-SWITCHES_NICE = -15        # ovs-vswitchd's session: forwarding and BFD come first
+SWITCHES_NICE = -20        # ovs-vswitchd's session: forwarding and BFD come first
 CONTROLLER_NICE = -10      # the controller's: its probes and health checks time the hosts
 
 

@@ -40,3 +40,4 @@ def test_the_quick_benchmark_produces_every_figure():
     for row in results["scale"]:
         assert all(isinstance(v, (int, float)) for k, v in row.items() if k != "variant"), row
         assert row["failed_requests"] == 0 and row["served_real_servers"] == row["webs"], row
+        assert row["health_changes"] == row["bfd_downs"] == row["proxy_failovers"] == 0, row
