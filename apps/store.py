@@ -10,18 +10,24 @@ n+1 and count n+1; otherwise read again and retry. Racing appends never lose or 
 and a client that retries a request whose answer it lost gets the same turn back.
 
 The client talks to every member through etcd's JSON gateway (etcd3gw) and fails over between them
-by itself, as etcd's own client balancer does: a dead member is noticed at once (refused or reset)
-or within a LAN connect timeout (cut off), and the next is asked; a member that failed lately is
-asked last, so one loss costs one short wait, not one per request. The whole call has a deadline,
-after which it raises Unavailable (the web answers 503) rather than hang. Every append carries a
-request key (the caller's Idempotency-Key, or one of its own), so an attempt that timed out after
-the write was applied is answered with that turn on retry, never written twice.
+by itself, as etcd's own client balancer does: a dead member is noticed at once (refused or reset),
+and the next is asked; a member that failed lately is asked last, so one loss costs one short
+wait, not one per request. An attempt that is not answered within HEDGE_AFTER is not waited out:
+another member is asked beside it (a hedged request, as gRPC's hedging policy does), and the first
+answer wins. So a member cut off mid-request, or a follower still forwarding to a lost leader,
+costs a call about one Raft election plus HEDGE_AFTER, not a read timeout per member. The whole
+call has a deadline, after which it raises Unavailable (the web answers 503) rather than hang.
+Every write is idempotent, so a hedged or retried attempt that was applied as well is answered,
+never applied twice: an append carries a request key (the caller's Idempotency-Key, or one of its
+own) and a conversation is created only if it does not exist.
 """
 import base64
+import itertools
 import json
 import random
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from urllib.parse import urlsplit
 
 import etcd3gw
@@ -29,18 +35,20 @@ import requests
 from etcd3gw.exceptions import Etcd3Exception
 
 PREFIX = "conv/"
-# A call's deadline must outlast a Raft leader election, or a leader's crash fails requests. The
-# cluster's members notice a lost leader after the 500 ms election timeout (randomised up to
-# 1 s) and a split vote costs another such round: seen in a test, the new leader came 1.2-1.5 s
-# after the crash, and a 1.5 s deadline answered one request with 503. Without a quorum the
-# answer comes after this deadline (plus one attempt's timeout).
+# A call's deadline outlasts several Raft elections (topologies/cluster.py sets the timers; a
+# split vote costs another round), so a leader's loss never fails a request. Without a quorum the
+# answer (503) comes after it.
 DEADLINE = 3.0
 # Per attempt: a member on the LAN accepts a connection within milliseconds, so one that does not
-# within CONNECT_TIMEOUT is cut off; READ_TIMEOUT covers a Raft election (the cluster's members
-# run a 100 ms election timeout: topologies/cluster.py), after which another member is asked.
-CONNECT_TIMEOUT, READ_TIMEOUT = 0.1, 0.2
+# within CONNECT_TIMEOUT is cut off; an answer not there after READ_TIMEOUT is given up (hedging
+# has asked another member long before).
+CONNECT_TIMEOUT, READ_TIMEOUT = 0.1, 0.3
+# A member answers in a few ms on this LAN (tens under load); one silent for HEDGE_AFTER is joined
+# by an attempt on the next member. Once every member was asked, a member is asked again at most
+# every RETRY_PAUSE (all of them refuse, or have no leader yet).
+HEDGE_AFTER, RETRY_PAUSE = 0.05, 0.02
+ATTEMPT_THREADS = 32           # attempts under way at once, over all of a web host's requests
 SUSPECT_SECONDS = 2.0          # a member that failed this recently is asked after the others
-
 
 # What a member that fails mid-answer raises: etcd3gw wraps connection errors and timeouts, but
 # not an answer cut short (a member killed while it sends: ChunkedEncodingError, or JSON that
@@ -79,6 +87,7 @@ class ConversationStore:
         self.ttl = ttl
         self.preferred = 0            # the member that answered last
         self.failed_at = [float("-inf")] * len(self.clients)     # when each member last failed
+        self.attempts = ThreadPoolExecutor(ATTEMPT_THREADS, thread_name_prefix="etcd-attempt")
 
     # --- failover -----------------------------------------------------------------------------
     def _order(self, now):
@@ -88,23 +97,44 @@ class ConversationStore:
         return sorted(ring, key=lambda index: now - self.failed_at[index] < SUSPECT_SECONDS)
 
     def _call(self, operation, deadline=None):
-        """Run operation(client) against the members (see _order) until one succeeds or the
-        deadline passes."""
+        """Run operation(client) against the members (see _order), hedged (see the module's
+        docstring), until one succeeds or the deadline passes. operation must be idempotent."""
         give_up = time.monotonic() + (self.deadline if deadline is None else deadline)
-        errors = []
-        while True:
-            for index in self._order(time.monotonic()):
+        ring, attempts, errors = self._order(time.monotonic()), {}, []
+        for launch in itertools.count():
+            launched = time.monotonic()
+            index = ring[launch % len(ring)]
+            attempts[self.attempts.submit(operation, self.clients[index])] = index
+            answer = self._first_answer(attempts, min(launched + HEDGE_AFTER, give_up), errors)
+            if answer:
+                return answer[0]
+            if not attempts and launch + 1 >= len(ring):       # every member failed: pace the next round
+                time.sleep(max(0.0, min(launched + RETRY_PAUSE, give_up) - time.monotonic()))
+            if time.monotonic() >= give_up:
+                raise Unavailable("DB tier unreachable (%s)" % ("; ".join(errors[-3:]) or "no answer"))
+
+    def _first_answer(self, attempts, until, errors):
+        """Wait until `until` for one of the attempts under way to succeed: [its result], or []
+        (at `until`, or at once when every attempt failed). Failed attempts are dropped."""
+        while attempts:
+            done, _ = wait(attempts, timeout=max(0.0, until - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                return []
+            for future in done:
+                index = attempts.pop(future)
                 try:
-                    result = operation(self.clients[index])
-                    self.preferred = index
-                    return result
+                    result = future.result()
                 except FAILED_ATTEMPT as e:
-                    self.failed_at[index] = time.monotonic()
-                    reason = (str(e).strip() or type(e).__name__).splitlines()[0][:80]
-                    errors.append("%s: %s" % (self.clients[index].host, reason))
-                if time.monotonic() > give_up:
-                    raise Unavailable("DB tier unreachable (%s)" % "; ".join(errors[-3:]))
-            time.sleep(0.02)
+                    self._failed(index, e, errors)
+                    continue
+                self.preferred = index
+                return [result]
+        return []
+
+    def _failed(self, index, error, errors):
+        self.failed_at[index] = time.monotonic()
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0][:80]
+        errors.append("%s: %s" % (self.clients[index].host, reason))
 
     @staticmethod
     def _txn(client, compare, success, failure=()):
@@ -112,6 +142,11 @@ class ConversationStore:
         compare-and-swap helpers cover one key, and an append compares two (the count, and the
         request key's absence)."""
         return client.transaction({"compare": list(compare), "success": list(success), "failure": list(failure)})
+
+    @staticmethod
+    def _absent(key):
+        """A transaction's comparison: key does not exist."""
+        return {"key": _b64(key), "result": "EQUAL", "target": "CREATE", "create_revision": "0"}
 
     @staticmethod
     def _put(key, value, lease):
@@ -131,9 +166,12 @@ class ConversationStore:
         base = PREFIX + conversation
 
         def create_with_lease(client):
-            lease = client.lease(self.ttl).id
-            self._txn(client, [], [self._put(base + "/meta", json.dumps({"created": time.time()}), lease),
-                                   self._put(base + "/count", "0", lease)])
+            lease = client.lease(self.ttl)
+            created = self._txn(client, [self._absent(base + "/meta")],
+                                [self._put(base + "/meta", json.dumps({"created": time.time()}), lease.id),
+                                 self._put(base + "/count", "0", lease.id)])
+            if not created.get("succeeded"):       # another (hedged) attempt created it first
+                lease.revoke()
             return conversation
         return self._call(create_with_lease)
 
@@ -157,7 +195,7 @@ class ConversationStore:
             compare = [{"key": _b64(base + "/count"), "result": "EQUAL", "target": "VALUE", "value": _b64(str(n))}]
             success = [self._put(base + "/count", str(n + 1), lease),
                        self._put("%s/turn/%06d" % (base, n + 1), turn, lease)]
-            compare.append({"key": _b64(request), "result": "EQUAL", "target": "CREATE", "create_revision": "0"})
+            compare.append(self._absent(request))
             success.append(self._put(request, str(n + 1), lease))
             result = self._txn(client, compare, success, [{"request_range": {"key": _b64(request)}}])
             if result.get("succeeded"):

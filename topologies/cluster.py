@@ -53,11 +53,14 @@ FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
 # A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
 HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
 read_output_leniently()
-# etcd's Raft timers (ms): a crashed or cut leader is replaced within one to two election timeouts
-# (etcd randomises it), so that a conversation's turn waits at most about 300 ms. etcd wants the
-# election timeout at least 5 heartbeats; pre-vote and check-quorum keep one member that missed
-# heartbeats (a stalled machine) from deposing a leader the others still hear.
-ETCD_HEARTBEAT_MS, ETCD_ELECTION_MS = 20, 100
+# etcd's Raft timers (ms). Followers notice a lost leader 5-10 heartbeats after its last one (etcd
+# randomises the timeout in whole heartbeat ticks), and when two of them time out in the same tick
+# the vote splits and costs another such round: measured at 20/100, one leader loss in 6 split
+# and the new leader came 276 ms after the cut. At 10/50 a split round costs at most 100 ms, so a
+# conversation's turn stays under 300 ms (apps/store.py hedges across members meanwhile). etcd
+# wants the election timeout at least 5 heartbeats; pre-vote and check-quorum keep one member
+# that missed heartbeats (a stalled machine) from deposing a leader the others still hear.
+ETCD_HEARTBEAT_MS, ETCD_ELECTION_MS = 10, 50
 
 
 class ControllerDown(ClusterError):
@@ -370,13 +373,14 @@ class Cluster:
         # Heartbeat and election timeout are tuned for a LAN of namespaces (docs/PLATFORM.md). Pre-vote:
         # a member that comes back after a crash asks before it campaigns, so it cannot depose a
         # working leader with a higher term (and leave the cluster leaderless for an election).
+        # zap: JSON lines with millisecond times, elections included.
         return ["etcd", "--name", db, "--data-dir", os.path.join(self.etcd_dir, db),
                 "--listen-client-urls", client_url + ",http://127.0.0.1:%d" % ETCD_CLIENT_PORT,
                 "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
                 "--initial-advertise-peer-urls", peer_url, "--initial-cluster", peers,
                 "--initial-cluster-token", "lvsdn-" + os.path.basename(self.run_dir),
                 "--initial-cluster-state", cluster_state, "--heartbeat-interval", str(ETCD_HEARTBEAT_MS),
-                "--election-timeout", str(ETCD_ELECTION_MS), "--pre-vote"]
+                "--election-timeout", str(ETCD_ELECTION_MS), "--pre-vote", "--logger", "zap"]
 
     def etcd_health(self):
         """[{"endpoint": URL, "health": bool}, ...] for every member, as etcdctl sees it."""

@@ -2,6 +2,8 @@
 import socket
 import threading
 import time
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -117,6 +119,66 @@ def test_a_silent_member_costs_one_short_wait_then_is_asked_last(etcd_url):
         assert max(waits) < 0.15, waits
     finally:
         silent.close()
+
+
+@contextmanager
+def late_member(etcd_url, delay):
+    """A member that answers as etcd_url does, each request `delay` seconds late (as a follower
+    whose leader is gone, or a member cut off for a moment)."""
+    upstream = urlsplit(etcd_url)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+
+    def pipe(source, sink, late):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                time.sleep(late)
+                sink.sendall(data)
+        except OSError:
+            pass
+        sink.close()
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((upstream.hostname, upstream.port))
+            threading.Thread(target=pipe, args=(client, server, delay), daemon=True).start()
+            threading.Thread(target=pipe, args=(server, client, 0), daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield "http://127.0.0.1:%d" % listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_a_late_member_is_hedged_and_its_late_attempts_apply_nothing_twice(etcd_url):
+    """Each call asks the late member first; another member is asked beside it after
+    HEDGE_AFTER and answers first. The late member's attempts arrive later and change nothing:
+    the conversation is not created again (which would reset its count) and no turn is doubled."""
+    with late_member(etcd_url, 0.2) as late_url:
+        store = ConversationStore([late_url, etcd_url])
+        waits = []
+
+        def timed(call):
+            store.preferred = 0
+            started = time.monotonic()
+            answer = call()
+            waits.append(time.monotonic() - started)
+            return answer
+        conversation = timed(store.create)
+        turns = [timed(lambda: store.append(conversation, "turn %d" % n, "web1")) for n in (1, 2, 3)]
+        time.sleep(1.5)                 # every late attempt has arrived and been answered
+        assert turns == [1, 2, 3]
+        assert store.append(conversation, "turn 4", "web1") == 4
+        assert [t["text"] for t in store.turns(conversation)] == ["turn %d" % n for n in (1, 2, 3, 4)]
+    assert max(waits) < 0.4, waits     # the late member alone: 0.4 s to create, 0.6 s per append
 
 
 def test_members_that_failed_lately_are_asked_last_and_forgiven_later():
