@@ -24,8 +24,9 @@ from ryu.ofproto import ofproto_v1_3
 from controller import openflow
 from controller.connlog import connection_record, passive_signal, spoofing_record
 from controller.flows import (COOKIE_DENY, COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF,
-                              DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY,
-                              T_FORWARD, T_SELECTED, FlowSpec, diff, install_order, switch_flows, switch_groups)
+                              COPY_METERS, DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER,
+                              SYN_ONLY, T_FORWARD, T_SELECTED, FlowSpec, diff, install_order, switch_flows,
+                              switch_groups)
 from controller.health import CONFIRM, DEGRADED, DOWN, FAIL, OK
 from controller.access import ApiGate
 from controller.launcher import (ALERTS_ENV, API_TOKEN_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV,
@@ -433,6 +434,8 @@ class LvsController(app_manager.RyuApp):
         proxy = self.description.trunk_ports(side).get(in_port) if side else None
         kind = ev.msg.cookie & KIND_MASK
         sent_at = openflow.probe_sent_at(ev.msg.data) if side in self.description.proxy_edges else None
+        if kind in COPY_METERS and side:
+            self.state.copy_account(side, COPY_METERS[kind]).copy_received()
         if sent_at is not None and in_port == ev.msg.datapath.ofproto.OFPP_CONTROLLER:
             self.state.reference_reply(side, sent_at)
         elif kind == COOKIE_PROBE and proxy and sent_at is not None:
@@ -605,15 +608,20 @@ class LvsController(app_manager.RyuApp):
 
     def _meter_counted(self, switch, meter_id, stats):
         """Log how many copies a meter dropped since the last poll (a flood of connection
-        attempts, or of RSTs and ICMP errors, is metered: the controller's work stays bounded)."""
+        attempts, or of RSTs and ICMP errors, is metered: the controller's work stays bounded),
+        and any copies that passed it but never arrived (controller/accounting.py)."""
         dropped = sum(band.packet_band_count for stat in stats for band in stat.band_stats)
+        lost = self.state.copy_account(switch, meter_id).polled(sum(stat.packet_in_count for stat in stats), dropped)
+        action, what = METER_DROPS[meter_id]
+        if lost:
+            self.event_log.emit("copies-lost", "%d %s from %s passed its meter but never reached the controller"
+                                % (lost, what, switch), observer_name=switch, labels_lost=lost)
         before = self._meter_dropped.get((switch, meter_id), 0)
         self._meter_dropped[(switch, meter_id)] = dropped
         if dropped <= before:
             return
         if meter_id in (LOG_METER, DENY_METER):
             self.state.log_copies_dropped += dropped - before
-        action, what = METER_DROPS[meter_id]
         self.event_log.emit(action, "the meter of %s dropped %d %s" % (switch, dropped - before, what),
                             observer_name=switch, labels_dropped=dropped - before)
 

@@ -114,6 +114,10 @@ COOKIE_SPOOF = 0xa            # ...forged packets (their copies to the controlle
 COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE,
                 COOKIE_GUARD, COOKIE_DENY, COOKIE_SPOOF)
 KIND_MASK = 0xffffffff        # the low half of a switch's cookie: the kind; the high half: a fingerprint
+# Every copy an edge switch sends the controller passes the meter of its kind, and only that one
+# (controller/accounting.py counts each meter's copies against what the controller received).
+COPY_METERS = {COOKIE_LOG: LOG_METER, COOKIE_DENY: DENY_METER, COOKIE_SPOOF: SPOOF_METER,
+               COOKIE_PASSIVE: PASSIVE_METER}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import json
 import time
 import zlib
 
+from controller.accounting import CopyAccount
 from controller.flows import BalancerView, server_ids
 from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
@@ -83,6 +84,7 @@ class ClusterState:
         self.log_copies_dropped = 0   # ... and dropped by the switches' log meters
         self.refused = 0              # connection attempts segmentation refused (logged)
         self.spoofed = 0              # forged packets port security dropped (logged)
+        self.copies = {}              # (edge switch, meter) -> CopyAccount
         self._in_table = self.healthy()   # as of the last table_changes()
 
     @property
@@ -101,6 +103,9 @@ class ClusterState:
         self.ports = {k: v for k, v in self.ports.items() if k[0] != name}
         if name in self.description.proxies:
             self.proxies.disconnected(name)
+
+    def copy_account(self, switch, meter):
+        return self.copies.setdefault((switch, meter), CopyAccount())
 
     def probe_reply(self, proxy, side, sent_at):
         self.probe_count += 1
@@ -422,6 +427,9 @@ class ClusterState:
             "segmentation": self.segmentation,
             "refused": self.refused,
             "spoofed": self.spoofed,
+            "copies_lost": sum(a.lost for a in self.copies.values()),
+            "copies": [dict(switch=switch, meter=meter, **account.figures())
+                       for (switch, meter), account in sorted(self.copies.items())],
         }
 
     def backends(self):

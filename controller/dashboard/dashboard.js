@@ -258,7 +258,8 @@ function drawSecurity({blocks, alerts, status}, seconds) {
     : [el("li", {}, alerts.reviewer ? "none" : "the log reviewer's alerts are not known to the controller")]));
   const copies = last && seconds ? (status.log_copies - last.status.log_copies) / seconds : 0;
   facts(document.getElementById("logging"), [["copies per second", copies.toFixed(1)],
-    ["dropped by the meters", status.log_copies_dropped], ["refused by segmentation", status.refused],
+    ["dropped by the meters", status.log_copies_dropped], ["lost on the way", status.copies_lost],
+    ["refused by segmentation", status.refused],
     ["forged packets dropped", status.spoofed], ["other packet-ins", status.packet_in]]);
 }
 

@@ -1,11 +1,11 @@
 import pytest
 
 from controller.flows import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE,
-                              COOKIE_PROBE, COOKIE_SPOOF, DENY_METER, ETH_PROBE, FAST_FAILOVER, GROUP_FAILOVER,
-                              GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER, SELECT,
-                              SPOOF_METER, SYNC_MAC, T_INGRESS, T_SEGMENT, T_SWITCH,
-                              T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECTED, Conntrack,
-                              Group, GroupSpec, LearnSeen, Meter, Output, Resubmit, SetField, diff, switch_flows,
+                              COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS, DENY_METER, ETH_PROBE, FAST_FAILOVER,
+                              GROUP_FAILOVER, GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER,
+                              SELECT, SPOOF_METER, SYNC_MAC, T_INGRESS, T_SEGMENT, T_SWITCH, T_CLASSIFY,
+                              T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECTED, Conntrack, Group,
+                              GroupSpec, LearnSeen, Meter, Output, Resubmit, SetField, diff, switch_flows,
                               switch_groups, sync_source)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
@@ -63,6 +63,17 @@ def test_only_probes_and_metered_copies_are_sent_to_the_controller(mode):
                     assert flow.table_id == T_INGRESS and flow.actions == (Meter(SPOOF_METER), Output(CONTROLLER))
                 else:
                     assert flow.match_dict["eth_type"] == ETH_PROBE and flow.cookie == COOKIE_PROBE
+
+
+@pytest.mark.parametrize("mode", ["nat", "tun", "dr"])
+def test_a_copy_meter_counts_copies_of_its_own_kind_and_nothing_else(mode):
+    """What enters a meter is what its copy flows sent on: controller/accounting.py counts on it."""
+    d = describe(mode=mode)
+    for switch in d.switches:
+        for flow in switch_flows(d, switch.name, view(d)):
+            meters = [a for a in flow.actions if isinstance(a, Meter)]
+            if meters:
+                assert meters == [Meter(COPY_METERS[flow.cookie])] and flow.actions[-1] == Output(CONTROLLER), flow
 
 
 def test_every_forwarding_flow_of_an_edge_ends_in_the_connection_log():
