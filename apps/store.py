@@ -87,7 +87,7 @@ class ConversationStore:
         self.ttl = ttl
         self.preferred = 0            # the member that answered last
         self.failed_at = [float("-inf")] * len(self.clients)     # when each member last failed
-        self.attempts = ThreadPoolExecutor(ATTEMPT_THREADS, thread_name_prefix="etcd-attempt")
+        self.attempt_pool = ThreadPoolExecutor(ATTEMPT_THREADS, thread_name_prefix="etcd-attempt")
 
     # --- failover -----------------------------------------------------------------------------
     def _order(self, now):
@@ -104,7 +104,7 @@ class ConversationStore:
         for launch in itertools.count():
             launched = time.monotonic()
             index = ring[launch % len(ring)]
-            attempts[self.attempts.submit(operation, self.clients[index])] = index
+            attempts[self.attempt_pool.submit(operation, self.clients[index])] = index
             answer = self._first_answer(attempts, min(launched + HEDGE_AFTER, give_up), errors)
             if answer:
                 return answer[0]

@@ -18,13 +18,11 @@ class CopyAccount:
     """One meter's copies on one switch, counted from the first poll on."""
 
     def __init__(self):
-        self.received = 0             # copies the controller received through this meter
-        self.lost = 0
-        self._last = None             # (made, dropped) at the last poll
-        self._base = None             # (made, dropped, received) at the first poll
-        self._counted = (0, 0, 0)     # (made, dropped, received) counted before counters went back
+        self.received = 0             # copies the controller received through this meter, in all
+        self.made = self.dropped = self.lost = 0
+        self._last = None             # the meter's (made, dropped) at the last poll
+        self._received_before = 0     # received before the first poll
         self._missing = 0             # made - dropped - received at the last poll
-        self._polled_received = 0     # received at the last poll
 
     def copy_received(self):
         self.received += 1
@@ -32,29 +30,21 @@ class CopyAccount:
     def polled(self, made, dropped):
         """A poll of the meter: what entered it and what it dropped, in all. Returns how many
         copies this poll found lost that no poll found before."""
-        if self._base is None:
-            self._last, self._polled_received = (made, dropped), self.received
-            self._base = (made, dropped, self.received)
+        if self._last is None:
+            self._last, self._received_before = (made, dropped), self.received
             return 0
-        if made < self._last[0] or dropped < self._last[1]:     # a new meter: it counts from 0
-            self._counted = self._figures(self._polled_received)
-            self._base = (0, 0, self._polled_received)
-        self._last, self._polled_received = (made, dropped), self.received
-        made, dropped, received = self._figures()
-        missing, before = made - dropped - received, self._missing
+        new_meter = made < self._last[0] or dropped < self._last[1]     # it counts from 0
+        last_made, last_dropped = (0, 0) if new_meter else self._last
+        self.made += made - last_made
+        self.dropped += dropped - last_dropped
+        self._last = (made, dropped)
+        missing = self.made - self.dropped - (self.received - self._received_before)
+        lost = max(self.lost, min(missing, self._missing))
         self._missing = missing
-        lost = max(self.lost, min(missing, before))
         found, self.lost = lost - self.lost, lost
         return found
 
-    def _figures(self, received_now=None):
-        made, dropped, received = self._counted
-        if self._base is not None:
-            made += self._last[0] - self._base[0]
-            dropped += self._last[1] - self._base[1]
-            received += (self.received if received_now is None else received_now) - self._base[2]
-        return made, dropped, received
-
     def figures(self):
         """{"made", "dropped", "received", "lost"} since the first poll."""
-        return dict(zip(("made", "dropped", "received"), self._figures()), lost=self.lost)
+        return {"made": self.made, "dropped": self.dropped, "received": self.received - self._received_before,
+                "lost": self.lost}

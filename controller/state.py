@@ -8,6 +8,7 @@ import ipaddress
 import json
 import time
 import zlib
+from collections import defaultdict
 
 from controller.accounting import CopyAccount
 from controller.flows import BalancerView, server_ids
@@ -84,7 +85,7 @@ class ClusterState:
         self.log_copies_dropped = 0   # ... and dropped by the switches' log meters
         self.refused = 0              # connection attempts segmentation refused (logged)
         self.spoofed = 0              # forged packets port security dropped (logged)
-        self.copies = {}              # (edge switch, meter) -> CopyAccount
+        self.copies = defaultdict(CopyAccount)   # (edge switch, meter) -> its CopyAccount
         self._in_table = self.healthy()   # as of the last table_changes()
 
     @property
@@ -105,7 +106,7 @@ class ClusterState:
             self.proxies.disconnected(name)
 
     def copy_account(self, switch, meter):
-        return self.copies.setdefault((switch, meter), CopyAccount())
+        return self.copies[(switch, meter)]
 
     def probe_reply(self, proxy, side, sent_at):
         self.probe_count += 1
