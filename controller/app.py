@@ -33,6 +33,7 @@ from controller.launcher import (ALERTS_ENV, API_TOKEN_ENV, CLUSTER_ENV, CONNECT
                                  STATE_ENV)
 from controller.loops import FAULT_ENV, Loops
 from controller.probe import InterfaceBoundConnection
+from controller.proxies import STALL_HOLD
 from controller.rest import APP_KEY, DashboardPage, LbRestApi, NotFoundApi
 from controller.statefile import write_json_in_place
 from controller.state import ClusterState, InvalidRequest
@@ -93,6 +94,7 @@ class LvsController(app_manager.RyuApp):
         self._reading = {}            # switch name -> {"flows"/"groups"/"meters": reply parts}
         self._read = set()            # switches read back and not yet written to
         self._to_announce = []        # proxies that just took the VIP over
+        self._bfd_held = False        # as the flows were last asked for
         self._writing = False
         self._unconfirmed = set()     # (switch, barrier xid) of flow changes not yet confirmed
         self.loops = Loops(time.monotonic, hub.sleep, self._round_failed,
@@ -121,6 +123,7 @@ class LvsController(app_manager.RyuApp):
         """Re-run the proxy election (or act on one just run) and, when the VIP moved, log it,
         re-point the flows and announce the VIP from its new proxy."""
         record = record or self.state.elect()
+        self._follow_bfd_hold()
         if record is None:
             return
         self.logger.info("VIP %s -> %s: %s", record["from"], record["to"], record["cause"])
@@ -129,6 +132,21 @@ class LvsController(app_manager.RyuApp):
             ", ".join(record["to"]) or "no proxy (VIP down)", ", ".join(record["from"]) or "none",
             record["cause"]), observer_name=",".join(record["to"]))
         self._to_announce += [p for p in record["to"] if p not in record["from"]]
+        self.reconcile()
+
+    def _follow_bfd_hold(self):
+        """A switch stall began or ended holding BFD's verdicts: log it and re-pin the edges'
+        failover groups."""
+        held = self.state.proxies.bfd_held()
+        if held == self._bfd_held:
+            return
+        self._bfd_held = held
+        self.event_log.emit("bfd-held" if held else "bfd-trusted", (
+            "BFD fell silent towards %s within %.0f ms: a switch stall, not a proxy's failure; BFD's verdicts "
+            "are held and the VIP stays where it is until those sessions are back (%g s at most)"
+            % (" and ".join(self.state.proxies.stalled_proxies()), self.state.proxies.stall_window * 1000,
+               STALL_HOLD)) if held else
+            "BFD's sessions are back after the stall (or its hold ran out): its verdicts count again")
         self.reconcile()
 
     def _announce(self, proxy):
@@ -413,6 +431,9 @@ class LvsController(app_manager.RyuApp):
                                 % (name, port.port_no, peer, "up" if live else "down"), observer_name=name)
         if server:
             self._health_changed(server)
+        if before is not None and before.live and not live and port.port_no in self.description.trunk_ports(name):
+            # BFD's verdict counts once a stall window has passed (controller/proxies.py)
+            hub.spawn_after(self.state.proxies.stall_window, self._elect)
         self._elect()
         self.reconcile()
 

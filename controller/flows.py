@@ -235,6 +235,7 @@ class BalancerView:
     healthy: Tuple[str, ...] = ()       # real servers whose connections stay with them
     passive_checks: bool = True         # copy real servers' RSTs and ICMP errors to the controller
     segmentation: bool = True           # hosts may send only what core/segmentation.py allows
+    bfd_held: bool = False              # a switch stall holds BFD's verdicts (controller/proxies.py)
 
     def server_id(self, name):
         return dict(self.server_ids)[name]
@@ -325,11 +326,14 @@ def failover_group(d, edge, view):
     active proxies (in the controller's order), then the others, each bucket watching its port;
     last, the active proxy again, live while the switch has its controller. BFD going silent
     towards every proxy at once says more about the switch running it (its main thread held up,
-    for instance) than about the proxies: the controller's choice then holds."""
+    for instance) than about the proxies: the controller's choice then holds. While a stall holds
+    BFD's verdicts, a first bucket to the active proxy, live while the switch has its controller,
+    keeps the sessions that come back first from taking the VIP with them."""
     order = list(view.active_proxies) + [p for p in d.proxies if p not in view.active_proxies]
     ports = tuple(d.proxy_port(edge, p) for p in order)
-    return GroupSpec(GROUP_FAILOVER, tuple((Output(port),) for port in ports + ports[:1]), FAST_FAILOVER,
-                     ports + (CONTROLLER,))
+    pinned = ports[:1] if view.bfd_held else ()
+    return GroupSpec(GROUP_FAILOVER, tuple((Output(port),) for port in pinned + ports + ports[:1]), FAST_FAILOVER,
+                     (CONTROLLER,) * len(pinned) + ports + (CONTROLLER,))
 
 
 def spread_group(d, view):

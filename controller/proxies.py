@@ -5,7 +5,16 @@ A proxy is alive while all three hold:
   links    its cables to s_pub and s_lan are up (port status on both ends);
   bfd      BFD, which the switches run on those cables, hears it at both ends of each (a port
            is live, OFPPS_LIVE): what the edges' fast-failover groups watch, so the datapath has
-           already left a proxy behind when the controller hears that it failed;
+           already left a proxy behind when the controller hears that it failed. Every switch of
+           the emulation runs in one ovs-vswitchd, so a stall of that process silences BFD on
+           every proxy's cables within about one detection time, and the sessions then come back
+           one by one over a second or two (a session that is not up sends once a second,
+           RFC 5880 6.8.3). A BFD verdict therefore counts only once it has stood for a stall
+           window with no other proxy falling silent, and silence towards two proxies within a
+           window is a stall: BFD's verdicts are held (the edges' groups pinned to the
+           controller's choice) until those sessions are back, or STALL_HOLD at most. While no
+           other proxy is live, BFD alone cannot tell the proxy's failure from the switch's: the
+           probes decide;
   probes   the controller's liveness probes, sent into it from s_pub and s_lan, keep coming back
            (a hung datapath keeps its channel but forwards nothing, so only this catches it).
            Silence is judged against the side's reference probe, which the edge sends straight
@@ -14,13 +23,14 @@ A proxy is alive while all three hold:
 Election:
   active-standby  exactly one alive proxy carries the VIP; non-preemptive by default (a recovered
                   proxy becomes standby), preemptive as an option (the first in order takes it
-                  back); none alive: the VIP is down until one returns.
+                  back, once it has been alive with BFD live for preempt_delay); none alive: the
+                  VIP is down until one returns.
   active-active   every alive proxy carries the VIP; s_pub spreads connections over them.
 The first election waits until both proxies are alive or the adapter settles it, so that the
 preferred proxy wins rather than whichever came up first.
 """
 import time
-from typing import NamedTuple
+from typing import FrozenSet, NamedTuple
 
 from core.eventlog import ecs_timestamp
 from core.settings import ACTIVE_ACTIVE, ProxyPolicy
@@ -38,6 +48,16 @@ class PortState(NamedTuple):
         return self.link and self.heard and not self.live
 
 
+# How long BFD's verdicts stay held after a stall at most: sessions that are not up send once a
+# second, so all are back within about two seconds unless one of them really failed meanwhile.
+STALL_HOLD = 3.0
+
+
+class Stall(NamedTuple):
+    since: float
+    ends: FrozenSet[tuple]      # the cable ends silent in it
+
+
 class ProxyGroup:
     def __init__(self, description, policy=ProxyPolicy(), clock=time.monotonic):
         self.description = description
@@ -50,6 +70,11 @@ class ProxyGroup:
         self.probe_seen = {}          # (proxy, side) -> when the last probe it answered was sent
         self.reference_seen = {}      # side -> when the last reference probe back was sent
         self.last_failover = None
+        self.silent_since = {}        # (switch, port) of a proxy's cable -> when BFD fell silent on it
+        self.stall = None             # the Stall holding BFD's verdicts, if any
+        self.clean_since = {}         # proxy -> since when it is alive with BFD live on every end
+        # A stall's sessions expire within about one detection time (3 intervals) of each other.
+        self.stall_window = 6 * max(policy.bfd_min_rx, policy.bfd_min_tx) / 1000.0
 
     # --- liveness -----------------------------------------------------------------------------
     def connected(self, proxy):
@@ -63,6 +88,41 @@ class ProxyGroup:
 
     def reference_reply(self, side, sent_at):
         self.reference_seen[side] = max(sent_at, self.reference_seen.get(side, sent_at))
+
+    def bfd_changed(self, end, before, after):
+        """A proxy cable end's PortState changed (`before` None if unknown): note when BFD fell
+        silent on it, and whether that makes a stall."""
+        now = self.clock()
+        if after is not None and after.silent:
+            self.silent_since.setdefault(end, now)
+            if self.stall:              # the stall's sessions expire over about a detection time
+                self.stall = self.stall._replace(ends=self.stall.ends | {end})
+        else:
+            self.silent_since.pop(end, None)
+        self._judge_stall(now)
+
+    def _judge_stall(self, now):
+        """Start a stall when ends of two proxies fell silent within a window of each other; end
+        it when its ends are all heard again, or after STALL_HOLD."""
+        if self.stall and (now - self.stall.since >= STALL_HOLD or not self.stall.ends & self.silent_since.keys()):
+            self.stall = None
+        if self.stall is None:
+            recent = {end: at for end, at in self.silent_since.items() if now - at < self.stall_window}
+            if len({self._proxy_of(end) for end in recent}) > 1:
+                self.stall = Stall(min(recent.values()), frozenset(recent))
+
+    def bfd_held(self):
+        """True while a stall holds BFD's verdicts (see the module's docstring)."""
+        self._judge_stall(self.clock())
+        return self.stall is not None
+
+    def stalled_proxies(self):
+        """The proxies whose cables the current stall silenced, in order."""
+        return sorted({self._proxy_of(end) for end in self.stall.ends}) if self.stall else []
+
+    def _proxy_of(self, end):
+        switch, port = end
+        return switch if switch in self.names else self.description.trunk_ports(switch)[port]
 
     def _answering(self, proxy, side):
         """No reference probe sent more than probe_timeout after the proxy's last answer (or its
@@ -87,13 +147,24 @@ class ProxyGroup:
                 if (switch, port) in ports]
 
     def alive(self, proxy, connected_switches, ports):
-        """All of `health`, except that BFD's verdict counts only while another proxy is live on
-        its cables: silence towards every proxy at once is the switch's own stall (the edges'
-        groups then keep the controller's choice) or all hung, which the probes tell apart."""
+        """All of `health`, except where BFD's silence does not count (yet): see `_bfd_excused`."""
         health = self.health(proxy, connected_switches, ports)
-        if not health["bfd"] and not any(self._live(other, ports) for other in self.names if other != proxy):
+        if not health["bfd"] and self._bfd_excused(proxy, ports):
             health["bfd"] = True
         return all(health.values())
+
+    def _bfd_excused(self, proxy, ports):
+        """BFD's silence on the proxy's cables says nothing of the proxy yet: a stall holds BFD's
+        verdicts, or the silence began less than a stall window ago (it may be one), or no other
+        proxy is live on its cables (the switch's own stall, or all hung: the probes tell)."""
+        now = self.clock()
+        began = min((self.silent_since[end] for end in self._end_keys(proxy) if end in self.silent_since),
+                    default=now)
+        return (self.bfd_held() or now - began < self.stall_window
+                or not any(self._live(other, ports) for other in self.names if other != proxy))
+
+    def _end_keys(self, proxy):
+        return [(switch, port) for switch, port, _ in self.description.proxy_cable_ends(proxy)]
 
     def _live(self, proxy, ports):
         return all(end.live for end in self._ends(proxy, ports))
@@ -109,6 +180,7 @@ class ProxyGroup:
         restarted controller's saved active proxy is known dead (a cable of it down) while
         another is alive: then it fails over at once."""
         alive = [p for p in self.names if self.alive(p, connected_switches, ports)]
+        self._note_clean(connected_switches, ports)
         if not self.settled and len(alive) < len(self.names):
             saved = self.active and self.health(self.active[0], connected_switches, ports)
             if not (alive and saved and not (saved["links"] and saved["bfd"])):
@@ -116,7 +188,7 @@ class ProxyGroup:
         self.settled = True
         if self.policy.mode == ACTIVE_ACTIVE:
             chosen = tuple(alive)
-        elif self.active and self.active[0] in alive and not (self.policy.preempt and alive[0] != self.active[0]):
+        elif self.active and self.active[0] in alive and not self._preempts(alive[0]):
             chosen = self.active
         else:
             chosen = tuple(alive[:1])
@@ -128,6 +200,21 @@ class ProxyGroup:
         if record["from"]:                 # the first election is not a failover
             self.last_failover = record
         return record
+
+    def _note_clean(self, connected_switches, ports):
+        now = self.clock()
+        for proxy in self.names:
+            if all(self.health(proxy, connected_switches, ports).values()):
+                self.clean_since.setdefault(proxy, now)
+            else:
+                self.clean_since.pop(proxy, None)
+
+    def _preempts(self, preferred):
+        """Preemption hands the VIP to `preferred` once it has been alive on its own merits (BFD
+        live, no stall excusing it) for preempt_delay: a proxy that is coming and going, or that
+        only a stall makes look alive, does not take the VIP back."""
+        return (self.policy.preempt and preferred != self.active[0] and preferred in self.clean_since
+                and self.clock() - self.clean_since[preferred] >= self.policy.preempt_delay)
 
     def _cause(self, chosen, connected_switches, ports):
         reasons = []

@@ -69,6 +69,8 @@ class ClusterState:
         self.passive_signals = {}     # real server -> its last passive signal: {"at", "signal", "checked"}
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
                                for w in description.real_servers}
+        self._proxy_cable_ends = {(switch, port) for proxy in description.proxies
+                                  for switch, port, _ in description.proxy_cable_ends(proxy)}
         self.proxies = ProxyGroup(description, proxy_policy, clock)
         self.clock = clock
         self.blocks = {}              # source IP -> {"until": clock time, "reason": text}
@@ -101,7 +103,8 @@ class ClusterState:
     def switch_disconnected(self, name):
         self.connected.discard(name)
         self.ready.discard(name)
-        self.ports = {k: v for k, v in self.ports.items() if k[0] != name}
+        for end in [k for k in self.ports if k[0] == name]:
+            self._set_port(end, None)
         if name in self.description.proxies:
             self.proxies.disconnected(name)
 
@@ -128,11 +131,20 @@ class ClusterState:
         given); the real server behind it if its health changed, else None."""
         live = up if live is None else live
         before = self.ports.get((switch, port))
-        self.ports[(switch, port)] = PortState(up, live, live or bool(up and before and before.heard))
+        self._set_port((switch, port), PortState(up, live, live or bool(up and before and before.heard)))
         server = self._service_ports.get((switch, port))
         if server and not up and self.health[server].link_down():
             return server
         return None
+
+    def _set_port(self, key, port_state):
+        """A port's new PortState (None: no longer known), told to the proxies' BFD judge if it
+        is a proxy's cable end."""
+        before = self.ports.pop(key, None)
+        if port_state is not None:
+            self.ports[key] = port_state
+        if key in self._proxy_cable_ends:
+            self.proxies.bfd_changed(key, before, port_state)
 
     def probe_result(self, server, result):
         """A health check's result; True when the server's health changed."""
@@ -375,7 +387,8 @@ class ClusterState:
     def view(self):
         weights = {name: self.weights[name] for name in self.members}
         healthy = self.healthy()
-        return BalancerView(active_proxies=self.proxies.active, blocked=tuple(sorted(self.blocks)),
+        return BalancerView(active_proxies=self.proxies.active, bfd_held=self.proxies.bfd_held(),
+                            blocked=tuple(sorted(self.blocks)),
                             passive_checks=self.passive_checks, segmentation=self.segmentation,
                             table=tuple(lookup_table(weights, healthy)), healthy=tuple(sorted(healthy)),
                             server_ids=tuple(sorted(self.server_ids.items())))
@@ -413,7 +426,9 @@ class ClusterState:
             "vip_state": "up" if self.proxies.active else ("down" if d.proxies else "held by the directors"),
             "proxy_mode": self.proxies.policy.mode,
             "preempt": self.proxies.policy.preempt,
-            "bfd": {"min_rx_ms": self.proxies.policy.bfd_min_rx, "min_tx_ms": self.proxies.policy.bfd_min_tx},
+            "preempt_delay": self.proxies.policy.preempt_delay,
+            "bfd": {"min_rx_ms": self.proxies.policy.bfd_min_rx, "min_tx_ms": self.proxies.policy.bfd_min_tx,
+                    "held": self.proxies.bfd_held()},
             "last_failover": self.proxies.last_failover,
             "proxies": [self.proxy_status(p) for p in d.proxies],
             "backends": [{"name": w.name, "rip": w.ip, "weight": self.weights[w.name],

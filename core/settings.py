@@ -77,6 +77,10 @@ class ProxyPolicy(Checked):
     WHAT = "proxy"
     mode: str = one_of(ACTIVE_STANDBY, ACTIVE_STANDBY, ACTIVE_ACTIVE)
     preempt: bool = flag(False)
+    # With preempt: how long the preferred proxy must have been alive, BFD live on its cables,
+    # before it takes the VIP back (keepalived's preempt_delay), so that a flapping proxy or a
+    # stalled switch's half-heard sessions do not move the VIP twice.
+    preempt_delay: float = seconds(1.0, 0, 3600)
     probe_interval: float = seconds(0.1, 0.01, 60)    # between liveness probes of each proxy, on each side
     probe_timeout: float = seconds(0.35, 0.01, 60)    # without a probe back: the proxy is dead
     # BFD on the proxies' cables, in milliseconds (Open vSwitch's bfd:min_rx, bfd:min_tx): a proxy
@@ -179,6 +183,9 @@ def add_proxy_arguments(parser):
                              "s_pub spreads connections); default %s" % (ACTIVE_STANDBY, ACTIVE_ACTIVE, ACTIVE_STANDBY))
     parser.add_argument("--preempt", action="store_true",
                         help="a recovered lb1 takes the VIP back (default: it stays standby)")
+    parser.add_argument("--preempt-delay", type=float, default=defaults.preempt_delay, metavar="SECONDS",
+                        help="with --preempt: how long lb1 must have been alive, BFD live on its cables, "
+                             "before it takes the VIP back (0..3600, default %g)" % defaults.preempt_delay)
     parser.add_argument("--bfd-min-rx", type=int, default=defaults.bfd_min_rx, metavar="MS",
                         help="BFD on the proxies' cables: the fastest rate, in ms, at which a switch wants "
                              "to hear the other end (10..1000, default %d)" % defaults.bfd_min_rx)
@@ -191,8 +198,8 @@ def add_proxy_arguments(parser):
 def proxy_policy_from_arguments(args):
     """ProxyPolicy from the parsed --proxies, --preempt and --bfd-* flags; ValueError if they make
     no sense."""
-    return ProxyPolicy(mode=args.proxies, preempt=args.preempt, bfd_min_rx=args.bfd_min_rx,
-                       bfd_min_tx=args.bfd_min_tx)
+    return ProxyPolicy(mode=args.proxies, preempt=args.preempt, preempt_delay=args.preempt_delay,
+                       bfd_min_rx=args.bfd_min_rx, bfd_min_tx=args.bfd_min_tx)
 
 
 def add_network_arguments(parser):

@@ -7,13 +7,18 @@ a cable that died), with or without the controller."""
 import hashlib
 import json
 import os
+import re
+import signal
+import subprocess
 import time
 
 import pytest
 
 from apps.webserver import pattern
-from tests.emulation.helpers import ProxySampler, request_stream, status, wait_for
+from tests.emulation.helpers import (ProxySampler, flush_counters, request_stream, status, vip_packets,
+                                     wait_for)
 from topologies.cluster import Cluster
+from topologies.priority import ovs_vswitchd_pid
 
 pytestmark = pytest.mark.emulation
 
@@ -88,3 +93,50 @@ def test_impossible_proxy_failures_are_refused(cluster, node, kind, message):
         cluster.fail(node, kind)
     with pytest.raises(ClusterError, match="lb2 has not failed"):
         cluster.recover("lb2")
+
+
+def bfd_at_full_rate(cluster):
+    """Every BFD session of the proxies' cables up and at its configured intervals (a session
+    just up still runs at the 1 s of its start for a moment, and a stall would not expire it)."""
+    out = subprocess.run(["ovs-appctl", "bfd/show"], capture_output=True, text=True, timeout=10).stdout
+    intervals = [int(ms) for ms in re.findall(r"[TR]X Interval: Approx (\d+)ms", out)]
+    policy, sessions = cluster.proxy_policy, 4 * len(cluster.description.proxies)
+    return (all(end["bfd"] == "up" for proxy in status(cluster)["proxies"] for end in proxy["cables"])
+            and len(intervals) == 2 * sessions and max(intervals) <= max(policy.bfd_min_rx, policy.bfd_min_tx))
+
+
+def test_a_stall_of_the_switches_moves_no_vip(cluster):
+    """Every switch runs in one ovs-vswitchd: stopped for 0.1 s, it silences BFD towards both
+    proxies at once, and the sessions come back one by one over a second or two. The controller
+    must not take that for a proxy's failure, and while it holds BFD's verdicts the edges'
+    groups must not hand the standby the VIP as the standby's sessions come back first. (At the
+    stall's onset, in the milliseconds between the active's and the standby's sessions expiring,
+    the edge may send the standby a packet or two: see the README.)"""
+    active = status(cluster)["active_proxy"]
+    standby = next(p for p in cluster.description.proxies if p != active)
+    pid = ovs_vswitchd_pid()
+    stream = request_stream(cluster, 600)
+    started, during_holds = time.time(), []
+    try:
+        for _ in range(4):
+            wait_for(lambda: bfd_at_full_rate(cluster), 10, "BFD not up at full rate on every proxy cable")
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(0.1)              # over BFD's 60 ms detection time
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_for(lambda: status(cluster)["bfd"]["held"], 2, "no stall noticed")
+            time.sleep(0.2)                  # the pinned groups are on the edges
+            flush_counters()
+            held_from = vip_packets(cluster, standby)
+            wait_for(lambda: not status(cluster)["bfd"]["held"], 5, "BFD's verdicts still held")
+            flush_counters()
+            during_holds.append(vip_packets(cluster, standby) - held_from)
+        result = json.loads(stream.communicate(timeout=60)[0])
+    finally:
+        stream.kill()
+    assert during_holds == [0] * 4
+    assert status(cluster)["active_proxy"] == active
+    assert result["errors"] == 0, result
+    actions = [e["event.action"] for e in cluster.controller_events(started)]
+    assert "proxy-failover" not in actions and actions.count("bfd-held") == 4, actions

@@ -53,6 +53,7 @@ def refusal(parse, argv, capsys):
     (["--proxies", "both"], "proxy mode must be active-standby or active-active, got 'both'"),
     (["--proxies", "active-active", "--preempt"], "preemption applies to active-standby only"),
     (["--bfd-min-rx", "5"], "proxy bfd_min_rx must be an integer from 10 to 1000, got 5"),
+    (["--preempt", "--preempt-delay", "-1"], "proxy preempt_delay must be from 0 to 3600 seconds, got -1"),
     (["--bfd-min-tx", "1001"], "proxy bfd_min_tx must be an integer from 10 to 1000, got 1001"),
     (["--bfd-min-tx", "fast"], "argument --bfd-min-tx: invalid int value: 'fast'"),
     (["--rest-port", "70000"], "--rest-port must be a TCP port from 1 to 65535, got 70000"),

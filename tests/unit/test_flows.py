@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from controller.flows import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE,
@@ -140,6 +142,15 @@ def test_the_failover_group_lists_the_active_proxy_first_each_bucket_watching_it
         assert group.kind == FAST_FAILOVER and group.watch_ports == order + (CONTROLLER,)
         assert group.buckets == tuple((Output(port),) for port in order + order[:1])
     assert switch_groups(D, "s_pub", view(active=None)) == []        # both proxies down: the VIP is down
+
+
+def test_a_stall_pins_the_failover_group_to_the_active_proxy_while_the_switch_has_its_controller():
+    """Sessions coming back one by one after a switch stall must not take the VIP with them."""
+    held = dataclasses.replace(view(active="lb2"), bfd_held=True)
+    (group,) = switch_groups(D, "s_lan", held)
+    lb2 = D.proxy_port("s_lan", "lb2")
+    assert group.buckets[0] == (Output(lb2),) and group.watch_ports[0] == CONTROLLER
+    assert group.buckets[1:] == switch_groups(D, "s_lan", view(active="lb2"))[0].buckets
 
 
 def test_proxies_gratuitous_arp_floods_to_hosts_only():

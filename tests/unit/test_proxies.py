@@ -2,6 +2,7 @@
 import pytest
 
 from core.settings import ACTIVE_ACTIVE, ProxyPolicy
+from controller.proxies import STALL_HOLD
 from controller.state import ClusterState
 from core.description import describe
 
@@ -91,11 +92,15 @@ def test_losing_the_channel_fails_over_and_failback_is_not_preemptive():
     assert state.status()["last_failover"]["from"] == ["lb1"]
 
 
-def test_preemptive_failback_returns_the_vip_to_lb1():
-    state, _clock = cluster(preempt=True)
+def test_preemptive_failback_returns_the_vip_to_lb1_once_it_has_been_alive_for_the_delay():
+    state, clock = cluster(preempt=True)
     state.switch_disconnected("lb1")
     state.elect()
     state.switch_connected("lb1")
+    assert state.elect() is None                    # alive again, but not yet for preempt_delay
+    clock.now += 0.9
+    assert state.elect() is None
+    clock.now += 0.1
     record = state.elect()
     assert record["to"] == ["lb1"] and "preemption" in record["cause"]
 
@@ -146,19 +151,102 @@ def test_nonsense_policy_is_refused():
         ProxyPolicy(mode="both").validate()
 
 
-def test_bfd_losing_a_proxy_fails_it_over_and_says_so():
-    """The edge's fast-failover group has already left lb1; the election records why."""
-    state, _clock = cluster()
-    for edge in ("s_pub", "s_lan"):          # BFD up everywhere
-        for proxy in ("lb1", "lb2"):
-            state.port_status(edge, D.proxy_port(edge, proxy), True, live=True)
-    state.port_status("s_pub", D.proxy_port("s_pub", "lb1"), True, live=False)    # link up, BFD lost
+def bfd(state, proxy, live, ends=None):
+    """BFD's verdict on the proxy's cable ends (all of them, or the `ends`-th ones), links up."""
+    cable_ends = D.proxy_cable_ends(proxy)
+    for i in range(len(cable_ends)) if ends is None else ends:
+        switch, port, _ = cable_ends[i]
+        state.port_status(switch, port, True, live=live)
+
+
+def bfd_up_everywhere(state):
+    for proxy in ("lb1", "lb2"):
+        bfd(state, proxy, True)
+
+
+def test_bfd_losing_a_proxy_fails_it_over_once_a_stall_window_has_passed():
+    """The edge's fast-failover group has already left lb1; the election waits one stall window
+    (no other proxy falls silent: not a switch stall), then records why."""
+    state, clock = cluster()
+    bfd_up_everywhere(state)
+    bfd(state, "lb1", False, ends=[2])              # s_pub's end: link up, BFD lost
+    assert state.proxies.stall_window == pytest.approx(0.12)
+    assert state.elect() is None
+    clock.now += 0.12
     record = state.elect()
     assert record["to"] == ["lb2"] and "BFD lost lb1" in record["cause"]
     lb1 = state.status()["proxies"][0]
     assert lb1["health"]["links"] and not lb1["health"]["bfd"]
     end = next(c for c in lb1["cables"] if c["switch"] == "s_pub")
     assert (end["link"], end["bfd"], end["to"]) == ("up", "down", "lb1")
+
+
+# A stall of ovs-vswitchd (stopped for 60 ms, as in a CI run's failure): (seconds, proxy, cable
+# end as D.proxy_cable_ends numbers them, BFD live). Every session expired within 2 ms, lb1's
+# first; they came back over 1.9 s, lb2's first.
+STALL = [(0.000, "lb1", 2, False), (0.000, "lb2", 2, False), (0.001, "lb2", 3, False),
+         (0.001, "lb1", 3, False), (0.002, "lb1", 0, False), (0.002, "lb1", 1, False),
+         (0.002, "lb2", 0, False), (0.002, "lb2", 1, False),
+         (0.780, "lb2", 3, True), (0.931, "lb1", 3, True), (0.961, "lb1", 2, True),
+         (0.971, "lb2", 2, True), (1.641, "lb2", 1, True), (1.708, "lb2", 0, True),
+         (1.822, "lb1", 0, True), (1.900, "lb1", 1, True)]
+
+
+def replay(state, clock, events, elect_every=0.01):
+    """Feed the events at their times, electing after each and every `elect_every` s between;
+    the records and, after each event, whether BFD's verdicts were held."""
+    records, held, start = [], [], clock.now
+    for at, proxy, end, live in events:
+        while clock.now + elect_every < start + at:
+            clock.now += elect_every
+            records.append(state.elect())
+        clock.now = start + at
+        bfd(state, proxy, live, ends=[end])
+        records.append(state.elect())
+        held.append(state.view().bfd_held)
+    return [r for r in records if r], held
+
+
+def test_a_switch_stall_moves_nothing_while_its_sessions_come_back_one_by_one():
+    state, clock = cluster()
+    bfd_up_everywhere(state)
+    records, held = replay(state, clock, STALL)
+    assert records == [] and state.active_proxy == "lb1"
+    assert held == [False] + [True] * (len(STALL) - 2) + [False]    # from lb2's first silence to the last return
+    assert state.status()["bfd"]["held"] is False
+
+
+def test_a_proxy_cut_during_a_stall_is_failed_over_when_the_hold_runs_out():
+    """Its sessions never come back: BFD's verdict counts again after STALL_HOLD."""
+    state, clock = cluster()
+    bfd_up_everywhere(state)
+    records, held = replay(state, clock, [e for e in STALL if e[1] == "lb2" or not e[3]])
+    assert records == [] and held[-1] is True
+    clock.now += STALL_HOLD - clock.now % 1 + 1
+    record = state.elect()
+    assert record["to"] == ["lb2"] and "BFD lost lb1" in record["cause"]
+    assert state.view().bfd_held is False
+
+
+def test_preemption_is_not_fooled_by_a_stall_that_makes_a_cut_proxy_look_alive():
+    """A CI run's failure: lb1 cut and failed over, then 46 ms later a stall silenced lb2's
+    sessions too, which excuses lb1's silence; preemption must not hand it the VIP."""
+    state, clock = cluster(preempt=True)
+    bfd_up_everywhere(state)
+    bfd(state, "lb1", False)
+    clock.now += 0.12
+    assert state.elect()["to"] == ["lb2"]
+    clock.now += 0.046
+    bfd(state, "lb2", False)                   # lb2's sessions stall
+    assert state.elect() is None and state.active_proxy == "lb2"
+    clock.now += 0.8
+    bfd(state, "lb2", True)
+    assert state.elect() is None and state.active_proxy == "lb2"
+    clock.now += 2.0
+    bfd(state, "lb1", True)                     # lb1 recovered: alive, BFD live
+    assert state.elect() is None
+    clock.now += 1.0
+    assert state.elect()["to"] == ["lb1"]
 
 
 def test_bfd_not_yet_up_is_not_held_against_a_proxy():
