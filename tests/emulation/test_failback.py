@@ -25,7 +25,7 @@ def test_preemptive_failback_hands_the_vip_back_without_overlap():
             wait_for(lambda: sampler.carried_since("lb2", failed), 5, "lb2 carried nothing")
             recovered = time.monotonic()
             cluster.recover("lb1")
-            wait_for(lambda: status(cluster)["active_proxy"] == "lb1", 3, "no preemptive failback")
+            wait_for(lambda: status(cluster)["active_proxy"] == "lb1", 8, "no preemptive failback")
             wait_for(lambda: sampler.carried_since("lb1", recovered), 5, "lb1 carried nothing after failback")
             result = json.loads(stream.communicate(timeout=60)[0])
         finally:
