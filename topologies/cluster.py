@@ -33,7 +33,7 @@ from topologies import forwarding
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
 from topologies.mininet_io import ListeningController, port_listening, read_output_leniently
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
-from topologies.priority import CONTROLLER_NICE, SWITCHES_NICE, ovs_vswitchd_pid, set_autogroup_nice
+from topologies.priority import CONTROLLER_NICE, SWITCHES_NICE, ovs_vswitchd_pid, rank, set_autogroup_nice
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
                                  die_with_this_process, require_free_port, sh, stop_processes)
 from topologies.staticweb import APP, NGINX, check_web_server, nginx_config, write_docroot
@@ -736,9 +736,9 @@ class Cluster:
     def _rank_switches(self):
         """ovs-vswitchd's session above the hosts' (topologies/priority.py), until the run stops."""
         pid = ovs_vswitchd_pid()
-        previous = None if pid is None else set_autogroup_nice(pid, SWITCHES_NICE)
-        if previous is not None:
-            self._switches_ranked = (pid, previous)
+        restore = None if pid is None else rank(pid, SWITCHES_NICE)
+        if restore is not None:
+            self._switches_ranked = (pid, restore)
 
     def _unrank_switches(self):
         if self._switches_ranked is not None:

@@ -47,6 +47,14 @@ def set_autogroup_nice(pid, nice):
     return previous
 
 
+def rank(pid, nice):
+    """Set a long-lived process's autogroup nice for a run; the nice to give back when the run
+    stops, or None. Found at `nice` already, it was left by a run killed before its stop: a
+    session starts at 0, and giving back what was found would keep it ranked for good."""
+    previous = set_autogroup_nice(pid, nice)
+    return 0 if previous == nice else previous
+
+
 def ovs_vswitchd_pid():
     try:
         with open(OVS_PIDFILE) as f:

@@ -3,6 +3,7 @@ out, with the default health settings as a user runs them (an extra check at mos
 one check that fails on a loaded machine is confirmed before anything is done. Three floods on
 one cluster per mode (issue 23: a healthy server was taken out in some runs only)."""
 import json
+from datetime import datetime
 
 import pytest
 
@@ -31,5 +32,14 @@ def test_rsts_provoked_from_healthy_servers_take_nobody_out(cluster, turn):
     checks = events(cluster, "real-server-suspect")[before:]
     assert checks and all(e["labels.result"] == "ok" for e in checks)
     interval = cluster.health.interval
-    for server in ("web1", "web2"):                # at most one extra check per interval, over ~5 s
-        assert sum(e["message"].startswith(server + ":") for e in checks) <= 5 / interval + 2
+    for server in ("web1", "web2"):                # at most one extra check per interval
+        starts = check_starts([e for e in checks if e["message"].startswith(server + ":")])
+        # The checks' schedule is spaced by the interval; a check's start may lag its slot (the
+        # controller's timers fire late, never early), by less than an interval here.
+        assert len(starts) <= (starts[-1] - starts[0]) / interval + 2, (server, starts)
+
+
+def check_starts(checks):
+    """When each extra check began (its event is logged when it ends), in seconds."""
+    return sorted(datetime.fromisoformat(e["@timestamp"].replace("Z", "+00:00")).timestamp()
+                  - e["labels.check_ms"] / 1000 for e in checks)
