@@ -42,4 +42,4 @@ def test_rsts_provoked_from_healthy_servers_take_nobody_out(cluster, turn):
 def check_starts(checks):
     """When each extra check began (its event is logged when it ends), in seconds."""
     return sorted(datetime.fromisoformat(e["@timestamp"].replace("Z", "+00:00")).timestamp()
-                  - e["labels.check_ms"] / 1000 for e in checks)
+                  - e["labels.check.ms"] / 1000 for e in checks)
