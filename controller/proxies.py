@@ -89,11 +89,11 @@ class ProxyGroup:
     def reference_reply(self, side, sent_at):
         self.reference_seen[side] = max(sent_at, self.reference_seen.get(side, sent_at))
 
-    def bfd_changed(self, end, before, after):
-        """A proxy cable end's PortState changed (`before` None if unknown): note when BFD fell
-        silent on it, and whether that makes a stall."""
+    def bfd_changed(self, end, port_state):
+        """A proxy cable end's new PortState (None: no longer known): note when BFD fell silent
+        on it, and whether that makes a stall."""
         now = self.clock()
-        if after is not None and after.silent:
+        if port_state is not None and port_state.silent:
             self.silent_since.setdefault(end, now)
             if self.stall:              # the stall's sessions expire over about a detection time
                 self.stall = self.stall._replace(ends=self.stall.ends | {end})

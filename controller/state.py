@@ -140,11 +140,11 @@ class ClusterState:
     def _set_port(self, key, port_state):
         """A port's new PortState (None: no longer known), told to the proxies' BFD judge if it
         is a proxy's cable end."""
-        before = self.ports.pop(key, None)
+        self.ports.pop(key, None)
         if port_state is not None:
             self.ports[key] = port_state
         if key in self._proxy_cable_ends:
-            self.proxies.bfd_changed(key, before, port_state)
+            self.proxies.bfd_changed(key, port_state)
 
     def probe_result(self, server, result):
         """A health check's result; True when the server's health changed."""
