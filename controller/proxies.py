@@ -134,9 +134,8 @@ class ProxyGroup:
         """{"channel", "links", "bfd", "probes"}: each True or False (`ports`: (switch, port) ->
         PortState)."""
         channel = proxy in self.connected_at and proxy in connected_switches
-        ends = self._ends(proxy, ports)
-        links = all(end.link for end in ends)
-        bfd = not any(end.silent for end in ends)
+        links = all(end.link for end in self._ends(proxy, ports))
+        bfd = not any(self.end_silent(end, ports) for end in self._end_keys(proxy))
         probes = channel and all(self._answering(proxy, side)
                                  for side in self.description.proxy_edges if side in connected_switches)
         return {"channel": channel, "links": links, "bfd": bfd, "probes": bool(probes)}
@@ -165,6 +164,23 @@ class ProxyGroup:
 
     def _end_keys(self, proxy):
         return [(switch, port) for switch, port, _ in self.description.proxy_cable_ends(proxy)]
+
+    def end_silent(self, end, ports):
+        """BFD has lost the other end of this cable end's session, and that other end has not
+        heard it either. BFD's state follows the other end's, so a cable whose one end is up
+        and the other not is in its three-way handshake, up to a second (the slow rate of a
+        session coming up): coming back, not silent (seen after a hang: the edges' ends up 1 s
+        before the proxy's own)."""
+        state, other = ports.get(end), ports.get(self._other_end(end))
+        return bool(state and state.silent and not (other and other.live))
+
+    def _other_end(self, end):
+        switch, port = end
+        if switch in self.names:
+            peer = self.description.trunk_ports(switch)[port]
+            return peer, self.description.proxy_port(peer, switch)
+        proxy = self.description.trunk_ports(switch)[port]
+        return next((proxy, p) for p, peer in self.description.trunk_ports(proxy).items() if peer == switch)
 
     def _live(self, proxy, ports):
         return all(end.live for end in self._ends(proxy, ports))

@@ -410,7 +410,8 @@ class ClusterState:
             states.append({"switch": switch, "port": port, "to": peer,
                            "link": "unknown" if known is None else ("up" if known.link else "down"),
                            "bfd": "unknown" if known is None else ("up" if known.live else (
-                               "down" if known.heard or not known.link else "coming up"))})
+                               "down" if self.proxies.end_silent((switch, port), self.ports) or not known.link
+                               else "coming up"))})
         return states
 
     # --- views --------------------------------------------------------------------------------

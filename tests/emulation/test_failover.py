@@ -112,6 +112,7 @@ def test_a_stall_of_the_switches_moves_no_vip(cluster):
     groups must not hand the standby the VIP as the standby's sessions come back first. (At the
     stall's onset, in the milliseconds between the active's and the standby's sessions expiring,
     the edge may send the standby a packet or two: see the README.)"""
+    wait_for(lambda: bfd_at_full_rate(cluster), 10, "BFD not up at full rate on every proxy cable")
     active = status(cluster)["active_proxy"]
     standby = next(p for p in cluster.description.proxies if p != active)
     pid = ovs_vswitchd_pid()
@@ -122,7 +123,7 @@ def test_a_stall_of_the_switches_moves_no_vip(cluster):
             wait_for(lambda: bfd_at_full_rate(cluster), 10, "BFD not up at full rate on every proxy cable")
             os.kill(pid, signal.SIGSTOP)
             try:
-                time.sleep(0.1)              # over BFD's 60 ms detection time
+                time.sleep(0.15)             # over BFD's 60 ms detection time
             finally:
                 os.kill(pid, signal.SIGCONT)
             wait_for(lambda: status(cluster)["bfd"]["held"], 2, "no stall noticed")

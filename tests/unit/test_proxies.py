@@ -170,6 +170,8 @@ def test_bfd_losing_a_proxy_fails_it_over_once_a_stall_window_has_passed():
     state, clock = cluster()
     bfd_up_everywhere(state)
     bfd(state, "lb1", False, ends=[2])              # s_pub's end: link up, BFD lost
+    assert state.elect() is None                    # lb1's end still up: it hears of it next
+    bfd(state, "lb1", False, ends=[0])
     assert state.proxies.stall_window == pytest.approx(0.12)
     assert state.elect() is None
     clock.now += 0.12
@@ -179,6 +181,22 @@ def test_bfd_losing_a_proxy_fails_it_over_once_a_stall_window_has_passed():
     assert lb1["health"]["links"] and not lb1["health"]["bfd"]
     end = next(c for c in lb1["cables"] if c["switch"] == "s_pub")
     assert (end["link"], end["bfd"], end["to"]) == ("up", "down", "lb1")
+
+
+def test_a_cable_whose_one_end_is_back_is_coming_up_not_silent():
+    """A CI run's failure: lb2 back from a hang, the edges' ends up, its own ends a second later
+    (BFD's three-way handshake at a session's slow rate); lb1 fully up meanwhile. lb2 carries."""
+    state, clock = cluster()
+    bfd_up_everywhere(state)
+    state.proxies.active = ("lb2",)
+    bfd(state, "lb2", False)
+    clock.now += 1.0
+    bfd(state, "lb2", True, ends=[2, 3])            # the edges hear lb2 again
+    assert state.elect() is None and state.active_proxy == "lb2"
+    cables = {(c["switch"], c["bfd"]) for c in state.status()["proxies"][1]["cables"]}
+    assert cables == {("lb2", "coming up"), ("s_pub", "up"), ("s_lan", "up")}
+    clock.now += 1.0
+    assert state.elect() is None and state.active_proxy == "lb2"
 
 
 # A stall of ovs-vswitchd (stopped for 60 ms, as in a CI run's failure): (seconds, proxy, cable
