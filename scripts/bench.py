@@ -65,20 +65,18 @@ import time
 from collections import Counter
 from datetime import datetime
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
+from controller.maglev import TABLE_SIZE, lookup_table
+from core.description import HAPROXY, SDN
+from core.flags import OneLineParser
+from core.paths import ROOT
+from topologies.peer import PeerSettings
+from topologies.staticweb import APP, NGINX
+from core.settings import ACTIVE_ACTIVE, NetworkPolicy, ProxyPolicy
+from topologies.runstate import ClusterError
 
-from controller.maglev import TABLE_SIZE, lookup_table  # noqa: E402
-from core.description import HAPROXY, SDN  # noqa: E402
-from core.flags import OneLineParser  # noqa: E402
-from topologies.peer import PeerSettings  # noqa: E402
-from topologies.staticweb import APP, NGINX  # noqa: E402
-from core.settings import ACTIVE_ACTIVE, NetworkPolicy, ProxyPolicy  # noqa: E402
-from topologies.runstate import ClusterError  # noqa: E402
-
-import plots  # noqa: E402  (beside this script)
+import plots  # beside this script
 # name -> (Cluster keyword arguments, what the client asks: the VIP or web1 straight)
 VARIANTS = {
     "baseline": (dict(mode="dr", network_policy=NetworkPolicy(segmentation=False)), "web1"),   # web1 reachable

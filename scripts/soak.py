@@ -27,14 +27,11 @@ import time
 from collections import Counter
 from datetime import datetime
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-
-from core.description import MODES  # noqa: E402
-from core.flags import OneLineParser  # noqa: E402
-from topologies.runstate import ClusterError  # noqa: E402
-from topologies.staticweb import APP, NGINX  # noqa: E402
+from core.description import MODES
+from core.flags import OneLineParser
+from core.paths import ROOT
+from topologies.runstate import ClusterError
+from topologies.staticweb import APP, NGINX
 
 MONITOR_INTERVAL = 0.1       # s between c3's requests
 WRK_ROUND = 60               # s, the longest wrk run

@@ -27,6 +27,7 @@ import requests
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
+from core.paths import ROOT
 from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
 from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
 from topologies import forwarding
@@ -39,7 +40,6 @@ from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default
 from topologies.staticweb import APP, NGINX, check_web_server, nginx_config, write_docroot
 from topologies.topo import DATAPATH_TYPE, LvsTopo
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Signals that end a run the way Ctrl-C does: the harness tears everything down first.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 __all__ = ["Cluster", "ClusterError", "ConfigError", "ControllerDown", "RestError"]

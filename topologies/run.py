@@ -12,6 +12,8 @@ import importlib.util
 import os
 import sys
 
+# run.py starts under the system Python (sudo python), where the venv's package is not yet
+# importable: the one place besides core/paths.py that works out the tree.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)

@@ -13,9 +13,9 @@ import tempfile
 import time
 from datetime import datetime
 
+from core.paths import ROOT
 from core.description import ConfigError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where run directories go unless a run names its own: LVSDN_RUNS_DIR, or runs/ in the project.
 RUNS_DIR_ENV = "LVSDN_RUNS_DIR"
 STATE_DIR = "/run/lvsdn" if os.path.isdir("/run") else "/tmp/lvsdn"

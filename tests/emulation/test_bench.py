@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
+from core.paths import ROOT
 from topologies.runstate import RUNS_DIR_ENV
 
 pytestmark = pytest.mark.emulation
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "scripts", "bench.py")
 
 

@@ -2,18 +2,17 @@
 the controller blocks the source while the other clients are served, and batch mode over the
 finished logs agrees with follow mode."""
 import json
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 
+from core.paths import ROOT
 from tests.emulation.helpers import reaches_vip
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def eventually(check, timeout):

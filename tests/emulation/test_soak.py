@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
+from core.paths import ROOT
 from topologies.runstate import RUNS_DIR_ENV
 
 pytestmark = pytest.mark.emulation
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MINUTES, SEED = 5, 1
 
 

@@ -1,7 +1,6 @@
 """A real single-member etcd on loopback for the store and web app tests, and the real controller
 process with no switch connected for the REST API's (no root needed)."""
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -13,8 +12,7 @@ import requests
 
 from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
 from core.description import describe
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from core.paths import ROOT
 
 
 def free_port():

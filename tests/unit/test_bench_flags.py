@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from core.paths import ROOT
+
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import bench  # noqa: E402
 

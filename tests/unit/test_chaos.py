@@ -2,7 +2,8 @@
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from core.paths import ROOT
+
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import chaos  # noqa: E402
 

@@ -2,8 +2,9 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                "scripts"))
+from core.paths import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import plots  # noqa: E402
 
 

@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-RUN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                   "topologies", "run.py")
+from core.paths import ROOT
+
+RUN = os.path.join(ROOT, "topologies", "run.py")
 
 
 @pytest.mark.parametrize("flags,message", [      # the whole table: tests/unit/test_configuration.py
