@@ -25,16 +25,14 @@ import time
 from urllib.parse import parse_qs
 
 import eventlet
-from eventlet import wsgi
-
 from routes import Mapper
 
 from apps.store import ConversationStore, NotFound, Unavailable
 from core.eventlog import ecs_timestamp
+from core.httpbody import HttpError, json_object
 
 MAX_DOWNLOAD = 1 << 30
 MAX_TEXT = 4096                 # bytes of UTF-8 in one turn
-MAX_BODY = 64 * 1024
 CHUNK = 64 * 1024
 PATTERN_BLOCK = bytes(range(251)) * (CHUNK // 251 + 1)
 HEALTH_INTERVAL = 0.2
@@ -65,12 +63,6 @@ def pattern(offset, size):
     return bytes(out)
 
 
-class HttpError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-
-
 def int_param(query, name, low, high, default=None):
     values = query.get(name)
     if not values:
@@ -88,15 +80,7 @@ def json_body(environ):
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise HttpError(400, "Content-Length is not a number") from None
-    if length > MAX_BODY:
-        raise HttpError(413, "request body of %d bytes is over the %d-byte limit" % (length, MAX_BODY))
-    try:
-        body = json.loads(environ["wsgi.input"].read(length) or b"null")
-    except ValueError as e:
-        raise HttpError(400, "malformed JSON in the request body: %s" % e) from None
-    if not isinstance(body, dict):
-        raise HttpError(400, "the request body must be a JSON object")
-    return body
+    return json_object(length, environ["wsgi.input"].read)
 
 
 def paced_chunks(size, rate):
@@ -259,6 +243,10 @@ def main(argv=None):
     parser.add_argument("--ttl", type=int, default=3600, help="seconds a conversation lives (lease)")
     args = parser.parse_args(argv)
     eventlet.monkey_patch()        # the etcd client (requests) must not block the server
+    # Imported here, in the serving process only: importing eventlet.wsgi puts a green copy of
+    # http.server into the `http` package, and a real thread in any other importer (a test's page
+    # server) would then wait on green locks forever.
+    from eventlet import wsgi
     try:
         sock = eventlet.listen((args.bind, args.port))
     except OSError as e:

@@ -15,11 +15,11 @@ from routes import Mapper
 from ryu.app.wsgi import ControllerBase, Response, route
 
 from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownNode, UnknownRealServer
+from core.httpbody import HttpError, json_object
 
 APP_KEY = "lvsdn_app"
 DASHBOARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dashboard")
 DASHBOARD_FILES = {"index.html": "text/html", "dashboard.js": "application/javascript", "dashboard.css": "text/css"}
-MAX_BODY = 64 * 1024           # bytes: every valid request body is a few dozen
 LOG = logging.getLogger("lvsdn.rest")
 
 
@@ -33,25 +33,8 @@ def json_error(status, message):
 
 
 def json_body(req, required=(), optional=()):
-    """The request's JSON object, with exactly the fields allowed; InvalidRequest otherwise."""
-    if (req.content_length or 0) > MAX_BODY:
-        raise InvalidRequest("the request body is %d bytes; at most %d are read" % (req.content_length, MAX_BODY))
-    try:
-        body = json.loads(req.body or b"null")
-    except ValueError as e:
-        raise InvalidRequest("malformed JSON in the request body: %s" % e) from None
-    except RecursionError:
-        raise InvalidRequest("the request body is nested too deeply to be a request") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object with %s"
-                             % ", ".join(required + optional))
-    missing = [f for f in required if f not in body]
-    unknown = sorted(set(body) - set(required) - set(optional))
-    if missing or unknown:
-        raise InvalidRequest("%s; expected fields: %s" % (
-            "missing field(s): " + ", ".join(missing) if missing else "unknown field(s): " + ", ".join(unknown),
-            ", ".join(required + optional)))
-    return body
+    """The request's JSON object, with exactly the fields allowed; HttpError otherwise."""
+    return json_object(req.content_length or 0, lambda _length: req.body, required, optional)
 
 
 def answers_json(handler):
@@ -62,6 +45,8 @@ def answers_json(handler):
             return handler(self, req, **kwargs)
         except InvalidRequest as e:
             return json_error(400, str(e))
+        except HttpError as e:
+            return json_error(e.status, str(e))
         except (UnknownRealServer, NotBlocked, UnknownNode) as e:
             return json_error(404, str(e.args[0]))
         except Exception:  # noqa: BLE001 - the API must answer, the log keeps the trace

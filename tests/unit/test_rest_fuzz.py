@@ -136,7 +136,7 @@ def test_a_body_beyond_the_limit_is_refused_unread(controller):
     netloc, _, _, auth = controller
     status, _, answer = call(netloc, "POST", "/lb/blocks", b" " * 100_000 + b'{"ip": "10.0.0.77"}', "application/json",
                              auth=auth)
-    assert status == 400 and "at most 65536 are read" in json.loads(answer)["error"]
+    assert status == 413 and "at most 65536 are read" in json.loads(answer)["error"]
 
 
 @pytest.mark.parametrize("frame", [b"GARBAGE\r\n\r\n",
