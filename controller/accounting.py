@@ -1,7 +1,7 @@
 """Where every copy an edge switch sends to the controller goes (the connection log's, the
 refused attempts', the forged packets', the passive checks' signals).
 
-Each kind of copy passes through a meter of its own (controller/flows.py), and the meter counts
+Each kind of copy passes through a meter of its own (controller/pipeline.py), and the meter counts
 what enters it and what it drops, in one reply. So of the copies a switch made, each was dropped
 by the meter, received by the controller, or lost on the way (Open vSwitch's queue to the
 controller overflowed, or the connection broke): lost = made - dropped - received.

@@ -2,7 +2,7 @@
 
 The lookup table has TABLE_SIZE slots; the data plane hashes each connection's 5-tuple to a slot
 (a select group's datapath hash, whose hash values Open vSwitch hands out to at most 256 buckets:
-see flows.py) and the slot names the real server. Both proxies compute the same table from the
+see controller/pipeline.py) and the slot names the real server. Both proxies compute the same table from the
 same inputs, so a connection maps to the same real server through either. Maglev's paper takes
 a prime size so that any skip walks every slot; with 256, a power of two, every odd skip does.
 

@@ -11,7 +11,7 @@ import zlib
 from collections import defaultdict
 
 from controller.accounting import CopyAccount
-from controller.flows import BalancerView, server_ids
+from controller.specs import BalancerView, server_ids
 from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import PortState, ProxyGroup

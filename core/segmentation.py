@@ -2,7 +2,7 @@
 and the matches that let exactly that through.
 
 A packet is judged where it enters the network: at its sender's own switch port, once port
-security (controller/flows.py, table INGRESS) has checked that it carries that host's addresses.
+security (controller/guard.py, table INGRESS) has checked that it carries that host's addresses.
 So a rule names the sender by what sits on the port (a client, a real server's service
 interface, its DB-tier interface, a DB member, the management interface) and the receiver by
 address. The infrastructure is not judged here: r0 routes only what was let in where it entered

@@ -14,7 +14,7 @@ given goes with their namespaces).
        tunnel route table selected by packet mark (docs/PLATFORM.md).
 r0 forwards replies whose source is the VIP from the LAN side: its reverse-path filter is off.
 In every mode the proxies keep their connections in the datapath's connection tracker, one zone
-per proxy, following the client-to-VIP direction only (controller/flows.py): conntrack_setup.
+per proxy, following the client-to-VIP direction only (controller/pipeline.py): conntrack_setup.
 """
 import ipaddress
 

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from controller.flows import COOKIE_DENY, COOKIE_LOG, DENY_METER, KIND_MASK, LOG_METER
+from core.paths import ROOT
+from controller.pipeline import COOKIE_DENY, COOKIE_LOG, DENY_METER, KIND_MASK, LOG_METER
 from tests.emulation.helpers import reaches_vip
 from topologies.cluster import Cluster, ClusterError
 
 pytestmark = pytest.mark.emulation
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = os.path.join(ROOT, "topologies", "run.py")
 
 

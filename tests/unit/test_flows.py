@@ -2,13 +2,15 @@ import dataclasses
 
 import pytest
 
-from controller.flows import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE,
-                              COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS, DENY_METER, ETH_PROBE, FAST_FAILOVER,
-                              GROUP_FAILOVER, GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER,
-                              SELECT, SPOOF_METER, SYNC_MAC, T_INGRESS, T_SEGMENT, T_SWITCH, T_CLASSIFY,
-                              T_CONNECTIONS, T_FORWARD, T_LOG, T_LOG_NEW, T_SEEN, T_SELECTED, Conntrack, Group,
-                              GroupSpec, LearnSeen, Meter, Output, Resubmit, SetField, diff, switch_flows,
-                              switch_groups, sync_source)
+from controller.flows import switch_flows, switch_groups
+from controller.pipeline import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE,
+                                 COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS, DENY_METER, ETH_PROBE, GROUP_FAILOVER,
+                                 GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER, SPOOF_METER,
+                                 SYNC_MAC, T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_INGRESS, T_LOG, T_LOG_NEW, T_SEEN,
+                                 T_SEGMENT, T_SELECTED, T_SWITCH)
+from controller.proxy import sync_source
+from controller.specs import (FAST_FAILOVER, SELECT, Conntrack, Group, GroupSpec, LearnSeen, Meter, Output, Resubmit,
+                              SetField)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
 from core.description import describe, tunnel_mac
@@ -229,12 +231,6 @@ def test_no_healthy_server_leaves_every_bucket_empty():
         state.port_status("s_lan", web.service_interface.port, False)
     (group,) = switch_groups(D, "lb1", state.view())
     assert set(group.buckets) == {()}
-
-
-def test_the_diff_sends_only_what_changed():
-    installed = {"a": 1, "b": 2, "c": 3}
-    assert diff(installed, {"b": 2, "c": 4, "d": 5}) == (["a"], ["d"], ["c"])
-    assert diff(installed, dict(installed)) == ([], [], [])
 
 
 @pytest.mark.parametrize("mode,expect", [

@@ -2,9 +2,11 @@
 behaviour, not flow picking."""
 import pytest
 
-from controller.flows import (ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, SYNC_MAC, install_order, switch_flows,
-                              switch_groups, sync_source)
+from controller.flows import switch_flows, switch_groups
+from controller.pipeline import ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, SYNC_MAC
+from controller.proxy import sync_source
 from controller.state import ClusterState
+from controller.sync import install_order
 from tests.fakeswitch import FakeSwitch, Tracker, matches
 from core.description import describe, tunnel_mac
 from core.settings import NetworkPolicy

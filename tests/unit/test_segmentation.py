@@ -1,10 +1,13 @@
 """Port security and least-privilege segmentation at the edges, through the pipeline simulator:
 what each host may send, what is refused and reported, in every mode."""
+import os
+
 import pytest
 
-from controller.flows import DENY_METER, ETH_ARP, ETH_IP, LOG_METER, PROTO_TCP, SPOOF_METER
+from controller.pipeline import DENY_METER, ETH_ARP, ETH_IP, LOG_METER, PROTO_TCP, SPOOF_METER
 from core.segmentation import matrix
 from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT
+from core.paths import ROOT
 from tests.unit.test_pipeline import MODES, SYN, ACK, Cluster
 
 PROTO_ICMP, ECHO_REQUEST = 1, 8
@@ -131,8 +134,7 @@ def test_every_rule_of_the_matrix_names_known_traffic_and_says_why():
 
 
 def test_the_readme_shows_the_matrix_the_switches_enforce():
-    import os
-    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+    with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
     for rule in matrix(Cluster().d):
         assert "| %s | %s | %s | %s |" % (rule.sender, rule.receiver, rule.traffic, rule.why) in readme, rule

@@ -1,0 +1,98 @@
+"""Edge switches' security: blocked sources, port security (a host's port lets in only its own
+addresses) and segmentation (core/segmentation.py's matrix), each refusal dropped and copied
+to the controller through its meter. Tables: controller/pipeline.py."""
+import ipaddress
+
+from controller.edge import logged
+from controller.pipeline import (CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_GUARD, COOKIE_SPOOF, DENY_METER, ETH_ARP,
+                                 ETH_IP, PRI_BLOCK, PRI_BROAD, PRI_DEFAULT, PRI_MATCH, PRI_MISS, PRI_NARROW,
+                                 SPOOF_METER, SYN_ONLY, T_INGRESS, T_SEGMENT, T_SWITCH)
+from controller.specs import FlowSpec, Meter, Output, Resubmit
+from core import segmentation
+
+
+def block_flows(view):
+    """On s_pub, the public edge: every packet from a blocked source is dropped, before anything
+    (its connection attempts still logged)."""
+    return [FlowSpec.make(PRI_BLOCK, logged([]), table_id=T_INGRESS, cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip)
+            for ip in view.blocked]
+
+
+def _copy(meter, cookie, table_id, priority, **match):
+    """Drop, and copy to the controller through `meter` (what was refused, and where)."""
+    return FlowSpec.make(priority, [Meter(meter), Output(CONTROLLER)], table_id=table_id, cookie=cookie, **match)
+
+
+def _own_sources(d, host, intf):
+    """The IPv4 sources a host may send from on this interface: its address; a DR or TUN real
+    server's service interface also the VIP (its replies), and the peer's directors the VIP (the
+    one holding it answers from it)."""
+    answers_from_vip = ((host.role == "web" and intf == host.service_interface and d.servers_answer_from_vip)
+                        or (host.role == "director" and intf.switch == d.public_edge))
+    return [intf.ip] + ([d.vip] if answers_from_vip else [])
+
+
+def _port_security(intf, sources):
+    """A host port lets in only its host's MAC with one of `sources` (IP, and ARP's sender);
+    other IPv4 and ARP is forged: dropped and reported; anything else is dropped."""
+    ip, arp = dict(in_port=intf.port, eth_src=intf.mac, eth_type=ETH_IP), dict(
+        in_port=intf.port, eth_src=intf.mac, eth_type=ETH_ARP, arp_sha=intf.mac)
+    flows = []
+    for source in sources:
+        flows.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SEGMENT)], cookie=COOKIE_GUARD, ipv4_src=source, **ip))
+        flows.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], cookie=COOKIE_GUARD, arp_spa=source, **arp))
+    return flows + [_copy(SPOOF_METER, COOKIE_SPOOF, T_INGRESS, PRI_MISS, in_port=intf.port, eth_type=kind)
+                    for kind in (ETH_IP, ETH_ARP)]
+
+
+def _router_port(d, intf):
+    """r0 brings in what comes from the other segments, with any source but this segment's own:
+    a packet from r0 claiming an address of this switch's subnet (but r0's, and the VIP that DR
+    and TUN replies come back from) is forged."""
+    sources = [intf.ip] + ([d.vip] if intf.switch == d.public_edge and d.servers_answer_from_vip else [])
+    net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
+    flows = _port_security(intf, sources)
+    flows.append(_copy(SPOOF_METER, COOKIE_SPOOF, T_INGRESS, PRI_BROAD, in_port=intf.port, eth_type=ETH_IP,
+                       ipv4_src=(str(net.network_address), str(net.netmask))))
+    flows.append(FlowSpec.make(PRI_DEFAULT, [Resubmit(T_SEGMENT)], cookie=COOKIE_GUARD, in_port=intf.port,
+                               eth_src=intf.mac, eth_type=ETH_IP))
+    return flows
+
+
+def ingress_flows(d, switch):
+    """Table INGRESS of an edge switch: port security. The proxies' ports (the load balancer's
+    own cables) pass to forwarding as they are."""
+    flows = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], cookie=COOKIE_GUARD, in_port=port)
+             for port in sorted(d.trunk_ports(switch))]
+    for host in d.hosts:
+        for intf in host.interfaces:
+            if intf.switch != switch:
+                continue
+            flows += (_router_port(d, intf) if host.role == "router"
+                      else _port_security(intf, _own_sources(d, host, intf)))
+    return flows
+
+
+def segmentation_flows(d, switch, view):
+    """Table SEGMENT of an edge switch: what each host may send to whom (core/segmentation.py),
+    judged at the host's own port; the rest is dropped and reported. The infrastructure's ports
+    pass; with segmentation off, every port does."""
+    if not view.segmentation:
+        return [FlowSpec.make(PRI_MISS, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD)]
+    flows = {}
+    for host in d.hosts:
+        for intf in (i for i in host.interfaces if i.switch == switch):
+            port = dict(in_port=intf.port, eth_type=ETH_IP)
+            if segmentation.sender(d, host, intf) == segmentation.INFRASTRUCTURE:
+                rules = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD,
+                                       in_port=intf.port)]
+            else:
+                rules = [_copy(DENY_METER, COOKIE_DENY, T_SEGMENT, PRI_MISS, **port)]
+            for fields, replies_only in segmentation.allowed(d, host, intf):
+                rules.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD,
+                                           **port, **fields))
+                if replies_only:
+                    rules.append(_copy(DENY_METER, COOKIE_DENY, T_SEGMENT, PRI_NARROW, tcp_flags=SYN_ONLY,
+                                       **port, **fields))
+            flows.update((f.key, f) for f in rules)
+    return list(flows.values())
