@@ -7,7 +7,6 @@ thread, the flow writer, sends every flow change: sending yields when a switch's
 and two writers interleaving their changes would leave a switch holding neither state. It also
 probes the proxies, checks the real servers' health, polls counters and serves the REST API.
 """
-import http.client
 import json
 import os
 import time
@@ -23,23 +22,24 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import openflow
 from controller.connlog import connection_record, passive_signal, spoofing_record
-from controller.flows import (COOKIE_DENY, COOKIE_KINDS, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF,
-                              COPY_METERS, DENY_METER, FIN_SET, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER,
-                              SYN_ONLY, T_FORWARD, T_SELECTED, FlowSpec, diff, install_order, switch_flows,
-                              switch_groups)
-from controller.health import CONFIRM, DEGRADED, DOWN, FAIL, OK
+from controller.flows import switch_flows, switch_groups, switch_meters
+from controller.pipeline import (COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS,
+                                 DENY_METER, KIND_MASK, LOG_METER, PASSIVE_METER, SPOOF_METER, T_FORWARD, T_SELECTED)
+from controller.health import CONFIRM, DOWN
 from controller.access import ApiGate
 from controller.launcher import (ALERTS_ENV, API_TOKEN_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV,
                                  STATE_ENV)
 from controller.loops import FAULT_ENV, Loops
-from controller.probe import InterfaceBoundConnection
+from controller.counters import forward_counters, meter_counts, opened_counters
+from controller.probe import check_health
 from controller.proxies import STALL_HOLD
 from controller.rest import APP_KEY, DashboardPage, LbRestApi, NotFoundApi
 from controller.statefile import write_json_in_place
 from controller.state import ClusterState, InvalidRequest
+from controller.sync import Read, SwitchSync
 from core.apitoken import read_token_file
 from core.description import ClusterDescription
-from core.eventlog import EventLog, ecs_timestamp
+from core.eventlog import EventLog, ecs_timestamp, latest_records
 from core.settings import ControllerSettings
 
 
@@ -47,16 +47,13 @@ from core.settings import ControllerSettings
 PROXY_SETTLE_SECONDS = 1.0
 STATS_INTERVAL = 1.0
 FLOW_RETRY_SECONDS = 1.0
-LOG_RATE, LOG_BURST = 500, 100   # connection-log copies per second per switch, and burst
-PASSIVE_RATE, PASSIVE_BURST = 100, 20   # real servers' RST and ICMP-error copies per second per switch
-SPOOF_RATE, SPOOF_BURST = 100, 50       # copies of forged packets per second per switch
+WRITE_WATCH_INTERVAL = 1.0   # how often unconfirmed writes are looked at (controller/sync.py)
 METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      # event, what a meter drops
                PASSIVE_METER: ("passive-copies-dropped", "copies of real servers' RSTs and ICMP errors"),
                DENY_METER: ("log-copies-dropped", "copies of attempts segmentation refused"),
                SPOOF_METER: ("spoof-copies-dropped", "copies of forged packets")}
 BLOCK_CHECK_INTERVAL = 0.5
-ALERTS_SHOWN, ALERTS_TAIL_BYTES = 20, 64 * 1024
-READ_BACK = "as read back from the switch"   # a group whose buckets were not compared: modified once
+ALERTS_SHOWN = 20
 
 
 class LvsController(app_manager.RyuApp):
@@ -86,23 +83,20 @@ class LvsController(app_manager.RyuApp):
         self._restore_state()
         self._meter_dropped = {}      # (edge switch, meter) -> copies the meter has dropped
         self.datapaths = {}           # switch name -> Datapath
-        self.installed = {}           # switch name -> {FlowSpec.key: its cookie on the switch}
-        self.installed_groups = {}    # switch name -> {group id: GroupSpec, or READ_BACK}
+        self.syncs = {s.name: SwitchSync(s.name, switch_meters(self.description, s.name))
+                      for s in self.description.switches}
         self._pending = {}            # (switch name, xid) -> (on_reply, stats gathered so far)
         self._dirty = hub.Event()     # set: the flow writer has work
-        self._to_read = set()         # switches just connected: read what they hold first
-        self._reading = {}            # switch name -> {"flows"/"groups"/"meters": reply parts}
-        self._read = set()            # switches read back and not yet written to
         self._to_announce = []        # proxies that just took the VIP over
         self._bfd_held = False        # as the flows were last asked for
         self._writing = False
-        self._unconfirmed = set()     # (switch, barrier xid) of flow changes not yet confirmed
         self.loops = Loops(time.monotonic, hub.sleep, self._round_failed,
                            fault_once=[n for n in os.environ.get(FAULT_ENV, "").split(",") if n])
         hub.spawn(self._flow_writer)
         hub.spawn(self.loops.run, "proxy-prober", self.proxy_policy.probe_interval, self._probe_proxies)
         hub.spawn(self.loops.run, "counter-poller", STATS_INTERVAL, self._poll_counters)
         hub.spawn(self.loops.run, "block-expiry", BLOCK_CHECK_INTERVAL, self._lift_expired_blocks)
+        hub.spawn(self.loops.run, "write-watch", WRITE_WATCH_INTERVAL, self._watch_writes)
         for web in self.description.real_servers:
             hub.spawn(self.loops.run, "health-check " + web.name, self.health_settings.interval,
                       lambda web=web: self._check_health(web))
@@ -203,7 +197,7 @@ class LvsController(app_manager.RyuApp):
 
     def flows_in_sync(self):
         """True when every switch has confirmed (barrier) the flows of the current state."""
-        return not (self._dirty.is_set() or self._writing or self._unconfirmed or self._to_read or self._reading)
+        return not (self._dirty.is_set() or self._writing) and all(self.syncs[n].in_sync for n in self.datapaths)
 
     # --- what survives a restart ----------------------------------------------------------------
     def _restore_state(self):
@@ -239,92 +233,41 @@ class LvsController(app_manager.RyuApp):
         self._save_state()
         self._note_table_changes()
         view = self.state.view()
+        now = time.monotonic()
         for name, datapath in list(self.datapaths.items()):
-            if name in self._to_read:
-                self._to_read.discard(name)
-                self._read_switch(name, datapath)
-            if name in self._reading:
-                continue          # written once read back
-            first = name in self._read
-            self._read.discard(name)
-            held = len(self.installed.get(name, {}))
-            changed = self._send_changes(datapath, name, view)
-            if first:
-                self.logger.info("%s read back holding %d of the controller's flows; %d changes sent", name, held,
-                                 changed)
-            if changed or first:
-                barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
-                # Noted before sending: sending may yield, and the reply may come back meanwhile.
-                self._unconfirmed.add((name, datapath.set_xid(barrier)))
-                datapath.send_msg(barrier)
+            self._send(name, datapath, self.syncs[name].sync(
+                lambda name=name: (switch_flows(self.description, name, view),
+                                   switch_groups(self.description, name, view)), now))
         while self._to_announce:
             self._announce(self._to_announce.pop(0))
 
-    def _send_changes(self, datapath, name, view):
-        """Groups first (flows refer to them), then flows (highest priority first: see
-        flows.install_order), then groups no flow uses any more.
-        A changed flow is sent as an ADD, which replaces it with its new cookie and keeps its
-        counters. How many messages were sent."""
-        ofp = datapath.ofproto
-        groups = {g.group_id: g for g in switch_groups(self.description, name, view)}
-        flows = {spec.key: spec for spec in switch_flows(self.description, name, view)}
-        cookies = {key: spec.wire_cookie for key, spec in flows.items()}
-        group_deletes, group_adds, group_modifies = diff(self.installed_groups.get(name, {}), groups)
-        flow_deletes, flow_adds, flow_replaces = diff(self.installed.get(name, {}), cookies)
-        messages = [openflow.group_mod(datapath, groups[g]) for g in group_adds]
-        messages += [openflow.group_mod(datapath, groups[g], ofp.OFPGC_MODIFY) for g in group_modifies]
-        messages += [openflow.delete_strict(datapath, FlowSpec.from_key(k)) for k in flow_deletes]
-        messages += [openflow.flow_mod(datapath, flows[k]) for k in install_order(flow_adds + flow_replaces)]
-        messages += [openflow.delete_group(datapath, g) for g in group_deletes]
+    def _send(self, name, datapath, messages):
+        """Send the sync engine's messages; a read's reply goes back to the engine."""
         for message in messages:
-            datapath.send_msg(message)
-        # Recorded once sent: a round that failed half-way is sent again (adds and deletes repeat harmlessly).
-        self.installed_groups[name], self.installed[name] = groups, cookies
-        if flow_deletes or flow_adds or flow_replaces:
-            self.logger.debug("%s: flows deleted %s, added %s, replaced %s", name, flow_deletes, flow_adds,
-                              flow_replaces)
-        return len(messages)
+            for ofmsg in openflow.encode(datapath, message):
+                if isinstance(message, Read):
+                    self._pending[(name, message.xid)] = (
+                        lambda stats, read=message: self._read_back(name, datapath, read, stats), [])
+                datapath.send_msg(ofmsg)
 
-    # --- reading a switch back ------------------------------------------------------------------
-    def _read_switch(self, name, datapath):
-        """A switch that (re)connected is read before it is written: its flows, groups and
-        meters, so that only what differs from the desired state is sent (a controller restart
-        changes nothing on a switch that holds the right flows)."""
-        self._reading[name] = {}
-        for part, request in openflow.read_requests(datapath).items():
-            self._request(name, request, lambda stats, part=part: self._read_back(name, datapath, part, stats))
-        datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
-
-    def _meters(self, name):
-        """The meters an edge switch holds: the connection log's (one for what was forwarded,
-        one for what segmentation refused), the forged packets', and on a switch with real
-        servers the passive checks' copies'."""
-        if name in self.description.proxies:
-            return {}
-        meters = {LOG_METER: (LOG_RATE, LOG_BURST), DENY_METER: (LOG_RATE, LOG_BURST),
-                  SPOOF_METER: (SPOOF_RATE, SPOOF_BURST)}
-        if self.description.real_servers_on(name):
-            meters[PASSIVE_METER] = (PASSIVE_RATE, PASSIVE_BURST)
-        return meters
-
-    def _read_back(self, name, datapath, part, stats):
-        parts = self._reading.get(name)
-        if parts is None or self.datapaths.get(name) is not datapath:
+    def _read_back(self, name, datapath, read, stats):
+        if self.datapaths.get(name) is not datapath:
             return                     # it left, or connected again since
-        parts[part] = stats
-        if len(parts) < 3:
-            return
-        del self._reading[name]
-        self.installed[name] = {(s.table_id, s.priority, tuple(sorted(s.match.items()))): s.cookie
-                                for s in parts["flows"] if s.cookie & KIND_MASK in COOKIE_KINDS}
-        self.installed_groups[name] = {g.group_id: READ_BACK for g in parts["groups"]}
-        held = {m.meter_id for m in parts["meters"]}
-        for meter_id, (rate, burst) in self._meters(name).items():
-            if meter_id not in held:
-                for message in openflow.rate_meter(datapath, meter_id, rate, burst):
-                    datapath.send_msg(message)
-        self._read.add(name)
-        self.reconcile()
+        sync = self.syncs[name]
+        self._send(name, datapath, sync.read_reply(read.xid, openflow.read_back(read.part, stats)))
+        if not sync.reading:
+            self.logger.info("%s read back holding %d of the controller's flows and %d others", name,
+                             len(sync.flows), sync.foreign)
+            self.reconcile()
+
+    def _watch_writes(self):
+        """A write whose barrier has gone unanswered: the switch is read back (controller/sync.py)."""
+        now = time.monotonic()
+        for name in list(self.datapaths):
+            if self.syncs[name].overdue(now):
+                self.event_log.emit("write-unconfirmed", "%s did not confirm a write in time: reading it back"
+                                    % name, observer_name=name)
+                self.reconcile()
 
     def _note_table_changes(self):
         """Log real servers leaving and joining the table. A server that left loses its
@@ -362,7 +305,8 @@ class LvsController(app_manager.RyuApp):
         if not name:
             return
         self.datapaths[name] = datapath
-        self._to_read.add(name)
+        self.syncs[name].connect()
+        datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
@@ -378,11 +322,8 @@ class LvsController(app_manager.RyuApp):
         elif name in self.state.connected:
             self.state.switch_disconnected(name)
             self.datapaths.pop(name, None)
-            self.installed.pop(name, None)
-            self.installed_groups.pop(name, None)
-            self._reading.pop(name, None)
+            self.syncs[name].disconnect()
             self._pending = {k: v for k, v in self._pending.items() if k[0] != name}
-            self._unconfirmed = {u for u in self._unconfirmed if u[0] != name}
             self.event_log.emit("switch-disconnected", "%s lost its OpenFlow channel" % name,
                                 observer_name=name)
         self._elect()
@@ -391,8 +332,7 @@ class LvsController(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def on_barrier(self, ev):
         name = self._switch_name(ev.msg.datapath)
-        if name:
-            self._unconfirmed.discard((name, ev.msg.xid))
+        if name and self.syncs[name].barrier_reply(ev.msg.xid):
             self.state.flows_installed(name)
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
@@ -439,12 +379,16 @@ class LvsController(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     def on_error(self, ev):
-        """A switch refused a message: a bug in a flow spec; say which."""
+        """A switch refused a message: a bug in a flow spec; say which. The sync engine does not
+        send a refused entry again until it changes."""
         msg = ev.msg
-        self.logger.error("%s refused a message: error type %d code %d: %s",
-                          self._switch_name(msg.datapath), msg.type, msg.code, msg.data[:64].hex())
-        self.event_log.emit("openflow-error", "switch refused a message (type %d code %d)"
-                            % (msg.type, msg.code), observer_name=self._switch_name(msg.datapath))
+        name = self._switch_name(msg.datapath)
+        what = self.syncs[name].error(msg.xid) if name else None
+        self.logger.error("%s refused %s: error type %d code %d: %s", name, what or "a message", msg.type,
+                          msg.code, msg.data[:64].hex())
+        self.event_log.emit("openflow-error", "switch refused %s (type %d code %d)"
+                            % (what or "a message", msg.type, msg.code), observer_name=name)
+        self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def on_packet_in(self, ev):
@@ -522,24 +466,9 @@ class LvsController(app_manager.RyuApp):
         self.event_log.emit("node-recovered", "%s recovered through the API: its cables' ports up" % name,
                             observer_name=name, labels_door=door)
 
-    def latest_alerts(self, count=ALERTS_SHOWN):
+    def latest_alerts(self):
         """The log reviewer's latest alerts, newest first (none without its file)."""
-        try:
-            with open(self.alerts_file, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - ALERTS_TAIL_BYTES))
-                lines = f.read().splitlines()
-        except (OSError, TypeError):
-            return []
-        alerts = []
-        for line in reversed(lines):
-            try:
-                alerts.append(json.loads(line))
-            except ValueError:
-                continue             # the first line of the tail, cut, or one being written
-            if len(alerts) == count:
-                break
-        return alerts
+        return latest_records(self.alerts_file, ALERTS_SHOWN)
 
     def _require_ports(self, ports):
         """InvalidRequest unless every switch holding one of `ports` is connected and known."""
@@ -588,20 +517,10 @@ class LvsController(app_manager.RyuApp):
 
     def _probe(self, web):
         """One HTTP check of a real server's /health: (result, what went wrong or None)."""
-        connection = InterfaceBoundConnection(web.ip, self.description.http_port, self.management_interface,
-                                              timeout=self.health_settings.timeout)
-        try:
-            with hub.Timeout(self.health_settings.timeout):
-                connection.request("GET", "/health")
-                response = connection.getresponse()
-            self.state.requests_served(web.name, response.getheader("X-Requests-Served"))
-            return (OK, None) if response.status == 200 else (DEGRADED, "HTTP %d" % response.status)
-        except hub.Timeout:
-            return FAIL, "no answer in %g s" % self.health_settings.timeout
-        except (OSError, http.client.HTTPException) as e:
-            return FAIL, "%s: %s" % (type(e).__name__, e)
-        finally:
-            connection.close()
+        result, error, served = check_health(web.ip, self.description.http_port, self.management_interface,
+                                             self.health_settings.timeout)
+        self.state.requests_served(web.name, served)
+        return result, error
 
     def _health_changed(self, server):
         health = self.state.health[server]
@@ -622,7 +541,7 @@ class LvsController(app_manager.RyuApp):
                 self._request(name, openflow.flow_stats_request(datapath, T_SELECTED),
                               lambda stats, proxy=name: self._selected_counters(proxy, stats))
             else:
-                for meter_id in self._meters(name):
+                for meter_id in switch_meters(self.description, name):
                     self._request(name, openflow.meter_stats_request(datapath, meter_id),
                                   lambda stats, switch=name, meter_id=meter_id: self._meter_counted(switch, meter_id,
                                                                                                     stats))
@@ -631,8 +550,8 @@ class LvsController(app_manager.RyuApp):
         """Log how many copies a meter dropped since the last poll (a flood of connection
         attempts, or of RSTs and ICMP errors, is metered: the controller's work stays bounded),
         and any copies that passed it but never arrived (controller/accounting.py)."""
-        dropped = sum(band.packet_band_count for stat in stats for band in stat.band_stats)
-        lost = self.state.copy_account(switch, meter_id).polled(sum(stat.packet_in_count for stat in stats), dropped)
+        made, dropped = meter_counts(stats)
+        lost = self.state.copy_account(switch, meter_id).polled(made, dropped)
         action, what = METER_DROPS[meter_id]
         if lost:
             self.event_log.emit("copies-lost", "%d %s from %s passed its meter but never reached the controller"
@@ -649,8 +568,8 @@ class LvsController(app_manager.RyuApp):
     def _request(self, name, request, on_reply):
         """Send a multipart request (to the datapath it was made for: the switch may have left
         `self.datapaths` while an earlier send yielded) and call `on_reply` with its parts."""
-        xid = request.datapath.set_xid(request)
-        self._pending[(name, xid)] = (on_reply, [])
+        request.set_xid(self.syncs[name].next_xid())
+        self._pending[(name, request.xid)] = (on_reply, [])
         request.datapath.send_msg(request)
 
     @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPMeterStatsReply,
@@ -665,26 +584,10 @@ class LvsController(app_manager.RyuApp):
             del self._pending[key]
             on_reply(parts)
 
-    def _per_server(self, stats):
-        """Flow stats by real server (their reg1 match): (server, match, stat) each."""
-        by_id = {sid: name for name, sid in self.state.server_ids.items()}
-        for stat in stats:
-            match = dict(stat.match.items())
-            if by_id.get(match.get("reg1")):
-                yield by_id[match["reg1"]], match, stat
-
     def _forward_counters(self, proxy, stats):
-        totals = {}
-        for server, match, stat in self._per_server(stats):
-            counters = totals.setdefault(server, {"packets": 0, "bytes": 0, "closed": 0})
-            counters["packets"] += stat.packet_count
-            counters["bytes"] += stat.byte_count
-            if match.get("tcp_flags") == FIN_SET:
-                counters["closed"] += stat.packet_count
-        for server, counters in totals.items():
+        for server, counters in forward_counters(stats, self.state.server_ids).items():
             self.state.update_counters(proxy, server, **counters)
 
     def _selected_counters(self, proxy, stats):
-        for server, match, stat in self._per_server(stats):
-            if match.get("tcp_flags") == SYN_ONLY:
-                self.state.update_counters(proxy, server, opened=stat.packet_count)
+        for server, opened in opened_counters(stats, self.state.server_ids).items():
+            self.state.update_counters(proxy, server, opened=opened)

@@ -1,12 +1,15 @@
 """FlowSpec -> OpenFlow 1.3 messages (with Open vSwitch's Nicira extensions). The only place
-that knows how a spec becomes a FlowMod."""
+that knows how a spec becomes a FlowMod, how the sync engine's messages (controller/sync.py)
+are sent, and how what a switch reports back is read."""
 import struct
 
 from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto.nicira_ext import NX_CT_F_COMMIT, NX_CT_RECIRC_NONE   # NONE: go on with the next action
 
-from controller.flows import (BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE, FAST_FAILOVER, Conntrack, Group, LearnSeen, Meter,
-                              Move, Output, Resubmit, SetField)
+from controller.pipeline import BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE
+from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, LearnSeen, Meter, Move, Output, Resubmit,
+                              SetField)
+from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
 
@@ -88,12 +91,46 @@ def delete_strict(datapath, spec):
     return mod
 
 
-def read_requests(datapath):
-    """What a switch holds: every flow, every group, every meter's configuration."""
+def read_request(datapath, part):
+    """What a switch holds: every flow, every group, or every meter's configuration."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
-    return {"flows": flow_stats_request(datapath, ofp.OFPTT_ALL),
-            "groups": parser.OFPGroupDescStatsRequest(datapath, 0),
-            "meters": parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL)}
+    if part == "flows":
+        return flow_stats_request(datapath, ofp.OFPTT_ALL)
+    if part == "groups":
+        return parser.OFPGroupDescStatsRequest(datapath, 0)
+    return parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL)
+
+
+def read_back(part, stats):
+    """A read's reply, as the sync engine takes it: (key, cookie) per flow, ids of groups and
+    meters."""
+    if part == "flows":
+        return [((s.table_id, s.priority, tuple(sorted(s.match.items()))), s.cookie) for s in stats]
+    return [s.group_id if part == "groups" else s.meter_id for s in stats]
+
+
+def encode(datapath, message):
+    """One of the sync engine's messages as the OpenFlow messages that carry it, the last with
+    the engine's xid (a meter is deleted first: its band is replaced, not added to)."""
+    parser, ofp = datapath.ofproto_parser, datapath.ofproto
+    if isinstance(message, Read):
+        messages = [read_request(datapath, message.part)]
+    elif isinstance(message, AddFlow):
+        messages = [flow_mod(datapath, message.spec)]
+    elif isinstance(message, DeleteFlow):
+        messages = [delete_strict(datapath, FlowSpec.from_key(message.key))]
+    elif isinstance(message, AddGroup):
+        messages = [group_mod(datapath, message.spec, ofp.OFPGC_MODIFY if message.modify else ofp.OFPGC_ADD)]
+    elif isinstance(message, DeleteGroup):
+        messages = [delete_group(datapath, message.group_id)]
+    elif isinstance(message, AddMeter):
+        messages = rate_meter(datapath, message.meter_id, message.rate, message.burst)
+    elif isinstance(message, Barrier):
+        messages = [parser.OFPBarrierRequest(datapath)]
+    else:
+        raise TypeError("no OpenFlow message for %r" % (message,))
+    messages[-1].set_xid(message.xid)
+    return messages
 
 
 def flow_stats_request(datapath, table_id):

@@ -5,6 +5,10 @@ route, and the probes would leave the emulated network and be answered by whatev
 import http.client
 import socket
 
+import eventlet
+
+from controller.health import DEGRADED, FAIL, OK
+
 
 class InterfaceBoundConnection(http.client.HTTPConnection):
     """An HTTPConnection whose socket is bound to one network interface; connecting raises
@@ -24,3 +28,21 @@ class InterfaceBoundConnection(http.client.HTTPConnection):
             sock.close()
             raise
         self.sock = sock
+
+
+def check_health(ip, port, interface, timeout):
+    """One HTTP check of a real server's /health, bounded by `timeout` as a whole: (result, what
+    went wrong or None, the X-Requests-Served header or None)."""
+    connection = InterfaceBoundConnection(ip, port, interface, timeout=timeout)
+    try:
+        with eventlet.Timeout(timeout):
+            connection.request("GET", "/health")
+            response = connection.getresponse()
+        served = response.getheader("X-Requests-Served")
+        return (OK, None, served) if response.status == 200 else (DEGRADED, "HTTP %d" % response.status, served)
+    except eventlet.Timeout:
+        return FAIL, "no answer in %g s" % timeout, None
+    except (OSError, http.client.HTTPException) as e:
+        return FAIL, "%s: %s" % (type(e).__name__, e), None
+    finally:
+        connection.close()

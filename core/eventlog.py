@@ -1,5 +1,6 @@
 """Controller events as JSON lines with ECS-style field names (one object per line)."""
 import json
+import os
 import time
 from datetime import datetime, timezone
 
@@ -27,3 +28,24 @@ class EventLog:
         record = {"@timestamp": ecs_timestamp(), "event.action": action, "message": message}
         record.update({k.replace("_", "."): v for k, v in fields.items()})
         self.write(record)
+
+
+def latest_records(path, count, tail_bytes=64 * 1024):
+    """The last `count` whole JSON records of a JSON-lines file, newest first (none if it cannot
+    be read): only its tail is read, and a line cut or still being written is skipped."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - tail_bytes))
+            lines = f.read().splitlines()
+    except (OSError, TypeError):
+        return []
+    records = []
+    for line in reversed(lines):
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+        if len(records) == count:
+            break
+    return records

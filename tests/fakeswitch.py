@@ -1,5 +1,5 @@
 """A pipeline simulator for unit tests, after FAUCET's clib/fakeoftable.py: given one switch's
-FlowSpecs and GroupSpecs (controller/flows.py) and a packet, what the switch does with it.
+FlowSpecs and GroupSpecs (controller/specs.py) and a packet, what the switch does with it.
 
 A packet is a dict of OpenFlow match fields (`in_port`, `eth_dst`, `ipv4_src`, `tcp_flags`...);
 registers and `ct_mark` read 0 until set. `FakeSwitch.send(packet)` follows the tables from 0:
@@ -18,8 +18,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from controller.flows import (CONTROLLER, FAST_FAILOVER, IN_PORT, Conntrack, Group, LearnSeen, Meter, Move, Output,
-                              Resubmit, SetField, FlowSpec)
+from controller.pipeline import CONTROLLER, IN_PORT
+from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, LearnSeen, Meter, Move, Output, Resubmit,
+                              SetField)
+from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read
 
 DEFAULT_ZERO = ("reg0", "reg1", "reg2", "reg3", "ct_mark")
 MAX_DEPTH = 64          # as Open vSwitch bounds resubmits
@@ -167,3 +169,51 @@ class FakeSwitch:
             self._table(action.table, tracked, result, depth)
         else:
             packet["ct_mark"] = tracked["ct_mark"]
+
+
+class FakeChannel:
+    """A switch's end of the OpenFlow channel, as the sync engine (controller/sync.py) writes to
+    and reads from it: its flows (key -> cookie), groups (id -> spec) and meters (id -> (rate,
+    burst)). `take(messages)` applies them in order and returns the replies, each (kind, xid,
+    entries): "read" (the whole answer to a Read), "error" (a message refused: one for which
+    `refuses(message)` is true, which changes nothing), "barrier" (unless `lose_barriers`)."""
+
+    def __init__(self, flows=None, groups=None, meters=None):
+        self.flows = dict(flows or {})
+        self.groups = dict(groups or {})
+        self.meters = dict(meters or {})
+        self.refuses = lambda message: False
+        self.lose_barriers = False
+        self.received = []
+
+    def take(self, messages):
+        replies = []
+        for message in messages:
+            self.received.append(message)
+            if self.refuses(message):
+                replies.append(("error", message.xid, None))
+            else:
+                replies += self._apply(message)
+        return replies
+
+    def _apply(self, message):
+        if isinstance(message, Read):
+            entries = {"flows": list(self.flows.items()), "groups": list(self.groups),
+                       "meters": list(self.meters)}[message.part]
+            return [("read", message.xid, entries)]
+        if isinstance(message, AddFlow):
+            self.flows[message.spec.key] = message.spec.wire_cookie
+        elif isinstance(message, DeleteFlow):
+            self.flows.pop(message.key, None)
+        elif isinstance(message, AddGroup):
+            assert message.modify == (message.spec.group_id in self.groups), "a group added twice, or modified unheld"
+            self.groups[message.spec.group_id] = message.spec
+        elif isinstance(message, DeleteGroup):
+            self.groups.pop(message.group_id, None)
+        elif isinstance(message, AddMeter):
+            self.meters[message.meter_id] = (message.rate, message.burst)
+        elif isinstance(message, Barrier):
+            return [] if self.lose_barriers else [("barrier", message.xid, None)]
+        else:
+            raise TypeError("the fake channel does not know %r" % (message,))
+        return []

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from core.paths import ROOT
 from controller.loops import FAULT_ENV
 from tests.emulation.helpers import reaches_vip, wait_for
 from topologies.cluster import Cluster, ClusterError
@@ -20,7 +21,6 @@ from topologies.selfcheck import check_addresses, check_controller
 from topologies.topo import segment_pairs
 
 pytestmark = pytest.mark.emulation
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = os.path.join(ROOT, "topologies", "run.py")
 TOPO = os.path.join(ROOT, "topologies", "topo.py")
 # An experiment script as a user would write it.
@@ -172,7 +172,8 @@ def answers(url):
 def test_every_background_loop_goes_on_after_a_round_that_raises(monkeypatch):
     monkeypatch.setenv(FAULT_ENV, "all")       # each loop's first round raises
     with Cluster(mode="dr", clients=2, webs=2) as cluster:
-        expected = {"proxy-prober", "counter-poller", "block-expiry", "health-check web1", "health-check web2"}
+        expected = {"proxy-prober", "counter-poller", "block-expiry", "write-watch", "health-check web1",
+                    "health-check web2"}
 
         def every_loop_went_round_after_its_failure():
             loops = cluster.rest("GET", "/lb/status")["loops"]

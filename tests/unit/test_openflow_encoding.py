@@ -10,20 +10,23 @@ import pytest
 from ryu.ofproto import ofproto_protocol, ofproto_v1_3
 
 from controller import openflow
-from controller.flows import Conntrack, FlowSpec, switch_flows, switch_groups
+from controller.flows import switch_flows, switch_groups
+from controller.specs import Conntrack, FlowSpec
 from controller.state import ClusterState
+from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read
 from core.description import describe
 
 DATAPATH = ofproto_protocol.ProtocolDesc(ofproto_v1_3.OFP_VERSION)
 
 
 def decoded_by_ovs(messages, tmp_path):
-    """{xid: what ovs-ofctl decoded} for messages given xids 1, 2, ..."""
+    """{xid: what ovs-ofctl decoded} for messages given xids 1, 2, ... (unless they have one)"""
     if not shutil.which("ovs-ofctl"):
         pytest.fail("ovs-ofctl is not installed: run scripts/install.sh")
     raw = b""
     for xid, message in enumerate(messages, 1):
-        message.set_xid(xid)
+        if message.xid is None:
+            message.set_xid(xid)
         message.serialize()
         raw += bytes(message.buf)
     path = tmp_path / "messages.bin"
@@ -65,3 +68,22 @@ def test_a_probe_carries_its_send_time_and_nothing_else_passes_for_one():
     assert openflow.probe_sent_at(frame) == 1234.5678 and len(frame) >= 60
     assert openflow.probe_sent_at(frame[:40]) is None
     assert openflow.probe_sent_at(openflow.gratuitous_arp("10.0.0.100", "02:00:00:00:00:01")) is None
+
+
+def test_each_sync_message_is_sent_as_its_openflow_message_with_the_engines_xid(tmp_path):
+    d = describe(mode="nat")
+    view = ClusterState(d).view()
+    flow = switch_flows(d, "s_pub", view)[0]
+    (group,) = switch_groups(d, "lb1", view)
+    expected = [(Read("flows", 101), "OFPST_FLOW request"), (Read("groups", 102), "OFPST_GROUP_DESC request"),
+                (Read("meters", 103), "OFPST_METER_CONFIG request"), (AddFlow(flow, 104), "OFPT_FLOW_MOD ADD"),
+                (DeleteFlow(flow.key, 105), "OFPT_FLOW_MOD DEL_STRICT"),
+                (AddGroup(group, False, 106), "OFPT_GROUP_MOD ADD"), (AddGroup(group, True, 107), "OFPT_GROUP_MOD MOD"),
+                (DeleteGroup(1, 108), "OFPT_GROUP_MOD DEL"),
+                (AddMeter(1, 500, 100, 109), "OFPT_METER_MOD ADD"), (Barrier(110), "OFPT_BARRIER_REQUEST")]
+    decoded_by_ovs([m for message, _ in expected for m in openflow.encode(DATAPATH, message)], tmp_path)
+    out = subprocess.run(["ovs-ofctl", "ofp-parse", str(tmp_path / "messages.bin")], capture_output=True,
+                         text=True, check=True).stdout
+    found = {int(xid, 16): ("%s %s" % (kind, command)).strip() for kind, xid, command in
+             re.findall(r"^(OFP\w+(?: request)?) \(OF1\.3\) \(xid=(0x[0-9a-f]+)\):(?:\n? ([A-Z_]+)\b)?", out, re.M)}
+    assert {xid: found.get(xid) for xid in range(101, 111)} == {m.xid: kind.strip() for m, kind in expected}

@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from controller.probe import InterfaceBoundConnection
+from controller.health import DEGRADED, FAIL
+from controller.probe import InterfaceBoundConnection, check_health
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="SO_BINDTODEVICE needs root")
 
 
 @pytest.fixture
 def server():
-    """A real HTTP server in its own process (in-process threads could meet eventlet's green
-    locks, which other tests' code can leave behind)."""
+    """A real HTTP server in its own process, as a web host's is."""
     process = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -42,3 +42,9 @@ def test_through_its_interface_the_probe_reaches_the_server(server):
 def test_bound_to_a_missing_interface_the_probe_fails_rather_than_route_elsewhere(server):
     with pytest.raises(OSError):
         get(server, "no-such-if0")
+
+
+def test_a_health_check_says_what_it_found(server):
+    assert check_health("127.0.0.1", server, "lo", 1) == (DEGRADED, "HTTP 404", None)
+    result, error, _ = check_health("127.0.0.1", server, "no-such-if0", 1)
+    assert result == FAIL and error.startswith("OSError")
