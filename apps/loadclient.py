@@ -14,16 +14,28 @@ from urllib.parse import urlsplit
 MAX_CONNECTIONS = 100000
 
 
+def failure(error):
+    """What ended a failed request, in a word: `reset` (a RST: refused or reset), `closed` (the
+    server closed without an answer), `timeout`, or the exception's name."""
+    if isinstance(error, http.client.RemoteDisconnected):       # a ConnectionResetError too
+        return "closed"
+    if isinstance(error, (ConnectionRefusedError, ConnectionResetError)):
+        return "reset"
+    return "timeout" if isinstance(error, TimeoutError) else type(error).__name__
+
+
 def request_once(host, port, path, timeout):
-    """One GET on a new connection: the serving host's name, or None on failure."""
+    """One GET on a new connection: (the serving host's name, None), or (None, what failed)."""
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
         response.read()
-        return response.getheader("X-Served-By") if response.status == 200 else None
-    except (OSError, http.client.HTTPException):
-        return None
+        if response.status != 200:
+            return None, "HTTP %d" % response.status
+        return response.getheader("X-Served-By"), None
+    except (OSError, http.client.HTTPException) as e:
+        return None, failure(e)
     finally:
         connection.close()
 
@@ -31,14 +43,14 @@ def request_once(host, port, path, timeout):
 def run(url, connections, timeout, interval, timeline=False):
     """Counts by serving host, errors, and the longest time without a successful answer; with
     `timeline`, each request's start (Unix time), latency in seconds and serving host (both None
-    if it failed)."""
+    if it failed), and each failed request's start and what failed (see `failure`)."""
     parts = urlsplit(url)
-    served, errors, requests = Counter(), 0, []
+    served, errors, requests, failures = Counter(), 0, [], []
     started = last_success = time.monotonic()
     max_gap = 0.0
     for _ in range(connections):
         asked, asked_at = time.monotonic(), time.time()
-        server = request_once(parts.hostname, parts.port or 80, parts.path or "/", timeout)
+        server, failed = request_once(parts.hostname, parts.port or 80, parts.path or "/", timeout)
         now = time.monotonic()
         if timeline:
             requests.append([round(asked_at, 4), round(now - asked, 4) if server else None, server])
@@ -47,12 +59,13 @@ def run(url, connections, timeout, interval, timeline=False):
             max_gap, last_success = max(max_gap, now - last_success), now
         else:
             errors += 1
+            failures.append([round(asked_at, 4), failed])
         if interval:
             time.sleep(interval)
     max_gap = max(max_gap, time.monotonic() - last_success)
     result = {"connections": connections, "served_by": dict(served), "errors": errors,
               "seconds": round(time.monotonic() - started, 3), "max_gap": round(max_gap, 3)}
-    return dict(result, timeline=requests) if timeline else result
+    return dict(result, timeline=requests, failures=failures) if timeline else result
 
 
 def main(argv=None):
@@ -62,7 +75,8 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds per request")
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
     parser.add_argument("--timeline", action="store_true",
-                        help="also report each request's start time, latency and serving host (null if it failed)")
+                        help="also report each request's start time, latency and serving host (null if it failed), "
+                             "and what each failed request met")
     args = parser.parse_args(argv)
     if not 1 <= args.connections <= MAX_CONNECTIONS:
         parser.error("--connections must be from 1 to %d" % MAX_CONNECTIONS)

@@ -65,6 +65,10 @@ class ProxySampler(threading.Thread):
         """The proxies whose counter grew, period by period."""
         return [grew for _, grew in self.timeline]
 
+    def since(self, start):
+        """The timeline as text, in seconds from monotonic time `start`: for failure messages."""
+        return " ".join("%+.2f:%s" % (at - start, "+".join(sorted(grew))) for at, grew in self.timeline)
+
     def carried_since(self, proxy, since):
         """True once the proxy's counter has grown after monotonic time `since`."""
         return any(at > since and proxy in grew for at, grew in list(self.timeline))
@@ -95,9 +99,16 @@ def status(cluster):
 
 
 def wait_for(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
+    """Wait until `check()` holds; the monotonic time at which the last check that failed began
+    (or this call began): what it waited for happened after that."""
+    deadline = before = time.monotonic()
+    deadline += timeout
+    while True:
+        began = time.monotonic()
+        if check():
+            return before
+        assert began < deadline, what
+        before = began
         time.sleep(0.02)
 
 
