@@ -1,9 +1,14 @@
 """Copies of hosts' packets (packet-ins) as ECS JSON records: connection attempts, forged packets,
 and the passive health checks' signals. Read with controller/frames.py (bounded, never raises)."""
+from typing import Callable
+
 from ryu.lib.packet.icmp import ICMP_DEST_UNREACH
 from ryu.lib.packet.tcp import TCP_RST
 
+from controller.openflow import probe_sent_at
 from controller.frames import ETH_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP, parse
+from controller.pipeline import (COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS,
+                                 KIND_MASK)
 from core.eventlog import ecs_timestamp
 
 TRANSPORTS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp"}
@@ -58,3 +63,53 @@ def passive_signal(data, real_servers_by_ip, real_servers_by_mac):
         return real_servers_by_ip[frame.quoted_dst], "an ICMP destination unreachable (code %d) about %s from %s" % (
             frame.icmp_code, frame.quoted_dst, frame.ip_src)
     return None, None
+
+
+class PacketIns:
+    """Everything a switch sends the controller, by its flow's cookie kind: liveness probes
+    coming back (timed by the clock they carry), copies of connection attempts and of forged
+    packets (logged and counted), and passive signals (handed to `on_passive`). Anything else is
+    counted, as a leak made visible: nothing is forwarded through the controller."""
+
+    def __init__(self, description, state, connection_log, on_passive: Callable[[str, bytes], None]):
+        self.description = description
+        self.state = state
+        self.connection_log = connection_log
+        self.on_passive = on_passive
+        self.port_owners = {(i.switch, i.port): (h.name, i.ip) for h in description.hosts for i in h.interfaces}
+
+    def received(self, switch: str, in_port: int, cookie: int, data: bytes, from_itself: bool) -> None:
+        """A packet-in from `switch`; `from_itself`: the switch sent it back itself (a probe's
+        reference: see ProxyGroup)."""
+        kind = cookie & KIND_MASK
+        sent_at = probe_sent_at(data) if switch in self.description.proxy_edges else None
+        proxy = self.description.trunk_ports(switch).get(in_port)
+        if kind in COPY_METERS:
+            self.state.copy_account(switch, COPY_METERS[kind]).copy_received()
+        if sent_at is not None and from_itself:
+            self.state.reference_reply(switch, sent_at)
+        elif kind == COOKIE_PROBE and proxy and sent_at is not None:
+            self.state.probe_reply(proxy, switch, sent_at)
+        elif kind in (COOKIE_LOG, COOKIE_DENY):
+            self._attempt(switch, data, refused=kind == COOKIE_DENY)
+        elif kind == COOKIE_SPOOF:
+            self._spoofed(switch, in_port, data)
+        elif kind == COOKIE_PASSIVE:
+            self.on_passive(switch, data)
+        else:
+            self.state.packet_in()
+
+    def _attempt(self, switch, data, refused):
+        record = connection_record(data, switch, blocked=self.state.blocks, refused=refused)
+        if record:
+            self.state.log_copies += 1
+            self.state.refused += refused
+            self.connection_log.write(record)
+
+    def _spoofed(self, switch, port, data):
+        """A forged packet dropped at a host's port: logged with the port and the host there."""
+        owner, owner_ip = self.port_owners.get((switch, port), ("?", None))
+        record = spoofing_record(data, switch, port, owner, owner_ip)
+        if record:
+            self.state.spoofed += 1
+            self.connection_log.write(record)

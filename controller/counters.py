@@ -2,9 +2,16 @@
 the connections given to it and the clients' FINs (the proxies' FORWARD and SELECTED tables);
 per meter, the copies that entered it and the copies it dropped. The work is per server, not per
 connection."""
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, List, Tuple
 
-from controller.pipeline import FIN_SET, SYN_ONLY
+from controller import events
+from controller.pipeline import DENY_METER, FIN_SET, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY
+from core.eventlog import Event
+
+METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      # event, what a meter drops
+               PASSIVE_METER: ("passive-copies-dropped", "copies of real servers' RSTs and ICMP errors"),
+               DENY_METER: ("log-copies-dropped", "copies of attempts segmentation refused"),
+               SPOOF_METER: ("spoof-copies-dropped", "copies of forged packets")}
 
 
 def _per_server(stats, server_ids: Dict[str, int]):
@@ -40,3 +47,31 @@ def meter_counts(stats: Iterable) -> Tuple[int, int]:
     stats = list(stats)
     return (sum(stat.packet_in_count for stat in stats),
             sum(band.packet_band_count for stat in stats for band in stat.band_stats))
+
+
+class Counters:
+    """The polled counters told to ClusterState, reply by reply."""
+
+    def __init__(self, state):
+        self.state = state
+        self._dropped: Dict[Tuple[str, int], int] = {}      # (edge switch, meter) -> copies it dropped
+
+    def forwarded(self, proxy: str, stats: Iterable) -> None:
+        for server, counters in forward_counters(stats, self.state.server_ids).items():
+            self.state.update_counters(proxy, server, **counters)
+
+    def selected(self, proxy: str, stats: Iterable) -> None:
+        for server, opened in opened_counters(stats, self.state.server_ids).items():
+            self.state.update_counters(proxy, server, opened=opened)
+
+    def metered(self, switch: str, meter_id: int, stats: Iterable) -> List[Event]:
+        """A copy meter's poll: what it dropped since the last poll (a flood of connection
+        attempts, or of RSTs and ICMP errors, is metered: the controller's work stays bounded),
+        and any copies that passed it but never arrived (controller/accounting.py)."""
+        made, dropped = meter_counts(stats)
+        lost = self.state.copy_account(switch, meter_id).polled(made, dropped)
+        new = max(0, dropped - self._dropped.get((switch, meter_id), 0))
+        self._dropped[(switch, meter_id)] = dropped
+        if meter_id in (LOG_METER, DENY_METER):
+            self.state.log_copies_dropped += new
+        return events.meter_drops(switch, METER_DROPS[meter_id], lost, new)

@@ -148,3 +148,12 @@ def proxy_flows(description, proxy, view):
     if d.mode == "nat":
         flows += egress_flows(d, uplink)
     return flows
+
+
+def vip_announcements(description, proxy):
+    """What a proxy that has just taken the VIP over announces by gratuitous ARP, as VRRP does:
+    (its port, address, MAC) for the VIP and, in NAT, the real servers' gateway."""
+    announcements = [(description.proxy_uplink(proxy), description.vip, description.vip_mac)]
+    if description.mode == "nat":
+        announcements.append((description.proxy_downlink(proxy), description.nat_gateway, description.gateway_mac))
+    return announcements

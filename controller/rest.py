@@ -94,7 +94,7 @@ class LbRestApi(GuardedController):
     def put_backend(self, req, name, **_):
         """{"weight": n}: 0 drains (no new connections; established ones continue)."""
         body = json_body(req, required=("weight",))
-        self.app.apply("weight-changed", self.door(req), self.app.state.set_weight, name, body["weight"])
+        self.app.ops.apply("weight-changed", self.door(req), self.app.state.set_weight, name, body["weight"])
         return self._backend(name)
 
     @route("lb", "/lb/backends", methods=["POST"])
@@ -102,15 +102,15 @@ class LbRestApi(GuardedController):
     def add_backend(self, req, **_):
         """{"name": web, "weight": n (optional)}: add a web host to the virtual service."""
         body = json_body(req, required=("name",), optional=("weight",))
-        self.app.apply("real-server-added", self.door(req), self.app.state.add_member, body["name"],
-                       body.get("weight"))
+        self.app.ops.apply("real-server-added", self.door(req), self.app.state.add_member, body["name"],
+                           body.get("weight"))
         return self._backend(body["name"], status=201)
 
     @route("lb", "/lb/backends/{name}", methods=["DELETE"])
     @answers_json
     def remove_backend(self, req, name, **_):
         """Take a real server out of the virtual service; its established connections continue."""
-        self.app.apply("real-server-removed", self.door(req), self.app.state.remove_member, name)
+        self.app.ops.apply("real-server-removed", self.door(req), self.app.state.remove_member, name)
         return self._backend(name)
 
     @route("lb", "/lb/blocks", methods=["GET"])
@@ -124,14 +124,14 @@ class LbRestApi(GuardedController):
         """{"ip": source, "seconds": ban time (default 600), "reason": text}: drop the source at
         the public edge (s_pub) until the ban ends."""
         body = json_body(req, required=("ip",), optional=("seconds", "reason"))
-        ip = self.app.block(body["ip"], body.get("seconds", DEFAULT_BAN_SECONDS),
-                            body.get("reason", "blocked through the REST API"), self.door(req))
+        ip = self.app.ops.block(body["ip"], body.get("seconds", DEFAULT_BAN_SECONDS),
+                                body.get("reason", "blocked through the REST API"), self.door(req))
         return json_response(next(b for b in self.app.state.blocks_view() if b["ip"] == ip), 201)
 
     @route("lb", "/lb/blocks/{ip}", methods=["DELETE"])
     @answers_json
     def remove_block(self, req, ip, **_):
-        self.app.unblock(ip, self.door(req))
+        self.app.ops.unblock(ip, self.door(req))
         return json_response({"ip": ip, "blocked": False})
 
     @route("lb", "/lb/nodes", methods=["GET"])
@@ -144,13 +144,13 @@ class LbRestApi(GuardedController):
     def fail_node(self, req, name, **_):
         """{"kind": "link"}: every port of the node's cables taken down, as a cut."""
         body = json_body(req, required=("kind",))
-        self.app.fail_node(name, body["kind"], self.door(req))
+        self.app.ops.fail_node(name, body["kind"], self.door(req))
         return self._node(name)
 
     @route("lb", "/lb/nodes/{name}/recover", methods=["POST"])
     @answers_json
     def recover_node(self, req, name, **_):
-        self.app.recover_node(name, self.door(req))
+        self.app.ops.recover_node(name, self.door(req))
         return self._node(name)
 
     @route("lb", "/lb/cluster", methods=["GET"])
@@ -162,7 +162,7 @@ class LbRestApi(GuardedController):
     @route("lb", "/lb/alerts", methods=["GET"])
     @answers_json
     def get_alerts(self, req, **_):
-        return json_response({"alerts": self.app.latest_alerts(), "reviewer": bool(self.app.alerts_file)})
+        return json_response({"alerts": self.app.ops.latest_alerts(), "reviewer": bool(self.app.ops.alerts_file)})
 
     def _node(self, name):
         return json_response(next(n for n in self.app.state.nodes() if n["name"] == name))

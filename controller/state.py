@@ -11,6 +11,7 @@ import zlib
 from collections import defaultdict
 
 from controller.accounting import CopyAccount
+from controller.events import PortChange
 from controller.specs import BalancerView, server_ids
 from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
@@ -136,6 +137,15 @@ class ClusterState:
         if server and not up and self.health[server].link_down():
             return server
         return None
+
+    def port_changed(self, switch, port, up, live):
+        """A port status the switch reported: the PortChange it makes (controller/events.py), or
+        None when it changes neither the link nor the liveness known."""
+        before = self.ports.get((switch, port))
+        if before is not None and (before.link, before.live) == (up, live):
+            return None
+        server = self.port_status(switch, port, up, live)
+        return PortChange(switch, port, before, up, live, self.description.trunk_ports(switch).get(port), server)
 
     def _set_port(self, key, port_state):
         """A port's new PortState (None: no longer known), told to the proxies' BFD judge if it

@@ -3,9 +3,17 @@ import json
 import os
 import time
 from datetime import datetime, timezone
+from typing import Dict, Iterable, NamedTuple, Optional
 
 
-def ecs_timestamp(epoch=None):
+class Event(NamedTuple):
+    """One event to write: ECS event.action, the message, and extra fields (see EventLog.emit)."""
+    action: str
+    message: str
+    fields: Dict[str, object] = {}
+
+
+def ecs_timestamp(epoch: Optional[float] = None) -> str:
     moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -19,6 +27,10 @@ class EventLog:
         """Write a ready record (a dict with ECS field names)."""
         if self._file is not None:
             self._file.write(json.dumps(record) + "\n")
+
+    def log(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.emit(event.action, event.message, **event.fields)
 
     def emit(self, action, message, **fields):
         """Write one event: `action` is ECS event.action; extra fields use dotted ECS names
