@@ -4,7 +4,10 @@ Ryu 4.34 imports eventlet.wsgi.ALREADY_HANDLED, which eventlet removed in 0.30.3
 eventlet that still has it fails on Python >= 3.10. Only Ryu's WebSocket support uses the name,
 so a sentinel lets Ryu start on a current eventlet (see docs/PLATFORM.md).
 """
+import atexit
 import os
+import shutil
+import signal
 import sys
 import tempfile
 
@@ -86,8 +89,15 @@ def settings_from_arguments(args, argv):
 
 
 def new_token_file():
-    """A new token in a new private directory, for a controller started without --api-token."""
-    path = os.path.join(tempfile.mkdtemp(prefix="lvsdn-api-"), TOKEN_FILE_NAME)
+    """A new token in a new private directory, for a controller started without --api-token.
+
+    The directory goes when the controller does: SIGTERM takes Ctrl-C's way out of Ryu, so that
+    the exit handlers run.
+    """
+    directory = tempfile.mkdtemp(prefix="lvsdn-api-")
+    atexit.register(shutil.rmtree, directory, True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    path = os.path.join(directory, TOKEN_FILE_NAME)
     make_token_file(path)
     sys.stderr.write("controller: changes through the REST API need the token in %s\n" % path)
     return path
