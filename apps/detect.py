@@ -25,7 +25,7 @@ import ipaddress
 from collections import defaultdict, deque
 from datetime import datetime
 
-from core.description import PUBLIC_EDGE
+from core.addressing import PUBLIC_EDGE
 from core.eventlog import ecs_timestamp
 from core.settings import Thresholds
 

@@ -23,7 +23,8 @@ import requests
 from apps.detect import Detector, epoch
 from core.apitoken import REVIEWER, read_token_file, request_headers
 from core.settings import Thresholds
-from core.description import ClusterDescription, ETCD_CLIENT_PORT
+from core.addressing import ETCD_CLIENT_PORT
+from core.description import ClusterDescription
 
 LOG_PATTERNS = ("connections.jsonl", "*-access.jsonl")
 POLL_SECONDS = 0.5

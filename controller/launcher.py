@@ -14,7 +14,8 @@ import tempfile
 from core.apitoken import TOKEN_FILE_NAME, make_token_file, read_token_file
 from core.settings import (ControllerSettings, add_health_arguments, add_network_arguments, add_proxy_arguments,
                            health_from_arguments, network_policy_from_arguments, proxy_policy_from_arguments)
-from core.description import ClusterDescription, ConfigError
+from core.description import ClusterDescription
+from core.rules import ConfigError
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments, check_ports,
                         description_from_arguments, description_flags_given)
 

@@ -6,7 +6,7 @@ from controller.pipeline import (ARP_REPLY, ARP_REQUEST, COOKIE_LB, COOKIE_PROBE
                                  PRI_NARROW, PRI_SYNC, PROTO_ICMP, PROTO_TCP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
                                  T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED)
 from controller.specs import Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, SetField
-from core.description import tunnel_mac
+from core.addressing import tunnel_mac
 
 
 def arp_responder(ip, mac, in_port):

@@ -17,6 +17,7 @@ from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import PortState, ProxyGroup
 from core.eventlog import ecs_timestamp
+from core.rules import is_integer
 from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
 
 DEFAULT_WEIGHT = 1
@@ -193,7 +194,7 @@ class ClusterState:
 
     @staticmethod
     def _check_weight(weight):
-        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+        if not is_integer(weight, 0, MAX_WEIGHT):
             raise InvalidRequest("weight must be an integer from 0 to %d, got %s"
                                  % (MAX_WEIGHT, json.dumps(weight)))
         return weight
@@ -238,7 +239,7 @@ class ClusterState:
                                  % (address, self.own_addresses[str(address)]))
         if address.is_loopback or address.is_multicast or address.is_unspecified or str(address).endswith(".255"):
             raise InvalidRequest("%s is not a host address a client could send from" % address)
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_BAN_SECONDS:
+        if not is_integer(seconds, 1, MAX_BAN_SECONDS):
             raise InvalidRequest("seconds must be an integer from 1 to %d, got %s"
                                  % (MAX_BAN_SECONDS, json.dumps(seconds)))
         if not isinstance(reason, str) or len(reason) > 500:

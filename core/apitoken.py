@@ -13,7 +13,7 @@ import re
 import secrets
 import stat
 
-from core.description import ConfigError
+from core.rules import ConfigError
 
 TOKEN_FILE_NAME = "api-token"
 AUTHORIZATION = "Authorization"

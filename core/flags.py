@@ -3,7 +3,9 @@ one line and exit 2, the flags that describe a cluster, and the two local TCP po
 import argparse
 import sys
 
-from core.description import (HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, SDN, VIP, ConfigError, describe)
+from core.addressing import HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, SDN, VIP
+from core.builder import describe
+from core.rules import ConfigError
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -15,7 +15,7 @@ client but never call one.
 from dataclasses import dataclass
 from socket import IPPROTO_ICMP, IPPROTO_TCP
 
-from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT
+from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT
 
 # ICMP types (RFC 792); not Ryu's constants: core/ loads without Ryu (mn --custom's Python).
 ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED = 0, 3, 8, 11

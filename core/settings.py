@@ -6,8 +6,9 @@ dataclass checks every field when it is made (a bool is never a number, NaN and 
 never in range), so that a bad value fails where it is given, with a message naming the setting.
 """
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
+
+from core.rules import is_integer, is_number
 
 ACTIVE_STANDBY, ACTIVE_ACTIVE = "active-standby", "active-active"
 
@@ -18,23 +19,19 @@ class Rule:
     obeys: object          # value -> bool
 
 
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def seconds(default, low, high):
     return field(default=default, metadata={"rule": Rule(
-        "from %g to %g seconds" % (low, high), lambda v: _number(v) and low <= v <= high)})
+        "from %g to %g seconds" % (low, high), lambda v: is_number(v) and low <= v <= high)})
 
 
 def integer(default, low, high):
     return field(default=default, metadata={"rule": Rule(
         "an integer from %d to %d" % (low, high),
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high)})
+        lambda v: is_integer(v, low, high))})
 
 
 def positive(default):
-    return field(default=default, metadata={"rule": Rule("a positive number", lambda v: _number(v) and v > 0)})
+    return field(default=default, metadata={"rule": Rule("a positive number", lambda v: is_number(v) and v > 0)})
 
 
 def one_of(default, *choices):

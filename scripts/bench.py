@@ -68,9 +68,10 @@ from datetime import datetime
 from tqdm import tqdm
 
 from controller.maglev import TABLE_SIZE, lookup_table
-from core.description import HAPROXY, SDN
+from core.addressing import HAPROXY, SDN
 from core.flags import OneLineParser
 from core.paths import ROOT
+from core.rules import is_number
 from topologies.peer import PeerSettings
 from topologies.staticweb import APP, NGINX
 from core.settings import ACTIVE_ACTIVE, NetworkPolicy, ProxyPolicy
@@ -501,8 +502,7 @@ def measure(variant, quick, progress):
 
 def cell(value, base):
     """A table cell: the figure, with its ratio to the baseline's when both are numbers."""
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if numeric and isinstance(base, (int, float)) and base:
+    if is_number(value) and is_number(base) and base:
         return "%s (%.2fx)" % (value, value / base)
     return str(value)
 

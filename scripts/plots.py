@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from core.rules import is_number
+
 FAILURES = ("crash", "link", "hang")
 TIMEOUT_MS = 1000
 
@@ -62,7 +64,7 @@ RATE_PANELS = (
 
 
 def number(value):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+    return value if is_number(value) else 0
 
 
 def request_rates(results, out, plt):

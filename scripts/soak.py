@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from datetime import datetime
 
-from core.description import MODES
+from core.addressing import MODES
 from core.flags import OneLineParser
 from core.paths import ROOT
 from topologies.runstate import ClusterError

@@ -31,7 +31,9 @@ from core.paths import ROOT
 from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
 from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
 from topologies import forwarding
-from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP, ConfigError, describe
+from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP
+from core.builder import describe
+from core.rules import ConfigError
 from topologies.mininet_io import ListeningController, port_listening, read_output_leniently
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 from topologies.priority import CONTROLLER_NICE, SWITCHES_NICE, ovs_vswitchd_pid, rank, set_autogroup_nice

@@ -18,7 +18,7 @@ per proxy, following the client-to-VIP direction only (controller/pipeline.py): 
 """
 import ipaddress
 
-from core.description import CONNECTION_IDLE_TIMEOUT, tunnel_mac
+from core.addressing import CONNECTION_IDLE_TIMEOUT, tunnel_mac
 
 VXLAN_UDP_PORT = 4789
 

@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
-from core.description import ConfigError  # noqa: E402
+from core.rules import ConfigError  # noqa: E402
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments,  # noqa: E402
                         check_ports, description_from_arguments)
 from core.settings import (add_health_arguments, add_network_arguments, add_proxy_arguments,  # noqa: E402

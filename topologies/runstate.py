@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 
 from core.paths import ROOT
-from core.description import ConfigError
+from core.rules import ConfigError
 
 # Where run directories go unless a run names its own: LVSDN_RUNS_DIR, or runs/ in the project.
 RUNS_DIR_ENV = "LVSDN_RUNS_DIR"

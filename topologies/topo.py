@@ -20,7 +20,8 @@ from mininet.topo import Topo
 
 # mn --custom runs this file through exec(), without __file__; its code object knows the path.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))))
-from core.description import SDN, VIP, describe  # noqa: E402  (mn --custom loads this file by path)
+from core.addressing import SDN, VIP  # noqa: E402  (mn --custom loads this file by path)
+from core.builder import describe  # noqa: E402
 from core.segmentation import may_ping  # noqa: E402
 from core.settings import ProxyPolicy  # noqa: E402
 

@@ -12,7 +12,7 @@ import pytest
 
 from apps.webserver import pattern
 from tests.emulation.helpers import reaches_vip, request_stream, status, wait_for
-from core.description import describe
+from core.builder import describe
 from topologies.cluster import Cluster, ClusterError, ControllerDown
 
 pytestmark = pytest.mark.emulation

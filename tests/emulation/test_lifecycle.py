@@ -15,7 +15,7 @@ from core.paths import ROOT
 from controller.loops import FAULT_ENV
 from tests.emulation.helpers import reaches_vip, wait_for
 from topologies.cluster import Cluster, ClusterError
-from core.description import describe
+from core.builder import describe
 from topologies.runstate import RUNS_DIR_ENV, RunRecord, process_alive
 from topologies.selfcheck import check_addresses, check_controller
 from topologies.topo import segment_pairs

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from core.description import ETCD_CLIENT_PORT
+from core.addressing import ETCD_CLIENT_PORT
 from tests.emulation.helpers import reaches_vip, status, wait_for
 from topologies.cluster import Cluster
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
-from core.description import describe
+from core.builder import describe
 from core.paths import ROOT
 
 

@@ -7,7 +7,7 @@ from webob.headers import EnvironHeaders
 
 from controller.access import ApiGate
 from core.apitoken import TOKEN_FILE_NAME, make_token_file, read_token_file
-from core.description import ConfigError
+from core.rules import ConfigError
 
 TOKEN = "t" * 43
 PORT = 8080

@@ -15,7 +15,7 @@ from controller.healthcheck import HealthChecker
 from controller.operations import Operations
 from controller.pipeline import COOKIE_LOG, COOKIE_PASSIVE, LOG_METER
 from controller.state import ClusterState, InvalidRequest
-from core.description import describe
+from core.builder import describe
 from core.eventlog import EventLog
 from core.settings import HealthSettings
 

@@ -7,7 +7,9 @@ import pytest
 
 from controller import launcher
 from topologies import run
-from core.description import ClusterDescription, ConfigError, describe
+from core.builder import describe
+from core.description import ClusterDescription
+from core.rules import ConfigError
 from core.settings import ControllerSettings, HealthSettings, ProxyPolicy
 
 
@@ -144,8 +146,8 @@ def host(data, name):
     (lambda d: d.update(http_port=0), "http_port is 0; it must be an integer from 1 to 65535"),
     (lambda d: d.update(http_port="80"), "http_port is '80'; it must be an integer"),
     (lambda d: d.update(lan_mtu=1500), "lan_mtu is 1500; it must be an integer from 1550 to 9000"),
-    (lambda d: d.update(vip="10.0.1.11"), "vip is '10.0.1.11'; it must be a free host address of the public net"),
-    (lambda d: d.update(vip="10.0.0.11"), "vip is '10.0.0.11'; it must be a free host address"),
+    (lambda d: d.update(vip="10.0.1.11"), "VIP 10.0.1.11 is inside the server LAN 10.0.1.0/24"),
+    (lambda d: d.update(vip="10.0.0.11"), "VIP 10.0.0.11 is already the address of c1"),
     (lambda d: d.update(vip_mac="01:00:5e:00:01:01"), "vip_mac is '01:00:5e:00:01:01'; it must be a unicast MAC"),
     (lambda d: d.update(nat_gateway="gateway"), "nat_gateway is 'gateway'; it must be an IPv4 address"),
     (lambda d: d.pop("vip"), "description lacks the field 'vip'"),
@@ -188,6 +190,16 @@ def test_a_description_file_names_itself_in_its_errors(tmp_path):
     path.write_text(json.dumps(edited(lambda d: d.update(mode="x"))))
     with pytest.raises(ConfigError, match="cluster description %s: mode is 'x'" % path):
         ClusterDescription.load(str(path))
+
+
+@pytest.mark.parametrize("vip", ["fe80::1", "10.0.2.99", "192.168.1.1", "10.0.0.255", "10.0.0.12"])
+def test_a_vip_is_refused_in_the_same_words_from_flags_and_from_json(vip):
+    """One rule for the VIP: describe() and a loaded description are checked by the same code."""
+    with pytest.raises(ConfigError) as from_flags:
+        describe(vip=vip)
+    with pytest.raises(ConfigError) as from_json:
+        ClusterDescription.from_dict(edited(lambda d: d.update(vip=vip)))
+    assert str(from_json.value) == str(from_flags.value)
 
 
 @pytest.mark.parametrize("mode", ["nat", "tun", "dr"])

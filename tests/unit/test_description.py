@@ -4,7 +4,10 @@ from collections import Counter
 
 import pytest
 
-from core.description import (MAX_WEBS, ClusterDescription, ConfigError, describe, mac_for, vrrp_mac)
+from core.addressing import mac_for, MAX_WEBS, vrrp_mac
+from core.builder import describe
+from core.description import ClusterDescription
+from core.rules import ConfigError
 
 
 def all_interfaces(d):

@@ -13,7 +13,8 @@ from controller.specs import (FAST_FAILOVER, SELECT, Conntrack, Group, GroupSpec
                               SetField)
 from controller.maglev import TABLE_SIZE
 from controller.state import ClusterState
-from core.description import describe, tunnel_mac
+from core.addressing import tunnel_mac
+from core.builder import describe
 
 D = describe(clients=4, webs=3)
 

@@ -1,5 +1,6 @@
 from topologies import forwarding
-from core.description import describe, tunnel_mac
+from core.addressing import tunnel_mac
+from core.builder import describe
 from topologies.lbtable import format_lb_table
 
 

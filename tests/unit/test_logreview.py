@@ -10,7 +10,7 @@ import pytest
 
 from apps.logreview import Reviewer, parse_thresholds
 from tests.unit.test_detect import attempt, request
-from core.description import describe
+from core.builder import describe
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from controller.flows import switch_flows, switch_groups
 from controller.specs import Conntrack, FlowSpec
 from controller.state import ClusterState
 from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read
-from core.description import describe
+from core.builder import describe
 
 DATAPATH = ofproto_protocol.ProtocolDesc(ofproto_v1_3.OFP_VERSION)
 

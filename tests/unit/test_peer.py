@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from core.description import ConfigError, describe
+from core.builder import describe
+from core.rules import ConfigError
 from topologies.peer import PeerSettings, haproxy_config, keepalived_config
 
 D = describe(director="haproxy", clients=2, webs=3)

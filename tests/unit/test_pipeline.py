@@ -8,7 +8,8 @@ from controller.proxy import sync_source
 from controller.state import ClusterState
 from controller.sync import install_order
 from tests.fakeswitch import FakeSwitch, Tracker, matches
-from core.description import describe, tunnel_mac
+from core.addressing import tunnel_mac
+from core.builder import describe
 from core.settings import NetworkPolicy
 
 MODES = ("nat", "dr", "tun")

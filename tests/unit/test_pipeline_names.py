@@ -7,7 +7,7 @@ from controller import pipeline
 from controller.flows import switch_flows, switch_groups, switch_meters
 from controller.specs import Conntrack, Group, Resubmit
 from controller.state import ClusterState
-from core.description import describe
+from core.builder import describe
 
 
 def ids(named):

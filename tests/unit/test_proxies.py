@@ -4,7 +4,7 @@ import pytest
 from core.settings import ACTIVE_ACTIVE, ProxyPolicy
 from controller.proxies import STALL_HOLD
 from controller.state import ClusterState
-from core.description import describe
+from core.builder import describe
 
 D = describe()
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from core.description import ConfigError
+from core.rules import ConfigError
 from topologies.runstate import RUNS_DIR_ENV, check_run_dir, default_run_dir, die_with_this_process
 
 

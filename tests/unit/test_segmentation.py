@@ -6,7 +6,7 @@ import pytest
 
 from controller.pipeline import DENY_METER, ETH_ARP, ETH_IP, LOG_METER, PROTO_TCP, SPOOF_METER
 from core.segmentation import matrix
-from core.description import ETCD_CLIENT_PORT, ETCD_PEER_PORT
+from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT
 from core.paths import ROOT
 from tests.unit.test_pipeline import MODES, SYN, ACK, Cluster
 

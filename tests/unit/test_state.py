@@ -4,7 +4,7 @@ import pytest
 
 from controller.health import CONFIRM, DEGRADED, DOWN, FAIL, OK
 from controller.state import ClusterState
-from core.description import describe
+from core.builder import describe
 
 
 def state():

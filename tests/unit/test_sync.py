@@ -11,7 +11,7 @@ from controller.specs import FlowSpec, Output
 from controller.state import ClusterState
 from controller.sync import (BARRIER_TIMEOUT, AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read,
                              SwitchSync, diff)
-from core.description import describe
+from core.builder import describe
 from tests.fakeswitch import FakeChannel
 
 D = describe(mode="nat", clients=2, webs=2)

@@ -1,0 +1,194 @@
+"""Every rule a cluster description obeys, for one made by core/builder.py or loaded from JSON:
+ConfigError naming the first field that is wrong, its value, and what is allowed.
+
+Duck-typed on the description's model (core/description.py), which calls check_description
+whenever one is made from JSON, so that this module imports neither it nor the builder.
+"""
+import ipaddress
+import re
+
+from core.addressing import (DIRECTORS, HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, REMOTE_NET,
+                             SDN, VXLAN_OVERHEAD)
+from core.rules import ConfigError, is_integer
+
+NET_NAMES = (("lan", "the server LAN"), ("db", "the DB network"), ("remote", "the remote server net"))
+
+
+def check_vip(vip, nets, taken):
+    """The VIP must be a free host address of the public net: that is where clients ARP for it.
+    `nets` maps switch roles to their networks ("public" at least), `taken` addresses to hosts."""
+    try:
+        address = ipaddress.ip_address(vip)
+    except ValueError:
+        raise ConfigError("VIP %r is not an IPv4 address" % (vip,)) from None
+    public = nets["public"]
+    if address.version != 4:
+        raise ConfigError("VIP %s is an IPv6 address; the cluster is IPv4: choose a free address of "
+                          "the public net %s" % (vip, public))
+    for role, what in NET_NAMES:
+        if role in nets and address in nets[role]:
+            raise ConfigError("VIP %s is inside %s %s, where clients cannot reach it and real "
+                              "servers would take it for a neighbour: choose a free address of "
+                              "the public net %s" % (vip, what, nets[role], public))
+    if address not in public:
+        raise ConfigError("VIP %s is outside the public net %s, where clients ARP for it" % (vip, public))
+    for special, what in ((public.network_address, "network"), (public.broadcast_address, "broadcast")):
+        if address == special:
+            raise ConfigError("VIP %s is the %s address of the public net %s, not a host address"
+                              % (vip, what, public))
+    if vip in taken:
+        raise ConfigError("VIP %s is already the address of %s" % (vip, taken[vip]))
+
+
+SWITCH_ROLES = ("public", "lan", "db", "remote", "proxy")
+HOST_ROLES = ("client", "router", "web", "db", "management", "director")
+OFPP_MAX = 0xffffff00          # the highest OpenFlow port number a switch port can have
+IFNAME_MAX = 15                # Linux interface names
+MIN_MTU, MAX_MTU = 1280, 9000
+MAC_PATTERN = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def _require(ok, where, value, allowed):
+    if not ok:
+        raise ConfigError("%s is %r; it must be %s" % (where, value, allowed))
+
+
+def _integer(value, where, low, top):
+    _require(is_integer(value, low, top), where, value, "an integer from %d to %d" % (low, top))
+
+
+def _ipv4(value, where):
+    try:
+        ok = isinstance(value, str) and ipaddress.ip_address(value).version == 4
+    except ValueError:
+        ok = False
+    _require(ok, where, value, "an IPv4 address")
+
+
+def _mac(value, where):
+    _require(isinstance(value, str) and MAC_PATTERN.match(value) is not None
+             and not int(value[:2], 16) & 1, where, value, "a unicast MAC address, lower-case hex")
+
+
+def _name(value, where, longest=IFNAME_MAX):
+    _require(isinstance(value, str) and re.match(r"^[a-z][a-z0-9_-]*$", value or "") is not None
+             and len(value) <= longest, where, value,
+             "a name of lower-case letters, digits, - and _, at most %d long" % longest)
+
+
+def _unique(values, what):
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError("%s %r appears twice; each must be unique" % (what, value))
+        seen.add(value)
+
+
+def check_description(d):
+    """Every field of a description (one made by describe(), or loaded from JSON): ConfigError
+    naming the first field that is wrong, its value, and what is allowed."""
+    _require(d.mode in MODES, "mode", d.mode, "one of " + ", ".join(MODES))
+    _integer(d.http_port, "http_port", 1, 65535)
+    _integer(d.lan_mtu, "lan_mtu", MIN_MTU, MAX_MTU)
+    if d.mode == "tun":
+        _integer(d.lan_mtu, "lan_mtu", 1500 + VXLAN_OVERHEAD, MAX_MTU)
+    _mac(d.vip_mac, "vip_mac")
+    _mac(d.gateway_mac, "gateway_mac")
+    _ipv4(d.nat_gateway, "nat_gateway")
+    for i, switch in enumerate(d.switches):
+        where = "switches[%d]" % i
+        _name(switch.name, where + ".name", IFNAME_MAX - len("-eth99"))
+        _integer(switch.dpid, where + ".dpid", 1, 2 ** 64 - 1)
+        _require(switch.role in SWITCH_ROLES, where + ".role", switch.role, "one of " + ", ".join(SWITCH_ROLES))
+    _unique([s.name for s in d.switches], "switch name")
+    _unique([s.dpid for s in d.switches], "switch dpid")
+    switches = {s.name: s for s in d.switches}
+    for i, host in enumerate(d.hosts):
+        _check_host(host, "hosts[%d]" % i, switches)
+    _unique([s.name for s in d.switches] + [h.name for h in d.hosts], "node name")
+    interfaces = [i for h in d.hosts for i in h.interfaces]
+    _unique([i.ip for i in interfaces], "interface address")
+    _unique([i.mac for i in interfaces], "interface MAC")
+    _require(len(d.hosts_with_role("router")) == 1, "hosts", "%d routers" % len(d.hosts_with_role("router")),
+             "exactly one host with the role router")
+    _require(d.real_servers, "hosts", "no web host", "at least one host with the role web")
+    _require(d.director in DIRECTORS, "director", d.director, "one of " + ", ".join(DIRECTORS))
+    if d.director == SDN:
+        _require(len(d.proxies) == 2 and all(switches.get(p) and switches[p].role == "proxy" for p in d.proxies),
+                 "proxies", list(d.proxies), "two switches with the role proxy")
+    else:
+        _require(not d.proxies, "proxies", list(d.proxies), "none: the directors are hosts")
+        _require(len(d.hosts_with_role("director")) == 2, "hosts", "%d directors" % len(d.hosts_with_role("director")),
+                 "two hosts with the role director")
+    for i, t in enumerate(d.trunks):
+        for end, port in ((t.switch_a, t.port_a), (t.switch_b, t.port_b)):
+            _require(end in switches, "trunks[%d]" % i, end, "a switch of the description")
+            _integer(port, "trunks[%d] port" % i, 1, OFPP_MAX)
+    ends = [(i.switch, i.port) for i in interfaces]
+    ends += [(t.switch_a, t.port_a) for t in d.trunks] + [(t.switch_b, t.port_b) for t in d.trunks]
+    _unique(ends, "switch port")
+    for i, t in enumerate(d.tunnels):
+        where = "tunnels[%d]" % i
+        _require(t.proxy in d.proxies, where + ".proxy", t.proxy, "one of the proxies " + ", ".join(d.proxies))
+        _integer(t.vni, where + ".vni", 1, 2 ** 24 - 1)
+        _ipv4(t.local_ip, where + ".local_ip")
+        _mac(t.local_mac, where + ".local_mac")
+        _integer(t.port, where + ".port", 1, OFPP_MAX)
+        _integer(t.pkt_mark, where + ".pkt_mark", 1, 2 ** 32 - 1)
+    _unique([t.vni for t in d.tunnels], "tunnel VNI")
+    _require(any(switches[i.switch].role == "public" for i in interfaces), "hosts",
+             "nobody on the public switch", "at least the router on it")
+    check_vip(d.vip, _nets_by_role(interfaces, switches), {i.ip: h.name for h in d.hosts for i in h.interfaces})
+
+
+def _nets_by_role(interfaces, switches):
+    """{switch role: the network of the first interface cabled to a switch of that role}."""
+    nets = {}
+    for intf in interfaces:
+        nets.setdefault(switches[intf.switch].role,
+                        ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network)
+    return nets
+
+
+def _check_host(host, where, switches):
+    _name(host.name, where + ".name", IFNAME_MAX - len("-eth9"))
+    _require(host.role in HOST_ROLES, where + ".role", host.role, "one of " + ", ".join(HOST_ROLES))
+    _require(host.interfaces, where + ".interfaces", [], "at least one interface")
+    if host.gateway is not None:
+        _ipv4(host.gateway, where + ".gateway")
+    for j, intf in enumerate(host.interfaces):
+        at = "%s.interfaces[%d]" % (where, j)
+        _require(intf.name == "%s-eth%d" % (host.name, j), at + ".name", intf.name,
+                 "%s-eth%d (the host's name and the interface's index)" % (host.name, j))
+        _ipv4(intf.ip, at + ".ip")
+        _integer(intf.prefixlen, at + ".prefixlen", 8, 32)
+        _mac(intf.mac, at + ".mac")
+        _require(intf.switch in switches and switches[intf.switch].role != "proxy", at + ".switch",
+                 intf.switch, "an edge switch of the description")
+        _integer(intf.port, at + ".port", 1, OFPP_MAX)
+        net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
+        _require(intf.prefixlen == 32 or ipaddress.ip_address(intf.ip) not in
+                 (net.network_address, net.broadcast_address), at + ".ip", intf.ip,
+                 "a host address of %s, not its network or broadcast address" % net)
+
+
+def validate(mode, clients, webs, remote_webs=0, director=SDN):
+    if mode not in MODES:
+        raise ConfigError("unknown forwarding mode %r: choose one of %s" % (mode, ", ".join(MODES)))
+    if director not in DIRECTORS:
+        raise ConfigError("unknown director %r: choose one of %s" % (director, ", ".join(DIRECTORS)))
+    if director == HAPROXY and (mode != "nat" or remote_webs):
+        raise ConfigError("the haproxy director is a full proxy on the proxies' LAN (both addresses "
+                          "rewritten, as in NAT): it takes --mode nat and no --remote-webs")
+    for what, value, low, top in (("clients", clients, 1, MAX_CLIENTS), ("webs", webs, 1, MAX_WEBS),
+                                  ("remote-webs", remote_webs, 0, MAX_REMOTE_WEBS)):
+        if not is_integer(value, low, top):
+            raise ConfigError("--%s must be an integer from %d to %d, got %r" % (what, low, top, value))
+    if remote_webs and mode == "dr":
+        raise ConfigError("DR cannot reach remote real servers: it rewrites only the MAC, so every "
+                          "real server must share the proxies' L2 segment (s_lan), but --remote-webs "
+                          "puts real servers on %s behind r0; use --mode tun, which tunnels across "
+                          "the L3 hop" % REMOTE_NET)
+    if remote_webs and mode == "nat":
+        raise ConfigError("NAT cannot reach remote real servers: their replies must return through "
+                          "the proxy, but servers on %s route through r0; use --mode tun" % REMOTE_NET)
