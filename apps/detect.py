@@ -40,7 +40,7 @@ class Window:
 
     def __init__(self, seconds):
         self.seconds = seconds
-        self.items = deque()
+        self.items: deque = deque()
 
     def add(self, at, item):
         self.items.append((at, item))

@@ -45,7 +45,8 @@ def run(url, connections, timeout, interval, timeline=False):
     `timeline`, each request's start (Unix time), latency in seconds and serving host (both None
     if it failed), and each failed request's start and what failed (see `failure`)."""
     parts = urlsplit(url)
-    served, errors, requests, failures = Counter(), 0, [], []
+    served: Counter = Counter()
+    errors, requests, failures = 0, [], []
     started = last_success = time.monotonic()
     max_gap = 0.0
     for _ in range(connections):

@@ -129,7 +129,7 @@ class Reviewer:
 
 
 def parse_thresholds(pairs):
-    values = {}
+    values: dict = {}
     names = set(Thresholds.__dataclass_fields__)
     for pair in pairs:
         name, _, value = pair.partition("=")

@@ -177,7 +177,8 @@ def main(argv=None):
     socket = conf.L2socket(iface=args.iface)
     with open("/sys/class/net/%s/address" % args.iface) as f:
         fuzzer = Fuzzer(f.read().strip(), get_if_addr(args.iface), args.target, args.seed)
-    sent, started = {}, time.monotonic()
+    sent: dict = {}
+    started = time.monotonic()
     for i in range(count):
         kind, frame = fuzzer.next_frame()
         socket.send(frame)

@@ -100,7 +100,7 @@ class ConversationStore:
         """Run operation(client) against the members (see _order), hedged (see the module's
         docstring), until one succeeds or the deadline passes. operation must be idempotent."""
         give_up = time.monotonic() + (self.deadline if deadline is None else deadline)
-        ring, attempts, errors = self._order(time.monotonic()), {}, []
+        ring, attempts, errors = self._order(time.monotonic()), {}, []  # type: tuple[list, dict, list[str]]
         for launch in itertools.count():
             launched = time.monotonic()
             index = ring[launch % len(ring)]

@@ -52,7 +52,7 @@ class ApiGate:
             self.hosts.update(LOOPBACK_NAMES)
         self.origins = {"http://" + host for host in self.hosts}
         self._log_budget = TokenBucket(rate, burst, clock)
-        self.refused = collections.Counter()     # reason -> requests refused for it
+        self.refused: collections.Counter = collections.Counter()     # reason -> requests refused for it
         self.unlogged = 0                        # refusals past the rate, not logged one by one
 
     def check(self, method, headers, query, has_body):

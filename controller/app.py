@@ -8,6 +8,7 @@ queue is full, and two writers interleaving their changes would leave a switch h
 state. Its loops probe the proxies, check the real servers' health and poll counters; the REST
 API (controller/rest.py) calls controller/operations.py.
 """
+import functools
 import json
 import os
 import time
@@ -284,14 +285,16 @@ class LvsController(app_manager.RyuApp):
         for name, datapath in list(self.channels.datapaths.items()):
             if name in self.description.proxies:
                 request(name, openflow.flow_stats_request(datapath, T_FORWARD),
-                        lambda stats, proxy=name: self.counters.forwarded(proxy, stats))
+                        functools.partial(self.counters.forwarded, name))
                 request(name, openflow.flow_stats_request(datapath, T_SELECTED),
-                        lambda stats, proxy=name: self.counters.selected(proxy, stats))
+                        functools.partial(self.counters.selected, name))
                 continue
             for meter_id in switch_meters(self.description, name):
                 request(name, openflow.meter_stats_request(datapath, meter_id),
-                        lambda stats, switch=name, meter_id=meter_id: self.event_log.log(
-                            self.counters.metered(switch, meter_id, stats)))
+                        functools.partial(self._log_meter, name, meter_id))
+
+    def _log_meter(self, switch, meter_id, stats):
+        self.event_log.log(self.counters.metered(switch, meter_id, stats))
 
     @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPMeterStatsReply,
                  ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPMeterConfigStatsReply], MAIN_DISPATCHER)

@@ -2,8 +2,9 @@
 comes back. Writes go through the switch's sync engine (controller/sync.py), a request's reply is
 gathered (multipart) and handed to whoever asked, and port-mods name the port's MAC. Messages
 are encoded by controller/openflow.py; the Ryu app hands this module its events."""
+import functools
 import logging
-from typing import Callable, Dict, Iterable, List, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Tuple
 
 from controller import openflow
 from controller.state import InvalidRequest
@@ -16,7 +17,7 @@ class Channels:
     def __init__(self, syncs: Dict[str, SwitchSync], on_read: Callable[[str], None]):
         self.syncs = syncs
         self.on_read = on_read           # a switch has been read back: bring it in line
-        self.datapaths: Dict[str, object] = {}       # switch name -> Datapath
+        self.datapaths: Dict[str, Any] = {}          # switch name -> Ryu's Datapath
         self.port_macs: Dict[Tuple[str, int], str] = {}   # (switch, port) -> its MAC, which a port-mod names
         self._pending: Dict[Tuple[str, int], tuple] = {}  # (switch, xid) -> (on_reply, parts so far)
 
@@ -36,7 +37,7 @@ class Channels:
     def write(self, desired: Callable[[str], tuple], now: float) -> None:
         """Bring every connected switch to `desired(name)`: (its flows, its groups)."""
         for name, datapath in list(self.datapaths.items()):
-            self._send(name, datapath, self.syncs[name].sync(lambda name=name: desired(name), now))
+            self._send(name, datapath, self.syncs[name].sync(functools.partial(desired, name), now))
 
     def overdue(self, now: float) -> List[str]:
         """The switches with a write unconfirmed for too long (they are being read back)."""

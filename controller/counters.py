@@ -19,8 +19,9 @@ def _per_server(stats, server_ids: Dict[str, int]):
     by_id = {sid: name for name, sid in server_ids.items()}
     for stat in stats:
         match = dict(stat.match.items())
-        if by_id.get(match.get("reg1")):
-            yield by_id[match["reg1"]], match, stat
+        name = by_id.get(match.get("reg1", -1))
+        if name:
+            yield name, match, stat
 
 
 def forward_counters(stats: Iterable, server_ids: Dict[str, int]) -> Dict[str, Dict[str, int]]:

@@ -47,7 +47,7 @@ def connection_log_flows():
     return flows
 
 
-def passive_check_flows(d, switch):
+def passive_check_flows(description, switch):
     """On an edge switch with real servers (s_lan, s_far), after forwarding: a metered copy to the
     controller of each TCP RST from a real server's service port and of each ICMP
     destination-unreachable, the signals of a real server gone (passive health checks; the
@@ -55,13 +55,13 @@ def passive_check_flows(d, switch):
     to_controller = [Meter(PASSIVE_METER), Output(CONTROLLER)]
     # By the server's MAC: in DR and TUN its replies come from the VIP.
     flows = [FlowSpec.make(PRI_HIGH, to_controller, table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
-                           eth_src=web.service_interface.mac, ip_proto=PROTO_TCP, tcp_src=d.http_port,
+                           eth_src=web.service_interface.mac, ip_proto=PROTO_TCP, tcp_src=description.http_port,
                            tcp_flags=RST_SET)
-             for web in d.real_servers_on(switch)]
+             for web in description.real_servers_on(switch)]
     if flows:
         # The controller's own health checks meeting a dead server: already checks, not signals.
         flows.append(FlowSpec.make(PRI_SYNC, [], table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
-                                   ip_proto=PROTO_TCP, ipv4_dst=d.management_ip, tcp_flags=RST_SET))
+                                   ip_proto=PROTO_TCP, ipv4_dst=description.management_ip, tcp_flags=RST_SET))
         flows.append(FlowSpec.make(PRI_HIGH, to_controller, table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
                                    ip_proto=PROTO_ICMP, icmpv4_type=ICMP_DEST_UNREACH))
     return flows
@@ -73,17 +73,18 @@ def _steer(ip, mac, actions):
             FlowSpec.make(PRI_HIGH, logged(actions), table_id=T_SWITCH, cookie=COOKIE_STEER, eth_dst=mac)]
 
 
-def _steer_vip(d, view):
+def _steer_vip(description, view):
     """The VIP to its proxy through the fast-failover group; active-active: its packets spread
     over the proxies by a hash of the connection (so a connection stays on one proxy), its ARP
     still to one of them."""
     packets = Group(GROUP_SPREAD if len(view.active_proxies) > 1 else GROUP_FAILOVER)
     return [FlowSpec.make(PRI_HIGH, [Group(GROUP_FAILOVER)], table_id=T_SWITCH, cookie=COOKIE_STEER,
-                          eth_type=ETH_ARP, arp_tpa=d.vip),
-            FlowSpec.make(PRI_HIGH, logged([packets]), table_id=T_SWITCH, cookie=COOKIE_STEER, eth_dst=d.vip_mac)]
+                          eth_type=ETH_ARP, arp_tpa=description.vip),
+            FlowSpec.make(PRI_HIGH, logged([packets]), table_id=T_SWITCH, cookie=COOKIE_STEER,
+                          eth_dst=description.vip_mac)]
 
 
-def failover_group(d, edge, view):
+def failover_group(description, edge, view):
     """The proxies' ports on an edge switch in the order they should carry what is steered: the
     active proxies (in the controller's order), then the others, each bucket watching its port;
     last, the active proxy again, live while the switch has its controller. BFD going silent
@@ -91,26 +92,26 @@ def failover_group(d, edge, view):
     for instance) than about the proxies: the controller's choice then holds. While a stall holds
     BFD's verdicts, a first bucket to the active proxy, live while the switch has its controller,
     keeps the sessions that come back first from taking the VIP with them."""
-    order = list(view.active_proxies) + [p for p in d.proxies if p not in view.active_proxies]
-    ports = tuple(d.proxy_port(edge, p) for p in order)
+    order = list(view.active_proxies) + [p for p in description.proxies if p not in view.active_proxies]
+    ports = tuple(description.proxy_port(edge, p) for p in order)
     pinned = ports[:1] if view.bfd_held else ()
     return GroupSpec(GROUP_FAILOVER, tuple((Output(port),) for port in pinned + ports + ports[:1]), FAST_FAILOVER,
                      (CONTROLLER,) * len(pinned) + ports + (CONTROLLER,))
 
 
-def spread_group(d, view):
-    ports = tuple(d.proxy_port(d.public_edge, p) for p in view.active_proxies)
+def spread_group(description, view):
+    ports = tuple(description.proxy_port(description.public_edge, p) for p in view.active_proxies)
     return GroupSpec(GROUP_SPREAD, tuple((Output(port),) for port in ports), SELECT, ports)
 
 
-def proxy_monitoring_flows(d, switch):
+def proxy_monitoring_flows(description, switch):
     """On s_pub and s_lan: probes back from a proxy go to the controller; SYN copies from one
     proxy go to the other."""
-    ports = {peer: port for port, peer in d.trunk_ports(switch).items()}
+    ports = {peer: port for port, peer in description.trunk_ports(switch).items()}
     flows = [FlowSpec.make(PRI_LOCAL, [Output(CONTROLLER)], table_id=T_SWITCH, cookie=COOKIE_PROBE, in_port=port,
                            eth_type=ETH_PROBE)
              for port in sorted(ports.values())]
-    if switch == d.public_edge:
+    if switch == description.public_edge:
         for proxy, port in sorted(ports.items()):
             others = [Output(p) for peer, p in sorted(ports.items()) if peer != proxy]
             flows.append(FlowSpec.make(PRI_SYNC, others, table_id=T_SWITCH, cookie=COOKIE_STEER, in_port=port,
@@ -119,14 +120,14 @@ def proxy_monitoring_flows(d, switch):
 
 
 def steering_flows(description, switch, view):
-    d = description
-    flows = proxy_monitoring_flows(d, switch) if switch in d.proxy_edges else []
+    description = description
+    flows = proxy_monitoring_flows(description, switch) if switch in description.proxy_edges else []
     if view.active_proxies:
-        if switch == d.public_edge:
-            flows += _steer_vip(d, view)
-        if switch == d.lan_edge and d.mode == "nat":
-            flows += _steer(d.nat_gateway, d.gateway_mac, [Group(GROUP_FAILOVER)])
-    if switch == d.lan_edge and d.mode == "tun":
-        for t in d.tunnels:   # every proxy's tunnel endpoint, standby included
-            flows += _steer(t.local_ip, t.local_mac, [Output(d.proxy_port(d.lan_edge, t.proxy))])
+        if switch == description.public_edge:
+            flows += _steer_vip(description, view)
+        if switch == description.lan_edge and description.mode == "nat":
+            flows += _steer(description.nat_gateway, description.gateway_mac, [Group(GROUP_FAILOVER)])
+    if switch == description.lan_edge and description.mode == "tun":
+        for t in description.tunnels:   # every proxy's tunnel endpoint, standby included
+            flows += _steer(t.local_ip, t.local_mac, [Output(description.proxy_port(description.lan_edge, t.proxy))])
     return flows

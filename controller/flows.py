@@ -1,15 +1,19 @@
 """What each switch should hold, given the cluster's description and the balancer's state: its
 flows, groups and meters, from the feature modules (controller/edge.py, guard.py, proxy.py).
 No flow needs the controller per connection."""
+from typing import Dict, List, Tuple
+
 from controller.edge import (connection_log_flows, edge_l2_flows, failover_group, passive_check_flows, spread_group,
                              steering_flows)
 from controller.guard import block_flows, ingress_flows, segmentation_flows
 from controller.pipeline import (DENY_METER, LOG_BURST, LOG_METER, LOG_RATE, PASSIVE_BURST, PASSIVE_METER, PASSIVE_RATE,
                                  SPOOF_BURST, SPOOF_METER, SPOOF_RATE)
 from controller.proxy import proxy_flows, select_group
+from controller.specs import BalancerView, FlowSpec, GroupSpec
+from core.description import ClusterDescription
 
 
-def switch_flows(description, switch, view):
+def switch_flows(description: ClusterDescription, switch: str, view: BalancerView) -> List[FlowSpec]:
     """Every flow a switch should hold, given the balancer's state."""
     if description.switch(switch).role == "proxy":
         return proxy_flows(description, switch, view)
@@ -20,7 +24,7 @@ def switch_flows(description, switch, view):
     return flows + (passive_check_flows(description, switch) if view.passive_checks else [])
 
 
-def switch_groups(description, switch, view):
+def switch_groups(description: ClusterDescription, switch: str, view: BalancerView) -> List[GroupSpec]:
     """Every group a switch should hold: the proxies' Maglev slots; on the edges that steer to
     a proxy, the failover order of the proxies, and on s_pub the spread of the VIP over them when
     more than one is active."""
@@ -35,7 +39,7 @@ def switch_groups(description, switch, view):
     return groups
 
 
-def switch_meters(description, switch):
+def switch_meters(description: ClusterDescription, switch: str) -> Dict[int, Tuple[int, int]]:
     """The meters a switch holds, id -> (rate, burst): on an edge, the connection log's (one for
     what was forwarded, one for what segmentation refused), the forged packets', and where real
     servers are, the passive checks' copies'."""

@@ -23,13 +23,13 @@ def _copy(meter, cookie, table_id, priority, **match):
     return FlowSpec.make(priority, [Meter(meter), Output(CONTROLLER)], table_id=table_id, cookie=cookie, **match)
 
 
-def _own_sources(d, host, intf):
+def _own_sources(description, host, intf):
     """The IPv4 sources a host may send from on this interface: its address; a DR or TUN real
     server's service interface also the VIP (its replies), and the peer's directors the VIP (the
     one holding it answers from it)."""
-    answers_from_vip = ((host.role == "web" and intf == host.service_interface and d.servers_answer_from_vip)
-                        or (host.role == "director" and intf.switch == d.public_edge))
-    return [intf.ip] + ([d.vip] if answers_from_vip else [])
+    answers_from_vip = ((host.role == "web" and intf == host.service_interface and description.servers_answer_from_vip)
+                        or (host.role == "director" and intf.switch == description.public_edge))
+    return [intf.ip] + ([description.vip] if answers_from_vip else [])
 
 
 def _port_security(intf, sources):
@@ -45,11 +45,12 @@ def _port_security(intf, sources):
                     for kind in (ETH_IP, ETH_ARP)]
 
 
-def _router_port(d, intf):
+def _router_port(description, intf):
     """r0 brings in what comes from the other segments, with any source but this segment's own:
     a packet from r0 claiming an address of this switch's subnet (but r0's, and the VIP that DR
     and TUN replies come back from) is forged."""
-    sources = [intf.ip] + ([d.vip] if intf.switch == d.public_edge and d.servers_answer_from_vip else [])
+    answers_from_vip = intf.switch == description.public_edge and description.servers_answer_from_vip
+    sources = [intf.ip] + ([description.vip] if answers_from_vip else [])
     net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
     flows = _port_security(intf, sources)
     flows.append(_copy(SPOOF_METER, COOKIE_SPOOF, T_INGRESS, PRI_BROAD, in_port=intf.port, eth_type=ETH_IP,
@@ -59,36 +60,36 @@ def _router_port(d, intf):
     return flows
 
 
-def ingress_flows(d, switch):
+def ingress_flows(description, switch):
     """Table INGRESS of an edge switch: port security. The proxies' ports (the load balancer's
     own cables) pass to forwarding as they are."""
     flows = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], cookie=COOKIE_GUARD, in_port=port)
-             for port in sorted(d.trunk_ports(switch))]
-    for host in d.hosts:
+             for port in sorted(description.trunk_ports(switch))]
+    for host in description.hosts:
         for intf in host.interfaces:
             if intf.switch != switch:
                 continue
-            flows += (_router_port(d, intf) if host.role == "router"
-                      else _port_security(intf, _own_sources(d, host, intf)))
+            flows += (_router_port(description, intf) if host.role == "router"
+                      else _port_security(intf, _own_sources(description, host, intf)))
     return flows
 
 
-def segmentation_flows(d, switch, view):
+def segmentation_flows(description, switch, view):
     """Table SEGMENT of an edge switch: what each host may send to whom (core/segmentation.py),
     judged at the host's own port; the rest is dropped and reported. The infrastructure's ports
     pass; with segmentation off, every port does."""
     if not view.segmentation:
         return [FlowSpec.make(PRI_MISS, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD)]
-    flows = {}
-    for host in d.hosts:
+    flows: dict = {}
+    for host in description.hosts:
         for intf in (i for i in host.interfaces if i.switch == switch):
             port = dict(in_port=intf.port, eth_type=ETH_IP)
-            if segmentation.sender(d, host, intf) == segmentation.INFRASTRUCTURE:
+            if segmentation.sender(description, host, intf) == segmentation.INFRASTRUCTURE:
                 rules = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD,
                                        in_port=intf.port)]
             else:
                 rules = [_copy(DENY_METER, COOKIE_DENY, T_SEGMENT, PRI_MISS, **port)]
-            for fields, replies_only in segmentation.allowed(d, host, intf):
+            for fields, replies_only in segmentation.allowed(description, host, intf):
                 rules.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD,
                                            **port, **fields))
                 if replies_only:

@@ -15,16 +15,17 @@ Two kinds of change, two rules:
 """
 import hashlib
 import math
+from typing import Collection, Iterable, List, Mapping, Optional, Tuple
 
 TABLE_SIZE = 256
 
 
-def _hash(*parts):
+def _hash(*parts: object) -> int:
     digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 
-def _permutation(name, size):
+def _permutation(name: str, size: int) -> Tuple[int, int]:
     """Where the server's preference list starts, and its step: coprime with the size, so
     that the list visits every slot."""
     offset = _hash("offset", name) % size
@@ -34,14 +35,14 @@ def _permutation(name, size):
     return offset, skip
 
 
-def populate(weights, size=TABLE_SIZE):
+def populate(weights: Mapping[str, int], size: int = TABLE_SIZE) -> List[Optional[str]]:
     """Maglev's table: a list of `size` server names (None everywhere if no weight is positive).
 
     Weighted population: in each round a server claims as many slots as its weight (after
     dividing all weights by their common divisor), each time taking the next free slot of its
     own permutation."""
     servers = sorted(name for name, w in weights.items() if w > 0)
-    table = [None] * size
+    table: List[Optional[str]] = [None] * size
     if not servers:
         return table
     divisor = math.gcd(*(weights[s] for s in servers))
@@ -64,15 +65,16 @@ def populate(weights, size=TABLE_SIZE):
                     return table
 
 
-def _rendezvous_owner(slot, candidates, weights):
+def _rendezvous_owner(slot: int, candidates: Iterable[str], weights: Mapping[str, int]) -> str:
     """Weighted rendezvous (highest random weight) choice of a server for one slot."""
-    def score(name):
+    def score(name: str) -> float:
         unit = (_hash("hrw", slot, name) + 1) / float(2 ** 64 + 1)
         return -weights[name] / math.log(unit)
     return max(sorted(candidates), key=score)
 
 
-def lookup_table(weights, healthy, size=TABLE_SIZE):
+def lookup_table(weights: Mapping[str, int], healthy: Collection[str],
+                 size: int = TABLE_SIZE) -> List[Optional[str]]:
     """The table the data plane uses: `populate(weights)` with the slots of servers that are not
     in `healthy` handed to healthy servers with a positive weight (None if there is none)."""
     table = populate(weights, size)
@@ -83,6 +85,6 @@ def lookup_table(weights, healthy, size=TABLE_SIZE):
     return table
 
 
-def slot_of(key, size=TABLE_SIZE):
+def slot_of(key: object, size: int = TABLE_SIZE) -> int:
     """Where a key (any hashable description of a connection) falls; for tests and tools."""
     return _hash("key", key) % size

@@ -64,7 +64,7 @@ class ProxyGroup:
         self.policy = policy
         self.clock = clock
         self.names = description.proxies
-        self.active = ()              # proxies carrying the VIP, in order
+        self.active: tuple = ()       # proxies carrying the VIP, in order
         self.settled = False
         self.connected_at = {}
         self.probe_seen = {}          # (proxy, side) -> when the last probe it answered was sent

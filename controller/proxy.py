@@ -24,34 +24,36 @@ def sync_source(sid):
     return SYNC_SOURCE[:-5] + "%02x:%02x" % (sid >> 8, sid & 0xff)
 
 
-def classify_flows(d, proxy, uplink, downlink, view):
-    zone = d.conntrack_zone(proxy)
+def classify_flows(description, proxy, uplink, downlink, view):
+    zone = description.conntrack_zone(proxy)
     track = [Conntrack(zone, table=T_CONNECTIONS)]
-    service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip, ip_proto=PROTO_TCP, tcp_dst=d.http_port)
+    service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=description.vip, ip_proto=PROTO_TCP,
+                   tcp_dst=description.http_port)
     flows = [
-        arp_responder(d.vip, d.vip_mac, uplink),
+        arp_responder(description.vip, description.vip_mac, uplink),
         FlowSpec.make(PRI_HIGH, track, cookie=COOKIE_LB, **service),
-        FlowSpec.make(PRI_HIGH, track, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP, ipv4_dst=d.vip,
+        FlowSpec.make(PRI_HIGH, track, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP, ipv4_dst=description.vip,
                       ip_proto=PROTO_ICMP),
     ]
     # The other proxy's copy of a new connection's SYN: commit it with the server it names,
     # forward nothing.
-    for web in d.real_servers:
+    for web in description.real_servers:
         sid = view.server_id(web.name)
         flows.append(FlowSpec.make(PRI_SYNC, [Conntrack(zone, commit=True, mark=sid)], cookie=COOKIE_LB,
                                    **dict(service, eth_dst=SYNC_MAC, eth_src=sync_source(sid))))
     flows += [FlowSpec.make(PRI_LOCAL, [Output(IN_PORT)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
               for port in (uplink, downlink)]
-    if d.mode == "nat":
-        flows.append(arp_responder(d.nat_gateway, d.gateway_mac, downlink))
-        for web in d.real_servers:
+    if description.mode == "nat":
+        flows.append(arp_responder(description.nat_gateway, description.gateway_mac, downlink))
+        for web in description.real_servers:
             flows.append(FlowSpec.make(
-                PRI_HIGH, [SetField("ipv4_src", d.vip), SetField("eth_src", d.vip_mac), Resubmit(T_EGRESS)],
-                cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP, eth_dst=d.gateway_mac,
+                PRI_HIGH, [SetField("ipv4_src", description.vip), SetField("eth_src", description.vip_mac),
+                           Resubmit(T_EGRESS)],
+                cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP, eth_dst=description.gateway_mac,
                 ipv4_src=web.ip))
-    if d.mode == "tun":
+    if description.mode == "tun":
         # OVS native tunnelling sends and receives the outer packets through the LOCAL port.
-        t = d.tunnel(proxy)
+        t = description.tunnel(proxy)
         flows += [
             FlowSpec.make(PRI_LOCAL, [Output(downlink)], cookie=COOKIE_LB, in_port=LOCAL),
             FlowSpec.make(PRI_LOCAL, [Output(LOCAL)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_ARP,
@@ -77,10 +79,10 @@ def connection_flows(view):
     return flows
 
 
-def select_group(d, proxy, view):
+def select_group(description, proxy, view):
     """One bucket per Maglev slot: its real server into reg1 (kept across the recirculation,
     and still there if the tracker is full), then committed as the connection's mark."""
-    zone = d.conntrack_zone(proxy)
+    zone = description.conntrack_zone(proxy)
 
     def bucket(server):
         if server is None:
@@ -90,12 +92,12 @@ def select_group(d, proxy, view):
     return GroupSpec(GROUP_SELECT, tuple(bucket(server) for server in view.table))
 
 
-def selected_flows(d, view):
+def selected_flows(description, view):
     """After the commit: a new connection's SYN is copied to the other proxy, carrying the
     server's id in its source MAC (FORWARD rewrites the MACs of the packet itself). The SYN
     flows' counters count the connections each server was given."""
     flows = []
-    for web in d.real_servers:
+    for web in description.real_servers:
         sid = view.server_id(web.name)
         copy = [SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(sid)), Output(IN_PORT)]
         flows.append(FlowSpec.make(PRI_NARROW, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB,
@@ -105,48 +107,49 @@ def selected_flows(d, view):
     return flows
 
 
-def forward_actions(d, proxy, web, downlink):
+def forward_actions(description, proxy, web, downlink):
     """The forwarding method, LVS style, for one real server."""
-    if d.mode == "nat":
-        return [SetField("eth_src", d.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
+    if description.mode == "nat":
+        return [SetField("eth_src", description.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
                 SetField("ipv4_dst", web.ip), Output(downlink)]
-    if d.mode == "dr":   # the director's MAC as the source, as LVS does
-        return [SetField("eth_src", d.vip_mac), SetField("eth_dst", web.interfaces[0].mac), Output(downlink)]
-    t = d.tunnel(proxy)
+    if description.mode == "dr":   # the director's MAC as the source, as LVS does
+        return [SetField("eth_src", description.vip_mac), SetField("eth_dst", web.interfaces[0].mac), Output(downlink)]
+    t = description.tunnel(proxy)
     return [SetField("tun_ipv4_dst", web.ip), SetField("eth_dst", tunnel_mac(web.ip)),
             SetField("pkt_mark", t.pkt_mark), Output(t.port)]
 
 
-def forward_flows(d, proxy, view, downlink):
+def forward_flows(description, proxy, view, downlink):
     """The forwarding method per real server; the clients' FINs through a flow of their own, to
     count closed connections."""
     flows = []
-    for web in d.real_servers:
-        actions, sid = forward_actions(d, proxy, web, downlink), view.server_id(web.name)
+    for web in description.real_servers:
+        actions, sid = forward_actions(description, proxy, web, downlink), view.server_id(web.name)
         flows += [FlowSpec.make(PRI_MATCH, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid),
                   FlowSpec.make(PRI_NARROW, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid,
                                 ip_proto=PROTO_TCP, tcp_flags=FIN_SET)]
     return flows
 
 
-def egress_flows(d, uplink):
+def egress_flows(description, uplink):
     """NAT replies: the public host's own MAC when it is on the public net, else r0's."""
-    router_mac = d.router.interface_on(d.public_edge).mac
+    router_mac = description.router.interface_on(description.public_edge).mac
     flows = [FlowSpec.make(PRI_MATCH, [SetField("eth_dst", intf.mac), Output(uplink)], table_id=T_EGRESS,
                            cookie=COOKIE_LB, eth_type=ETH_IP, ipv4_dst=intf.ip)
-             for intf in d.host_ports(d.public_edge).values()]
+             for intf in description.host_ports(description.public_edge).values()]
     flows.append(FlowSpec.make(PRI_DEFAULT, [SetField("eth_dst", router_mac), Output(uplink)],
                                table_id=T_EGRESS, cookie=COOKIE_LB))
     return flows
 
 
 def proxy_flows(description, proxy, view):
-    d = description
-    uplink, downlink = d.proxy_uplink(proxy), d.proxy_downlink(proxy)
-    flows = classify_flows(d, proxy, uplink, downlink, view) + connection_flows(view) + selected_flows(d, view)
-    flows += forward_flows(d, proxy, view, downlink)
-    if d.mode == "nat":
-        flows += egress_flows(d, uplink)
+    description = description
+    uplink, downlink = description.proxy_uplink(proxy), description.proxy_downlink(proxy)
+    flows = classify_flows(description, proxy, uplink, downlink, view) + connection_flows(view)
+    flows += selected_flows(description, view)
+    flows += forward_flows(description, proxy, view, downlink)
+    if description.mode == "nat":
+        flows += egress_flows(description, uplink)
     return flows
 
 

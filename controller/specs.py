@@ -3,9 +3,10 @@
 that the pipeline is computed from."""
 import zlib
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 from controller.pipeline import COOKIE_L2, NEW_FLOW_IDLE
+from core.description import ClusterDescription
 
 
 @dataclass(frozen=True)
@@ -86,28 +87,29 @@ class FlowSpec:
     cookie: int = COOKIE_L2
 
     @classmethod
-    def make(cls, priority, actions=(), table_id=0, cookie=COOKIE_L2, **match):
+    def make(cls, priority: int, actions: Iterable[object] = (), table_id: int = 0, cookie: int = COOKIE_L2,
+             **match: object) -> "FlowSpec":
         return cls(priority=priority, match=tuple(sorted(match.items())), actions=tuple(actions),
                    table_id=table_id, cookie=cookie)
 
     @property
-    def match_dict(self):
+    def match_dict(self) -> Dict[str, object]:
         return dict(self.match)
 
     @property
-    def key(self):
+    def key(self) -> Tuple[int, int, Tuple[Tuple[str, object], ...]]:
         """What identifies a flow entry in a switch: table, priority and match."""
         return (self.table_id, self.priority, self.match)
 
     @property
-    def wire_cookie(self):
+    def wire_cookie(self) -> int:
         """The cookie the switch holds: the flow's kind, with a fingerprint of its actions in
         the high half, so that a switch's flows read back say whether each is the one wanted
         (a restarted controller then changes nothing that is right)."""
         return self.cookie | zlib.crc32(repr(self.actions).encode()) << 32
 
     @classmethod
-    def from_key(cls, key):
+    def from_key(cls, key: Tuple[int, int, Tuple[Tuple[str, object], ...]]) -> "FlowSpec":
         """A spec naming an entry by its key alone (for deleting one read back from a switch)."""
         table_id, priority, match = key
         return cls(priority=priority, match=match, table_id=table_id, cookie=0)
@@ -125,10 +127,10 @@ class BalancerView:
     segmentation: bool = True           # hosts may send only what core/segmentation.py allows
     bfd_held: bool = False              # a switch stall holds BFD's verdicts (controller/proxies.py)
 
-    def server_id(self, name):
+    def server_id(self, name: str) -> int:
         return dict(self.server_ids)[name]
 
 
-def server_ids(description):
+def server_ids(description: ClusterDescription) -> Tuple[Tuple[str, int], ...]:
     """Stable small integers for real servers (reg1 and ct_mark values): 1, 2, ..."""
     return tuple((web.name, i) for i, web in enumerate(description.real_servers, 1))

@@ -16,7 +16,7 @@ a switch sent before it left is known to be stale.
 """
 import itertools
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from controller.pipeline import COOKIE_KINDS, KIND_MASK
 from controller.specs import FlowSpec, GroupSpec
@@ -77,7 +77,7 @@ class Barrier:
     xid: int
 
 
-Message = object      # one of the classes above
+Message = Union[Read, AddFlow, DeleteFlow, AddGroup, DeleteGroup, AddMeter, Barrier]
 Desired = Callable[[], Tuple[Iterable[FlowSpec], Iterable[GroupSpec]]]
 
 
@@ -109,7 +109,7 @@ class SwitchSync:
         self.online = False
         self._reset()
 
-    def _reset(self):
+    def _reset(self) -> None:
         self.flows: Dict[FlowKey, int] = {}
         self.groups: Dict[int, object] = {}
         self._meters_held: Dict[int, Tuple[int, int]] = {}
@@ -127,12 +127,12 @@ class SwitchSync:
         return next(self._xids)
 
     # --- the switch comes and goes --------------------------------------------------------------
-    def connect(self):
+    def connect(self) -> None:
         """The switch (re)connected: nothing is known of what it holds until it is read back."""
         self.online = True
         self._reset()
 
-    def disconnect(self):
+    def disconnect(self) -> None:
         """The switch left, perhaps in the middle of a write: whatever it answers later is stale."""
         self.online = False
         self._reset()
@@ -153,8 +153,8 @@ class SwitchSync:
     # --- reading back ---------------------------------------------------------------------------
     def _read_messages(self) -> List[Message]:
         self._to_read = False
-        reads = [Read(part, self.next_xid()) for part in READ_PARTS]
-        self._reads = {read.xid: read.part for read in reads}
+        reads: List[Message] = [Read(part, self.next_xid()) for part in READ_PARTS]
+        self._reads = {read.xid: read.part for read in reads if isinstance(read, Read)}
         return reads
 
     def read_reply(self, xid: int, entries: list) -> List[Message]:
@@ -200,7 +200,8 @@ class SwitchSync:
             messages.append(barrier)
         return messages
 
-    def _write(self, groups, cookies, flows) -> List[Message]:
+    def _write(self, groups: Dict[int, GroupSpec], cookies: Dict[FlowKey, int],
+               flows: Dict[FlowKey, FlowSpec]) -> List[Message]:
         group_deletes, group_adds, group_modifies = diff(self.groups, self._unrefused("group", groups))
         flow_deletes, flow_adds, flow_replaces = diff(self.flows, self._unrefused("flow", cookies))
         messages = [self._sent("group", g, groups[g], AddGroup(groups[g], False, self.next_xid()))
@@ -213,7 +214,7 @@ class SwitchSync:
         messages += [self._sent("group", g, None, DeleteGroup(g, self.next_xid())) for g in group_deletes]
         return messages
 
-    def _unrefused(self, what, desired):
+    def _unrefused(self, what: str, desired: Mapping[Any, Any]) -> Dict[Any, Any]:
         """The desired entries, but an entry the switch refused stays as the switch holds it
         (or absent) until the wanted entry changes: sending it again would be refused again."""
         held = self._held(what)
@@ -229,10 +230,11 @@ class SwitchSync:
                 del wanted[key]
         return wanted
 
-    def _held(self, what):
-        return {"flow": self.flows, "group": self.groups, "meter": self._meters_held}[what]
+    def _held(self, what: str) -> Dict[Any, Any]:
+        held: Dict[str, Dict[Any, Any]] = {"flow": self.flows, "group": self.groups, "meter": self._meters_held}
+        return held[what]
 
-    def _sent(self, what, key, entry, message):
+    def _sent(self, what: str, key: object, entry: object, message: Message) -> Message:
         """Record a write's entry as held by the switch (None: deleted), and the message as
         unconfirmed until its barrier."""
         held = self._held(what)

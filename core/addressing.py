@@ -23,10 +23,10 @@ MAX_CLIENTS = 64
 MAX_WEBS = 32
 DB_COUNT = 3
 
-PUBLIC_NET = ipaddress.ip_network("10.0.0.0/24")
-LAN_NET = ipaddress.ip_network("10.0.1.0/24")
-DB_NET = ipaddress.ip_network("10.0.2.0/24")
-REMOTE_NET = ipaddress.ip_network("10.0.3.0/24")
+PUBLIC_NET = ipaddress.IPv4Network("10.0.0.0/24")
+LAN_NET = ipaddress.IPv4Network("10.0.1.0/24")
+DB_NET = ipaddress.IPv4Network("10.0.2.0/24")
+REMOTE_NET = ipaddress.IPv4Network("10.0.3.0/24")
 MAX_REMOTE_WEBS = 16
 VIP = "10.0.0.100"
 VRID = 1
@@ -59,16 +59,16 @@ MGMT_PORT = 100            # s_lan port of the controller's management interface
 MGMT_HOST_ID = 250
 
 
-def mac_for(ip):
+def mac_for(ip: str) -> str:
     """A locally administered MAC that spells the IPv4 address: 10.0.1.11 -> 02:00:0a:00:01:0b."""
     return "02:00:" + ":".join("%02x" % b for b in ipaddress.ip_address(ip).packed)
 
 
-def tunnel_mac(rip):
+def tunnel_mac(rip: str) -> str:
     """The MAC of a real server's VXLAN devices (TUN): the inner eth_dst the proxy writes."""
     return "02:01:" + mac_for(rip)[6:]
 
 
-def vrrp_mac(vrid):
+def vrrp_mac(vrid: int) -> str:
     """The VRRP virtual router MAC (RFC 5798) that answers ARP for the VIP."""
     return "00:00:5e:00:01:%02x" % vrid

@@ -1,5 +1,7 @@
 """The cluster for a forwarding method and counts of hosts, described from the fixed plan
 (core/addressing.py) and checked by core/validation.py before anyone builds it."""
+from ipaddress import IPv4Network
+
 from core.addressing import (CLIENT_BASE, DB_BASE, DB_COUNT, DB_EDGE, DB_NET, EDGE_FIRST_HOST_PORT,
                              EDGE_ROUTER_PORT, HTTP_PORT, LAN_EDGE, LAN_MTU_TUN, LAN_NET, MGMT_HOST_ID, MGMT_PORT,
                              NAT_GATEWAY, NAT_GATEWAY_VRID, PROXY_DOWNLINK_PORT, PROXY_LOCAL_HOST_ID,
@@ -10,13 +12,14 @@ from core.description import ClusterDescription, Host, Interface, Switch, Trunk,
 from core.validation import check_description, validate
 
 
-def _interface(host, index, net, host_id, switch, port):
+def _interface(host: str, index: int, net: IPv4Network, host_id: int, switch: str, port: int) -> Interface:
     ip = str(net.network_address + host_id)
     return Interface(name="%s-eth%d" % (host, index), ip=ip, prefixlen=net.prefixlen,
                      mac=mac_for(ip), switch=switch, port=port)
 
 
-def describe(mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, director=SDN):
+def describe(mode: str = "nat", clients: int = 4, webs: int = 2, vip: str = VIP, remote_webs: int = 0,
+             director: str = SDN) -> ClusterDescription:
     """The cluster for a forwarding mode, counts of clients, web hosts (on the proxies' LAN) and
     remote web hosts (one L3 hop away, TUN only), a VIP, and who directs (see DIRECTORS)."""
     validate(mode, clients, webs, remote_webs, director)

@@ -9,7 +9,7 @@ core/builder.py's describe() makes one.
 import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from core.addressing import PROXY_NAMES, SDN
 from core.rules import ConfigError
@@ -34,15 +34,15 @@ class Host:
     gateway: Optional[str] = None
 
     @property
-    def ip(self):
+    def ip(self) -> str:
         return self.interfaces[0].ip
 
     @property
-    def service_interface(self):
+    def service_interface(self) -> Interface:
         """The interface a real server serves on (and a host's first)."""
         return self.interfaces[0]
 
-    def interface_on(self, switch):
+    def interface_on(self, switch: str) -> Optional[Interface]:
         return next((i for i in self.interfaces if i.switch == switch), None)
 
 
@@ -89,113 +89,117 @@ class ClusterDescription:
     proxies: Tuple[str, ...] = field(default=PROXY_NAMES)
     director: str = SDN
 
-    def host(self, name):
+    def host(self, name: str) -> Host:
         for host in self.hosts:
             if host.name == name:
                 return host
         raise KeyError("no host named %r in the cluster" % name)
 
-    def switch(self, name):
+    def switch(self, name: str) -> Switch:
         for switch in self.switches:
             if switch.name == name:
                 return switch
         raise KeyError("no switch named %r in the cluster" % name)
 
-    def switch_by_dpid(self, dpid):
+    def switch_by_dpid(self, dpid: int) -> Optional[Switch]:
         return next((s for s in self.switches if s.dpid == dpid), None)
 
-    def tunnel(self, proxy):
+    def tunnel(self, proxy: str) -> TunnelEndpoint:
         return next(t for t in self.tunnels if t.proxy == proxy)
 
-    def conntrack_zone(self, proxy):
+    def conntrack_zone(self, proxy: str) -> int:
         """The proxy's own zone of the connection tracker (all bridges of one ovs-vswitchd
         share one tracker; a zone keeps each proxy's connections its own, as on two machines)."""
         return self.proxies.index(proxy) + 1
 
-    def _switch_with_role(self, role):
+    def _edge(self, role: str) -> str:
+        """The switch of a role every description has one of (core/validation.py)."""
+        return next(s.name for s in self.switches if s.role == role)
+
+    def _switch_with_role(self, role: str) -> Optional[str]:
         return next((s.name for s in self.switches if s.role == role), None)
 
     @property
-    def public_edge(self):
+    def public_edge(self) -> str:
         """The public side's switch: clients, r0's outer side, the proxies' uplinks."""
-        return self._switch_with_role("public")
+        return self._edge("public")
 
     @property
-    def lan_edge(self):
+    def lan_edge(self) -> str:
         """The real servers' LAN switch: web hosts, r0's inner side, the proxies' downlinks."""
-        return self._switch_with_role("lan")
+        return self._edge("lan")
 
     @property
-    def servers_answer_from_vip(self):
+    def servers_answer_from_vip(self) -> bool:
         """DR and TUN: real servers answer clients themselves, from the VIP, through r0."""
         return self.mode in ("dr", "tun")
 
     @property
-    def db_edge(self):
+    def db_edge(self) -> Optional[str]:
         return self._switch_with_role("db")
 
     @property
-    def remote_edge(self):
+    def remote_edge(self) -> Optional[str]:
         """The remote real servers' switch, one L3 hop behind r0 (None without remote servers)."""
         return self._switch_with_role("remote")
 
     @property
-    def proxy_edges(self):
+    def proxy_edges(self) -> Tuple[str, str]:
         """The edge switches that the proxies join (and from which they are probed)."""
         return (self.public_edge, self.lan_edge)
 
     @property
-    def management_interface(self):
+    def management_interface(self) -> Interface:
         """The controller's interface on the real servers' LAN (its health checks leave by it)."""
         return self.hosts_with_role("management")[0].interfaces[0]
 
     @property
-    def management_ip(self):
+    def management_ip(self) -> str:
         return self.management_interface.ip
 
-    def real_servers_on(self, switch):
+    def real_servers_on(self, switch: str) -> List[Host]:
         """The real servers whose service interface is cabled to `switch`."""
         return [w for w in self.real_servers if w.service_interface.switch == switch]
 
     @property
-    def router(self):
+    def router(self) -> Host:
         """r0, between the public side and the LAN (and the remote net)."""
         return self.hosts_with_role("router")[0]
 
-    def proxy_uplink(self, proxy):
+    def proxy_uplink(self, proxy: str) -> int:
         """The proxy's own port towards s_pub: what it sends towards clients leaves here."""
         return next(p for p, peer in self.trunk_ports(proxy).items() if peer == self.public_edge)
 
-    def proxy_downlink(self, proxy):
+    def proxy_downlink(self, proxy: str) -> int:
         """The proxy's own port towards s_lan: real servers, and the NAT gateway's side."""
         return next(p for p, peer in self.trunk_ports(proxy).items() if peer == self.lan_edge)
 
-    def proxy_port(self, edge_switch, proxy):
+    def proxy_port(self, edge_switch: str, proxy: str) -> int:
         """The port of an edge switch (s_pub, s_lan) that leads to a proxy."""
         return next(p for p, peer in self.trunk_ports(edge_switch).items() if peer == proxy)
 
-    def proxy_cable_ends(self, proxy):
+    def proxy_cable_ends(self, proxy: str) -> List[Tuple[str, int, str]]:
         """Both ends of a proxy's cables to the edge switches, each (switch, port, the switch at
         the other end): the proxy's own ends first."""
         own = [(proxy, port, peer) for port, peer in sorted(self.trunk_ports(proxy).items())]
         return own + [(edge, self.proxy_port(edge, proxy), proxy) for edge in self.proxy_edges]
 
-    def hosts_with_role(self, role):
+    def hosts_with_role(self, role: str) -> List[Host]:
         return [h for h in self.hosts if h.role == role]
 
     @property
-    def real_servers(self):
+    def real_servers(self) -> List[Host]:
         return self.hosts_with_role("web")
 
     @property
-    def node_names(self):
+    def node_names(self) -> List[str]:
         return [s.name for s in self.switches] + [h.name for h in self.hosts]
 
-    def host_ports(self, switch):
+    def host_ports(self, switch: Optional[str]) -> Dict[int, Interface]:
         """{port: Interface} of the hosts cabled to an edge switch."""
         return {i.port: i for h in self.hosts for i in h.interfaces if i.switch == switch}
 
-    def trunk_ports(self, switch):
+    def trunk_ports(self, switch: Optional[str]) -> Dict[int, str]:
         """{port: peer switch name} of a switch's switch-to-switch cables."""
         ports = {}
         for t in self.trunks:
@@ -205,11 +209,11 @@ class ClusterDescription:
                 ports[t.port_b] = t.switch_a
         return ports
 
-    def to_json(self, compact=False):
+    def to_json(self, compact: bool = False) -> str:
         return json.dumps(asdict(self), separators=(",", ":")) if compact else json.dumps(asdict(self), indent=2)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: object) -> "ClusterDescription":
         """A description from its JSON form, every field checked: ConfigError naming the first
         field that is missing, unknown or wrong."""
         fields = _fields(cls, data, "description")
@@ -233,7 +237,7 @@ class ClusterDescription:
         return description
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str) -> "ClusterDescription":
         """The description in a JSON file; ConfigError naming the file and what is wrong."""
         try:
             with open(path) as f:
@@ -248,7 +252,7 @@ class ClusterDescription:
             raise ConfigError("cluster description %s: %s" % (path, e)) from None
 
 
-def _fields(cls, data, where):
+def _fields(cls: type, data: object, where: str) -> Dict[str, Any]:
     """The fields of a dataclass from a JSON object: exactly its fields, defaults may be left out."""
     if not isinstance(data, dict):
         raise ConfigError("%s must be an object, got %r" % (where, data))
@@ -264,7 +268,7 @@ def _fields(cls, data, where):
     return dict(data)
 
 
-def _list(fields, name, where):
+def _list(fields: Dict[str, Any], name: str, where: str) -> list:
     value = fields[name]
     if not isinstance(value, list):
         raise ConfigError("%s.%s must be a list, got %r" % (where, name, value))

@@ -8,11 +8,11 @@ class ConfigError(ValueError):
     """A cluster configuration that cannot work; the message says what and why."""
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> bool:
     """A finite int or float, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def is_integer(value, low: int, high: int) -> bool:
+def is_integer(value: object, low: int, high: int) -> bool:
     """An int (not a bool) from `low` to `high`."""
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high

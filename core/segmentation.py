@@ -38,11 +38,11 @@ class Allow:
 
 
 # Each traffic kind: (match fields beyond the receiver's address, replies only) per variant.
-def _traffic(d):
+def _traffic(description):
     tcp, icmp = dict(ip_proto=IPPROTO_TCP), dict(ip_proto=IPPROTO_ICMP)
     return {
-        "the service (TCP %d)" % d.http_port: [(dict(tcp, tcp_dst=d.http_port), False)],
-        "service replies": [(dict(tcp, tcp_src=d.http_port), True)],
+        "the service (TCP %d)" % description.http_port: [(dict(tcp, tcp_dst=description.http_port), False)],
+        "service replies": [(dict(tcp, tcp_src=description.http_port), True)],
         "etcd clients (TCP %d)" % ETCD_CLIENT_PORT: [(dict(tcp, tcp_dst=ETCD_CLIENT_PORT), False)],
         "etcd replies": [(dict(tcp, tcp_src=ETCD_CLIENT_PORT), True)],
         "etcd peers (TCP %d)" % ETCD_PEER_PORT: [(dict(tcp, tcp_dst=ETCD_PEER_PORT), False),
@@ -53,9 +53,9 @@ def _traffic(d):
     }
 
 
-def matrix(d):
+def matrix(description):
     """Every Allow of a cluster; what is not here is refused, and logged as blocked."""
-    service = "the service (TCP %d)" % d.http_port
+    service = "the service (TCP %d)" % description.http_port
     etcd_client, etcd_peer = "etcd clients (TCP %d)" % ETCD_CLIENT_PORT, "etcd peers (TCP %d)" % ETCD_PEER_PORT
     return (
         Allow(CLIENT, VIP, service, "the virtual service: all the public side may reach"),
@@ -81,40 +81,40 @@ def matrix(d):
     )
 
 
-def sender(d, host, interface):
+def sender(description, host, interface):
     """What the matrix calls the host on this interface."""
     if host.role == "web":
-        return REAL_SERVER_DB_SIDE if interface.switch == d.db_edge else REAL_SERVER
+        return REAL_SERVER_DB_SIDE if interface.switch == description.db_edge else REAL_SERVER
     return {"client": CLIENT, "db": DB_MEMBER, "management": MANAGEMENT}.get(host.role, INFRASTRUCTURE)
 
 
-def _addresses(d):
+def _addresses(description):
     """The addresses each receiver stands for, but r0 (which depends on the segment) and anyone."""
-    db_edge = d.db_edge
-    db_side = (w.interface_on(db_edge) for w in d.real_servers)
-    return {VIP: [d.vip], REAL_SERVERS: [w.ip for w in d.real_servers],
-            DB_MEMBERS: [h.ip for h in d.hosts_with_role("db")],
+    db_edge = description.db_edge
+    db_side = (w.interface_on(db_edge) for w in description.real_servers)
+    return {VIP: [description.vip], REAL_SERVERS: [w.ip for w in description.real_servers],
+            DB_MEMBERS: [h.ip for h in description.hosts_with_role("db")],
             REAL_SERVERS_DB_SIDE: [i.ip for i in db_side if i]}
 
 
-def _receivers(d, name, interface, addresses):
+def _receivers(description, name, interface, addresses):
     """The addresses a receiver stands for, seen from `interface`; None for anyone."""
     if name == ANYONE:
         return None
     if name == ROUTER:
-        router = d.router.interface_on(interface.switch)
+        router = description.router.interface_on(interface.switch)
         return [router.ip] if router else []
     return addresses[name]
 
 
-def allowed(d, host, interface):
+def allowed(description, host, interface):
     """What may leave this host's interface: [(match fields, replies only)], each match with
     ip_proto and, but for "anyone", ipv4_dst."""
-    kinds, found, role, known = _traffic(d), [], sender(d, host, interface), _addresses(d)
-    for rule in matrix(d):
+    kinds, found, role, known = _traffic(description), [], sender(description, host, interface), _addresses(description)
+    for rule in matrix(description):
         if rule.sender != role:
             continue
-        addresses = _receivers(d, rule.receiver, interface, known)
+        addresses = _receivers(description, rule.receiver, interface, known)
         for fields, replies_only in kinds[rule.traffic]:
             if addresses is None:
                 found.append((fields, replies_only))
@@ -122,7 +122,7 @@ def allowed(d, host, interface):
     return found
 
 
-def may_ping(d, host, interface, address):
+def may_ping(description, host, interface, address):
     """Whether the matrix lets this host's interface ping `address`."""
     return any(fields.get("icmpv4_type") == ICMP_ECHO_REQUEST and fields.get("ipv4_dst", address) == address
-               for fields, _ in allowed(d, host, interface))
+               for fields, _ in allowed(description, host, interface))

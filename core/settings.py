@@ -50,7 +50,7 @@ class Checked:
         self.validate()
 
     def validate(self):
-        for f in fields(self):
+        for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
             rule, value = f.metadata.get("rule"), getattr(self, f.name)
             if rule and not rule.obeys(value):
                 raise ValueError("%s %s must be %s, got %r" % (self.WHAT, f.name, rule.must, value))
@@ -137,7 +137,7 @@ class ControllerSettings:
             data = json.loads(text)
         except ValueError as e:
             raise ValueError("not JSON: %s" % e) from None
-        parts = {f.name: f.default_factory for f in fields(cls)}
+        parts: dict = {f.name: f.default_factory for f in fields(cls)}
         if not isinstance(data, dict) or set(data) - set(parts):
             raise ValueError("must be an object with some of: %s" % ", ".join(sorted(parts)))
         settings = {}

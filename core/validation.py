@@ -6,18 +6,23 @@ whenever one is made from JSON, so that this module imports neither it nor the b
 """
 import ipaddress
 import re
+from typing import Any, Dict, Hashable, Iterable, List, Union
 
 from core.addressing import (DIRECTORS, HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, REMOTE_NET,
                              SDN, VXLAN_OVERHEAD)
 from core.rules import ConfigError, is_integer
 
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
 NET_NAMES = (("lan", "the server LAN"), ("db", "the DB network"), ("remote", "the remote server net"))
 
 
-def check_vip(vip, nets, taken):
+def check_vip(vip: object, nets: Dict[str, Network], taken: Dict[str, str]) -> None:
     """The VIP must be a free host address of the public net: that is where clients ARP for it.
     `nets` maps switch roles to their networks ("public" at least), `taken` addresses to hosts."""
     try:
+        if not isinstance(vip, str):
+            raise ValueError(vip)
         address = ipaddress.ip_address(vip)
     except ValueError:
         raise ConfigError("VIP %r is not an IPv4 address" % (vip,)) from None
@@ -48,16 +53,16 @@ MIN_MTU, MAX_MTU = 1280, 9000
 MAC_PATTERN = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
-def _require(ok, where, value, allowed):
+def _require(ok: object, where: str, value: object, allowed: str) -> None:
     if not ok:
         raise ConfigError("%s is %r; it must be %s" % (where, value, allowed))
 
 
-def _integer(value, where, low, top):
+def _integer(value: object, where: str, low: int, top: int) -> None:
     _require(is_integer(value, low, top), where, value, "an integer from %d to %d" % (low, top))
 
 
-def _ipv4(value, where):
+def _ipv4(value: object, where: str) -> None:
     try:
         ok = isinstance(value, str) and ipaddress.ip_address(value).version == 4
     except ValueError:
@@ -65,18 +70,18 @@ def _ipv4(value, where):
     _require(ok, where, value, "an IPv4 address")
 
 
-def _mac(value, where):
+def _mac(value: object, where: str) -> None:
     _require(isinstance(value, str) and MAC_PATTERN.match(value) is not None
              and not int(value[:2], 16) & 1, where, value, "a unicast MAC address, lower-case hex")
 
 
-def _name(value, where, longest=IFNAME_MAX):
+def _name(value: object, where: str, longest: int = IFNAME_MAX) -> None:
     _require(isinstance(value, str) and re.match(r"^[a-z][a-z0-9_-]*$", value or "") is not None
              and len(value) <= longest, where, value,
              "a name of lower-case letters, digits, - and _, at most %d long" % longest)
 
 
-def _unique(values, what):
+def _unique(values: Iterable[Hashable], what: str) -> None:
     seen = set()
     for value in values:
         if value in seen:
@@ -84,73 +89,82 @@ def _unique(values, what):
         seen.add(value)
 
 
-def check_description(d):
+def check_description(description: Any) -> None:
     """Every field of a description (one made by describe(), or loaded from JSON): ConfigError
     naming the first field that is wrong, its value, and what is allowed."""
-    _require(d.mode in MODES, "mode", d.mode, "one of " + ", ".join(MODES))
-    _integer(d.http_port, "http_port", 1, 65535)
-    _integer(d.lan_mtu, "lan_mtu", MIN_MTU, MAX_MTU)
-    if d.mode == "tun":
-        _integer(d.lan_mtu, "lan_mtu", 1500 + VXLAN_OVERHEAD, MAX_MTU)
-    _mac(d.vip_mac, "vip_mac")
-    _mac(d.gateway_mac, "gateway_mac")
-    _ipv4(d.nat_gateway, "nat_gateway")
-    for i, switch in enumerate(d.switches):
+    _require(description.mode in MODES, "mode", description.mode, "one of " + ", ".join(MODES))
+    _integer(description.http_port, "http_port", 1, 65535)
+    _integer(description.lan_mtu, "lan_mtu", MIN_MTU, MAX_MTU)
+    if description.mode == "tun":
+        _integer(description.lan_mtu, "lan_mtu", 1500 + VXLAN_OVERHEAD, MAX_MTU)
+    _mac(description.vip_mac, "vip_mac")
+    _mac(description.gateway_mac, "gateway_mac")
+    _ipv4(description.nat_gateway, "nat_gateway")
+    for i, switch in enumerate(description.switches):
         where = "switches[%d]" % i
         _name(switch.name, where + ".name", IFNAME_MAX - len("-eth99"))
         _integer(switch.dpid, where + ".dpid", 1, 2 ** 64 - 1)
         _require(switch.role in SWITCH_ROLES, where + ".role", switch.role, "one of " + ", ".join(SWITCH_ROLES))
-    _unique([s.name for s in d.switches], "switch name")
-    _unique([s.dpid for s in d.switches], "switch dpid")
-    switches = {s.name: s for s in d.switches}
-    for i, host in enumerate(d.hosts):
+    for role in ("public", "lan"):
+        count = sum(s.role == role for s in description.switches)
+        _require(count == 1, "switches", "%d with the role %s" % (count, role),
+                 "exactly one switch with the role " + role)
+    _unique([s.name for s in description.switches], "switch name")
+    _unique([s.dpid for s in description.switches], "switch dpid")
+    switches = {s.name: s for s in description.switches}
+    for i, host in enumerate(description.hosts):
         _check_host(host, "hosts[%d]" % i, switches)
-    _unique([s.name for s in d.switches] + [h.name for h in d.hosts], "node name")
-    interfaces = [i for h in d.hosts for i in h.interfaces]
+    _unique([s.name for s in description.switches] + [h.name for h in description.hosts], "node name")
+    interfaces = [i for h in description.hosts for i in h.interfaces]
     _unique([i.ip for i in interfaces], "interface address")
     _unique([i.mac for i in interfaces], "interface MAC")
-    _require(len(d.hosts_with_role("router")) == 1, "hosts", "%d routers" % len(d.hosts_with_role("router")),
+    routers = len(description.hosts_with_role("router"))
+    _require(routers == 1, "hosts", "%d routers" % routers,
              "exactly one host with the role router")
-    _require(d.real_servers, "hosts", "no web host", "at least one host with the role web")
-    _require(d.director in DIRECTORS, "director", d.director, "one of " + ", ".join(DIRECTORS))
-    if d.director == SDN:
-        _require(len(d.proxies) == 2 and all(switches.get(p) and switches[p].role == "proxy" for p in d.proxies),
-                 "proxies", list(d.proxies), "two switches with the role proxy")
+    _require(description.real_servers, "hosts", "no web host", "at least one host with the role web")
+    _require(description.director in DIRECTORS, "director", description.director, "one of " + ", ".join(DIRECTORS))
+    if description.director == SDN:
+        _require(len(description.proxies) == 2
+                 and all(switches.get(p) and switches[p].role == "proxy" for p in description.proxies),
+                 "proxies", list(description.proxies), "two switches with the role proxy")
     else:
-        _require(not d.proxies, "proxies", list(d.proxies), "none: the directors are hosts")
-        _require(len(d.hosts_with_role("director")) == 2, "hosts", "%d directors" % len(d.hosts_with_role("director")),
+        _require(not description.proxies, "proxies", list(description.proxies), "none: the directors are hosts")
+        directors = len(description.hosts_with_role("director"))
+        _require(directors == 2, "hosts", "%d directors" % directors,
                  "two hosts with the role director")
-    for i, t in enumerate(d.trunks):
+    for i, t in enumerate(description.trunks):
         for end, port in ((t.switch_a, t.port_a), (t.switch_b, t.port_b)):
             _require(end in switches, "trunks[%d]" % i, end, "a switch of the description")
             _integer(port, "trunks[%d] port" % i, 1, OFPP_MAX)
     ends = [(i.switch, i.port) for i in interfaces]
-    ends += [(t.switch_a, t.port_a) for t in d.trunks] + [(t.switch_b, t.port_b) for t in d.trunks]
+    ends += [(t.switch_a, t.port_a) for t in description.trunks] + [(t.switch_b, t.port_b) for t in description.trunks]
     _unique(ends, "switch port")
-    for i, t in enumerate(d.tunnels):
+    for i, t in enumerate(description.tunnels):
         where = "tunnels[%d]" % i
-        _require(t.proxy in d.proxies, where + ".proxy", t.proxy, "one of the proxies " + ", ".join(d.proxies))
+        _require(t.proxy in description.proxies, where + ".proxy", t.proxy,
+                 "one of the proxies " + ", ".join(description.proxies))
         _integer(t.vni, where + ".vni", 1, 2 ** 24 - 1)
         _ipv4(t.local_ip, where + ".local_ip")
         _mac(t.local_mac, where + ".local_mac")
         _integer(t.port, where + ".port", 1, OFPP_MAX)
         _integer(t.pkt_mark, where + ".pkt_mark", 1, 2 ** 32 - 1)
-    _unique([t.vni for t in d.tunnels], "tunnel VNI")
+    _unique([t.vni for t in description.tunnels], "tunnel VNI")
     _require(any(switches[i.switch].role == "public" for i in interfaces), "hosts",
              "nobody on the public switch", "at least the router on it")
-    check_vip(d.vip, _nets_by_role(interfaces, switches), {i.ip: h.name for h in d.hosts for i in h.interfaces})
+    check_vip(description.vip, _nets_by_role(interfaces, switches),
+              {i.ip: h.name for h in description.hosts for i in h.interfaces})
 
 
-def _nets_by_role(interfaces, switches):
+def _nets_by_role(interfaces: List[Any], switches: Dict[str, Any]) -> Dict[str, Network]:
     """{switch role: the network of the first interface cabled to a switch of that role}."""
-    nets = {}
+    nets: Dict[str, Network] = {}
     for intf in interfaces:
         nets.setdefault(switches[intf.switch].role,
                         ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network)
     return nets
 
 
-def _check_host(host, where, switches):
+def _check_host(host: Any, where: str, switches: Dict[str, Any]) -> None:
     _name(host.name, where + ".name", IFNAME_MAX - len("-eth9"))
     _require(host.role in HOST_ROLES, where + ".role", host.role, "one of " + ", ".join(HOST_ROLES))
     _require(host.interfaces, where + ".interfaces", [], "at least one interface")
@@ -172,7 +186,7 @@ def _check_host(host, where, switches):
                  "a host address of %s, not its network or broadcast address" % net)
 
 
-def validate(mode, clients, webs, remote_webs=0, director=SDN):
+def validate(mode: str, clients: int, webs: int, remote_webs: int = 0, director: str = SDN) -> None:
     if mode not in MODES:
         raise ConfigError("unknown forwarding mode %r: choose one of %s" % (mode, ", ".join(MODES)))
     if director not in DIRECTORS:

@@ -275,7 +275,7 @@ def packet_ins(cluster, url, variant):
 
 def vip_owner(cluster):
     """The director carrying the VIP, once exactly one does (ClusterError after 10 s)."""
-    from topologies.cluster import wait_until
+    from topologies.runstate import wait_until
 
     def owner():
         if not cluster.directors_are_hosts:
@@ -331,7 +331,7 @@ def failover_figures(cluster, variant, quick):
 def in_service(cluster, server):
     """Whether the director carrying the VIP would send a new connection to `server`."""
     if cluster.directors_are_hosts:
-        return cluster.haproxy_servers(vip_owner(cluster)).get(server, "").startswith("UP")
+        return cluster.peer.haproxy_servers(vip_owner(cluster)).get(server, "").startswith("UP")
     backend = next(b for b in cluster.rest("GET", "/lb/backends")["backends"] if b["name"] == server)
     return backend["state"] == "up" and backend["slots"] > 0
 
@@ -339,7 +339,7 @@ def in_service(cluster, server):
 def web_failure(cluster, quick):
     """web1's server crashes under a client asking every 10 ms (1 s timeout): ms until the
     director took it out, the client's longest gap in ms, and its failed requests."""
-    from topologies.cluster import wait_until
+    from topologies.runstate import wait_until
     client = stream(cluster, "c1", "http://%s/" % cluster.vip, 150 if quick else 300, 0.01)
     time.sleep(0.5)
     failed_at = time.monotonic()

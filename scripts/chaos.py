@@ -114,7 +114,7 @@ def stored_turns(cluster, conversation):
     """The texts of a conversation's turns, as the DB tier holds them (etcdctl on db1)."""
     db = cluster.description.hosts_with_role("db")[0].name
     out = cluster.host(db).cmd("ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix --print-value-only "
-                               "conv/%s/turn/" % (cluster.etcd_endpoints(), conversation))
+                               "conv/%s/turn/" % (cluster.etcd.endpoints(), conversation))
     return [json.loads(line)["text"] for line in out.splitlines() if line.startswith("{")]
 
 

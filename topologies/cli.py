@@ -4,7 +4,8 @@ import json
 from mininet.cli import CLI
 from mininet.log import output
 
-from topologies.cluster import ClusterError, FAILURE_KINDS
+from topologies.faults import FAILURE_KINDS
+from topologies.runstate import ClusterError
 from topologies.lbtable import format_lb_table
 
 

@@ -9,13 +9,11 @@ Start order: pre-flight checks, the controller (Ryu), the Mininet network (its s
 and receive their flows), the etcd cluster on db1..db3, the web servers. Stop undoes all of it,
 whatever failed on the way; a run that crashed is cleaned up by the next one.
 """
-import csv
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,42 +25,30 @@ import requests
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
-from core.paths import ROOT
+from core.addressing import SDN, VIP
 from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
-from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
-from topologies import forwarding
-from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT, SDN, VIP
 from core.builder import describe
+from core.paths import ROOT
 from core.rules import ConfigError
+from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
+from topologies import hostsetup
+from topologies.dbtier import EtcdCluster
+from topologies.faults import CONTROLLER, FAILURE_KINDS, FAULTS
 from topologies.mininet_io import ListeningController, port_listening, read_output_leniently
-from topologies.peer import PeerSettings, haproxy_config, keepalived_config
+from topologies.peer import PeerSettings
+from topologies.peerdirectors import PeerDirectors
 from topologies.priority import CONTROLLER_NICE, SWITCHES_NICE, ovs_vswitchd_pid, rank, set_autogroup_nice
-from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir,
-                                 die_with_this_process, require_free_port, sh, stop_processes)
-from topologies.staticweb import APP, NGINX, check_web_server, nginx_config, write_docroot
-from topologies.topo import DATAPATH_TYPE, LvsTopo
+from topologies.realservers import RealServers
+from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir, die_with_this_process,
+                                 require_free_port, sh, stop_processes, wait_until)
+from topologies.staticweb import APP, NGINX, check_web_server
+from topologies.topo import LvsTopo
 
 # Signals that end a run the way Ctrl-C does: the harness tears everything down first.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 __all__ = ["Cluster", "ClusterError", "ConfigError", "ControllerDown", "RestError"]
 
-# What cluster.fail() can do to each role.
-CONTROLLER = "controller"
-FAILURE_KINDS = {"web": ("crash", "link"), "db": ("crash", "link"),
-                 "proxy": ("crash", "link", "hang"), "director": ("crash", "link", "hang"),
-                 "client": ("link",), "router": ("link",), CONTROLLER: ("crash",)}
-# A hung datapath: the bridge and its OpenFlow channel live on, but nothing it sends leaves.
-# A token bucket with a 1-byte burst drops every frame (this kernel has no netem or gact).
-HANG_QDISC = "tbf rate 8bit burst 1 limit 1"
 read_output_leniently()
-# etcd's Raft timers (ms). Followers notice a lost leader 5-10 heartbeats after its last one (etcd
-# randomises the timeout in whole heartbeat ticks), and when two of them time out in the same tick
-# the vote splits and costs another such round: measured at 20/100, one leader loss in 6 split
-# and the new leader came 276 ms after the cut. At 10/50 a split round costs at most 100 ms, so a
-# conversation's turn stays under 300 ms (apps/store.py hedges across members meanwhile). etcd
-# wants the election timeout at least 5 heartbeats; pre-vote and check-quorum keep one member
-# that missed heartbeats (a stalled machine) from deposing a leader the others still hear.
-ETCD_HEARTBEAT_MS, ETCD_ELECTION_MS = 10, 50
 
 
 class ControllerDown(ClusterError):
@@ -73,18 +59,6 @@ class RestError(ClusterError):
     def __init__(self, method, path, status, body):
         super().__init__("%s %s answered %d: %s" % (method, path, status, body.get("error", body)))
         self.status, self.body = status, body
-
-
-def wait_until(what, check, timeout, interval=0.1):
-    """Poll `check` until it returns a true value (returned) or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise ClusterError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def missing_tools(director=SDN, web_server=APP):
@@ -104,8 +78,10 @@ class Cluster:
                  peer=PeerSettings(), web_server=APP):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs, director=director)
-        self.peer = peer
         self.web_server = check_web_server(web_server)
+        self.etcd = EtcdCluster(self)
+        self.real_servers = RealServers(self, self.web_server)
+        self.peer = PeerDirectors(self, peer)
         self.rest_port, self.of_port = rest_port, of_port
         self.health = health
         self.proxy_policy = proxy_policy
@@ -124,7 +100,7 @@ class Cluster:
         self.processes = {}            # (node name, service) -> Popen
         self.failed = {}               # node name -> failure kind
         self.record = RunRecord()
-        self._t0 = None
+        self._t0 = 0.0
         self._stopping = False
         self._deferred_signal = None
         self._saved_handlers = {}
@@ -195,14 +171,14 @@ class Cluster:
     def start(self):
         self._t0 = time.monotonic()
         self._step("pre-flight", self._preflight)
-        self._step("controller", self._start_controller)
+        self._step("controller", self.start_controller)
         self._step("network", self._start_network)
-        self._step("forwarding", self._configure_forwarding)
+        self._step("forwarding", lambda: hostsetup.set_up(self))
         self._step("switches", self._wait_switches)
-        self._step("etcd", self._start_etcd)
-        self._step("web servers", self._start_webs)
+        self._step("etcd", self.etcd.start)
+        self._step("web servers", self.real_servers.start)
         if self.directors_are_hosts:
-            self._step("directors", self._start_directors)
+            self._step("directors", self.peer.start)
         if self.review:
             self._step("log reviewer", self._start_reviewer)
 
@@ -218,7 +194,7 @@ class Cluster:
         cleaned = self.record.acquire([s.name for s in self.description.switches],
                                       [h.name for h in self.description.hosts]
                                       + [s.name for s in self.description.switches],
-                                      self.run_dir, scratch=[self.etcd_dir])
+                                      self.run_dir, scratch=[self.etcd.data_dir])
         require_free_port(self.of_port, "--of-port")
         require_free_port(self.rest_port, "--rest-port")
         try:
@@ -236,9 +212,9 @@ class Cluster:
         note = "run directory %s" % self.run_dir
         return note + ("; cleaned leftovers of a crashed run: " + ", ".join(cleaned) if cleaned else "")
 
-    def _start_controller(self):
+    def start_controller(self):
         log = open(os.path.join(self.log_dir, "controller.log"), "a")   # a restart appends
-        self.controller = subprocess.Popen(
+        self.controller = controller = subprocess.Popen(
             [sys.executable, "-m", "controller.launcher", "--cluster",
              os.path.join(self.run_dir, "cluster.json"), "--of-port", str(self.of_port),
              "--rest-port", str(self.rest_port),
@@ -252,9 +228,8 @@ class Cluster:
         set_autogroup_nice(self.controller.pid, CONTROLLER_NICE)
 
         def answering():
-            if self.controller.poll() is not None:
-                raise ClusterError("the controller exited (code %d): see %s"
-                                   % (self.controller.returncode, log.name))
+            if controller.poll() is not None:
+                raise ClusterError("the controller exited (code %d): see %s" % (controller.returncode, log.name))
             return self._status_or_none()
         wait_until("the controller's REST API", answering, timeout=30)
         wait_until("the controller's OpenFlow port", lambda: port_listening("127.0.0.1", self.of_port), timeout=10)
@@ -284,67 +259,6 @@ class Cluster:
         return "%d switches, %d hosts, %d links" % (len(self.net.switches), len(self.net.hosts),
                                                     len(self.net.links))
 
-    def _configure_forwarding(self):
-        """What the forwarding method needs beyond flows: see topologies/forwarding.py."""
-        d = self.description
-        self._host_commands(d.router.name, forwarding.router_setup(d))
-        if d.lan_mtu != 1500:
-            for link in self.net.links:
-                if {d.lan_edge, d.remote_edge} & {link.intf1.node.name, link.intf2.node.name}:
-                    for intf in (link.intf1, link.intf2):
-                        intf.node.cmd("ip link set %s mtu %d" % (intf.name, d.lan_mtu))
-        for proxy in d.proxies:
-            self._set_up_proxy(proxy)
-        self._set_up_conntrack()
-        for web in d.real_servers:
-            self._host_commands(web.name, forwarding.real_server_setup(d, web))
-        if self.directors_are_hosts:
-            return "the real servers answer the directors on their own LAN"
-        return "%s: %s" % (d.mode.upper(), {"nat": "real servers route through the virtual gateway",
-                                            "dr": "VIP on the real servers' lo, ARP silenced",
-                                            "tun": "VXLAN endpoints on proxies and real servers"}[d.mode])
-
-    def _set_up_proxy(self, proxy):
-        """The proxy's root-namespace set-up (TUN)."""
-        self._root_commands(forwarding.proxy_setup(self.description, proxy), proxy)
-
-    @staticmethod
-    def _root_commands(commands, what):
-        """Run commands in the root namespace; ClusterError naming `what` for the first that fails.
-        OVS learns an address just given to a bridge's LOCAL port asynchronously, and refuses a
-        route through it until then: a route is retried."""
-        for command in commands:
-            for _ in range(20):
-                result = sh(*command.split())
-                if result.returncode == 0 or "ovs/route/add" not in command:
-                    break
-                time.sleep(0.1)
-            if result.returncode != 0:
-                raise ClusterError("setting up %s failed: %s: %s" % (what, command, result.stderr.strip()))
-
-    def _set_up_conntrack(self):
-        """The proxies' connection tracking (forwarding.conntrack_setup). Zone timeouts live in
-        the datapath's record of the Open vSwitch database, made here if there is none yet."""
-        dp = DATAPATH_TYPE
-        if self.description.proxies and sh("ovs-vsctl", "get", "Open_vSwitch", ".", "datapaths:" + dp).returncode:
-            sh("ovs-vsctl", "--", "--id=@dp", "create", "Datapath", "datapath_version=0",
-               "--", "set", "Open_vSwitch", ".", "datapaths:%s=@dp" % dp)
-        self._root_commands(forwarding.conntrack_setup(self.description, dp), "connection tracking")
-
-    def _undo_forwarding(self):
-        d = self.description
-        for proxy in d.proxies:
-            for command in forwarding.proxy_teardown(d, proxy):
-                sh(*command.split())
-        for command in forwarding.conntrack_teardown(d, DATAPATH_TYPE):
-            sh(*command.split())
-
-    def _host_commands(self, node, commands):
-        for command in commands:
-            out, err, code = self.host(node).pexec(command)    # split on spaces, run in the node's namespaces
-            if code != 0:
-                raise ClusterError("configuring %s failed: %s: %s" % (node, command, (err or out).strip()))
-
     def _wait_switches(self):
         names = {s.name for s in self.description.switches}
 
@@ -356,86 +270,6 @@ class Cluster:
         return "%d switches connected, flows installed; active proxy %s" % (
             len(names), status["active_proxy"] or "none (the directors are hosts)")
 
-    # --- etcd ---------------------------------------------------------------------------------
-    @property
-    def etcd_dir(self):
-        """etcd's data; removed when the run stops (each member preallocates 64 MB of WAL)."""
-        return os.path.join(self.run_dir, "etcd")
-
-    def etcd_endpoints(self):
-        return ",".join("http://%s:%d" % (h.ip, ETCD_CLIENT_PORT)
-                        for h in self.description.hosts_with_role("db"))
-
-    def _etcd_command(self, db, cluster_state="new"):
-        host = self.description.host(db)
-        peers = ",".join("%s=http://%s:%d" % (h.name, h.ip, ETCD_PEER_PORT)
-                         for h in self.description.hosts_with_role("db"))
-        client_url, peer_url = ("http://%s:%d" % (host.ip, port)
-                                for port in (ETCD_CLIENT_PORT, ETCD_PEER_PORT))
-        # Heartbeat and election timeout are tuned for a LAN of namespaces (docs/PLATFORM.md). Pre-vote:
-        # a member that comes back after a crash asks before it campaigns, so it cannot depose a
-        # working leader with a higher term (and leave the cluster leaderless for an election).
-        # zap: JSON lines with millisecond times, elections included.
-        return ["etcd", "--name", db, "--data-dir", os.path.join(self.etcd_dir, db),
-                "--listen-client-urls", client_url + ",http://127.0.0.1:%d" % ETCD_CLIENT_PORT,
-                "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
-                "--initial-advertise-peer-urls", peer_url, "--initial-cluster", peers,
-                "--initial-cluster-token", "lvsdn-" + os.path.basename(self.run_dir),
-                "--initial-cluster-state", cluster_state, "--heartbeat-interval", str(ETCD_HEARTBEAT_MS),
-                "--election-timeout", str(ETCD_ELECTION_MS), "--pre-vote", "--logger", "zap"]
-
-    def etcd_health(self):
-        """[{"endpoint": URL, "health": bool}, ...] for every member, as etcdctl sees it."""
-        db = self.description.hosts_with_role("db")[0].name
-        out = self.host(db).cmd("ETCDCTL_API=3 etcdctl --command-timeout=2s --endpoints=%s "
-                                "endpoint health -w json 2>/dev/null" % self.etcd_endpoints())
-        try:
-            return [{"endpoint": e["endpoint"], "health": bool(e["health"])} for e in json.loads(out)]
-        except (ValueError, KeyError, TypeError):
-            return []
-
-    def _start_etcd(self):
-        dbs = [h.name for h in self.description.hosts_with_role("db")]
-        for db in dbs:
-            self._spawn(db, "etcd", self._etcd_command(db))
-        wait_until("3 healthy etcd members",
-                   lambda: sum(e["health"] for e in self.etcd_health()) == len(dbs), timeout=30)
-        return "%d members healthy (%s)" % (len(dbs), self.etcd_endpoints())
-
-    # --- web tier -----------------------------------------------------------------------------
-    def _web_command(self, web):
-        if self.web_server == NGINX:
-            return self._nginx_command(web)
-        return [sys.executable, "-m", "apps.webserver", "--name", web, "--port",
-                str(self.description.http_port), "--etcd", self.etcd_endpoints(), "--access-log",
-                os.path.join(self.log_dir, "%s-access.jsonl" % web)]
-
-    def _nginx_command(self, web):
-        root = os.path.join(self.run_dir, "nginx", web)
-        write_docroot(root, web)
-        config = os.path.join(root, "nginx.conf")
-        with open(config, "w") as f:
-            f.write(nginx_config(web, self.description.http_port, root, self.log_dir))
-        return ["nginx", "-p", root, "-c", config]
-
-    def web_healthy(self, web):
-        url = "http://%s:%d/health" % (self.description.host(web).ip, self.description.http_port)
-        return self.host(web).cmd("curl -s -m 1 -o /dev/null -w '%%{http_code}' %s" % url) == "200"
-
-    def _start_webs(self):
-        webs = [h.name for h in self.description.real_servers]
-        for web in webs:
-            self._spawn(web, "web", self._web_command(web))
-        wait_until("web servers to answer /health", lambda: all(map(self.web_healthy, webs)),
-                   timeout=20)
-        wait_until("the controller's health checks to find every real server up",
-                   lambda: {b["state"] for b in self.rest("GET", "/lb/backends")["backends"]} == {"up"},
-                   timeout=20)
-        wait_until("every switch to confirm its flows", lambda: self.rest("GET", "/lb/status")["flows_in_sync"],
-                   timeout=20)
-        return "%d real servers up (health checks every %gs)" % (len(webs), self.health.interval)
-
-    # --- the peer's directors (keepalived + HAProxy hosts) -------------------------------------
     @property
     def directors_are_hosts(self):
         return self.description.director != SDN
@@ -443,50 +277,7 @@ class Cluster:
     @property
     def directors(self):
         """The two nodes that can carry the VIP: the proxies, or the director hosts."""
-        return list(self.description.proxies) or [h.name for h in self.description.hosts_with_role("director")]
-
-    def _start_directors(self):
-        for name in self.directors:
-            self._start_director(name)
-        wait_until("a director to take the VIP and serve it",
-                   lambda: "served_by" in self.host("c1").cmd("curl -s -m 1 http://%s/" % self.vip), timeout=20)
-        owner = [name for name in self.directors if self.vip in self.host(name).cmd("ip -4 -o addr")]
-        return "keepalived (advert_int %gs) + HAProxy on %s; VIP on %s" % (
-            self.peer.advert_int, ", ".join(self.directors), ", ".join(owner) or "none")
-
-    def _start_director(self, name):
-        home = os.path.join(self.run_dir, "directors", name)
-        os.makedirs(home, exist_ok=True)
-        files = {key: os.path.join(home, key)
-                 for key in ("haproxy.cfg", "haproxy.pid", "keepalived.conf", "keepalived.pid", "vrrp.pid")}
-        with open(files["haproxy.cfg"], "w") as f:
-            f.write(haproxy_config(self.description, self.peer, self._haproxy_socket(name)))
-        with open(files["keepalived.conf"], "w") as f:
-            f.write(keepalived_config(self.description, name, self.peer, files["haproxy.pid"]))
-        haproxy = self._spawn(name, "haproxy", ["haproxy", "-db", "-f", files["haproxy.cfg"]])
-        with open(files["haproxy.pid"], "w") as f:        # in the foreground HAProxy writes none
-            f.write("%d\n" % haproxy.pid)
-        self._spawn(name, "keepalived", ["keepalived", "--dont-fork", "--log-console", "--vrrp", "--no-syslog",
-                                         "-f", files["keepalived.conf"], "-p", files["keepalived.pid"],
-                                         "-r", files["vrrp.pid"]])
-
-    def _haproxy_socket(self, director):
-        return os.path.join(self.run_dir, "directors", director, "haproxy.sock")
-
-    def haproxy_servers(self, director):
-        """{real server: its state in a director's HAProxy ("UP", "DOWN", "UP 1/2" going down...)},
-        from HAProxy's runtime API; {} when that HAProxy does not answer."""
-        try:
-            with socket.socket(socket.AF_UNIX) as api:
-                api.settimeout(2)
-                api.connect(self._haproxy_socket(director))
-                api.sendall(b"show stat\n")
-                answer = b"".join(iter(lambda: api.recv(65536), b""))
-        except OSError:
-            return {}
-        rows = csv.DictReader(answer.decode(errors="replace").lstrip("# ").splitlines())
-        return {r["svname"]: r["status"] for r in rows
-                if r.get("pxname") == "real_servers" and r.get("svname") not in ("FRONTEND", "BACKEND")}
+        return list(self.description.proxies) or self.peer.names
 
     # --- log reviewer -------------------------------------------------------------------------
     @property
@@ -513,7 +304,8 @@ class Cluster:
             return []
 
     # --- processes in hosts -------------------------------------------------------------------
-    def _spawn(self, node, service, command):
+    def spawn(self, node, service, command):
+        """Start a service in a node, logged to <log dir>/<node>-<service>.log and recorded for clean-up."""
         log = open(os.path.join(self.log_dir, "%s-%s.log" % (node, service)), "a")
         process = self.host(node).popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                         env=dict(os.environ, PYTHONPATH=ROOT),
@@ -522,7 +314,7 @@ class Cluster:
         self.record.add_pid("%s:%s" % (node, service), process.pid)
         return process
 
-    def _kill(self, *services, crash=False):
+    def kill(self, *services, crash=False):
         """Stop services given as (node, service) pairs, all at once."""
         stop_processes([self.processes.pop(key) for key in services if key in self.processes],
                        crash=crash)
@@ -558,7 +350,7 @@ class Cluster:
         rx, tx = re.findall(r"bytes=(\d+)", out)[:2]
         return int(rx), int(tx)
 
-    # --- failures -----------------------------------------------------------------------------
+    # --- failures (topologies/faults.py) ------------------------------------------------------
     def _role(self, name):
         if name == CONTROLLER:
             return CONTROLLER
@@ -579,41 +371,14 @@ class Cluster:
                                % (name, role, kind, ", ".join(kinds) or "none"))
         if name in self.failed:
             raise ClusterError("%s has already failed (%s); recover it first" % (name, self.failed[name]))
-        if role == CONTROLLER:
-            if self.controller is None:
-                raise ClusterError("this cluster has no controller to fail (director %s)" % self.description.director)
-            self.controller.kill()             # SIGKILL: no goodbye to the switches
-            self.controller.wait()
-            self.failed[name] = kind
-            return ("the controller crashed: the switches keep forwarding with their flows; no failover "
-                    "can happen until it returns (`recover controller`)")
-        if kind == "link":
-            self._set_links(name, "down")
-        elif kind == "hang":
-            self._set_hang(name, True)
-        elif role == "proxy":       # the box dies: its NICs go dark, its OpenFlow channel drops
-            self._set_proxy_links(name, "down", far_ends=False)
-            sh("ovs-vsctl", "--timeout=5", "del-controller", name)
-        elif role == "director":     # the box dies: its daemons, and it falls silent (as a deleted proxy)
-            self._kill((name, "keepalived"), (name, "haproxy"), crash=True)
-            self._set_links(name, "down")
-        else:
-            self._kill((name, "etcd" if role == "db" else "web"), crash=True)
+        message = FAULTS[(role, kind)].fail(self, name) or "%s failed (%s)" % (name, kind)
         self.failed[name] = kind
-        message = "%s failed (%s)" % (name, kind)
         if role in ("proxy", "director") and all(p in self.failed for p in self.directors):
             message += "; both proxies are down: the VIP is down until one of them recovers"
         return message
 
-    def _set_hang(self, name, hung):
-        """A node that receives but sends nothing (see HANG_QDISC), or its recovery."""
-        node = self.net[name]          # a switch's shell is in the root namespace, a host's in its own
-        for intf in node.intfList():
-            if intf.name != "lo":
-                node.cmd("tc qdisc replace dev %s root %s" % (intf.name, HANG_QDISC) if hung
-                         else "tc qdisc del dev %s root" % intf.name)
-
     def recover(self, name):
+        """Undo a node's failure; a sentence saying so. It stays failed if the undoing fails."""
         if name not in self.failed:
             raise ClusterError("%s has not failed; failed nodes: %s"
                                % (name, ", ".join(sorted(self.failed)) or "none"))
@@ -621,74 +386,9 @@ class Cluster:
         if role == "proxy" and CONTROLLER in self.failed:
             raise ClusterError("recover the controller first: %s would come back with no flows, and the "
                                "edges' failover groups would send it the VIP as soon as BFD hears it" % name)
-        kind = self.failed.pop(name)
-        if role == CONTROLLER:
-            self._start_controller()
-            wait_until("the restarted controller to have every switch in sync", self._controller_in_sync, timeout=30)
-            return "the controller is back, with the state it saved (the switches' flows were read, not wiped)"
-        if kind == "link":
-            self._set_links(name, "up")
-            self._restore_gateway(name)
-        elif kind == "hang":
-            self._set_hang(name, False)
-        elif role == "proxy":
-            self._reboot_proxy(name)
-        elif role == "director":     # it boots again: links up, no VIP until keepalived says so
-            self._set_links(name, "up")
-            self._restore_gateway(name)
-            public = self.description.host(name).interface_on(self.description.public_edge)
-            self.host(name).cmd("ip addr del %s/%d dev %s" % (self.vip, public.prefixlen, public.name))
-            self._start_director(name)
-        elif role == "db":
-            self._spawn(name, "etcd", self._etcd_command(name, cluster_state="existing"))
-        else:
-            self._spawn(name, "web", self._web_command(name))
-        return "%s recovered" % name
-
-    def _reboot_proxy(self, proxy):
-        """A crashed proxy boots again: its tables empty, as a box's after a reboot, its NICs up,
-        its OpenFlow channel back. The bridge is kept (its ports, BFD, tunnel end): rebuilding it
-        holds ovs-vswitchd's main thread for about 100 ms, long enough to silence BFD on the
-        other proxy's cables, while this one's new sessions, not yet at full rate, hold."""
-        commands = [("ovs-ofctl", "-O", "OpenFlow13", "del-" + table, proxy) for table in ("flows", "groups", "meters")]
-        commands += [("ovs-vsctl", "--timeout=5", "set-controller", proxy)
-                     + tuple("%s:%s:%d" % (c.protocol, c.IP(), c.port) for c in self.net.controllers)]
-        for command in commands:
-            result = sh(*command)
-            if result.returncode:
-                raise ClusterError("rebooting %s failed: %s: %s" % (proxy, " ".join(command), result.stderr.strip()))
-        self._set_proxy_links(proxy, "up", far_ends=False)
-
-    def _restore_gateway(self, name):
-        """A link going down takes the routes through it with it, the default route included, and
-        coming back up does not restore them (a host's network manager would): put it back."""
-        host = next((h for h in self.description.hosts if h.name == name), None)
-        if host is not None and host.gateway:
-            self.host(name).cmd("ip route replace default via %s" % host.gateway)
-
-    def _cables(self, name):
-        """(node, peer) pairs of a node's links."""
-        if name in self.description.proxies:
-            return [(name, peer) for peer in self.description.trunk_ports(name).values()]
-        return [(name, intf.switch) for intf in self.description.host(name).interfaces]
-
-    def _set_links(self, name, status):
-        if name in self.description.proxies:
-            self._set_proxy_links(name, status)
-            return
-        for node, peer in self._cables(name):
-            self.net.configLinkStatus(node, peer, status)
-
-    def _set_proxy_links(self, proxy, status, far_ends=True):
-        """Every cable of a proxy at once (one `ip -batch`; Mininet's configLinkStatus takes one
-        interface at a time, a proxy then being half cut off for milliseconds): its own ends,
-        and with `far_ends` the edges' ends too. A switch's port N is "<switch>-ethN"."""
-        ends = ["%s-eth%d" % (switch, port) for switch, port, _ in self.description.proxy_cable_ends(proxy)
-                if far_ends or switch == proxy]
-        batch = "".join("link set %s %s\n" % (end, status) for end in ends)
-        result = subprocess.run(["ip", "-batch", "-"], input=batch, capture_output=True, text=True, timeout=10)
-        if result.returncode:
-            raise ClusterError("setting %s's links %s failed: %s" % (proxy, status, result.stderr.strip()))
+        message = FAULTS[(role, self.failed[name])].recover(self, name) or "%s recovered" % name
+        del self.failed[name]
+        return message
 
     # --- REST ---------------------------------------------------------------------------------
     def rest(self, method, path, body=None, door=HARNESS):
@@ -707,7 +407,8 @@ class Cluster:
             raise RestError(method, path, response.status_code, decoded)
         return decoded
 
-    def _controller_in_sync(self):
+    def controller_in_sync(self):
+        """True when the controller answers and every switch that has not failed is in sync."""
         status = self._status_or_none()
         return bool(status and status["flows_in_sync"]
                     and all(s["ready"] for s in status["switches"] if s["name"] not in self.failed))
@@ -744,8 +445,8 @@ class Cluster:
         # gracefully first tries to hand its leadership over, to members stopping with it, and
         # holds the teardown for seconds.
         etcd = [key for key in self.processes if key[1] == "etcd"]
-        self._kill(*[key for key in self.processes if key not in etcd])
-        self._kill(*etcd, crash=True)
+        self.kill(*[key for key in self.processes if key not in etcd])
+        self.kill(*etcd, crash=True)
 
     def _rank_switches(self):
         """ovs-vswitchd's session above the hosts' (topologies/priority.py), until the run stops."""
@@ -762,7 +463,7 @@ class Cluster:
     def _stop_network(self):
         if self.net is not None:
             try:
-                self._undo_forwarding()
+                hostsetup.undo(self.description)
             finally:
                 net, self.net = self.net, None
                 net.stop()
@@ -774,4 +475,4 @@ class Cluster:
 
     def _remove_scratch(self):
         # A finished run needs its logs, not its database.
-        shutil.rmtree(self.etcd_dir, ignore_errors=True)
+        shutil.rmtree(self.etcd.data_dir, ignore_errors=True)

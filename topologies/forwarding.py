@@ -32,17 +32,17 @@ def vxlan_device(vni):
     return "vxlan%d" % vni
 
 
-def real_server_setup(d, web):
-    if d.mode == "nat":
+def real_server_setup(description, web):
+    if description.mode == "nat":
         return []
     lan = web.service_interface.name
-    commands = ["ip addr add %s/32 dev lo" % d.vip,
+    commands = ["ip addr add %s/32 dev lo" % description.vip,
                 _sysctl(all__arp_ignore=1, all__arp_announce=2,
                         **{lan + "__arp_ignore": 1, lan + "__arp_announce": 2})]
-    if d.mode == "tun":
+    if description.mode == "tun":
         commands.append(_sysctl(all__rp_filter=0, default__rp_filter=0, lo__rp_filter=0,
                                 **{lan + "__rp_filter": 0}))
-        for t in d.tunnels:
+        for t in description.tunnels:
             dev = vxlan_device(t.vni)
             commands += ["ip link add %s type vxlan id %d dstport %d local %s nolearning"
                          % (dev, t.vni, VXLAN_UDP_PORT, web.ip),
@@ -51,46 +51,46 @@ def real_server_setup(d, web):
     return commands
 
 
-def router_setup(d):
-    interfaces = [i.name for i in d.router.interfaces]
+def router_setup(description):
+    interfaces = [i.name for i in description.router.interfaces]
     return [_sysctl(all__rp_filter=0, **{name + "__rp_filter": 0 for name in interfaces})]
 
 
-def proxy_setup(d, proxy):
+def proxy_setup(description, proxy):
     """Root-namespace commands that make a proxy bridge a VXLAN tunnel endpoint (TUN only)."""
-    if d.mode != "tun":
+    if description.mode != "tun":
         return []
-    t = d.tunnel(proxy)
+    t = description.tunnel(proxy)
     commands = [
         "ovs-vsctl set bridge %s other-config:hwaddr=%s -- add-port %s %s-vxlan -- set interface "
         "%s-vxlan type=vxlan options:remote_ip=flow options:key=%d ofport_request=%d"
         % (proxy, t.local_mac, proxy, proxy, proxy, t.vni, t.port),
-        "ip addr replace %s/%d dev %s" % (t.local_ip, _lan_network(d).prefixlen, proxy),
-        "ip link set %s mtu %d up" % (proxy, d.lan_mtu),
-        "ovs-appctl ovs/route/add %s %s pkt_mark=%d" % (_lan_network(d), proxy, t.pkt_mark),
+        "ip addr replace %s/%d dev %s" % (t.local_ip, _lan_network(description).prefixlen, proxy),
+        "ip link set %s mtu %d up" % (proxy, description.lan_mtu),
+        "ovs-appctl ovs/route/add %s %s pkt_mark=%d" % (_lan_network(description), proxy, t.pkt_mark),
     ]
     # Static neighbours: the real servers' MACs are known, no ARP round trip before the first packet.
-    local = d.real_servers_on(d.lan_edge)
+    local = description.real_servers_on(description.lan_edge)
     commands += ["ovs-appctl tnl/neigh/set %s %s %s" % (proxy, web.ip, web.service_interface.mac)
                  for web in local]
-    remote = _remote_network(d)
+    remote = _remote_network(description)
     if remote is not None:
         # Remote real servers are one hop away, through r0's LAN address.
-        gateway = d.router.interface_on(d.lan_edge)
+        gateway = description.router.interface_on(description.lan_edge)
         commands += ["ovs-appctl ovs/route/add %s %s %s pkt_mark=%d" % (remote, proxy, gateway.ip, t.pkt_mark),
                      "ovs-appctl tnl/neigh/set %s %s %s" % (proxy, gateway.ip, gateway.mac)]
     return commands
 
 
-def proxy_teardown(d, proxy):
-    if d.mode != "tun":
+def proxy_teardown(description, proxy):
+    if description.mode != "tun":
         return []
-    mark = d.tunnel(proxy).pkt_mark
-    networks = [_lan_network(d)] + ([_remote_network(d)] if _remote_network(d) else [])
+    mark = description.tunnel(proxy).pkt_mark
+    networks = [_lan_network(description)] + ([_remote_network(description)] if _remote_network(description) else [])
     return ["ovs-appctl ovs/route/del %s pkt_mark=%d" % (net, mark) for net in networks]
 
 
-def conntrack_setup(d, datapath_type):
+def conntrack_setup(description, datapath_type):
     """Timeouts of the proxies' zones: a connection is forgotten after CONNECTION_IDLE_TIMEOUT
     idle, and so is a connection synced from the other proxy (seen once, as a SYN). The tracker
     sees one direction, so in its terms every connection stays "opening" (tcp_syn_recv) and a
@@ -99,29 +99,29 @@ def conntrack_setup(d, datapath_type):
     window."""
     timeouts = " ".join("%s=%d" % (name, CONNECTION_IDLE_TIMEOUT)
                         for name in ("tcp_syn_sent", "tcp_syn_recv", "tcp_established"))
-    commands = ["ovs-vsctl --may-exist add-zone-tp %s zone=%d %s" % (datapath_type, d.conntrack_zone(p), timeouts)
-                for p in d.proxies]
-    if datapath_type == "netdev" and d.proxies:
+    commands = ["ovs-vsctl --may-exist add-zone-tp %s zone=%d %s"
+                % (datapath_type, description.conntrack_zone(p), timeouts) for p in description.proxies]
+    if datapath_type == "netdev" and description.proxies:
         commands.append("ovs-appctl dpctl/ct-disable-tcp-seq-chk")
     return commands
 
 
-def conntrack_teardown(d, datapath_type):
-    commands = ["ovs-vsctl --if-exists del-zone-tp %s zone=%d" % (datapath_type, d.conntrack_zone(p))
-                for p in d.proxies]
-    if datapath_type == "netdev" and d.proxies:
+def conntrack_teardown(description, datapath_type):
+    commands = ["ovs-vsctl --if-exists del-zone-tp %s zone=%d" % (datapath_type, description.conntrack_zone(p))
+                for p in description.proxies]
+    if datapath_type == "netdev" and description.proxies:
         commands.append("ovs-appctl dpctl/ct-enable-tcp-seq-chk")
     return commands
 
 
-def _router_network(d, switch):
-    intf = switch and d.router.interface_on(switch)
+def _router_network(description, switch):
+    intf = switch and description.router.interface_on(switch)
     return intf and ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
 
 
-def _lan_network(d):
-    return _router_network(d, d.lan_edge)
+def _lan_network(description):
+    return _router_network(description, description.lan_edge)
 
 
-def _remote_network(d):
-    return _router_network(d, d.remote_edge)
+def _remote_network(description):
+    return _router_network(description, description.remote_edge)

@@ -54,6 +54,18 @@ def check_run_dir(path):
                           % (path, existing, e.strerror)) from None
 
 
+def wait_until(what, check, timeout, interval=0.1):
+    """Poll `check` until it returns a true value (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise ClusterError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def sh(*cmd, timeout=10):
     return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
 

@@ -39,7 +39,7 @@ def check_controller(cluster):
 
 
 def check_etcd(cluster):
-    members = cluster.etcd_health()
+    members = cluster.etcd.health()
     healthy = [m["endpoint"] for m in members if m["health"]]
     return len(healthy) == 3, "%d of 3 members healthy" % len(healthy)
 

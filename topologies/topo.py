@@ -8,7 +8,6 @@ Without a controller nothing forwards: the switches fail secure, since s_pub and
 twice (through lb1 and lb2) and a learning switch would loop. `--test pingsegments` pings every
 pair of hosts that share an edge switch and that segmentation lets ping (r0 pings everyone).
 """
-import inspect
 import ipaddress
 import itertools
 import os
@@ -19,7 +18,7 @@ from mininet.node import Host, OVSSwitch
 from mininet.topo import Topo
 
 # mn --custom runs this file through exec(), without __file__; its code object knows the path.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(sys._getframe(0).f_code.co_filename))))
 from core.addressing import SDN, VIP  # noqa: E402  (mn --custom loads this file by path)
 from core.builder import describe  # noqa: E402
 from core.segmentation import may_ping  # noqa: E402
@@ -110,35 +109,36 @@ class Router(ClusterHost):
         return result
 
 
-def management_routes(desc):
+def management_routes(description):
     """Routes of the management interface: each LAN real server and r0 directly, remote real
     servers through r0."""
-    router = desc.router.interface_on(desc.lan_edge).ip
-    routes = ["%s/32" % router] + ["%s/32" % w.ip for w in desc.real_servers_on(desc.lan_edge)]
-    remote = desc.router.interface_on(desc.remote_edge)
+    router = description.router.interface_on(description.lan_edge).ip
+    routes = ["%s/32" % router] + ["%s/32" % w.ip for w in description.real_servers_on(description.lan_edge)]
+    remote = description.router.interface_on(description.remote_edge)
     if remote:
         network = ipaddress.ip_interface("%s/%d" % (remote.ip, remote.prefixlen)).network
         routes.append("%s via %s" % (network, router))
     return routes
 
 
-def bfd_ports(desc, switch):
+def bfd_ports(description, switch):
     """The ports of a switch that run BFD: both ends of every proxy's cables."""
-    return tuple(port for proxy in desc.proxies for end, port, _ in desc.proxy_cable_ends(proxy) if end == switch)
+    return tuple(port for proxy in description.proxies
+                 for end, port, _ in description.proxy_cable_ends(proxy) if end == switch)
 
 
 class LvsTopo(Topo):
     """The cluster's topology: from a description, or from the parameters of describe()."""
     def build(self, mode="nat", clients=4, webs=2, remote_webs=0, vip=VIP, director=SDN, description=None,
               proxy_policy=ProxyPolicy()):
-        desc = description or describe(mode=mode, clients=clients, webs=webs, remote_webs=remote_webs, vip=vip,
-                                       director=director)
-        self.description = desc
+        description = description or describe(mode=mode, clients=clients, webs=webs, remote_webs=remote_webs,
+                                              vip=vip, director=director)
+        self.description = description
         bfd = "bfd:enable=true bfd:min_rx=%d bfd:min_tx=%d" % (proxy_policy.bfd_min_rx, proxy_policy.bfd_min_tx)
-        for switch in desc.switches:
+        for switch in description.switches:
             self.addSwitch(switch.name, cls=ClusterSwitch, dpid="%016x" % switch.dpid,
-                           bfd_ports=bfd_ports(desc, switch.name), bfd=bfd)
-        for host in desc.hosts:
+                           bfd_ports=bfd_ports(description, switch.name), bfd=bfd)
+        for host in description.hosts:
             first = host.interfaces[0]
             address = "%s/%d" % (first.ip, first.prefixlen)
             extra = {"cls": ClusterHost, "ip": address}
@@ -146,39 +146,39 @@ class LvsTopo(Topo):
                 extra["cls"] = Router
             elif host.role == "management":
                 extra = {"cls": ManagementHost, "ip": None, "address": address, "inNamespace": False,
-                         "routes": management_routes(desc)}
+                         "routes": management_routes(description)}
             self.addHost(host.name, mac=first.mac,
                          defaultRoute="via %s" % host.gateway if host.gateway else None, **extra)
             for intf in host.interfaces:
                 ip = {} if host.role == "management" else {"ip": "%s/%d" % (intf.ip, intf.prefixlen)}
                 self.addLink(host.name, intf.switch, port2=intf.port, intfName1=intf.name,
                              addr1=intf.mac, params1=ip)
-        for trunk in desc.trunks:
+        for trunk in description.trunks:
             self.addLink(trunk.switch_a, trunk.switch_b, port1=trunk.port_a, port2=trunk.port_b)
 
 
-def segment_pairs(desc):
+def segment_pairs(description):
     """(switch, source host, destination address) for every two hosts that share an edge switch
     and that the segmentation matrix lets ping (core/segmentation.py)."""
-    for switch in desc.switches:
+    for switch in description.switches:
         if switch.role == "proxy":
             continue
-        here = [(h, h.interface_on(switch.name)) for h in desc.hosts if h.interface_on(switch.name)]
+        here = [(h, h.interface_on(switch.name)) for h in description.hosts if h.interface_on(switch.name)]
         for (source, intf), (_, target) in itertools.permutations(here, 2):
-            if source.role == "router" or may_ping(desc, source, intf, target.ip):
+            if source.role == "router" or may_ping(description, source, intf, target.ip):
                 yield switch.name, source.name, target.ip
 
 
 def ping_segments(net):
     """`mn --test pingsegments`: one ping between every two hosts that share an edge switch; a
     line per switch, then the total (as Mininet's pingall prints)."""
-    results = {}
+    results: dict = {}
     for switch, source, address in segment_pairs(net.topo.description):
         reply = net[source].cmd("ping -c1 -W1 %s" % address)
         results.setdefault(switch, []).append(" 0% packet loss" in reply)
     for switch, replies in results.items():
-        print("%s: %d/%d pairs answered" % (switch, sum(replies), len(replies)))
-    answered = sum(sum(r) for r in results.values())
+        print("%s: %d/%d pairs answered" % (switch, replies.count(True), len(replies)))
+    answered = sum(r.count(True) for r in results.values())
     total = sum(len(r) for r in results.values())
     print("*** Results: %d%% dropped (%d/%d received)" % (100 * (total - answered) // max(total, 1), answered, total))
 

@@ -43,7 +43,7 @@ def test_a_db_member_failing_costs_a_turn_at_most_300_ms(cluster, role, kind):
     finally:
         if target in cluster.failed:
             cluster.recover(target)
-    seconds_until(lambda: sum(m["health"] for m in cluster.etcd_health()) == 3, 30)
+    seconds_until(lambda: sum(m["health"] for m in cluster.etcd.health()) == 3, 30)
     done = json.loads(out.strip().splitlines()[-1])
     assert done["event"] == "done", (out, err)
     assert done["turns"] == ["%s-%d" % (prefix, n) for n in range(1, len(done["turns"]) + 1)], done

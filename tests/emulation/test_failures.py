@@ -37,10 +37,10 @@ def real_server_state(cluster, name):
 
 def test_web_crash_and_recover(cluster):
     cluster.fail("web1", "crash")
-    assert not cluster.web_healthy("web1")
-    assert cluster.web_healthy("web2")
+    assert not cluster.real_servers.healthy("web1")
+    assert cluster.real_servers.healthy("web2")
     cluster.recover("web1")
-    eventually(lambda: cluster.web_healthy("web1"))
+    eventually(lambda: cluster.real_servers.healthy("web1"))
     eventually(lambda: real_server_state(cluster, "web1") == "up")
 
 
@@ -50,14 +50,14 @@ def test_web_link_down_is_seen_by_the_controller(cluster):
     assert real_server_state(cluster, "web1") == "up"
     cluster.recover("web2")
     eventually(lambda: real_server_state(cluster, "web2") == "up", timeout=5)
-    eventually(lambda: cluster.web_healthy("web2"))
+    eventually(lambda: cluster.real_servers.healthy("web2"))
 
 
 def test_db_crash_leaves_two_members_and_recovery_rejoins(cluster):
     cluster.fail("db2", "crash")
-    eventually(lambda: sum(m["health"] for m in cluster.etcd_health()) == 2)
+    eventually(lambda: sum(m["health"] for m in cluster.etcd.health()) == 2)
     cluster.recover("db2")
-    eventually(lambda: sum(m["health"] for m in cluster.etcd_health()) == 3, timeout=20)
+    eventually(lambda: sum(m["health"] for m in cluster.etcd.health()) == 3, timeout=20)
 
 
 @pytest.mark.parametrize("action,args,message", [

@@ -47,7 +47,7 @@ def test_up_and_down_twice_leaves_nothing_behind():
             assert set(cluster.description.node_names) <= {node.name for node in cluster.net.values()}
             ok, detail = check_addresses(cluster)
             assert ok, detail
-            health = cluster.etcd_health()
+            health = cluster.etcd.health()
             assert len(health) == 3 and all(m["health"] for m in health), health
             status = cluster.rest("GET", "/lb/status")
             assert status["mode"] == "nat" and status["vip"] == cluster.vip

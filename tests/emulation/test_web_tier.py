@@ -98,7 +98,7 @@ def test_eight_clients_share_one_conversation_without_loss_or_duplicates(cluster
 
 def etcd_leader(cluster):
     out = cluster.host("db1").cmd("ETCDCTL_API=3 etcdctl --endpoints=%s endpoint status -w json 2>/dev/null"
-                                  % cluster.etcd_endpoints())
+                                  % cluster.etcd.endpoints())
     leader = next(s["Endpoint"] for s in json.loads(out) if s["Status"]["leader"] == s["Status"]["header"]["member_id"])
     return next(h.name for h in cluster.description.hosts_with_role("db") if h.ip in leader)
 
@@ -112,7 +112,7 @@ def test_the_etcd_leader_crashing_mid_conversation_fails_no_request(cluster):
     done = events_until(client, "done")
     client.wait(timeout=30)
     cluster.recover(leader)
-    seconds_until(lambda: sum(m["health"] for m in cluster.etcd_health()) == 3, 20)
+    seconds_until(lambda: sum(m["health"] for m in cluster.etcd.health()) == 3, 20)
     assert done["failed_attempts"] == 0, done
     assert done["turns"] == ["turn-%d" % n for n in range(1, 31)]
 
