@@ -1,12 +1,10 @@
 """The Ryu application: the adapter between OpenFlow events and the pure logic (FAUCET's shape).
 
-It reads the cluster description (a JSON file the harness writes; see controller/launcher.py),
-passes switch, port and packet events to the modules that decide, and sends what they return.
-After every change one green thread, the flow writer, brings each switch to what `switch_flows`
-says it should hold through its sync engine (controller/sync.py): sending yields when a switch's
-queue is full, and two writers interleaving their changes would leave a switch holding neither
-state. Its loops probe the proxies, check the real servers' health and poll counters; the REST
-API (controller/rest.py) calls controller/operations.py.
+It reads the cluster description (JSON from controller/launcher.py), passes switch, port and
+packet events to the modules that decide, and sends what they return. One green thread, the flow
+writer, brings each switch to `switch_flows` through its sync engine (controller/sync.py): two
+writers interleaving would leave a switch holding neither state. The REST API (controller/rest.py)
+calls controller/operations.py.
 """
 import functools
 import json
@@ -63,8 +61,7 @@ class LvsController(app_manager.RyuApp):
         self.event_log = EventLog(os.environ.get(EVENTS_ENV))
         self.gate = ApiGate(read_token_file(os.environ[API_TOKEN_ENV]), cfg.CONF.wsapi_port, time.monotonic)
         self.health = HealthChecker(d, self.state, settings.health, self.event_log, hub.spawn_after, self.reconcile)
-        self.packet_ins = PacketIns(d, self.state, EventLog(os.environ.get(CONNECTIONS_ENV)),
-                                    self.health.passive_signal)
+        self.packet_ins = PacketIns(d, self.state, EventLog(os.getenv(CONNECTIONS_ENV)), self.health.passive_signal)
         self.counters = Counters(self.state)
         self.state_keeper = StateKeeper(os.environ.get(STATE_ENV), self.state, self.event_log)
         self.state_keeper.restore()

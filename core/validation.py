@@ -92,6 +92,24 @@ def _unique(values: Iterable[Hashable], what: str) -> None:
 def check_description(description: Any) -> None:
     """Every field of a description (one made by describe(), or loaded from JSON): ConfigError
     naming the first field that is wrong, its value, and what is allowed."""
+    _check_scalars(description)
+    switches = _check_switches(description)
+    for i, host in enumerate(description.hosts):
+        _check_host(host, "hosts[%d]" % i, switches)
+    _unique([s.name for s in description.switches] + [h.name for h in description.hosts], "node name")
+    interfaces = [i for h in description.hosts for i in h.interfaces]
+    _unique([i.ip for i in interfaces], "interface address")
+    _unique([i.mac for i in interfaces], "interface MAC")
+    _check_roles(description, switches)
+    _check_cables(description, switches, interfaces)
+    _check_tunnels(description)
+    _require(any(switches[i.switch].role == "public" for i in interfaces), "hosts",
+             "nobody on the public switch", "at least the router on it")
+    check_vip(description.vip, _nets_by_role(interfaces, switches),
+              {i.ip: h.name for h in description.hosts for i in h.interfaces})
+
+
+def _check_scalars(description: Any) -> None:
     _require(description.mode in MODES, "mode", description.mode, "one of " + ", ".join(MODES))
     _integer(description.http_port, "http_port", 1, 65535)
     _integer(description.lan_mtu, "lan_mtu", MIN_MTU, MAX_MTU)
@@ -100,6 +118,10 @@ def check_description(description: Any) -> None:
     _mac(description.vip_mac, "vip_mac")
     _mac(description.gateway_mac, "gateway_mac")
     _ipv4(description.nat_gateway, "nat_gateway")
+
+
+def _check_switches(description: Any) -> Dict[str, Any]:
+    """The switches' fields; {name: switch}."""
     for i, switch in enumerate(description.switches):
         where = "switches[%d]" % i
         _name(switch.name, where + ".name", IFNAME_MAX - len("-eth99"))
@@ -111,16 +133,13 @@ def check_description(description: Any) -> None:
                  "exactly one switch with the role " + role)
     _unique([s.name for s in description.switches], "switch name")
     _unique([s.dpid for s in description.switches], "switch dpid")
-    switches = {s.name: s for s in description.switches}
-    for i, host in enumerate(description.hosts):
-        _check_host(host, "hosts[%d]" % i, switches)
-    _unique([s.name for s in description.switches] + [h.name for h in description.hosts], "node name")
-    interfaces = [i for h in description.hosts for i in h.interfaces]
-    _unique([i.ip for i in interfaces], "interface address")
-    _unique([i.mac for i in interfaces], "interface MAC")
+    return {s.name: s for s in description.switches}
+
+
+def _check_roles(description: Any, switches: Dict[str, Any]) -> None:
+    """One router, some real servers, and two proxies (switches) or two director hosts."""
     routers = len(description.hosts_with_role("router"))
-    _require(routers == 1, "hosts", "%d routers" % routers,
-             "exactly one host with the role router")
+    _require(routers == 1, "hosts", "%d routers" % routers, "exactly one host with the role router")
     _require(description.real_servers, "hosts", "no web host", "at least one host with the role web")
     _require(description.director in DIRECTORS, "director", description.director, "one of " + ", ".join(DIRECTORS))
     if description.director == SDN:
@@ -130,8 +149,11 @@ def check_description(description: Any) -> None:
     else:
         _require(not description.proxies, "proxies", list(description.proxies), "none: the directors are hosts")
         directors = len(description.hosts_with_role("director"))
-        _require(directors == 2, "hosts", "%d directors" % directors,
-                 "two hosts with the role director")
+        _require(directors == 2, "hosts", "%d directors" % directors, "two hosts with the role director")
+
+
+def _check_cables(description: Any, switches: Dict[str, Any], interfaces: List[Any]) -> None:
+    """Switch-to-switch cables end on switches of the description; no switch port is used twice."""
     for i, t in enumerate(description.trunks):
         for end, port in ((t.switch_a, t.port_a), (t.switch_b, t.port_b)):
             _require(end in switches, "trunks[%d]" % i, end, "a switch of the description")
@@ -139,6 +161,9 @@ def check_description(description: Any) -> None:
     ends = [(i.switch, i.port) for i in interfaces]
     ends += [(t.switch_a, t.port_a) for t in description.trunks] + [(t.switch_b, t.port_b) for t in description.trunks]
     _unique(ends, "switch port")
+
+
+def _check_tunnels(description: Any) -> None:
     for i, t in enumerate(description.tunnels):
         where = "tunnels[%d]" % i
         _require(t.proxy in description.proxies, where + ".proxy", t.proxy,
@@ -149,10 +174,6 @@ def check_description(description: Any) -> None:
         _integer(t.port, where + ".port", 1, OFPP_MAX)
         _integer(t.pkt_mark, where + ".pkt_mark", 1, 2 ** 32 - 1)
     _unique([t.vni for t in description.tunnels], "tunnel VNI")
-    _require(any(switches[i.switch].role == "public" for i in interfaces), "hosts",
-             "nobody on the public switch", "at least the router on it")
-    check_vip(description.vip, _nets_by_role(interfaces, switches),
-              {i.ip: h.name for h in description.hosts for i in h.interfaces})
 
 
 def _nets_by_role(interfaces: List[Any], switches: Dict[str, Any]) -> Dict[str, Network]:
