@@ -14,6 +14,7 @@ about every request before any handler runs; unit tests drive it with plain valu
 """
 import collections
 import hmac
+from typing import Any, Callable, Dict, Iterable, Mapping, NamedTuple, Optional, Tuple
 
 from core.apitoken import AUTHORIZATION, BEARER, DOOR_HEADER, DOORS, REST
 
@@ -23,17 +24,24 @@ TOKEN_PARAMETERS = frozenset(("token", "access_token", "api_token"))
 JSON = "application/json"
 REFUSALS_PER_SECOND, REFUSAL_BURST = 20, 100
 
-Refusal = collections.namedtuple("Refusal", "status reason message logged")
+
+class Refusal(NamedTuple):
+    """A request refused: the HTTP status, the reason's short name, what to tell the caller, and
+    whether it was logged one by one (or only counted, past the rate)."""
+    status: int
+    reason: str
+    message: str
+    logged: bool
 
 
 class TokenBucket:
     """`rate` per second, up to `burst` at once."""
 
-    def __init__(self, rate, burst, clock):
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
         self.tokens, self.last = float(burst), clock()
 
-    def take(self):
+    def take(self) -> bool:
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
         self.last = now
@@ -44,7 +52,8 @@ class TokenBucket:
 
 
 class ApiGate:
-    def __init__(self, token, port, clock, rate=REFUSALS_PER_SECOND, burst=REFUSAL_BURST):
+    def __init__(self, token: str, port: int, clock: Callable[[], float], rate: float = REFUSALS_PER_SECOND,
+                 burst: float = REFUSAL_BURST) -> None:
         self._token = token.encode()
         self.port = port
         self.hosts = {"%s:%d" % (name, port) for name in LOOPBACK_NAMES}
@@ -55,7 +64,7 @@ class ApiGate:
         self.refused: collections.Counter = collections.Counter()     # reason -> requests refused for it
         self.unlogged = 0                        # refusals past the rate, not logged one by one
 
-    def check(self, method, headers, query, has_body):
+    def check(self, method: str, headers: Mapping[str, str], query: Iterable[str], has_body: bool) -> Optional[Refusal]:
         """None when the request may go on; else a Refusal. `headers` is a case-insensitive
         mapping (webob's), `query` the names of the URL's query parameters."""
         refusal = self._judge(method.upper(), headers, query, has_body)
@@ -70,10 +79,11 @@ class ApiGate:
         self.refused[reason] += 1
         return Refusal(status, reason, message, logged)
 
-    def door(self, headers):
+    def door(self, headers: Mapping[str, str]) -> str:
         return headers.get(DOOR_HEADER) or REST
 
-    def _judge(self, method, headers, query, has_body):
+    def _judge(self, method: str, headers: Mapping[str, str], query: Iterable[str],
+               has_body: bool) -> Optional[Tuple[int, str, str]]:
         host = headers.get("Host", "")
         if host.lower() not in self.hosts:
             return 403, "foreign-host", ("the Host header %r does not name this controller: use http://127.0.0.1:%d"
@@ -103,5 +113,5 @@ class ApiGate:
                                      % (JSON, content_type or "no Content-Type"))
         return None
 
-    def status(self):
+    def status(self) -> Dict[str, Any]:
         return {"refused": dict(self.refused), "refused_unlogged": self.unlogged}

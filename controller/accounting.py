@@ -12,22 +12,23 @@ whole STATS_INTERVAL, so what is still missing at the next poll as well is lost.
 takes the smaller of the two polls' differences. Counters that went back belong to a new meter
 (replaced, or its switch restarted), counted from 0.
 """
+from typing import Dict, Optional, Tuple
 
 
 class CopyAccount:
     """One meter's copies on one switch, counted from the first poll on."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.received = 0             # copies the controller received through this meter, in all
         self.made = self.dropped = self.lost = 0
-        self._last = None             # the meter's (made, dropped) at the last poll
+        self._last: Optional[Tuple[int, int]] = None             # the meter's (made, dropped) at the last poll
         self._received_before = 0     # received before the first poll
         self._missing = 0             # made - dropped - received at the last poll
 
-    def copy_received(self):
+    def copy_received(self) -> None:
         self.received += 1
 
-    def polled(self, made, dropped):
+    def polled(self, made: int, dropped: int) -> int:
         """A poll of the meter: what entered it and what it dropped, in all. Returns how many
         copies this poll found lost that no poll found before."""
         if self._last is None:
@@ -44,7 +45,7 @@ class CopyAccount:
         found, self.lost = lost - self.lost, lost
         return found
 
-    def figures(self):
+    def figures(self) -> Dict[str, int]:
         """{"made", "dropped", "received", "lost"} since the first poll."""
         return {"made": self.made, "dropped": self.dropped, "received": self.received - self._received_before,
                 "lost": self.lost}

@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import time
+from typing import Any, Callable, Dict, List, Optional
 
 from ryu import cfg
 from ryu.app.wsgi import WSGIApplication
@@ -49,11 +50,21 @@ WRITE_WATCH_INTERVAL = 1.0   # how often unconfirmed writes are looked at (contr
 BLOCK_CHECK_INTERVAL = 0.5
 
 
+def cluster_switch(handler: Callable[[Any, str, Any], None]) -> Callable[[Any, Any], None]:
+    """A switch event's handler, called with the switch's name for the cluster's switches only."""
+    @functools.wraps(handler)
+    def called(self: "LvsController", ev: Any) -> None:
+        name = self._switch_name(ev.msg.datapath if hasattr(ev, "msg") else ev.datapath)
+        if name:
+            handler(self, name, ev)
+    return called
+
+
 class LvsController(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     _CONTEXTS = {"wsgi": WSGIApplication}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         d = self.description = ClusterDescription.from_dict(json.loads(os.environ[CLUSTER_ENV]))
         settings = ControllerSettings.from_json(os.environ.get(SETTINGS_ENV, "{}"))
@@ -69,8 +80,7 @@ class LvsController(app_manager.RyuApp):
                                  lambda _name: self.reconcile())
         self.ops = Operations(d, self.state, self.event_log, self.reconcile, self.channels, os.environ.get(ALERTS_ENV))
         self._dirty = hub.Event()     # set: the flow writer has work
-        self._to_announce = []        # proxies that just took the VIP over
-        self._bfd_held = False        # as the flows were last asked for
+        self._to_announce: List[str] = []     # proxies that just took the VIP over
         self._writing = False
         self.loops = Loops(time.monotonic, hub.sleep, self._round_failed,
                            fault_once=[n for n in os.environ.get(FAULT_ENV, "").split(",") if n])
@@ -85,16 +95,17 @@ class LvsController(app_manager.RyuApp):
         for api in (LbRestApi, DashboardPage, NotFoundApi):
             kwargs["wsgi"].register(api, {APP_KEY: self})
 
-    def _switch_name(self, datapath):
+    def _switch_name(self, datapath: Any) -> Optional[str]:
         if datapath.id is None:      # the channel closed before the switch said who it is
             return None
         switch = self.description.switch_by_dpid(datapath.id)
         if switch is None:
             self.logger.warning("ignoring unknown switch dpid=%#x: not in the cluster description", datapath.id)
-        return switch and switch.name
+            return None
+        return switch.name
 
     # --- proxies ------------------------------------------------------------------------------
-    def _elect(self, record=None):
+    def _elect(self, record: Optional[Dict[str, Any]] = None) -> None:
         """Re-run the proxy election (or act on one just run) and, when the VIP moved, log it,
         re-point the flows and announce the VIP from its new proxy."""
         record = record or self.state.elect()
@@ -106,27 +117,26 @@ class LvsController(app_manager.RyuApp):
         self._to_announce += [p for p in record["to"] if p not in record["from"]]
         self.reconcile()
 
-    def _follow_bfd_hold(self):
+    def _follow_bfd_hold(self) -> None:
         """A switch stall began or ended holding BFD's verdicts: log it and re-pin the edges'
         failover groups."""
         proxies = self.state.proxies
-        if proxies.bfd_held() != self._bfd_held:
-            self._bfd_held = not self._bfd_held
-            self.event_log.log([events.bfd_hold(self._bfd_held, proxies.stalled_proxies(), proxies.stall_window)])
+        held = proxies.hold_change()
+        if held is not None:
+            self.event_log.log([events.bfd_hold(held, proxies.stalled_proxies(), proxies.stall_window)])
             self.reconcile()
 
-    def _announce(self, proxy):
+    def _announce(self, proxy: str) -> None:
         for port, ip, mac in vip_announcements(self.description, proxy):
             self.channels.packet_out(proxy, port, openflow.gratuitous_arp(ip, mac))
 
-    def _round_failed(self, loop, error):
-        """A background loop's round raised: the traceback to the controller's log, an event to
-        the event log; the loop goes on (controller/loops.py)."""
+    def _round_failed(self, loop: str, error: Exception) -> None:
+        """A background loop's round raised: its traceback to the log, an event; the loop goes on."""
         self.logger.exception("%s: a round failed; the loop goes on", loop)
         self.event_log.emit("loop-round-failed", "%s: a round failed (%s: %s); the loop goes on"
                             % (loop, type(error).__name__, error), labels_loop=loop)
 
-    def _probe_proxies(self):
+    def _probe_proxies(self) -> None:
         """Liveness probes (one round): a frame sent from s_pub and from s_lan into each proxy,
         which sends it straight back, and one the side sends straight back itself (the reference:
         how far the channel and the controller have got); then re-run the election."""
@@ -137,15 +147,15 @@ class LvsController(app_manager.RyuApp):
             self.channels.packet_out(side, ofproto_v1_3.OFPP_CONTROLLER, frame)
         self._elect()
 
-    def _settle_election(self):
+    def _settle_election(self) -> None:
         self._elect(self.state.settle_election())
 
     # --- flows --------------------------------------------------------------------------------
-    def reconcile(self):
+    def reconcile(self) -> None:
         """Ask the flow writer to bring every switch in line with the current state."""
         self._dirty.set()
 
-    def _flow_writer(self):
+    def _flow_writer(self) -> None:
         while True:
             self._dirty.wait()
             self._dirty.clear()
@@ -158,11 +168,11 @@ class LvsController(app_manager.RyuApp):
             finally:
                 self._writing = False
 
-    def flows_in_sync(self):
+    def flows_in_sync(self) -> bool:
         """True when every switch has confirmed (barrier) the flows of the current state."""
         return not (self._dirty.is_set() or self._writing) and self.channels.in_sync()
 
-    def _write_flows(self):
+    def _write_flows(self) -> None:
         self.state_keeper.save()       # before the flows that follow from it
         # A real server that left loses its connections on every proxy: they no longer match its
         # ct_mark, so their next packets hash again to a live server (as LVS's expire_nodest_conn).
@@ -173,38 +183,25 @@ class LvsController(app_manager.RyuApp):
         while self._to_announce:
             self._announce(self._to_announce.pop(0))
 
-    def _watch_writes(self):
+    def _watch_writes(self) -> None:
         """A write whose barrier has gone unanswered: the switch is read back (controller/sync.py)."""
         for name in self.channels.overdue(time.monotonic()):
             self.event_log.emit("write-unconfirmed", "%s did not confirm a write in time: reading it back" % name,
                                 observer_name=name)
             self.reconcile()
 
-    def api_refused(self, method, path, door, refusal):
-        if refusal.logged:
-            message = "%s %s refused (%d %s): %s" % (method, path, refusal.status, refusal.reason, refusal.message)
-            self.event_log.emit("api-refused", message,
-                                labels_door=door, labels_reason=refusal.reason, labels_status=refusal.status,
-                                http_request_method=method, url_path=path, labels_unlogged=self.gate.unlogged)
-
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
-    def on_switch_features(self, ev):
-        datapath = ev.msg.datapath
-        name = self._switch_name(datapath)
-        if not name:
-            return
-        self.channels.connected(name, datapath)
+    @cluster_switch
+    def on_switch_features(self, name: str, ev: Any) -> None:
+        self.channels.connected(name, ev.msg.datapath)
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
-    def on_state_change(self, ev):
-        name = self._switch_name(ev.datapath)
-        if not name:
-            return
+    @cluster_switch
+    def on_state_change(self, name: str, ev: Any) -> None:
         if ev.state == MAIN_DISPATCHER:
-            if name in self.description.proxies and not self.state.proxies.settled:
+            if self.state.switch_connected(name):
                 hub.spawn_after(PROXY_SETTLE_SECONDS, self._settle_election)
-            self.state.switch_connected(name)
             self.event_log.emit("switch-connected", "%s connected" % name, observer_name=name)
         elif name in self.state.connected:
             self.state.switch_disconnected(name)
@@ -215,14 +212,14 @@ class LvsController(app_manager.RyuApp):
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
-    def on_barrier(self, ev):
-        name = self._switch_name(ev.msg.datapath)
-        if name and self.channels.syncs[name].barrier_reply(ev.msg.xid):
+    @cluster_switch
+    def on_barrier(self, name: str, ev: Any) -> None:
+        if self.channels.syncs[name].barrier_reply(ev.msg.xid):
             self.state.flows_installed(name)
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
-    def on_port_desc(self, ev):
-        name = self._switch_name(ev.msg.datapath)
+    @cluster_switch
+    def on_port_desc(self, name: str, ev: Any) -> None:
         ofp = ev.msg.datapath.ofproto
         for port in ev.msg.body:
             self.channels.port_macs[(name, port.port_no)] = port.hw_addr
@@ -232,15 +229,15 @@ class LvsController(app_manager.RyuApp):
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
-    def on_port_status(self, ev):
-        """A port's link or liveness changed. On a proxy's cable, liveness is BFD's verdict, and
-        the edge's fast-failover group has already acted on it: the election follows the
-        datapath and records why."""
-        name, ofp, port = self._switch_name(ev.msg.datapath), ev.msg.datapath.ofproto, ev.msg.desc
+    @cluster_switch
+    def on_port_status(self, name: str, ev: Any) -> None:
+        """A port's link or liveness changed. On a proxy's cable, liveness is BFD's verdict, which
+        the edge's fast-failover group has already acted on: the election follows and says why."""
+        ofp, port = ev.msg.datapath.ofproto, ev.msg.desc
         self.channels.port_macs[(name, port.port_no)] = port.hw_addr
         gone = ev.msg.reason == ofp.OFPPR_DELETE
-        change = name and self.state.port_changed(name, port.port_no, not gone and openflow.port_is_up(ofp, port),
-                                                  not gone and openflow.port_is_live(ofp, port))
+        change = self.state.port_changed(name, port.port_no, not gone and openflow.port_is_up(ofp, port),
+                                         not gone and openflow.port_is_live(ofp, port))
         if not change:
             return
         self.event_log.log(events.port_change(change))
@@ -252,12 +249,12 @@ class LvsController(app_manager.RyuApp):
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
-    def on_error(self, ev):
+    @cluster_switch
+    def on_error(self, name: str, ev: Any) -> None:
         """A switch refused a message: a bug in a flow spec; say which. The sync engine does not
         send a refused entry again until it changes."""
         msg = ev.msg
-        name = self._switch_name(msg.datapath)
-        what = self.channels.syncs[name].error(msg.xid) if name else None
+        what = self.channels.syncs[name].error(msg.xid)
         self.logger.error("%s refused %s: error type %d code %d: %s", name, what or "a message", msg.type,
                           msg.code, msg.data[:64].hex())
         self.event_log.emit("openflow-error", "switch refused %s (type %d code %d)"
@@ -265,19 +262,16 @@ class LvsController(app_manager.RyuApp):
         self.reconcile()
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
-    def on_packet_in(self, ev):
+    @cluster_switch
+    def on_packet_in(self, name: str, ev: Any) -> None:
         msg = ev.msg
-        switch = self._switch_name(msg.datapath)
-        if switch:
-            self.packet_ins.received(switch, msg.match["in_port"], msg.cookie, msg.data,
-                                     msg.match["in_port"] == msg.datapath.ofproto.OFPP_CONTROLLER)
+        self.packet_ins.received(name, msg.match["in_port"], msg.cookie, msg.data,
+                                 msg.match["in_port"] == msg.datapath.ofproto.OFPP_CONTROLLER)
 
     # --- counters -----------------------------------------------------------------------------
-    def _poll_counters(self):
-        """One round of counter polls, per proxy: the forward table's counters (traffic, and
-        the clients' FINs per real server) and the SYN counters of the SELECTED table
-        (connections given to each server); per edge switch, its log meter. The work is per
-        server, not per connection."""
+    def _poll_counters(self) -> None:
+        """One round of counter polls (controller/counters.py): per proxy, the FORWARD and SELECTED
+        tables' counters (per real server, not per connection); per edge switch, its meters."""
         request = self.channels.request
         for name, datapath in list(self.channels.datapaths.items()):
             if name in self.description.proxies:
@@ -290,10 +284,11 @@ class LvsController(app_manager.RyuApp):
                 request(name, openflow.meter_stats_request(datapath, meter_id),
                         functools.partial(self._log_meter, name, meter_id))
 
-    def _log_meter(self, switch, meter_id, stats):
+    def _log_meter(self, switch: str, meter_id: int, stats: list) -> None:
         self.event_log.log(self.counters.metered(switch, meter_id, stats))
 
     @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPMeterStatsReply,
                  ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPMeterConfigStatsReply], MAIN_DISPATCHER)
-    def on_stats_reply(self, ev):
-        self.channels.reply(self._switch_name(ev.msg.datapath), ev.msg)
+    @cluster_switch
+    def on_stats_reply(self, name: str, ev: Any) -> None:
+        self.channels.reply(name, ev.msg)

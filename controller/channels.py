@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, List, Tuple
 
 from controller import openflow
 from controller.state import InvalidRequest
-from controller.sync import Read, SwitchSync
+from controller.sync import Message, Read, SwitchSync
 
 LOG = logging.getLogger("lvsdn.channels")
 
@@ -21,7 +21,7 @@ class Channels:
         self.port_macs: Dict[Tuple[str, int], str] = {}   # (switch, port) -> its MAC, which a port-mod names
         self._pending: Dict[Tuple[str, int], tuple] = {}  # (switch, xid) -> (on_reply, parts so far)
 
-    def connected(self, name: str, datapath) -> None:
+    def connected(self, name: str, datapath: Any) -> None:
         self.datapaths[name] = datapath
         self.syncs[name].connect()
         datapath.send_msg(datapath.ofproto_parser.OFPPortDescStatsRequest(datapath, 0))
@@ -43,7 +43,7 @@ class Channels:
         """The switches with a write unconfirmed for too long (they are being read back)."""
         return [name for name in list(self.datapaths) if self.syncs[name].overdue(now)]
 
-    def _send(self, name, datapath, messages):
+    def _send(self, name: str, datapath: Any, messages: Iterable[Message]) -> None:
         """Send the sync engine's messages; a read's reply goes back to the engine."""
         for message in messages:
             for ofmsg in openflow.encode(datapath, message):
@@ -52,7 +52,7 @@ class Channels:
                         lambda stats, read=message: self._read_back(name, datapath, read, stats), [])
                 datapath.send_msg(ofmsg)
 
-    def _read_back(self, name, datapath, read, stats):
+    def _read_back(self, name: str, datapath: Any, read: Read, stats: list) -> None:
         if self.datapaths.get(name) is not datapath:
             return                     # it left, or connected again since
         sync = self.syncs[name]
@@ -62,14 +62,14 @@ class Channels:
                      sync.foreign)
             self.on_read(name)
 
-    def request(self, name: str, request, on_reply: Callable[[list], None]) -> None:
+    def request(self, name: str, request: Any, on_reply: Callable[[list], None]) -> None:
         """Send a multipart request (to the datapath it was made for: the switch may have left
         while an earlier send yielded) and call `on_reply` with its parts."""
         request.set_xid(self.syncs[name].next_xid())
         self._pending[(name, request.xid)] = (on_reply, [])
         request.datapath.send_msg(request)
 
-    def reply(self, name: str, msg) -> None:
+    def reply(self, name: str, msg: Any) -> None:
         """A part of a multipart reply; the last one hands them all to the request's `on_reply`."""
         key = (name, msg.xid)
         if key not in self._pending:

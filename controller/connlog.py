@@ -1,6 +1,6 @@
 """Copies of hosts' packets (packet-ins) as ECS JSON records: connection attempts, forged packets,
 and the passive health checks' signals. Read with controller/frames.py (bounded, never raises)."""
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Collection, Dict, Optional, Tuple
 
 from ryu.lib.packet.icmp import ICMP_DEST_UNREACH
 from ryu.lib.packet.tcp import TCP_RST
@@ -9,21 +9,27 @@ from controller.openflow import probe_sent_at
 from controller.frames import ETH_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP, parse
 from controller.pipeline import (COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS,
                                  KIND_MASK)
-from core.eventlog import ecs_timestamp
+from core.description import ClusterDescription
+from core.eventlog import EventLog, ecs_timestamp
+
+if TYPE_CHECKING:
+    from controller.state import ClusterState
 
 TRANSPORTS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp"}
 REFUSED = "not allowed by the segmentation matrix"
 
 
-def connection_record(data, switch, blocked=(), refused=False):
+def connection_record(data: bytes, switch: str, blocked: Collection[str] = (),
+                      refused: bool = False) -> Optional[Dict[str, Any]]:
     """The record of one connection attempt seen by `switch`, or None if it is not IPv4;
     `refused`: segmentation dropped it at its sender's port."""
     frame = parse(data)
     if frame is None or not frame.is_ipv4:
         return None
-    record = {"@timestamp": ecs_timestamp(), "event.action": "connection-attempt", "event.category": "network",
-              "observer.name": switch, "source.ip": frame.ip_src, "destination.ip": frame.ip_dst,
-              "network.transport": TRANSPORTS.get(frame.proto, str(frame.proto))}
+    record: Dict[str, Any] = {
+        "@timestamp": ecs_timestamp(), "event.action": "connection-attempt", "event.category": "network",
+        "observer.name": switch, "source.ip": frame.ip_src, "destination.ip": frame.ip_dst,
+        "network.transport": TRANSPORTS.get(frame.proto, str(frame.proto))}
     if frame.icmp_type is not None:
         record["icmp.type"] = frame.icmp_type
     elif frame.src_port is not None:
@@ -35,7 +41,8 @@ def connection_record(data, switch, blocked=(), refused=False):
     return record
 
 
-def spoofing_record(data, switch, port, owner, owner_ip):
+def spoofing_record(data: bytes, switch: str, port: int, owner: str,
+                    owner_ip: Optional[str]) -> Optional[Dict[str, Any]]:
     """A forged packet, dropped by port security, as an ECS record: the port it came in on and
     the host cabled there (`owner`, its address on that switch as the source: the forger), the
     address it claimed, where it was going. None if it is neither IPv4 nor ARP."""
@@ -49,7 +56,8 @@ def spoofing_record(data, switch, port, owner, owner_ip):
             "network.protocol": "arp" if frame.eth_type == ETH_ARP else "ipv4"}
 
 
-def passive_signal(data, real_servers_by_ip, real_servers_by_mac):
+def passive_signal(data: bytes, real_servers_by_ip: Dict[str, str],
+                   real_servers_by_mac: Dict[str, str]) -> Tuple[Optional[str], Optional[str]]:
     """A copy of a real server's TCP RST (known by its MAC: in DR and TUN it answers from the
     VIP), or of an ICMP destination-unreachable about one (by the address it quotes), as (real
     server name, what was seen); (None, None) for anything else."""
@@ -57,10 +65,10 @@ def passive_signal(data, real_servers_by_ip, real_servers_by_mac):
     if frame is None or not frame.is_ipv4:
         return None, None
     if frame.proto == PROTO_TCP and (frame.tcp_flags or 0) & TCP_RST and frame.eth_src in real_servers_by_mac:
-        return real_servers_by_mac[frame.eth_src], "a RST from %s:%d to %s:%d" % (
+        return real_servers_by_mac[frame.eth_src], "a RST from %s:%s to %s:%s" % (
             frame.ip_src, frame.src_port, frame.ip_dst, frame.dst_port)
     if frame.icmp_type == ICMP_DEST_UNREACH and frame.quoted_dst in real_servers_by_ip:
-        return real_servers_by_ip[frame.quoted_dst], "an ICMP destination unreachable (code %d) about %s from %s" % (
+        return real_servers_by_ip[frame.quoted_dst], "an ICMP destination unreachable (code %s) about %s from %s" % (
             frame.icmp_code, frame.quoted_dst, frame.ip_src)
     return None, None
 
@@ -71,7 +79,8 @@ class PacketIns:
     packets (logged and counted), and passive signals (handed to `on_passive`). Anything else is
     counted, as a leak made visible: nothing is forwarded through the controller."""
 
-    def __init__(self, description, state, connection_log, on_passive: Callable[[str, bytes], None]):
+    def __init__(self, description: ClusterDescription, state: "ClusterState", connection_log: EventLog,
+                 on_passive: Callable[[str, bytes], None]) -> None:
         self.description = description
         self.state = state
         self.connection_log = connection_log
@@ -99,14 +108,14 @@ class PacketIns:
         else:
             self.state.packet_in()
 
-    def _attempt(self, switch, data, refused):
+    def _attempt(self, switch: str, data: bytes, refused: bool) -> None:
         record = connection_record(data, switch, blocked=self.state.blocks, refused=refused)
         if record:
             self.state.log_copies += 1
             self.state.refused += refused
             self.connection_log.write(record)
 
-    def _spoofed(self, switch, port, data):
+    def _spoofed(self, switch: str, port: int, data: bytes) -> None:
         """A forged packet dropped at a host's port: logged with the port and the host there."""
         owner, owner_ip = self.port_owners.get((switch, port), ("?", None))
         record = spoofing_record(data, switch, port, owner, owner_ip)

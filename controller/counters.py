@@ -2,11 +2,14 @@
 the connections given to it and the clients' FINs (the proxies' FORWARD and SELECTED tables);
 per meter, the copies that entered it and the copies it dropped. The work is per server, not per
 connection."""
-from typing import Dict, Iterable, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Tuple
 
 from controller import events
 from controller.pipeline import DENY_METER, FIN_SET, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY
 from core.eventlog import Event
+
+if TYPE_CHECKING:
+    from controller.state import ClusterState
 
 METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      # event, what a meter drops
                PASSIVE_METER: ("passive-copies-dropped", "copies of real servers' RSTs and ICMP errors"),
@@ -14,7 +17,7 @@ METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      
                SPOOF_METER: ("spoof-copies-dropped", "copies of forged packets")}
 
 
-def _per_server(stats, server_ids: Dict[str, int]):
+def _per_server(stats: Iterable[Any], server_ids: Dict[str, int]) -> Iterator[Tuple[str, Dict[str, Any], Any]]:
     """Flow stats by real server (their reg1 match): (server, match, stat) each."""
     by_id = {sid: name for name, sid in server_ids.items()}
     for stat in stats:
@@ -53,7 +56,7 @@ def meter_counts(stats: Iterable) -> Tuple[int, int]:
 class Counters:
     """The polled counters told to ClusterState, reply by reply."""
 
-    def __init__(self, state):
+    def __init__(self, state: "ClusterState") -> None:
         self.state = state
         self._dropped: Dict[Tuple[str, int], int] = {}      # (edge switch, meter) -> copies it dropped
 

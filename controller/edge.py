@@ -2,14 +2,18 @@
 servers' gateway) steered to the active proxy through groups, the proxies' probes and SYN
 copies, and the copies of the connection log and passive checks to the controller. Tables:
 controller/pipeline.py."""
+from typing import Iterable, List
+
 from controller.pipeline import (BROADCAST, CONTROLLER, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_STEER, ETH_ARP,
                                  ETH_IP, ETH_PROBE, GROUP_FAILOVER, GROUP_SPREAD, ICMP_DEST_UNREACH, LOG_METER,
                                  PASSIVE_METER, PRI_BROAD, PRI_HIGH, PRI_LOCAL, PRI_MATCH, PRI_SYNC, PROTO_ICMP,
                                  PROTO_TCP, PROTO_UDP, RST_SET, SYNC_MAC, SYN_ONLY, T_LOG, T_LOG_NEW, T_SEEN, T_SWITCH)
-from controller.specs import FAST_FAILOVER, FlowSpec, Group, GroupSpec, LearnSeen, Meter, Output, Resubmit, SELECT
+from controller.specs import (FAST_FAILOVER, SELECT, BalancerView, FlowSpec, Group, GroupSpec, LearnSeen, Meter, Output,
+                              Resubmit)
+from core.description import ClusterDescription
 
 
-def edge_l2_flows(description, switch):
+def edge_l2_flows(description: ClusterDescription, switch: str) -> List[FlowSpec]:
     """Static L2 forwarding among the hosts of one edge switch.
 
     Known unicast goes to its port; broadcast (ARP) floods to the other host ports only. Proxy
@@ -28,12 +32,12 @@ def edge_l2_flows(description, switch):
     return flows
 
 
-def logged(actions):
+def logged(actions: Iterable[object]) -> List[object]:
     """Forwarding actions, then the connection log (see the module's docstring)."""
     return list(actions) + [Resubmit(T_LOG)]
 
 
-def connection_log_flows():
+def connection_log_flows() -> List[FlowSpec]:
     """Tables 10-12 of an edge switch: a metered copy to the controller of every TCP SYN, and of
     the first packet of every UDP or ICMP flow (then remembered for NEW_FLOW_IDLE seconds)."""
     to_controller = [Meter(LOG_METER), Output(CONTROLLER)]
@@ -47,7 +51,7 @@ def connection_log_flows():
     return flows
 
 
-def passive_check_flows(description, switch):
+def passive_check_flows(description: ClusterDescription, switch: str) -> List[FlowSpec]:
     """On an edge switch with real servers (s_lan, s_far), after forwarding: a metered copy to the
     controller of each TCP RST from a real server's service port and of each ICMP
     destination-unreachable, the signals of a real server gone (passive health checks; the
@@ -67,13 +71,13 @@ def passive_check_flows(description, switch):
     return flows
 
 
-def _steer(ip, mac, actions):
+def _steer(ip: str, mac: str, actions: Iterable[object]) -> List[FlowSpec]:
     """An address: its ARP requests and its MAC go where `actions` send them."""
     return [FlowSpec.make(PRI_HIGH, actions, table_id=T_SWITCH, cookie=COOKIE_STEER, eth_type=ETH_ARP, arp_tpa=ip),
             FlowSpec.make(PRI_HIGH, logged(actions), table_id=T_SWITCH, cookie=COOKIE_STEER, eth_dst=mac)]
 
 
-def _steer_vip(description, view):
+def _steer_vip(description: ClusterDescription, view: BalancerView) -> List[FlowSpec]:
     """The VIP to its proxy through the fast-failover group; active-active: its packets spread
     over the proxies by a hash of the connection (so a connection stays on one proxy), its ARP
     still to one of them."""
@@ -84,7 +88,7 @@ def _steer_vip(description, view):
                           eth_dst=description.vip_mac)]
 
 
-def failover_group(description, edge, view):
+def failover_group(description: ClusterDescription, edge: str, view: BalancerView) -> GroupSpec:
     """The proxies' ports on an edge switch in the order they should carry what is steered: the
     active proxies (in the controller's order), then the others, each bucket watching its port;
     last, the active proxy again, live while the switch has its controller. BFD going silent
@@ -99,12 +103,12 @@ def failover_group(description, edge, view):
                      (CONTROLLER,) * len(pinned) + ports + (CONTROLLER,))
 
 
-def spread_group(description, view):
+def spread_group(description: ClusterDescription, view: BalancerView) -> GroupSpec:
     ports = tuple(description.proxy_port(description.public_edge, p) for p in view.active_proxies)
     return GroupSpec(GROUP_SPREAD, tuple((Output(port),) for port in ports), SELECT, ports)
 
 
-def proxy_monitoring_flows(description, switch):
+def proxy_monitoring_flows(description: ClusterDescription, switch: str) -> List[FlowSpec]:
     """On s_pub and s_lan: probes back from a proxy go to the controller; SYN copies from one
     proxy go to the other."""
     ports = {peer: port for port, peer in description.trunk_ports(switch).items()}
@@ -119,7 +123,7 @@ def proxy_monitoring_flows(description, switch):
     return flows
 
 
-def steering_flows(description, switch, view):
+def steering_flows(description: ClusterDescription, switch: str, view: BalancerView) -> List[FlowSpec]:
     description = description
     flows = proxy_monitoring_flows(description, switch) if switch in description.proxy_edges else []
     if view.active_proxies:

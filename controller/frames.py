@@ -9,7 +9,7 @@ the frames the controller sends (controller/openflow.py).
 import ipaddress
 import struct
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ryu.lib.packet.ether_types import (ETH_TYPE_8021AD, ETH_TYPE_8021Q, ETH_TYPE_ARP as ETH_ARP,
                                         ETH_TYPE_IP as ETH_IP)
@@ -35,15 +35,15 @@ class Frame:
     quoted_dst: Optional[str] = None   # an ICMP error's quoted IPv4 header: its destination
 
     @property
-    def is_ipv4(self):
+    def is_ipv4(self) -> bool:
         return self.eth_type == ETH_IP and self.ip_src is not None
 
 
-def _mac(raw):
+def _mac(raw: bytes) -> str:
     return ":".join("%02x" % b for b in raw)
 
 
-def _ipv4_header(data):
+def _ipv4_header(data: bytes) -> Optional[Tuple[str, str, int, bytes]]:
     """(source, destination, protocol, payload) of an IPv4 header at the start of `data`, or
     None if it is not a well-formed one. The payload stops at the header's total length."""
     if len(data) < 20 or data[0] >> 4 != 4:
@@ -57,9 +57,9 @@ def _ipv4_header(data):
     return (str(ipaddress.IPv4Address(data[12:16])), str(ipaddress.IPv4Address(data[16:20])), data[9], payload)
 
 
-def _transport(proto, payload):
+def _transport(proto: int, payload: bytes) -> Dict[str, Any]:
     """The TCP/UDP ports and TCP flags, or ICMP type, code and quoted destination."""
-    fields = {}
+    fields: Dict[str, Any] = {}
     if proto in (PROTO_TCP, PROTO_UDP) and len(payload) >= 4:
         fields["src_port"], fields["dst_port"] = struct.unpack_from("!HH", payload)
         if proto == PROTO_TCP and len(payload) >= 14:
@@ -72,7 +72,7 @@ def _transport(proto, payload):
     return fields
 
 
-def parse(data):
+def parse(data: bytes) -> Optional[Frame]:
     """The Frame of an Ethernet frame's bytes (VLAN tags skipped), or None if it is too short."""
     if len(data) < 14:
         return None

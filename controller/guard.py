@@ -2,28 +2,30 @@
 addresses) and segmentation (core/segmentation.py's matrix), each refusal dropped and copied
 to the controller through its meter. Tables: controller/pipeline.py."""
 import ipaddress
+from typing import List
 
 from controller.edge import logged
 from controller.pipeline import (CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_GUARD, COOKIE_SPOOF, DENY_METER, ETH_ARP,
                                  ETH_IP, PRI_BLOCK, PRI_BROAD, PRI_DEFAULT, PRI_MATCH, PRI_MISS, PRI_NARROW,
                                  SPOOF_METER, SYN_ONLY, T_INGRESS, T_SEGMENT, T_SWITCH)
-from controller.specs import FlowSpec, Meter, Output, Resubmit
+from controller.specs import BalancerView, FlowSpec, Meter, Output, Resubmit
 from core import segmentation
+from core.description import ClusterDescription, Host, Interface
 
 
-def block_flows(view):
+def block_flows(view: BalancerView) -> List[FlowSpec]:
     """On s_pub, the public edge: every packet from a blocked source is dropped, before anything
     (its connection attempts still logged)."""
     return [FlowSpec.make(PRI_BLOCK, logged([]), table_id=T_INGRESS, cookie=COOKIE_BLOCK, eth_type=ETH_IP, ipv4_src=ip)
             for ip in view.blocked]
 
 
-def _copy(meter, cookie, table_id, priority, **match):
+def _copy(meter: int, cookie: int, table_id: int, priority: int, **match: object) -> FlowSpec:
     """Drop, and copy to the controller through `meter` (what was refused, and where)."""
     return FlowSpec.make(priority, [Meter(meter), Output(CONTROLLER)], table_id=table_id, cookie=cookie, **match)
 
 
-def _own_sources(description, host, intf):
+def _own_sources(description: ClusterDescription, host: Host, intf: Interface) -> List[str]:
     """The IPv4 sources a host may send from on this interface: its address; a DR or TUN real
     server's service interface also the VIP (its replies), and the peer's directors the VIP (the
     one holding it answers from it)."""
@@ -32,7 +34,7 @@ def _own_sources(description, host, intf):
     return [intf.ip] + ([description.vip] if answers_from_vip else [])
 
 
-def _port_security(intf, sources):
+def _port_security(intf: Interface, sources: List[str]) -> List[FlowSpec]:
     """A host port lets in only its host's MAC with one of `sources` (IP, and ARP's sender);
     other IPv4 and ARP is forged: dropped and reported; anything else is dropped."""
     ip, arp = dict(in_port=intf.port, eth_src=intf.mac, eth_type=ETH_IP), dict(
@@ -45,7 +47,7 @@ def _port_security(intf, sources):
                     for kind in (ETH_IP, ETH_ARP)]
 
 
-def _router_port(description, intf):
+def _router_port(description: ClusterDescription, intf: Interface) -> List[FlowSpec]:
     """r0 brings in what comes from the other segments, with any source but this segment's own:
     a packet from r0 claiming an address of this switch's subnet (but r0's, and the VIP that DR
     and TUN replies come back from) is forged."""
@@ -60,7 +62,7 @@ def _router_port(description, intf):
     return flows
 
 
-def ingress_flows(description, switch):
+def ingress_flows(description: ClusterDescription, switch: str) -> List[FlowSpec]:
     """Table INGRESS of an edge switch: port security. The proxies' ports (the load balancer's
     own cables) pass to forwarding as they are."""
     flows = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], cookie=COOKIE_GUARD, in_port=port)
@@ -74,7 +76,7 @@ def ingress_flows(description, switch):
     return flows
 
 
-def segmentation_flows(description, switch, view):
+def segmentation_flows(description: ClusterDescription, switch: str, view: BalancerView) -> List[FlowSpec]:
     """Table SEGMENT of an edge switch: what each host may send to whom (core/segmentation.py),
     judged at the host's own port; the rest is dropped and reported. The infrastructure's ports
     pass; with segmentation off, every port does."""

@@ -41,7 +41,7 @@ class HealthChecker:
         """A real server's RST or an ICMP error about it: check it at once (or at the end of the
         check interval, if one was made within it), and take it out if the checks fail."""
         server, signal = passive_signal(data, self.by_ip, self.by_mac)
-        delay = None if server is None else self.state.passive_signal(server, signal)
+        delay = None if server is None or signal is None else self.state.passive_signal(server, signal)
         if delay is not None:
             self.spawn_after(delay, self._extra_checks, server, signal, switch, ecs_timestamp())
 
@@ -49,7 +49,7 @@ class HealthChecker:
         """Extra checks after a passive signal, the next at once while they fail, until the
         state decides (controller/health.py: `fall` failed checks in a row take it out)."""
         web = self.description.host(server)
-        verdict = CONFIRM
+        verdict: Optional[str] = CONFIRM
         while verdict == CONFIRM:
             started = time.monotonic()
             result, error = self._probe(web)

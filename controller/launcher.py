@@ -4,12 +4,14 @@ Ryu 4.34 imports eventlet.wsgi.ALREADY_HANDLED, which eventlet removed in 0.30.3
 eventlet that still has it fails on Python >= 3.10. Only Ryu's WebSocket support uses the name,
 so a sentinel lets Ryu start on a current eventlet (see docs/PLATFORM.md).
 """
+import argparse
 import atexit
 import os
 import shutil
 import signal
 import sys
 import tempfile
+from typing import List, Optional, Sequence
 
 from core.apitoken import TOKEN_FILE_NAME, make_token_file, read_token_file
 from core.settings import (ControllerSettings, add_health_arguments, add_network_arguments, add_proxy_arguments,
@@ -30,7 +32,7 @@ ALERTS_ENV = "LVSDN_ALERTS"          # the log reviewer's alerts, read for GET /
 API_TOKEN_ENV = "LVSDN_API_TOKEN_FILE"   # the file that holds the REST API's token (core/apitoken.py)
 
 
-def parse_args(argv):
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = OneLineParser(prog="python -m controller.launcher",
                            description="Run the LVS-style SDN controller (Ryu).")
     parser.add_argument("--cluster", help="a cluster description JSON (run.py writes one into each run "
@@ -68,7 +70,7 @@ def parse_args(argv):
     return args
 
 
-def settings_from_arguments(args, argv):
+def settings_from_arguments(args: argparse.Namespace, argv: Sequence[str]) -> ControllerSettings:
     """ControllerSettings from --settings, or from the --health-*, --proxies, --preempt, --bfd-* and
     --segmentation flags."""
     flags = [a for a in argv if a.startswith(SETTINGS_FLAGS)]
@@ -89,7 +91,7 @@ def settings_from_arguments(args, argv):
         raise ValueError("settings %s: %s" % (args.settings, e)) from None
 
 
-def new_token_file():
+def new_token_file() -> str:
     """A new token in a new private directory, for a controller started without --api-token.
 
     The directory goes when the controller does: SIGTERM takes Ctrl-C's way out of Ryu, so that
@@ -104,7 +106,7 @@ def new_token_file():
     return path
 
 
-def ryu_arguments(args):
+def ryu_arguments(args: argparse.Namespace) -> List[str]:
     ryu_args = ["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(args.of_port),
                 "--wsapi-host", "127.0.0.1", "--wsapi-port", str(args.rest_port)]
     if args.log_file:
@@ -112,7 +114,7 @@ def ryu_arguments(args):
     return ryu_args + ["controller.app"]
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.environ[CLUSTER_ENV] = args.description.to_json(compact=True)
     if args.events:

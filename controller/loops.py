@@ -7,6 +7,8 @@ Pure bookkeeping, driven with a `sleep` and a `clock` (eventlet's in the control
 tests/unit/test_loops.py). For fault-injection tests, the loops named in `fault_once` (or every
 loop, with "all") raise InjectedFault in their first round.
 """
+from typing import Any, Callable, Dict, Iterable, Optional, Set
+
 FAULT_ENV = "LVSDN_FAULT_ROUNDS"   # comma-separated loop names, or "all": fault injection for tests
 STALE_ROUNDS = 5           # a loop is stale when its last round is this many intervals old...
 STALE_MIN_SECONDS = 3.0    # ...and at least this old (a busy controller may lag a round or two)
@@ -17,15 +19,17 @@ class InjectedFault(RuntimeError):
 
 
 class Loops:
-    def __init__(self, clock, sleep, on_failure, fault_once=()):
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None],
+                 on_failure: Callable[[str, Exception], None], fault_once: Iterable[str] = ()) -> None:
         self.clock, self.sleep, self.on_failure = clock, sleep, on_failure
-        self.fault_once, self.injected = set(fault_once), set()
+        self.fault_once: Set[str] = set(fault_once)
+        self.injected: Set[str] = set()
         self.started = clock()
-        self.intervals = {}       # loop name -> seconds between rounds
-        self.last_round = {}      # loop name -> clock time its last round completed
-        self.failures = {}        # loop name -> rounds that raised
+        self.intervals: Dict[str, float] = {}       # loop name -> seconds between rounds
+        self.last_round: Dict[str, float] = {}      # loop name -> clock time its last round completed
+        self.failures: Dict[str, int] = {}        # loop name -> rounds that raised
 
-    def run(self, name, interval, one_round):
+    def run(self, name: str, interval: float, one_round: Callable[[], None]) -> None:
         """Call `one_round()` every `interval` seconds, forever. A round that raises is passed to
         `on_failure(name, exception)`; the loop sleeps and goes round again."""
         self.intervals[name] = interval
@@ -41,17 +45,17 @@ class Loops:
             else:
                 self.last_round[name] = self.clock()
 
-    def _maybe_inject(self, name):
+    def _maybe_inject(self, name: str) -> None:
         if (name in self.fault_once or "all" in self.fault_once) and name not in self.injected:
             self.injected.add(name)
             raise InjectedFault("a fault injected into %s's first round" % name)
 
-    def stale(self, name, now=None):
+    def stale(self, name: str, now: Optional[float] = None) -> bool:
         now = self.clock() if now is None else now
         since = now - self.last_round.get(name, self.started)
         return since > max(STALE_ROUNDS * self.intervals[name], STALE_MIN_SECONDS)
 
-    def status(self):
+    def status(self) -> Dict[str, Dict[str, Any]]:
         """Per loop: its interval, seconds since its last completed round (None if none yet),
         the rounds that failed, and whether it is stale."""
         now = self.clock()

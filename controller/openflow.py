@@ -2,24 +2,30 @@
 that knows how a spec becomes a FlowMod, how the sync engine's messages (controller/sync.py)
 are sent, and how what a switch reports back is read."""
 import struct
+from typing import Any, List, Optional, Sequence, TypeAlias
 
 from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto.nicira_ext import NX_CT_F_COMMIT, NX_CT_RECIRC_NONE   # NONE: go on with the next action
 
 from controller.pipeline import BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE
-from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, LearnSeen, Meter, Move, Output, Resubmit,
-                              SetField)
-from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read
+from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, GroupSpec, LearnSeen, Meter, Move, Output,
+                              Resubmit, SetField)
+from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Message, Read
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
+# Ryu ships no type hints: its datapaths, parsers, messages and stats stand as these names.
+Datapath: TypeAlias = Any
+OFMessage: TypeAlias = Any
+Parser: TypeAlias = Any
+Ofproto: TypeAlias = Any
 
 
-def _copied(parser, name, bits):
+def _copied(parser: Parser, name: str, bits: int) -> Any:
     """A learn spec: the new flow matches this field's value in the packet that taught it."""
     return parser.NXFlowSpecMatch(src=(name, 0), dst=(name, 0), n_bits=bits)
 
 
-def _learn_seen(parser, action):
+def _learn_seen(parser: Parser, action: LearnSeen) -> Any:
     """A UDP/ICMP flow's addresses and protocol -> reg3 = 1 (seen, not logged again)."""
     specs = [parser.NXFlowSpecMatch(src=ETH_IP, dst=("eth_type_nxm", 0), n_bits=16),
              _copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
@@ -29,14 +35,14 @@ def _learn_seen(parser, action):
                                 fin_hard_timeout=0, flags=0)
 
 
-def _conntrack(parser, action):
+def _conntrack(parser: Parser, action: Conntrack) -> Any:
     marks = [] if action.mark is None else [parser.OFPActionSetField(ct_mark=action.mark)]
     return parser.NXActionCT(flags=NX_CT_F_COMMIT if action.commit else 0, zone_src="", zone_ofs_nbits=action.zone,
                              recirc_table=NX_CT_RECIRC_NONE if action.table is None else action.table,
                              alg=0, actions=marks)
 
 
-def _action(parser, action):
+def _action(parser: Parser, action: object) -> Any:
     if isinstance(action, Output):
         return parser.OFPActionOutput(action.port)
     if isinstance(action, SetField):
@@ -55,7 +61,7 @@ def _action(parser, action):
     raise TypeError("no OpenFlow translation for action %r" % (action,))
 
 
-def flow_mod(datapath, spec, command=None):
+def flow_mod(datapath: Datapath, spec: FlowSpec, command: Optional[int] = None) -> OFMessage:
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     actions = [_action(parser, a) for a in spec.actions if not isinstance(a, Meter)]
     instructions = [parser.OFPInstructionMeter(a.meter_id) for a in spec.actions if isinstance(a, Meter)]
@@ -66,7 +72,7 @@ def flow_mod(datapath, spec, command=None):
                              instructions=instructions)
 
 
-def group_mod(datapath, spec, command=None):
+def group_mod(datapath: Datapath, spec: GroupSpec, command: Optional[int] = None) -> OFMessage:
     """A select group, its buckets of equal weight, or a fast-failover group (see
     flows.GroupSpec); a bucket watches its port, if it has one."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
@@ -79,19 +85,19 @@ def group_mod(datapath, spec, command=None):
                               ofp.OFPGT_FF if fast_failover else ofp.OFPGT_SELECT, spec.group_id, buckets)
 
 
-def delete_group(datapath, group_id):
+def delete_group(datapath: Datapath, group_id: int) -> OFMessage:
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return parser.OFPGroupMod(datapath, ofp.OFPGC_DELETE, ofp.OFPGT_SELECT, group_id)
 
 
-def delete_strict(datapath, spec):
+def delete_strict(datapath: Datapath, spec: FlowSpec) -> OFMessage:
     ofp = datapath.ofproto
     mod = flow_mod(datapath, spec, ofp.OFPFC_DELETE_STRICT)
     mod.out_port, mod.out_group = ofp.OFPP_ANY, ofp.OFPG_ANY
     return mod
 
 
-def read_request(datapath, part):
+def read_request(datapath: Datapath, part: str) -> OFMessage:
     """What a switch holds: every flow, every group, or every meter's configuration."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     if part == "flows":
@@ -101,7 +107,7 @@ def read_request(datapath, part):
     return parser.OFPMeterConfigStatsRequest(datapath, 0, ofp.OFPM_ALL)
 
 
-def read_back(part, stats):
+def read_back(part: str, stats: Sequence[Any]) -> List[Any]:
     """A read's reply, as the sync engine takes it: (key, cookie) per flow, ids of groups and
     meters."""
     if part == "flows":
@@ -109,7 +115,7 @@ def read_back(part, stats):
     return [s.group_id if part == "groups" else s.meter_id for s in stats]
 
 
-def encode(datapath, message):
+def encode(datapath: Datapath, message: Message) -> List[OFMessage]:
     """One of the sync engine's messages as the OpenFlow messages that carry it, the last with
     the engine's xid (a meter is deleted first: its band is replaced, not added to)."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
@@ -133,19 +139,19 @@ def encode(datapath, message):
     return messages
 
 
-def flow_stats_request(datapath, table_id):
+def flow_stats_request(datapath: Datapath, table_id: int) -> OFMessage:
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return parser.OFPFlowStatsRequest(datapath, table_id=table_id, out_port=ofp.OFPP_ANY,
                                       out_group=ofp.OFPG_ANY)
 
 
-def packet_out(datapath, port, frame):
+def packet_out(datapath: Datapath, port: int, frame: bytes) -> OFMessage:
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return parser.OFPPacketOut(datapath=datapath, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
                                actions=[parser.OFPActionOutput(port)], data=frame)
 
 
-def build_frame(*protocols):
+def build_frame(*protocols: Any) -> bytes:
     """An Ethernet frame, serialized, from Ryu packet-library layers."""
     pkt = packet.Packet()
     for protocol in protocols:
@@ -159,13 +165,13 @@ _PROBE_HEADER = build_frame(ethernet.ethernet(dst=BROADCAST, src=CONTROLLER_MAC,
 _SENT_AT = struct.Struct("!d")
 
 
-def probe_frame(sent_at):
+def probe_frame(sent_at: float) -> bytes:
     """A liveness probe: an Ethernet frame of the local experimental EtherType that carries the
     controller's clock time it was sent at, padded."""
     return (_PROBE_HEADER + _SENT_AT.pack(sent_at)).ljust(len(_PROBE_HEADER) + 46, b"\0")
 
 
-def probe_sent_at(frame):
+def probe_sent_at(frame: bytes) -> Optional[float]:
     """The time a probe frame was sent at (see probe_frame), or None if it is not one."""
     end = len(_PROBE_HEADER) + _SENT_AT.size
     if len(frame) < end or not frame.startswith(_PROBE_HEADER):
@@ -173,13 +179,13 @@ def probe_sent_at(frame):
     return _SENT_AT.unpack_from(frame, len(_PROBE_HEADER))[0]
 
 
-def gratuitous_arp(ip, mac):
+def gratuitous_arp(ip: str, mac: str) -> bytes:
     return build_frame(ethernet.ethernet(dst=BROADCAST, src=mac, ethertype=ETH_ARP),
                        arp.arp(opcode=arp.ARP_REQUEST, src_mac=mac, src_ip=ip, dst_mac="00:00:00:00:00:00",
                                dst_ip=ip))
 
 
-def rate_meter(datapath, meter_id, rate, burst):
+def rate_meter(datapath: Datapath, meter_id: int, rate: int, burst: int) -> List[OFMessage]:
     """A drop band of `rate` packets per second: how many copies may reach the controller."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
     return [parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=meter_id),
@@ -188,7 +194,7 @@ def rate_meter(datapath, meter_id, rate, burst):
                                bands=[parser.OFPMeterBandDrop(rate=rate, burst_size=burst)])]
 
 
-def port_mod(datapath, port_no, hw_addr, down):
+def port_mod(datapath: Datapath, port_no: int, hw_addr: str, down: bool) -> OFMessage:
     """A port taken administratively down (or brought back): Open vSwitch sets its interface
     down, as `ip link set down` would, so the cable's other end loses its carrier."""
     parser, ofp = datapath.ofproto_parser, datapath.ofproto
@@ -196,16 +202,16 @@ def port_mod(datapath, port_no, hw_addr, down):
                              mask=ofp.OFPPC_PORT_DOWN, advertise=0)
 
 
-def meter_stats_request(datapath, meter_id):
+def meter_stats_request(datapath: Datapath, meter_id: int) -> OFMessage:
     return datapath.ofproto_parser.OFPMeterStatsRequest(datapath, 0, meter_id)
 
 
-def port_is_up(ofp, port):
+def port_is_up(ofp: Ofproto, port: Any) -> bool:
     """The port's link is up (its carrier, and not taken down by configuration)."""
     return not (port.state & ofp.OFPPS_LINK_DOWN) and not (port.config & ofp.OFPPC_PORT_DOWN)
 
 
-def port_is_live(ofp, port):
+def port_is_live(ofp: Ofproto, port: Any) -> bool:
     """The port may carry traffic as Open vSwitch sees it: its link up and, where BFD runs on
     it, BFD hearing the other end (what a fast-failover group's bucket watches)."""
     return bool(port.state & ofp.OFPPS_LIVE)

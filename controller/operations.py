@@ -2,8 +2,9 @@
 real servers, blocks, nodes failed and recovered, the reviewer's alerts. Each change is made in
 ClusterState, logged with the door it came through, and followed by the flows. Ryu-free: the
 port-mods of a node's failure go out through the `PortMods` it is given."""
-from typing import Callable, Iterable, List, Protocol, Tuple
+from typing import Callable, Iterable, List, Optional, Protocol, Tuple
 
+from controller.access import Refusal
 from controller.state import ClusterState
 from core.description import ClusterDescription
 from core.eventlog import EventLog, latest_records
@@ -23,7 +24,7 @@ class PortMods(Protocol):
 
 class Operations:
     def __init__(self, description: ClusterDescription, state: ClusterState, event_log: EventLog,
-                 reconcile: Callable[[], None], port_mods: PortMods, alerts_file=None):
+                 reconcile: Callable[[], None], port_mods: PortMods, alerts_file: Optional[str] = None) -> None:
         self.description = description
         self.state = state
         self.event_log = event_log
@@ -31,7 +32,7 @@ class Operations:
         self.port_mods = port_mods
         self.alerts_file = alerts_file
 
-    def apply(self, action: str, door: str, change: Callable[..., str], name: str, *args) -> None:
+    def apply(self, action: str, door: str, change: Callable[..., str], name: str, *args: object) -> None:
         """Run a state change of the virtual service (a request about real server `name`), log
         it as an event `action` with the door it came through, then bring the flows in line."""
         message = change(name, *args)
@@ -71,6 +72,14 @@ class Operations:
         self.port_mods.set_down(self.state.recover_node(name), False)
         self.event_log.emit("node-recovered", "%s recovered through the API: its cables' ports up" % name,
                             observer_name=name, labels_door=door)
+
+    def refused(self, method: str, path: str, door: str, refusal: Refusal, unlogged: int) -> None:
+        """A request the API's gate refused, in the event log (`unlogged`: refusals only counted)."""
+        if refusal.logged:
+            message = "%s %s refused (%d %s): %s" % (method, path, refusal.status, refusal.reason, refusal.message)
+            self.event_log.emit("api-refused", message,
+                                labels_door=door, labels_reason=refusal.reason, labels_status=refusal.status,
+                                http_request_method=method, url_path=path, labels_unlogged=unlogged)
 
     def latest_alerts(self) -> List[dict]:
         """The log reviewer's latest alerts, newest first (none without its file)."""

@@ -4,6 +4,7 @@ a probe through any interface; while a run's LAN is torn down that is the machin
 route, and the probes would leave the emulated network and be answered by whatever is there."""
 import http.client
 import socket
+from typing import Optional, Tuple
 
 import eventlet
 
@@ -14,11 +15,11 @@ class InterfaceBoundConnection(http.client.HTTPConnection):
     """An HTTPConnection whose socket is bound to one network interface; connecting raises
     OSError when that interface does not exist (the probe then fails, as it should)."""
 
-    def __init__(self, host, port, interface, timeout):
+    def __init__(self, host: str, port: int, interface: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self.interface = interface
 
-    def connect(self):
+    def connect(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode())
@@ -30,7 +31,7 @@ class InterfaceBoundConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def check_health(ip, port, interface, timeout):
+def check_health(ip: str, port: int, interface: str, timeout: float) -> Tuple[str, Optional[str], Optional[str]]:
     """One HTTP check of a real server's /health, bounded by `timeout` as a whole: (result, what
     went wrong or None, the X-Requests-Served header or None)."""
     connection = InterfaceBoundConnection(ip, port, interface, timeout=timeout)

@@ -30,10 +30,14 @@ The first election waits until both proxies are alive or the adapter settles it,
 preferred proxy wins rather than whichever came up first.
 """
 import time
-from typing import FrozenSet, NamedTuple
+from typing import Any, Callable, Collection, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple
 
+from core.description import ClusterDescription
 from core.eventlog import ecs_timestamp
 from core.settings import ACTIVE_ACTIVE, ProxyPolicy
+
+
+End = Tuple[str, int]          # a proxy cable's end: (switch, port)
 
 
 class PortState(NamedTuple):
@@ -42,7 +46,7 @@ class PortState(NamedTuple):
     heard: bool         # live at some moment since its link came up: BFD has had its say
 
     @property
-    def silent(self):
+    def silent(self) -> bool:
         """BFD has lost the other end (not merely not yet come up: it takes about a second after
         the link, and sessions come up one by one)."""
         return self.link and self.heard and not self.live
@@ -55,41 +59,43 @@ STALL_HOLD = 3.0
 
 class Stall(NamedTuple):
     since: float
-    ends: FrozenSet[tuple]      # the cable ends silent in it
+    ends: FrozenSet[End]        # the cable ends silent in it
 
 
 class ProxyGroup:
-    def __init__(self, description, policy=ProxyPolicy(), clock=time.monotonic):
+    def __init__(self, description: ClusterDescription, policy: ProxyPolicy = ProxyPolicy(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.description = description
         self.policy = policy
         self.clock = clock
         self.names = description.proxies
-        self.active: tuple = ()       # proxies carrying the VIP, in order
+        self.active: Tuple[str, ...] = ()  # proxies carrying the VIP, in order
         self.settled = False
-        self.connected_at = {}
-        self.probe_seen = {}          # (proxy, side) -> when the last probe it answered was sent
-        self.reference_seen = {}      # side -> when the last reference probe back was sent
-        self.last_failover = None
-        self.silent_since = {}        # (switch, port) of a proxy's cable -> when BFD fell silent on it
-        self.stall = None             # the Stall holding BFD's verdicts, if any
-        self.clean_since = {}         # proxy -> since when it is alive with BFD live on every end
+        self.connected_at: Dict[str, float] = {}
+        self.probe_seen: Dict[Tuple[str, str], float] = {}  # (proxy, side) -> when the last probe it answered was sent
+        self.reference_seen: Dict[str, float] = {}  # side -> when the last reference probe back was sent
+        self.last_failover: Optional[Dict[str, Any]] = None
+        self.silent_since: Dict[End, float] = {}  # (switch, port) of a proxy's cable -> when BFD fell silent on it
+        self.stall: Optional[Stall] = None  # the Stall holding BFD's verdicts, if any
+        self._hold_told = False  # whether BFD's verdicts were held, as hold_change last said
+        self.clean_since: Dict[str, float] = {}  # proxy -> since when it is alive with BFD live on every end
         # A stall's sessions expire within about one detection time (3 intervals) of each other.
         self.stall_window = 6 * max(policy.bfd_min_rx, policy.bfd_min_tx) / 1000.0
 
     # --- liveness -----------------------------------------------------------------------------
-    def connected(self, proxy):
+    def connected(self, proxy: str) -> None:
         self.connected_at[proxy] = self.clock()
 
-    def disconnected(self, proxy):
+    def disconnected(self, proxy: str) -> None:
         self.connected_at.pop(proxy, None)
 
-    def probe_reply(self, proxy, side, sent_at):
+    def probe_reply(self, proxy: str, side: str, sent_at: float) -> None:
         self.probe_seen[(proxy, side)] = max(sent_at, self.probe_seen.get((proxy, side), sent_at))
 
-    def reference_reply(self, side, sent_at):
+    def reference_reply(self, side: str, sent_at: float) -> None:
         self.reference_seen[side] = max(sent_at, self.reference_seen.get(side, sent_at))
 
-    def bfd_changed(self, end, port_state):
+    def bfd_changed(self, end: End, port_state: Optional[PortState]) -> None:
         """A proxy cable end's new PortState (None: no longer known): note when BFD fell silent
         on it, and whether that makes a stall."""
         now = self.clock()
@@ -101,7 +107,7 @@ class ProxyGroup:
             self.silent_since.pop(end, None)
         self._judge_stall(now)
 
-    def _judge_stall(self, now):
+    def _judge_stall(self, now: float) -> None:
         """Start a stall when ends of two proxies fell silent within a window of each other; end
         it when its ends are all heard again, or after STALL_HOLD."""
         if self.stall and (now - self.stall.since >= STALL_HOLD or not self.stall.ends & self.silent_since.keys()):
@@ -111,26 +117,36 @@ class ProxyGroup:
             if len({self._proxy_of(end) for end in recent}) > 1:
                 self.stall = Stall(min(recent.values()), frozenset(recent))
 
-    def bfd_held(self):
+    def bfd_held(self) -> bool:
         """True while a stall holds BFD's verdicts (see the module's docstring)."""
         self._judge_stall(self.clock())
         return self.stall is not None
 
-    def stalled_proxies(self):
+    def hold_change(self) -> Optional[bool]:
+        """Whether BFD's verdicts are held, when that changed since the last call (the edges'
+        failover groups must be pinned or freed, and it logged); else None."""
+        held = self.bfd_held()
+        if held == self._hold_told:
+            return None
+        self._hold_told = held
+        return held
+
+    def stalled_proxies(self) -> List[str]:
         """The proxies whose cables the current stall silenced, in order."""
         return sorted({self._proxy_of(end) for end in self.stall.ends}) if self.stall else []
 
-    def _proxy_of(self, end):
+    def _proxy_of(self, end: End) -> str:
         switch, port = end
         return switch if switch in self.names else self.description.trunk_ports(switch)[port]
 
-    def _answering(self, proxy, side):
+    def _answering(self, proxy: str, side: str) -> bool:
         """No reference probe sent more than probe_timeout after the proxy's last answer (or its
         connection) has come back on this side."""
         answered = max(self.probe_seen.get((proxy, side), 0), self.connected_at[proxy])
         return self.reference_seen.get(side, answered) - answered <= self.policy.probe_timeout
 
-    def health(self, proxy, connected_switches, ports):
+    def health(self, proxy: str, connected_switches: Collection[str],
+               ports: Mapping[End, PortState]) -> Dict[str, bool]:
         """{"channel", "links", "bfd", "probes"}: each True or False (`ports`: (switch, port) ->
         PortState)."""
         channel = proxy in self.connected_at and proxy in connected_switches
@@ -140,19 +156,19 @@ class ProxyGroup:
                                  for side in self.description.proxy_edges if side in connected_switches)
         return {"channel": channel, "links": links, "bfd": bfd, "probes": bool(probes)}
 
-    def _ends(self, proxy, ports):
+    def _ends(self, proxy: str, ports: Mapping[End, PortState]) -> List[PortState]:
         """The known PortStates of both ends of the proxy's cables to the edge switches."""
         return [ports[(switch, port)] for switch, port, _ in self.description.proxy_cable_ends(proxy)
                 if (switch, port) in ports]
 
-    def alive(self, proxy, connected_switches, ports):
+    def alive(self, proxy: str, connected_switches: Collection[str], ports: Mapping[End, PortState]) -> bool:
         """All of `health`, except where BFD's silence does not count (yet): see `_bfd_excused`."""
         health = self.health(proxy, connected_switches, ports)
         if not health["bfd"] and self._bfd_excused(proxy, ports):
             health["bfd"] = True
         return all(health.values())
 
-    def _bfd_excused(self, proxy, ports):
+    def _bfd_excused(self, proxy: str, ports: Mapping[End, PortState]) -> bool:
         """BFD's silence on the proxy's cables says nothing of the proxy yet: a stall holds BFD's
         verdicts, or the silence began less than a stall window ago (it may be one), or no other
         proxy is live on its cables (the switch's own stall, or all hung: the probes tell)."""
@@ -162,10 +178,10 @@ class ProxyGroup:
         return (self.bfd_held() or now - began < self.stall_window
                 or not any(self._live(other, ports) for other in self.names if other != proxy))
 
-    def _end_keys(self, proxy):
+    def _end_keys(self, proxy: str) -> List[End]:
         return [(switch, port) for switch, port, _ in self.description.proxy_cable_ends(proxy)]
 
-    def end_silent(self, end, ports):
+    def end_silent(self, end: End, ports: Mapping[End, PortState]) -> bool:
         """BFD has lost the other end of this cable end's session, and that other end has not
         heard it either. BFD's state follows the other end's, so a cable whose one end is up
         and the other not is in its three-way handshake, up to a second (the slow rate of a
@@ -174,7 +190,7 @@ class ProxyGroup:
         state, other = ports.get(end), ports.get(self._other_end(end))
         return bool(state and state.silent and not (other and other.live))
 
-    def _other_end(self, end):
+    def _other_end(self, end: End) -> End:
         switch, port = end
         if switch in self.names:
             peer = self.description.trunk_ports(switch)[port]
@@ -182,14 +198,14 @@ class ProxyGroup:
         proxy = self.description.trunk_ports(switch)[port]
         return next((proxy, p) for p, peer in self.description.trunk_ports(proxy).items() if peer == switch)
 
-    def _live(self, proxy, ports):
+    def _live(self, proxy: str, ports: Mapping[End, PortState]) -> bool:
         return all(end.live for end in self._ends(proxy, ports))
 
     # --- election -----------------------------------------------------------------------------
-    def settle(self):
+    def settle(self) -> None:
         self.settled = True
 
-    def elect(self, connected_switches, ports):
+    def elect(self, connected_switches: Collection[str], ports: Mapping[End, PortState]) -> Optional[Dict[str, Any]]:
         """Re-run the election; the failover record if the active set changed, else None.
 
         The first election waits for both proxies to be alive (or the settle time), unless a
@@ -217,7 +233,7 @@ class ProxyGroup:
             self.last_failover = record
         return record
 
-    def _note_clean(self, connected_switches, ports):
+    def _note_clean(self, connected_switches: Collection[str], ports: Mapping[End, PortState]) -> None:
         now = self.clock()
         for proxy in self.names:
             if all(self.health(proxy, connected_switches, ports).values()):
@@ -225,14 +241,15 @@ class ProxyGroup:
             else:
                 self.clean_since.pop(proxy, None)
 
-    def _preempts(self, preferred):
+    def _preempts(self, preferred: str) -> bool:
         """Preemption hands the VIP to `preferred` once it has been alive on its own merits (BFD
         live, no stall excusing it) for preempt_delay: a proxy that is coming and going, or that
         only a stall makes look alive, does not take the VIP back."""
         return (self.policy.preempt and preferred != self.active[0] and preferred in self.clean_since
                 and self.clock() - self.clean_since[preferred] >= self.policy.preempt_delay)
 
-    def _cause(self, chosen, connected_switches, ports):
+    def _cause(self, chosen: Tuple[str, ...], connected_switches: Collection[str],
+               ports: Mapping[End, PortState]) -> str:
         reasons = []
         for proxy in self.active:
             if proxy in chosen:

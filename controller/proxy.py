@@ -1,15 +1,18 @@
 """The proxies' pipeline (lb1, lb2): classification, connection tracking, the Maglev select
 group, SYN copies to the other proxy, and the forwarding method per real server. Tables:
 controller/pipeline.py."""
+from typing import List, Optional, Tuple
+
 from controller.pipeline import (ARP_REPLY, ARP_REQUEST, COOKIE_LB, COOKIE_PROBE, ETH_ARP, ETH_IP, ETH_PROBE, FIN_SET,
                                  GROUP_SELECT, IN_PORT, LOCAL, PRI_DEFAULT, PRI_HIGH, PRI_LOCAL, PRI_MATCH, PRI_MISS,
                                  PRI_NARROW, PRI_SYNC, PROTO_ICMP, PROTO_TCP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
                                  T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED)
-from controller.specs import Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, SetField
+from controller.specs import BalancerView, Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, SetField
 from core.addressing import tunnel_mac
+from core.description import ClusterDescription, Host
 
 
-def arp_responder(ip, mac, in_port):
+def arp_responder(ip: str, mac: str, in_port: int) -> FlowSpec:
     """Answer an ARP request for `ip` with `mac`, in the data plane (no packet-in)."""
     return FlowSpec.make(PRI_LOCAL, [
         Move("eth_src", "eth_dst", 48), SetField("eth_src", mac),
@@ -19,12 +22,13 @@ def arp_responder(ip, mac, in_port):
     ], cookie=COOKIE_LB, in_port=in_port, eth_type=ETH_ARP, arp_op=ARP_REQUEST, arp_tpa=ip)
 
 
-def sync_source(sid):
+def sync_source(sid: int) -> str:
     """The source MAC of a SYN copy for real server `sid`."""
     return SYNC_SOURCE[:-5] + "%02x:%02x" % (sid >> 8, sid & 0xff)
 
 
-def classify_flows(description, proxy, uplink, downlink, view):
+def classify_flows(description: ClusterDescription, proxy: str, uplink: int, downlink: int,
+                   view: BalancerView) -> List[FlowSpec]:
     zone = description.conntrack_zone(proxy)
     track = [Conntrack(zone, table=T_CONNECTIONS)]
     service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=description.vip, ip_proto=PROTO_TCP,
@@ -64,7 +68,7 @@ def classify_flows(description, proxy, uplink, downlink, view):
     return flows
 
 
-def connection_flows(view):
+def connection_flows(view: BalancerView) -> List[FlowSpec]:
     """A tracked connection keeps its real server while that server is healthy; a SYN always
     chooses anew (a reused 5-tuple is a new connection: the old one may linger in the tracker,
     which follows one direction and cannot see it close)."""
@@ -79,12 +83,12 @@ def connection_flows(view):
     return flows
 
 
-def select_group(description, proxy, view):
+def select_group(description: ClusterDescription, proxy: str, view: BalancerView) -> GroupSpec:
     """One bucket per Maglev slot: its real server into reg1 (kept across the recirculation,
     and still there if the tracker is full), then committed as the connection's mark."""
     zone = description.conntrack_zone(proxy)
 
-    def bucket(server):
+    def bucket(server: Optional[str]) -> Tuple[object, ...]:
         if server is None:
             return ()
         sid = view.server_id(server)
@@ -92,7 +96,7 @@ def select_group(description, proxy, view):
     return GroupSpec(GROUP_SELECT, tuple(bucket(server) for server in view.table))
 
 
-def selected_flows(description, view):
+def selected_flows(description: ClusterDescription, view: BalancerView) -> List[FlowSpec]:
     """After the commit: a new connection's SYN is copied to the other proxy, carrying the
     server's id in its source MAC (FORWARD rewrites the MACs of the packet itself). The SYN
     flows' counters count the connections each server was given."""
@@ -107,7 +111,7 @@ def selected_flows(description, view):
     return flows
 
 
-def forward_actions(description, proxy, web, downlink):
+def forward_actions(description: ClusterDescription, proxy: str, web: Host, downlink: int) -> List[object]:
     """The forwarding method, LVS style, for one real server."""
     if description.mode == "nat":
         return [SetField("eth_src", description.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
@@ -119,7 +123,8 @@ def forward_actions(description, proxy, web, downlink):
             SetField("pkt_mark", t.pkt_mark), Output(t.port)]
 
 
-def forward_flows(description, proxy, view, downlink):
+def forward_flows(description: ClusterDescription, proxy: str, view: BalancerView,
+                  downlink: int) -> List[FlowSpec]:
     """The forwarding method per real server; the clients' FINs through a flow of their own, to
     count closed connections."""
     flows = []
@@ -131,18 +136,19 @@ def forward_flows(description, proxy, view, downlink):
     return flows
 
 
-def egress_flows(description, uplink):
+def egress_flows(description: ClusterDescription, uplink: int) -> List[FlowSpec]:
     """NAT replies: the public host's own MAC when it is on the public net, else r0's."""
-    router_mac = description.router.interface_on(description.public_edge).mac
+    router = description.router.interface_on(description.public_edge)
+    assert router is not None, "validation puts r0 on the public edge"
     flows = [FlowSpec.make(PRI_MATCH, [SetField("eth_dst", intf.mac), Output(uplink)], table_id=T_EGRESS,
                            cookie=COOKIE_LB, eth_type=ETH_IP, ipv4_dst=intf.ip)
              for intf in description.host_ports(description.public_edge).values()]
-    flows.append(FlowSpec.make(PRI_DEFAULT, [SetField("eth_dst", router_mac), Output(uplink)],
+    flows.append(FlowSpec.make(PRI_DEFAULT, [SetField("eth_dst", router.mac), Output(uplink)],
                                table_id=T_EGRESS, cookie=COOKIE_LB))
     return flows
 
 
-def proxy_flows(description, proxy, view):
+def proxy_flows(description: ClusterDescription, proxy: str, view: BalancerView) -> List[FlowSpec]:
     description = description
     uplink, downlink = description.proxy_uplink(proxy), description.proxy_downlink(proxy)
     flows = classify_flows(description, proxy, uplink, downlink, view) + connection_flows(view)
@@ -153,7 +159,7 @@ def proxy_flows(description, proxy, view):
     return flows
 
 
-def vip_announcements(description, proxy):
+def vip_announcements(description: ClusterDescription, proxy: str) -> List[Tuple[int, str, str]]:
     """What a proxy that has just taken the VIP over announces by gratuitous ARP, as VRRP does:
     (its port, address, MAC) for the VIP and, in NAT, the real servers' gateway."""
     announcements = [(description.proxy_uplink(proxy), description.vip, description.vip_mac)]

@@ -9,10 +9,12 @@ import inspect
 import json
 import logging
 import os
+from typing import Any, Callable, Dict, Iterable
 
 from routes import Mapper
 
 from ryu.app.wsgi import ControllerBase, Response, route
+from webob import Request
 
 from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownNode, UnknownRealServer
 from core.httpbody import HttpError, json_object
@@ -23,24 +25,24 @@ DASHBOARD_FILES = {"index.html": "text/html", "dashboard.js": "application/javas
 LOG = logging.getLogger("lvsdn.rest")
 
 
-def json_response(body, status=200):
+def json_response(body: Any, status: int = 200) -> Response:
     return Response(status=status, content_type="application/json", charset="utf-8",
                     body=json.dumps(body, indent=1).encode())
 
 
-def json_error(status, message):
+def json_error(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
 
 
-def json_body(req, required=(), optional=()):
+def json_body(req: Request, required: Iterable[str] = (), optional: Iterable[str] = ()) -> Dict[str, Any]:
     """The request's JSON object, with exactly the fields allowed; HttpError otherwise."""
     return json_object(req.content_length or 0, lambda _length: req.body, required, optional)
 
 
-def answers_json(handler):
+def answers_json(handler: Callable[..., Response]) -> Callable[..., Response]:
     """Bad requests become a 400 or 404 JSON error, unexpected exceptions a 500 JSON error,
     never a stack trace."""
-    def wrapper(self, req, **kwargs):
+    def wrapper(self: Any, req: Request, **kwargs: Any) -> Response:
         try:
             return handler(self, req, **kwargs)
         except InvalidRequest as e:
@@ -60,19 +62,19 @@ def answers_json(handler):
 class GuardedController(ControllerBase):
     """A controller whose every request the app's gate judges before a handler sees it."""
 
-    def __init__(self, req, link, data, **config):
+    def __init__(self, req: Request, link: Any, data: Dict[str, Any], **config: Any) -> None:
         super().__init__(req, link, data, **config)
         self.app = data[APP_KEY]
 
-    def __call__(self, req):
+    def __call__(self, req: Request) -> Response:
         has_body = (req.content_length or 0) > 0 or "chunked" in req.headers.get("Transfer-Encoding", "").lower()
         refusal = self.app.gate.check(req.method, req.headers, list(req.GET.keys()), has_body)
         if refusal is not None:
-            self.app.api_refused(req.method, req.path, self.app.gate.door(req.headers), refusal)
+            self.app.ops.refused(req.method, req.path, self.app.gate.door(req.headers), refusal, self.app.gate.unlogged)
             return json_error(refusal.status, refusal.message)
         return super().__call__(req)
 
-    def door(self, req):
+    def door(self, req: Request) -> str:
         return self.app.gate.door(req.headers)
 
 
@@ -80,18 +82,18 @@ class LbRestApi(GuardedController):
 
     @route("lb", "/lb/status", methods=["GET"])
     @answers_json
-    def get_status(self, req, **_):
+    def get_status(self, req: Request, **_: Any) -> Response:
         return json_response(dict(self.app.state.status(), flows_in_sync=self.app.flows_in_sync(),
                                   loops=self.app.loops.status(), api=self.app.gate.status()))
 
     @route("lb", "/lb/backends", methods=["GET"])
     @answers_json
-    def get_backends(self, req, **_):
+    def get_backends(self, req: Request, **_: Any) -> Response:
         return json_response(self.app.state.backends())
 
     @route("lb", "/lb/backends/{name}", methods=["PUT"])
     @answers_json
-    def put_backend(self, req, name, **_):
+    def put_backend(self, req: Request, name: str, **_: Any) -> Response:
         """{"weight": n}: 0 drains (no new connections; established ones continue)."""
         body = json_body(req, required=("weight",))
         self.app.ops.apply("weight-changed", self.door(req), self.app.state.set_weight, name, body["weight"])
@@ -99,7 +101,7 @@ class LbRestApi(GuardedController):
 
     @route("lb", "/lb/backends", methods=["POST"])
     @answers_json
-    def add_backend(self, req, **_):
+    def add_backend(self, req: Request, **_: Any) -> Response:
         """{"name": web, "weight": n (optional)}: add a web host to the virtual service."""
         body = json_body(req, required=("name",), optional=("weight",))
         self.app.ops.apply("real-server-added", self.door(req), self.app.state.add_member, body["name"],
@@ -108,19 +110,19 @@ class LbRestApi(GuardedController):
 
     @route("lb", "/lb/backends/{name}", methods=["DELETE"])
     @answers_json
-    def remove_backend(self, req, name, **_):
+    def remove_backend(self, req: Request, name: str, **_: Any) -> Response:
         """Take a real server out of the virtual service; its established connections continue."""
         self.app.ops.apply("real-server-removed", self.door(req), self.app.state.remove_member, name)
         return self._backend(name)
 
     @route("lb", "/lb/blocks", methods=["GET"])
     @answers_json
-    def get_blocks(self, req, **_):
+    def get_blocks(self, req: Request, **_: Any) -> Response:
         return json_response({"blocks": self.app.state.blocks_view()})
 
     @route("lb", "/lb/blocks", methods=["POST"])
     @answers_json
-    def add_block(self, req, **_):
+    def add_block(self, req: Request, **_: Any) -> Response:
         """{"ip": source, "seconds": ban time (default 600), "reason": text}: drop the source at
         the public edge (s_pub) until the ban ends."""
         body = json_body(req, required=("ip",), optional=("seconds", "reason"))
@@ -130,18 +132,18 @@ class LbRestApi(GuardedController):
 
     @route("lb", "/lb/blocks/{ip}", methods=["DELETE"])
     @answers_json
-    def remove_block(self, req, ip, **_):
+    def remove_block(self, req: Request, ip: str, **_: Any) -> Response:
         self.app.ops.unblock(ip, self.door(req))
         return json_response({"ip": ip, "blocked": False})
 
     @route("lb", "/lb/nodes", methods=["GET"])
     @answers_json
-    def get_nodes(self, req, **_):
+    def get_nodes(self, req: Request, **_: Any) -> Response:
         return json_response({"nodes": self.app.state.nodes()})
 
     @route("lb", "/lb/nodes/{name}/fail", methods=["POST"])
     @answers_json
-    def fail_node(self, req, name, **_):
+    def fail_node(self, req: Request, name: str, **_: Any) -> Response:
         """{"kind": "link"}: every port of the node's cables taken down, as a cut."""
         body = json_body(req, required=("kind",))
         self.app.ops.fail_node(name, body["kind"], self.door(req))
@@ -149,25 +151,25 @@ class LbRestApi(GuardedController):
 
     @route("lb", "/lb/nodes/{name}/recover", methods=["POST"])
     @answers_json
-    def recover_node(self, req, name, **_):
+    def recover_node(self, req: Request, name: str, **_: Any) -> Response:
         self.app.ops.recover_node(name, self.door(req))
         return self._node(name)
 
     @route("lb", "/lb/cluster", methods=["GET"])
     @answers_json
-    def get_cluster(self, req, **_):
+    def get_cluster(self, req: Request, **_: Any) -> Response:
         """The cluster's description: every node, address, switch port and cable."""
         return json_response(json.loads(self.app.description.to_json(compact=True)))
 
     @route("lb", "/lb/alerts", methods=["GET"])
     @answers_json
-    def get_alerts(self, req, **_):
+    def get_alerts(self, req: Request, **_: Any) -> Response:
         return json_response({"alerts": self.app.ops.latest_alerts(), "reviewer": bool(self.app.ops.alerts_file)})
 
-    def _node(self, name):
+    def _node(self, name: str) -> Response:
         return json_response(next(n for n in self.app.state.nodes() if n["name"] == name))
 
-    def _backend(self, name, status=200):
+    def _backend(self, name: str, status: int = 200) -> Response:
         row = next(b for b in self.app.state.backends()["backends"] if b["name"] == name)
         return json_response(row, status)
 
@@ -176,26 +178,26 @@ class DashboardPage(GuardedController):
     """The live dashboard: a page and its two files, served as they are (no CDN, no build)."""
 
     @route("dashboard", "/", methods=["GET"])
-    def root(self, req, **_):
+    def root(self, req: Request, **_: Any) -> Response:
         return Response(status=302, location="/dashboard")
 
     @route("dashboard", "/dashboard", methods=["GET"])
-    def page(self, req, **_):
+    def page(self, req: Request, **_: Any) -> Response:
         return dashboard_file("index.html")
 
     @route("dashboard", "/dashboard/{name}", methods=["GET"], requirements={"name": "|".join(DASHBOARD_FILES)})
-    def asset(self, req, name, **_):
+    def asset(self, req: Request, name: str, **_: Any) -> Response:
         return dashboard_file(name)
 
 
-def dashboard_file(name):
+def dashboard_file(name: str) -> Response:
     with open(os.path.join(DASHBOARD_DIR, name), "rb") as f:
         response = Response(status=200, content_type=DASHBOARD_FILES[name], charset="utf-8", body=f.read())
     response.cache_control = "no-cache"
     return response
 
 
-def _known_routes(*controllers):
+def _known_routes(*controllers: type) -> Mapper:
     """A method-blind mapper of controllers' routes, each carrying the methods it allows."""
     mapper = Mapper()
     for controller in controllers:
@@ -212,7 +214,7 @@ class NotFoundApi(GuardedController):
     KNOWN = _known_routes(LbRestApi, DashboardPage)
 
     @route("fallback", "/{path}", requirements={"path": r"[\s\S]*"})     # newlines too
-    def not_found(self, req, **_):
+    def not_found(self, req: Request, **_: Any) -> Response:
         match = self.KNOWN.match(req.path)
         if match:
             return json_error(405, "%s is not allowed on %s; use %s"

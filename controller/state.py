@@ -9,13 +9,15 @@ import json
 import time
 import zlib
 from collections import defaultdict
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from controller.accounting import CopyAccount
 from controller.events import PortChange
 from controller.specs import BalancerView, server_ids
 from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
-from controller.proxies import PortState, ProxyGroup
+from controller.proxies import End, PortState, ProxyGroup
+from core.description import ClusterDescription, Host
 from core.eventlog import ecs_timestamp
 from core.rules import is_integer
 from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
@@ -47,37 +49,40 @@ FAILABLE_ROLES = ("web", "db", "client")     # and the proxies
 NODE_FAILURE_KINDS = ("link",)
 
 
-def active_connections(counters):
+def active_connections(counters: Dict[str, int]) -> int:
     """Connections given to a real server and not yet closed by their client, as LVS counts
     ActiveConn in DR mode, from the client's side of each connection only."""
     return max(0, counters.get("opened", 0) - counters.get("closed", 0))
 
 
 class ClusterState:
-    def __init__(self, description, health_settings=HealthSettings(), proxy_policy=ProxyPolicy(),
-                 network_policy=NetworkPolicy(), clock=time.monotonic):
+    def __init__(self, description: ClusterDescription, health_settings: HealthSettings = HealthSettings(),
+                 proxy_policy: ProxyPolicy = ProxyPolicy(), network_policy: NetworkPolicy = NetworkPolicy(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.description = description
-        self.connected = set()        # switch names with a live OpenFlow channel
-        self.ready = set()            # switch names whose flows are confirmed (barrier reply)
-        self.ports = {}               # (switch name, port) -> PortState
+        self.connected: Set[str] = set()  # switch names with a live OpenFlow channel
+        self.ready: Set[str] = set()  # switch names whose flows are confirmed (barrier reply)
+        self.ports: Dict[End, PortState] = {}  # (switch name, port) -> PortState
         self.weights = {h.name: DEFAULT_WEIGHT for h in description.real_servers}
         self.members = {h.name for h in description.real_servers}   # in the virtual service
         self.server_ids = dict(server_ids(description))
         self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
-        self.counters = {}            # proxy -> {server: {"opened", "closed", "packets", "bytes"}}
+        # proxy -> {server: {"opened", "closed", "packets", "bytes"}}
+        self.counters: Dict[str, Dict[str, Dict[str, int]]] = {}
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self.passive_checks = health_settings.passive
         self.segmentation = network_policy.segmentation
-        self.passive_signals = {}     # real server -> its last passive signal: {"at", "signal", "checked"}
+        # real server -> its last passive signal: {"at", "signal", "checked"}
+        self.passive_signals: Dict[str, Dict[str, Any]] = {}
         self._service_ports = {(w.service_interface.switch, w.service_interface.port): w.name
                                for w in description.real_servers}
         self._proxy_cable_ends = {(switch, port) for proxy in description.proxies
                                   for switch, port, _ in description.proxy_cable_ends(proxy)}
         self.proxies = ProxyGroup(description, proxy_policy, clock)
         self.clock = clock
-        self.blocks = {}              # source IP -> {"until": clock time, "reason": text}
-        self.failed_nodes = {}        # node -> how the REST API failed it
-        self.requests = {}            # real server -> requests it says it answered (its /health)
+        self.blocks: Dict[str, Dict[str, Any]] = {}  # source IP -> {"until": clock time, "reason": text}
+        self.failed_nodes: Dict[str, str] = {}  # node -> how the REST API failed it
+        self.requests: Dict[str, Optional[int]] = {}  # real server -> requests it says it answered (its /health)
         # The cluster's own hosts (not its clients, which are the outside world) cannot be blocked.
         self.own_addresses = {i.ip: h.name for h in description.hosts if h.role != "client"
                               for i in h.interfaces}
@@ -89,20 +94,25 @@ class ClusterState:
         self.log_copies_dropped = 0   # ... and dropped by the switches' log meters
         self.refused = 0              # connection attempts segmentation refused (logged)
         self.spoofed = 0              # forged packets port security dropped (logged)
-        self.copies = defaultdict(CopyAccount)   # (edge switch, meter) -> its CopyAccount
+        # (edge switch, meter) -> its CopyAccount
+        self.copies: Dict[Tuple[str, int], CopyAccount] = defaultdict(CopyAccount)
         self._in_table = self.healthy()   # as of the last table_changes()
 
     @property
-    def active_proxy(self):
+    def active_proxy(self) -> Optional[str]:
         return self.proxies.active[0] if self.proxies.active else None
 
     # --- events -------------------------------------------------------------------------------
-    def switch_connected(self, name):
+    def switch_connected(self, name: str) -> bool:
+        """True when it is a proxy come before the first election settled: the election is then
+        to be settled after a while (controller/proxies.py)."""
         self.connected.add(name)
-        if name in self.description.proxies:
-            self.proxies.connected(name)
+        if name not in self.description.proxies:
+            return False
+        self.proxies.connected(name)
+        return not self.proxies.settled
 
-    def switch_disconnected(self, name):
+    def switch_disconnected(self, name: str) -> None:
         self.connected.discard(name)
         self.ready.discard(name)
         for end in [k for k in self.ports if k[0] == name]:
@@ -110,25 +120,25 @@ class ClusterState:
         if name in self.description.proxies:
             self.proxies.disconnected(name)
 
-    def copy_account(self, switch, meter):
+    def copy_account(self, switch: str, meter: int) -> CopyAccount:
         return self.copies[(switch, meter)]
 
-    def probe_reply(self, proxy, side, sent_at):
+    def probe_reply(self, proxy: str, side: str, sent_at: float) -> None:
         self.probe_count += 1
         self.proxies.probe_reply(proxy, side, sent_at)
 
-    def reference_reply(self, side, sent_at):
+    def reference_reply(self, side: str, sent_at: float) -> None:
         self.proxies.reference_reply(side, sent_at)
 
-    def elect(self):
+    def elect(self) -> Optional[Dict[str, Any]]:
         """Re-run the proxy election; the failover record when the active set changed."""
         return self.proxies.elect(self.connected, self.ports)
 
-    def flows_installed(self, name):
+    def flows_installed(self, name: str) -> None:
         if name in self.connected:
             self.ready.add(name)
 
-    def port_status(self, switch, port, up, live=None):
+    def port_status(self, switch: str, port: int, up: bool, live: Optional[bool] = None) -> Optional[str]:
         """Record a port's state: its link `up`, and `live` (see PortState; as the link if not
         given); the real server behind it if its health changed, else None."""
         live = up if live is None else live
@@ -139,7 +149,7 @@ class ClusterState:
             return server
         return None
 
-    def port_changed(self, switch, port, up, live):
+    def port_changed(self, switch: str, port: int, up: bool, live: bool) -> Optional[PortChange]:
         """A port status the switch reported: the PortChange it makes (controller/events.py), or
         None when it changes neither the link nor the liveness known."""
         before = self.ports.get((switch, port))
@@ -148,7 +158,7 @@ class ClusterState:
         server = self.port_status(switch, port, up, live)
         return PortChange(switch, port, before, up, live, self.description.trunk_ports(switch).get(port), server)
 
-    def _set_port(self, key, port_state):
+    def _set_port(self, key: End, port_state: Optional[PortState]) -> None:
         """A port's new PortState (None: no longer known), told to the proxies' BFD judge if it
         is a proxy's cable end."""
         self.ports.pop(key, None)
@@ -157,76 +167,75 @@ class ClusterState:
         if key in self._proxy_cable_ends:
             self.proxies.bfd_changed(key, port_state)
 
-    def probe_result(self, server, result):
+    def probe_result(self, server: str, result: str) -> bool:
         """A health check's result; True when the server's health changed."""
         return self.health[server].probe_result(result)
 
-    def passive_signal(self, server, signal):
+    def passive_signal(self, server: str, signal: str) -> Optional[float]:
         """A RST or ICMP error from a real server, seen by its switch: in how many seconds to
         make an extra active check, or None (see ServerHealth.passive_signal)."""
         delay = self.health[server].passive_signal(self.clock())
         self.passive_signals[server] = {"at": ecs_timestamp(), "signal": signal, "checked": delay is not None}
         return delay
 
-    def passive_check_result(self, server, signal, result):
+    def passive_check_result(self, server: str, signal: str, result: str) -> Optional[str]:
         """An extra check's result: DOWN when it took the server out, CONFIRM when another check
         is due at once, None otherwise (see ServerHealth.extra_check_result)."""
         return self.health[server].extra_check_result(result, signal)
 
-    def settle_election(self):
+    def settle_election(self) -> Optional[Dict[str, Any]]:
         """End the start-up hold (see controller/proxies.py); the election's record, if any."""
         self.proxies.settle()
         return self.elect()
 
-    def packet_in(self):
+    def packet_in(self) -> None:
         self.packet_in_count += 1
 
-    def update_counters(self, proxy, server, **values):
+    def update_counters(self, proxy: str, server: str, **values: int) -> None:
         """Latest counters of one real server on one proxy: connections opened (SYNs given to it)
         and closed (clients' FINs), packets, bytes."""
         self.counters.setdefault(proxy, {}).setdefault(server, {}).update(values)
 
     # --- requests -----------------------------------------------------------------------------
-    def _real_server(self, name):
+    def _real_server(self, name: object) -> str:
         if name not in self.weights:
             raise UnknownRealServer("no real server named %r; real servers: %s" % (name, ", ".join(self.weights)))
         return name
 
     @staticmethod
-    def _check_weight(weight):
+    def _check_weight(weight: object) -> int:
         if not is_integer(weight, 0, MAX_WEIGHT):
             raise InvalidRequest("weight must be an integer from 0 to %d, got %s"
                                  % (MAX_WEIGHT, json.dumps(weight)))
         return weight
 
-    def set_weight(self, name, weight):
+    def set_weight(self, name: str, weight: object) -> str:
         """Weight 0 drains: no new connections, established ones continue. Says what changed."""
         before = self.weights[self._real_server(name)]
-        self.weights[name] = self._check_weight(weight)
-        return "%s's weight: %d -> %d%s" % (name, before, weight, " (drained)" if weight == 0 else "")
+        after = self.weights[name] = self._check_weight(weight)
+        return "%s's weight: %d -> %d%s" % (name, before, after, " (drained)" if after == 0 else "")
 
-    def add_member(self, name, weight=None):
+    def add_member(self, name: object, weight: object = None) -> str:
         """Put a web host (back) into the virtual service, optionally with a new weight."""
         if not isinstance(name, str):
             raise InvalidRequest("name must be a string naming a web host, got %s" % json.dumps(name))
         self._real_server(name)
-        if weight is not None:
-            self._check_weight(weight)
+        checked = None if weight is None else self._check_weight(weight)
         if name in self.members:
             raise InvalidRequest("%s is already in the virtual service" % name)
         self.members.add(name)
-        if weight is not None:
-            self.weights[name] = weight
+        if checked is not None:
+            self.weights[name] = checked
         return "%s joined the virtual service with weight %d" % (name, self.weights[name])
 
-    def remove_member(self, name):
+    def remove_member(self, name: str) -> str:
         self._real_server(name)
         if name not in self.members:
             raise InvalidRequest("%s is not in the virtual service" % name)
         self.members.discard(name)
         return "%s left the virtual service; its established connections continue" % name
 
-    def block(self, ip, seconds=DEFAULT_BAN_SECONDS, reason="blocked by request"):
+    def block(self, ip: object, seconds: object = DEFAULT_BAN_SECONDS, reason: object = "blocked by request") -> str:
         """Drop a source at the public edge for `seconds` (fail2ban style)."""
         try:
             if not isinstance(ip, str):        # IPv4Address(10) would be 0.0.0.10
@@ -247,12 +256,12 @@ class ClusterState:
         self.blocks[str(address)] = {"until": self.clock() + seconds, "reason": reason}
         return str(address)
 
-    def unblock(self, ip):
+    def unblock(self, ip: str) -> None:
         if ip not in self.blocks:
             raise NotBlocked("%s is not blocked; blocked: %s" % (ip, ", ".join(sorted(self.blocks)) or "none"))
         del self.blocks[ip]
 
-    def expire_blocks(self):
+    def expire_blocks(self) -> List[str]:
         """Lift the bans whose time is up; the addresses lifted."""
         now = self.clock()
         expired = [ip for ip, block in self.blocks.items() if block["until"] <= now]
@@ -260,13 +269,13 @@ class ClusterState:
             del self.blocks[ip]
         return expired
 
-    def requests_served(self, server, header):
+    def requests_served(self, server: str, header: Optional[str]) -> None:
         """A real server's own count of the requests it answered, from its health check's
         X-Requests-Served (None when it does not say: nginx)."""
         self.requests[server] = int(header) if header and header.isdigit() else None
 
     # --- nodes failed through the API ---------------------------------------------------------
-    def node_ports(self, name):
+    def node_ports(self, name: str) -> List[End]:
         """The (switch, port) of every cable end of a node the API can fail: a proxy's, both
         ends; a host's, its edge switches' ends. UnknownNode for anything else."""
         d = self.description
@@ -278,13 +287,13 @@ class ClusterState:
                               % (name, ", ".join(self._failable())))
         return [(i.switch, i.port) for i in host.interfaces]
 
-    def _proxy_switches(self):
+    def _proxy_switches(self) -> List[str]:
         return [s.name for s in self.description.switches if s.role == "proxy"]
 
-    def _failable(self):
+    def _failable(self) -> List[str]:
         return self._proxy_switches() + [h.name for h in self.description.hosts if h.role in FAILABLE_ROLES]
 
-    def node_failure(self, name, kind):
+    def node_failure(self, name: str, kind: object) -> List[End]:
         """The ports failing a node by `kind` takes down; InvalidRequest or UnknownNode if it
         cannot be failed so. Changes nothing."""
         ports = self.node_ports(name)
@@ -294,24 +303,24 @@ class ClusterState:
             raise InvalidRequest("%s has already been failed (%s): recover it first" % (name, self.failed_nodes[name]))
         return ports
 
-    def fail_node(self, name, kind):
+    def fail_node(self, name: str, kind: str) -> List[End]:
         ports = self.node_failure(name, kind)
         self.failed_nodes[name] = kind
         return ports
 
-    def node_recovery(self, name):
+    def node_recovery(self, name: str) -> List[End]:
         """The ports recovering a node brings back up; InvalidRequest if the API did not fail it."""
         ports = self.node_ports(name)
         if name not in self.failed_nodes:
             raise InvalidRequest("%s has not been failed through the API" % name)
         return ports
 
-    def recover_node(self, name):
+    def recover_node(self, name: str) -> List[End]:
         ports = self.node_recovery(name)
         del self.failed_nodes[name]
         return ports
 
-    def nodes(self):
+    def nodes(self) -> List[Dict[str, Any]]:
         """Every node the API can fail, with its cable ends' links and how the API failed it."""
         d = self.description
         return [{"name": name, "role": "proxy" if name in self._proxy_switches() else d.host(name).role,
@@ -319,13 +328,13 @@ class ClusterState:
                  "links": [{"switch": s, "port": p, "up": bool(self.ports.get((s, p)) and self.ports[(s, p)].link)}
                            for s, p in self.node_ports(name)]} for name in self._failable()]
 
-    def blocks_view(self):
+    def blocks_view(self) -> List[Dict[str, Any]]:
         now = self.clock()
         return [{"ip": ip, "seconds_left": round(block["until"] - now, 1), "reason": block["reason"]}
                 for ip, block in sorted(self.blocks.items())]
 
     # --- what survives a restart ---------------------------------------------------------------
-    def snapshot(self, wall_now):
+    def snapshot(self, wall_now: float) -> Dict[str, Any]:
         """What a restarted controller must not lose, as JSON-ready data: weights, membership,
         blocks (with their end as wall-clock time), the proxies carrying the VIP, each real
         server's last known health, and the nodes the API failed (their ports stay down)."""
@@ -338,7 +347,7 @@ class ClusterState:
                 "health": {name: h.state for name, h in self.health.items()},
                 "failed_nodes": dict(self.failed_nodes)}
 
-    def restore(self, snapshot, wall_now):
+    def restore(self, snapshot: object, wall_now: float) -> None:
         """Take back a snapshot (see `snapshot`); what no longer fits the cluster (a real server
         or proxy it does not have, a ban already over) is left out. ValueError if it is not a
         snapshot at all: then nothing changes."""
@@ -373,7 +382,7 @@ class ClusterState:
         self._in_table = self.healthy()
 
     # --- decisions ----------------------------------------------------------------------------
-    def real_server_state(self, web):
+    def real_server_state(self, web: Host) -> str:
         """down while the real server's switch port is down, else its health: up, degraded,
         down, or unknown before the first verdict."""
         intf = web.service_interface
@@ -382,12 +391,12 @@ class ClusterState:
             return "down"
         return self.health[web.name].state
 
-    def healthy(self):
+    def healthy(self) -> Set[str]:
         """Members that get new connections: see controller.health.usable."""
         return usable({w.name: self.real_server_state(w) for w in self.description.real_servers
                        if w.name in self.members})
 
-    def table_changes(self):
+    def table_changes(self) -> Tuple[List[str], List[str]]:
         """Real servers that left the virtual service's table and that joined it since the last
         call: (left, joined), each sorted."""
         healthy = self.healthy()
@@ -395,7 +404,7 @@ class ClusterState:
         self._in_table = healthy
         return sorted(left), sorted(joined)
 
-    def view(self):
+    def view(self) -> BalancerView:
         weights = {name: self.weights[name] for name in self.members}
         healthy = self.healthy()
         return BalancerView(active_proxies=self.proxies.active, bfd_held=self.proxies.bfd_held(),
@@ -404,7 +413,7 @@ class ClusterState:
                             table=tuple(lookup_table(weights, healthy)), healthy=tuple(sorted(healthy)),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
-    def proxy_status(self, name):
+    def proxy_status(self, name: str) -> Dict[str, Any]:
         health = self.proxies.health(name, self.connected, self.ports)
         alive = self.proxies.alive(name, self.connected, self.ports)
         role = "active" if name in self.proxies.active else ("standby" if alive else "down")
@@ -412,7 +421,7 @@ class ClusterState:
                 "health": health, "cables": self._cable_states(name),
                 "packets": sum(c.get("packets", 0) for c in self.counters.get(name, {}).values())}
 
-    def _cable_states(self, proxy):
+    def _cable_states(self, proxy: str) -> List[Dict[str, Any]]:
         """Each end of the proxy's cables: its link and BFD's verdict ("unknown" until the switch
         has said)."""
         states = []
@@ -426,7 +435,7 @@ class ClusterState:
         return states
 
     # --- views --------------------------------------------------------------------------------
-    def status(self):
+    def status(self) -> Dict[str, Any]:
         d = self.description
         return {
             "mode": d.mode,
@@ -460,12 +469,12 @@ class ClusterState:
                        for (switch, meter), account in sorted(self.copies.items())],
         }
 
-    def backends(self):
+    def backends(self) -> Dict[str, Any]:
         """The virtual service, ipvsadm style: each real server with its weight, state, share of
         the Maglev table, open connections (through the active proxy), connections given to it
         and traffic (both proxies)."""
         table = self.view().table
-        active = self.counters.get(self.active_proxy, {})
+        active = self.counters.get(self.active_proxy or "", {})
         rows = []
         for web in self.description.real_servers:
             traffic = [c.get(web.name, {}) for c in self.counters.values()]

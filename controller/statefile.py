@@ -3,12 +3,15 @@ disk."""
 import json
 import os
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from eventlet import tpool
 from eventlet.semaphore import BoundedSemaphore
 
 from core.eventlog import EventLog
+
+if TYPE_CHECKING:
+    from controller.state import ClusterState
 
 
 def write_json_in_place(path: str, text: str) -> None:
@@ -29,11 +32,11 @@ class StateKeeper:
     """What a restart must not lose (ClusterState.snapshot), kept in the state file: restored at
     start, saved when it changed before the flows that follow from it are sent."""
 
-    def __init__(self, path: Optional[str], state, event_log: EventLog):
+    def __init__(self, path: Optional[str], state: "ClusterState", event_log: EventLog) -> None:
         self.path = path
         self.state = state
         self.event_log = event_log
-        self._saved = None
+        self._saved: Optional[dict] = None
         self._saving = BoundedSemaphore(1)      # one write at a time, the newest last
 
     def restore(self) -> None:

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import stat
+from typing import Dict
 
 from core.rules import ConfigError
 
@@ -24,11 +25,11 @@ DOORS = (REST, CLI, DASHBOARD, REVIEWER, HARNESS)     # rest: a caller that name
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
-def new_token():
+def new_token() -> str:
     return secrets.token_urlsafe(32)      # 43 characters, 256 bits
 
 
-def make_token_file(path):
+def make_token_file(path: str) -> str:
     """A new token in a new file at `path` (an old one is replaced), readable by its owner only;
     the token. ConfigError when the file cannot be made private."""
     token = new_token()
@@ -44,7 +45,7 @@ def make_token_file(path):
     return token
 
 
-def read_token_file(path):
+def read_token_file(path: str) -> str:
     """The token kept in `path`; ConfigError saying what is wrong when the file is missing, is
     not a regular file, can be read or written by anyone but its owner, or holds no token."""
     try:
@@ -67,6 +68,6 @@ def read_token_file(path):
     return text
 
 
-def request_headers(token, door):
+def request_headers(token: str, door: str) -> Dict[str, str]:
     """The headers that carry a token and name the caller's door."""
     return {AUTHORIZATION: BEARER + token, DOOR_HEADER: door}

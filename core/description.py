@@ -42,7 +42,7 @@ class Host:
         """The interface a real server serves on (and a host's first)."""
         return self.interfaces[0]
 
-    def interface_on(self, switch: str) -> Optional[Interface]:
+    def interface_on(self, switch: Optional[str]) -> Optional[Interface]:
         return next((i for i in self.interfaces if i.switch == switch), None)
 
 

@@ -3,7 +3,7 @@ import json
 import os
 import time
 from datetime import datetime, timezone
-from typing import Dict, Iterable, NamedTuple, Optional
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
 
 class Event(NamedTuple):
@@ -19,11 +19,11 @@ def ecs_timestamp(epoch: Optional[float] = None) -> str:
 
 
 class EventLog:
-    def __init__(self, path):
+    def __init__(self, path: Optional[str]) -> None:
         self.path = path
         self._file = open(path, "a", buffering=1) if path else None
 
-    def write(self, record):
+    def write(self, record: Dict[str, Any]) -> None:
         """Write a ready record (a dict with ECS field names)."""
         if self._file is not None:
             self._file.write(json.dumps(record) + "\n")
@@ -32,7 +32,7 @@ class EventLog:
         for event in events:
             self.emit(event.action, event.message, **event.fields)
 
-    def emit(self, action, message, **fields):
+    def emit(self, action: str, message: str, **fields: Any) -> None:
         """Write one event: `action` is ECS event.action; extra fields use dotted ECS names
         given with underscores for dots (observer_name -> observer.name)."""
         if self._file is None:
@@ -42,15 +42,17 @@ class EventLog:
         self.write(record)
 
 
-def latest_records(path, count, tail_bytes=64 * 1024):
+def latest_records(path: Optional[str], count: int, tail_bytes: int = 64 * 1024) -> List[Any]:
     """The last `count` whole JSON records of a JSON-lines file, newest first (none if it cannot
     be read): only its tail is read, and a line cut or still being written is skipped."""
+    if path is None:
+        return []
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - tail_bytes))
             lines = f.read().splitlines()
-    except (OSError, TypeError):
+    except OSError:
         return []
     records = []
     for line in reversed(lines):

@@ -2,19 +2,21 @@
 one line and exit 2, the flags that describe a cluster, and the two local TCP ports."""
 import argparse
 import sys
+from typing import List, NoReturn
 
 from core.addressing import HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, SDN, VIP
 from core.builder import describe
+from core.description import ClusterDescription
 from core.rules import ConfigError
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag gets one line (no usage block) and exit 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.fail("%s (see --help)" % message)
 
-    def fail(self, message):
+    def fail(self, message: str) -> NoReturn:
         sys.stderr.write("%s: error: %s\n" % (self.prog, message))
         sys.exit(2)
 
@@ -26,7 +28,7 @@ DESCRIPTION_DEFAULTS = {"mode": "nat", "clients": "4", "webs": "2", "remote_webs
 COUNT_FLAGS = ("clients", "webs", "remote_webs")
 
 
-def add_description_arguments(parser):
+def add_description_arguments(parser: argparse.ArgumentParser) -> None:
     """--mode, --clients, --webs, --remote-webs, --vip."""
     parser.add_argument("--mode", help="LVS forwarding method: %s (default nat)" % ", ".join(MODES))
     parser.add_argument("--clients", help="client hosts, 1..%d (default 4)" % MAX_CLIENTS)
@@ -38,11 +40,11 @@ def add_description_arguments(parser):
                                            "HAProxy on two hosts, for comparison); default %s" % (SDN, HAPROXY, SDN))
 
 
-def description_flags_given(args):
+def description_flags_given(args: argparse.Namespace) -> List[str]:
     return [flag for flag in DESCRIPTION_DEFAULTS if getattr(args, flag) is not None]
 
 
-def description_from_arguments(args):
+def description_from_arguments(args: argparse.Namespace) -> ClusterDescription:
     """The cluster the description flags ask for, absent ones at their defaults (set on `args`,
     counts as integers); ConfigError naming the flag that cannot work."""
     for flag, default in DESCRIPTION_DEFAULTS.items():
@@ -54,13 +56,13 @@ def description_from_arguments(args):
                     remote_webs=args.remote_webs, director=args.director)
 
 
-def add_port_arguments(parser):
+def add_port_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rest-port", type=int, default=8080,
                         help="the controller's REST API port on 127.0.0.1 (default 8080)")
     parser.add_argument("--of-port", type=int, default=6653, help="the OpenFlow port on 127.0.0.1 (default 6653)")
 
 
-def check_ports(args):
+def check_ports(args: argparse.Namespace) -> None:
     """ConfigError unless --rest-port and --of-port are TCP ports and not the same one."""
     for flag, port in (("--rest-port", args.rest_port), ("--of-port", args.of_port)):
         if not 1 <= port <= 65535:

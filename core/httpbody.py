@@ -1,6 +1,7 @@
 """A request's JSON object, read and refused the same way by the controller's REST API and the
 web app."""
 import json
+from typing import Callable, Dict, Iterable, Optional
 
 MAX_BODY = 64 * 1024           # bytes: every valid request body is a few dozen to a few hundred
 
@@ -8,12 +9,13 @@ MAX_BODY = 64 * 1024           # bytes: every valid request body is a few dozen 
 class HttpError(Exception):
     """A request refused: `status` is the HTTP status to answer with, the message says why."""
 
-    def __init__(self, status, message):
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-def json_object(length, read, required=(), optional=None):
+def json_object(length: int, read: Callable[[int], bytes], required: Iterable[str] = (),
+                optional: Optional[Iterable[str]] = None) -> Dict[str, object]:
     """The JSON object in a request body of `length` bytes, which `read(length)` returns; with
     `optional` given, it must hold exactly `required` and some of `optional`, else at least
     `required`. HttpError otherwise (413 for a body over MAX_BODY, which is not read)."""

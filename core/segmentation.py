@@ -14,8 +14,12 @@ client but never call one.
 """
 from dataclasses import dataclass
 from socket import IPPROTO_ICMP, IPPROTO_TCP
+from typing import Any, Dict, List, Optional, Tuple
 
 from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT
+from core.description import ClusterDescription, Host, Interface
+
+Match = Dict[str, Any]
 
 # ICMP types (RFC 792); not Ryu's constants: core/ loads without Ryu (mn --custom's Python).
 ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED = 0, 3, 8, 11
@@ -33,12 +37,12 @@ VIP, ROUTER, REAL_SERVERS, DB_MEMBERS, REAL_SERVERS_DB_SIDE, ANYONE = (
 class Allow:
     sender: str
     receiver: str
-    traffic: str       # a key of _traffic(d)
+    traffic: str       # a key of _traffic(description)
     why: str
 
 
 # Each traffic kind: (match fields beyond the receiver's address, replies only) per variant.
-def _traffic(description):
+def _traffic(description: ClusterDescription) -> Dict[str, List[Tuple[Match, bool]]]:
     tcp, icmp = dict(ip_proto=IPPROTO_TCP), dict(ip_proto=IPPROTO_ICMP)
     return {
         "the service (TCP %d)" % description.http_port: [(dict(tcp, tcp_dst=description.http_port), False)],
@@ -53,7 +57,7 @@ def _traffic(description):
     }
 
 
-def matrix(description):
+def matrix(description: ClusterDescription) -> Tuple[Allow, ...]:
     """Every Allow of a cluster; what is not here is refused, and logged as blocked."""
     service = "the service (TCP %d)" % description.http_port
     etcd_client, etcd_peer = "etcd clients (TCP %d)" % ETCD_CLIENT_PORT, "etcd peers (TCP %d)" % ETCD_PEER_PORT
@@ -81,14 +85,14 @@ def matrix(description):
     )
 
 
-def sender(description, host, interface):
+def sender(description: ClusterDescription, host: Host, interface: Interface) -> str:
     """What the matrix calls the host on this interface."""
     if host.role == "web":
         return REAL_SERVER_DB_SIDE if interface.switch == description.db_edge else REAL_SERVER
     return {"client": CLIENT, "db": DB_MEMBER, "management": MANAGEMENT}.get(host.role, INFRASTRUCTURE)
 
 
-def _addresses(description):
+def _addresses(description: ClusterDescription) -> Dict[str, List[str]]:
     """The addresses each receiver stands for, but r0 (which depends on the segment) and anyone."""
     db_edge = description.db_edge
     db_side = (w.interface_on(db_edge) for w in description.real_servers)
@@ -97,7 +101,8 @@ def _addresses(description):
             REAL_SERVERS_DB_SIDE: [i.ip for i in db_side if i]}
 
 
-def _receivers(description, name, interface, addresses):
+def _receivers(description: ClusterDescription, name: str, interface: Interface,
+               addresses: Dict[str, List[str]]) -> Optional[List[str]]:
     """The addresses a receiver stands for, seen from `interface`; None for anyone."""
     if name == ANYONE:
         return None
@@ -107,10 +112,11 @@ def _receivers(description, name, interface, addresses):
     return addresses[name]
 
 
-def allowed(description, host, interface):
+def allowed(description: ClusterDescription, host: Host, interface: Interface) -> List[Tuple[Match, bool]]:
     """What may leave this host's interface: [(match fields, replies only)], each match with
     ip_proto and, but for "anyone", ipv4_dst."""
-    kinds, found, role, known = _traffic(description), [], sender(description, host, interface), _addresses(description)
+    found: List[Tuple[Match, bool]] = []
+    kinds, role, known = _traffic(description), sender(description, host, interface), _addresses(description)
     for rule in matrix(description):
         if rule.sender != role:
             continue
@@ -122,7 +128,7 @@ def allowed(description, host, interface):
     return found
 
 
-def may_ping(description, host, interface, address):
+def may_ping(description: ClusterDescription, host: Host, interface: Interface, address: str) -> bool:
     """Whether the matrix lets this host's interface ping `address`."""
     return any(fields.get("icmpv4_type") == ICMP_ECHO_REQUEST and fields.get("ipv4_dst", address) == address
                for fields, _ in allowed(description, host, interface))

@@ -6,39 +6,43 @@ dataclass checks every field when it is made (a bool is never a number, NaN and 
 never in range), so that a bad value fails where it is given, with a message naming the setting.
 """
 import json
+from argparse import ArgumentParser, Namespace
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, TypeVar
 
 from core.rules import is_integer, is_number
 
 ACTIVE_STANDBY, ACTIVE_ACTIVE = "active-standby", "active-active"
+C = TypeVar("C", bound="Checked")
+S = TypeVar("S", bound="ControllerSettings")
 
 
 @dataclass(frozen=True)
 class Rule:
     must: str              # what a value must be, for the message
-    obeys: object          # value -> bool
+    obeys: Callable[[Any], bool]
 
 
-def seconds(default, low, high):
+def seconds(default: float, low: float, high: float) -> Any:
     return field(default=default, metadata={"rule": Rule(
         "from %g to %g seconds" % (low, high), lambda v: is_number(v) and low <= v <= high)})
 
 
-def integer(default, low, high):
+def integer(default: int, low: int, high: int) -> Any:
     return field(default=default, metadata={"rule": Rule(
         "an integer from %d to %d" % (low, high),
         lambda v: is_integer(v, low, high))})
 
 
-def positive(default):
+def positive(default: float) -> Any:
     return field(default=default, metadata={"rule": Rule("a positive number", lambda v: is_number(v) and v > 0)})
 
 
-def one_of(default, *choices):
+def one_of(default: str, *choices: str) -> Any:
     return field(default=default, metadata={"rule": Rule(" or ".join(map(str, choices)), lambda v: v in choices)})
 
 
-def flag(default):
+def flag(default: bool) -> Any:
     return field(default=default, metadata={"rule": Rule("true or false", lambda v: isinstance(v, bool))})
 
 
@@ -46,10 +50,10 @@ class Checked:
     """Base of the settings dataclasses: checks each field against its rule when made."""
     WHAT = "setting"       # how messages name the settings: "health interval must be ..."
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self):
+    def validate(self: C) -> C:
         for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
             rule, value = f.metadata.get("rule"), getattr(self, f.name)
             if rule and not rule.obeys(value):
@@ -87,7 +91,7 @@ class ProxyPolicy(Checked):
     bfd_min_rx: int = integer(20, 10, 1000)
     bfd_min_tx: int = integer(20, 10, 1000)
 
-    def validate(self):
+    def validate(self) -> "ProxyPolicy":
         super().validate()
         if self.preempt and self.mode == ACTIVE_ACTIVE:
             raise ValueError("preemption applies to %s only: in %s every live proxy carries the VIP"
@@ -126,11 +130,11 @@ class ControllerSettings:
     proxy_policy: ProxyPolicy = field(default_factory=ProxyPolicy)
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls: "type[S]", text: str) -> S:
         """The settings in `text`; ValueError naming what is wrong (unset settings keep their
         defaults)."""
         try:
@@ -150,7 +154,7 @@ class ControllerSettings:
         return cls(**settings)
 
 
-def add_health_arguments(parser):
+def add_health_arguments(parser: ArgumentParser) -> None:
     """The --health-* flags, shared by run.py and the controller's launcher."""
     defaults = HealthSettings()
     parser.add_argument("--health-interval", type=float, default=defaults.interval,
@@ -166,13 +170,13 @@ def add_health_arguments(parser):
                              "active check at once, and a failed one takes it out (default on)")
 
 
-def health_from_arguments(args):
+def health_from_arguments(args: Namespace) -> HealthSettings:
     """HealthSettings from the parsed --health-* flags; ValueError if they make no sense."""
     return HealthSettings(args.health_interval, args.health_timeout, args.health_fall, args.health_rise,
                           passive=args.health_passive == "on")
 
 
-def add_proxy_arguments(parser):
+def add_proxy_arguments(parser: ArgumentParser) -> None:
     """--proxies, --preempt and the BFD timers, shared by run.py and the controller's launcher."""
     defaults = ProxyPolicy()
     parser.add_argument("--proxies", default=ACTIVE_STANDBY,
@@ -192,14 +196,14 @@ def add_proxy_arguments(parser):
                         % defaults.bfd_min_tx)
 
 
-def proxy_policy_from_arguments(args):
+def proxy_policy_from_arguments(args: Namespace) -> ProxyPolicy:
     """ProxyPolicy from the parsed --proxies, --preempt and --bfd-* flags; ValueError if they make
     no sense."""
     return ProxyPolicy(mode=args.proxies, preempt=args.preempt, preempt_delay=args.preempt_delay,
                        bfd_min_rx=args.bfd_min_rx, bfd_min_tx=args.bfd_min_tx)
 
 
-def add_network_arguments(parser):
+def add_network_arguments(parser: ArgumentParser) -> None:
     """--segmentation, shared by run.py and the controller's launcher."""
     parser.add_argument("--segmentation", choices=("on", "off"), default="on",
                         help="least privilege at the edges: each host may send only what the README's matrix "
@@ -207,5 +211,5 @@ def add_network_arguments(parser):
                              "reaches any address it can route to, as a plain LAN)")
 
 
-def network_policy_from_arguments(args):
+def network_policy_from_arguments(args: Namespace) -> NetworkPolicy:
     return NetworkPolicy(segmentation=args.segmentation == "on")

@@ -45,8 +45,10 @@ def test_first_election_waits_for_both_proxies_and_prefers_lb1():
 
 def test_settle_elects_the_only_connected_proxy():
     state = ClusterState(D)
-    state.switch_connected("lb2")
+    assert state.switch_connected("s_pub") is False           # an edge: nothing to settle
+    assert state.switch_connected("lb2") is True              # a proxy before the first election
     assert state.settle_election()["to"] == ["lb2"]
+    assert state.switch_connected("lb1") is False             # settled
 
 
 def restarted_with(active):
@@ -232,6 +234,18 @@ def test_a_switch_stall_moves_nothing_while_its_sessions_come_back_one_by_one():
     assert records == [] and state.active_proxy == "lb1"
     assert held == [False] + [True] * (len(STALL) - 2) + [False]    # from lb2's first silence to the last return
     assert state.status()["bfd"]["held"] is False
+
+
+def test_the_hold_is_told_once_when_it_begins_and_once_when_it_ends():
+    state, clock = cluster()
+    bfd_up_everywhere(state)
+    told, start = [], clock.now
+    for at, proxy, end, live in STALL:
+        clock.now = start + at
+        bfd(state, proxy, live, ends=[end])
+        told.append(state.proxies.hold_change())
+    assert [t for t in told if t is not None] == [True, False]
+    assert state.proxies.hold_change() is None
 
 
 def test_a_proxy_cut_during_a_stall_is_failed_over_when_the_hold_runs_out():
