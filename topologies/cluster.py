@@ -39,6 +39,7 @@ from topologies.peer import PeerSettings
 from topologies.peerdirectors import PeerDirectors
 from topologies.priority import CONTROLLER_NICE, SWITCHES_NICE, ovs_vswitchd_pid, rank, set_autogroup_nice
 from topologies.realservers import RealServers
+from topologies.reviewer import LogReviewer
 from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default_run_dir, die_with_this_process,
                                  require_free_port, sh, stop_processes, wait_until)
 from topologies.staticweb import APP, NGINX, check_web_server
@@ -86,8 +87,8 @@ class Cluster:
         self.health = health
         self.proxy_policy = proxy_policy
         self.network_policy = network_policy
-        self.review, self.block = review, block
-        self.reviewer = None
+        self.review = review
+        self.reviewer = LogReviewer(self, block)
         if run_dir is not None:
             check_run_dir(run_dir)
         self.run_dir = os.path.abspath(run_dir) if run_dir is not None else default_run_dir(mode)
@@ -96,7 +97,7 @@ class Cluster:
         self.net = None
         self.controller = None
         self._switches_ranked = None   # (ovs-vswitchd pid, its autogroup's nice before the run)
-        self.api_token = None
+        self.api_token = ""            # made at start
         self.processes = {}            # (node name, service) -> Popen
         self.failed = {}               # node name -> failure kind
         self.record = RunRecord()
@@ -180,7 +181,7 @@ class Cluster:
         if self.directors_are_hosts:
             self._step("directors", self.peer.start)
         if self.review:
-            self._step("log reviewer", self._start_reviewer)
+            self._step("log reviewer", self.reviewer.start)
 
     def _preflight(self):
         if os.geteuid() != 0:
@@ -219,7 +220,7 @@ class Cluster:
              os.path.join(self.run_dir, "cluster.json"), "--of-port", str(self.of_port),
              "--rest-port", str(self.rest_port),
              "--events", os.path.join(self.log_dir, "controller-events.jsonl"),
-             "--connections", os.path.join(self.log_dir, "connections.jsonl"), "--alerts", self.alerts_path,
+             "--connections", os.path.join(self.log_dir, "connections.jsonl"), "--alerts", self.reviewer.alerts_path,
              "--settings", os.path.join(self.run_dir, "controller-settings.json"),
              "--state", os.path.join(self.run_dir, "controller-state.json"), "--api-token", self.api_token_path],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -279,29 +280,9 @@ class Cluster:
         """The two nodes that can carry the VIP: the proxies, or the director hosts."""
         return list(self.description.proxies) or self.peer.names
 
-    # --- log reviewer -------------------------------------------------------------------------
-    @property
-    def alerts_path(self):
-        return os.path.join(self.log_dir, "alerts.jsonl")
-
-    def _start_reviewer(self):
-        command = [sys.executable, "-m", "apps.logreview", self.run_dir, "--follow", "--out", self.alerts_path]
-        if self.block:
-            command += ["--block", "http://127.0.0.1:%d" % self.rest_port, "--api-token", self.api_token_path]
-        log = open(os.path.join(self.log_dir, "logreview.log"), "w")
-        self.reviewer = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT),
-                                         start_new_session=True, preexec_fn=die_with_this_process())
-        self.record.add_pid("logreview", self.reviewer.pid)
-        return "following the logs, alerts in %s%s" % (self.alerts_path, ", blocking" if self.block else "")
-
     def alerts(self):
-        """The alerts raised so far, as dicts."""
-        try:
-            with open(self.alerts_path) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        """The log reviewer's alerts so far, as dicts."""
+        return self.reviewer.alerts()
 
     # --- processes in hosts -------------------------------------------------------------------
     def spawn(self, node, service, command):
@@ -425,7 +406,8 @@ class Cluster:
         even if one before it failed; the first failure is raised at the end."""
         self._stopping = True
         failures = []
-        for step in (self._stop_reviewer, self._stop_services, self._stop_network,
+        # Each tier stops its own programs, the DB tier after the web tier whose state it holds.
+        for step in (self.reviewer.stop, self.real_servers.stop, self.peer.stop, self.etcd.stop, self._stop_network,
                      self._stop_controller, self._unrank_switches, self._remove_scratch, self.record.release):
             try:
                 step()
@@ -434,19 +416,6 @@ class Cluster:
         self._stopping = False
         if failures:
             raise failures[0]
-
-    def _stop_reviewer(self):
-        if self.reviewer is not None:
-            stop_processes([self.reviewer])
-            self.reviewer = None
-
-    def _stop_services(self):
-        # etcd's data is scratch, removed with the run: no graceful stop. A leader stopped
-        # gracefully first tries to hand its leadership over, to members stopping with it, and
-        # holds the teardown for seconds.
-        etcd = [key for key in self.processes if key[1] == "etcd"]
-        self.kill(*[key for key in self.processes if key not in etcd])
-        self.kill(*etcd, crash=True)
 
     def _rank_switches(self):
         """ovs-vswitchd's session above the hosts' (topologies/priority.py), until the run stops."""

@@ -66,6 +66,15 @@ class EtcdCluster:
                    lambda: sum(e["health"] for e in self.health()) == len(self.members), timeout=30)
         return "%d members healthy (%s)" % (len(self.members), self.endpoints())
 
+    def stop(self):
+        """Every member at once, killed: etcd's data is scratch, removed with the run. A leader
+        stopped gracefully first tries to hand its leadership over, to members stopping with it,
+        and holds the teardown for seconds."""
+        self.cluster.kill(*[(db, "etcd") for db in self.members], crash=True)
+
+    def crash(self, db):
+        self.cluster.kill((db, "etcd"), crash=True)
+
     def rejoin(self, db):
         """A crashed member starts again with its data and rejoins the cluster."""
         self.cluster.spawn(db, "etcd", self.command(db, cluster_state="existing"))

@@ -63,7 +63,7 @@ def reboot_proxy(cluster, proxy):
 
 def crash_director(cluster, name):
     """The box dies: its daemons, and it falls silent (as a deleted proxy)."""
-    cluster.kill((name, "keepalived"), (name, "haproxy"), crash=True)
+    cluster.peer.crash(name)
     set_links(cluster, name, "down")
 
 
@@ -76,7 +76,7 @@ def boot_director(cluster, name):
 
 
 def crash_etcd(cluster, name):
-    cluster.kill((name, "etcd"), crash=True)
+    cluster.etcd.crash(name)
 
 
 def rejoin_etcd(cluster, name):
@@ -84,7 +84,7 @@ def rejoin_etcd(cluster, name):
 
 
 def crash_web(cluster, name):
-    cluster.kill((name, "web"), crash=True)
+    cluster.real_servers.crash(name)
 
 
 def restart_web(cluster, name):

@@ -8,6 +8,9 @@ from topologies.peer import haproxy_config, keepalived_config
 from topologies.runstate import wait_until
 
 
+DAEMONS = ("keepalived", "haproxy")
+
+
 class PeerDirectors:
     """Start keepalived and HAProxy on each director host, and read HAProxy's view of the real servers."""
 
@@ -28,6 +31,13 @@ class PeerDirectors:
         owner = [name for name in self.names if cluster.vip in cluster.host(name).cmd("ip -4 -o addr")]
         return "keepalived (advert_int %gs) + HAProxy on %s; VIP on %s" % (
             self.settings.advert_int, ", ".join(self.names), ", ".join(owner) or "none")
+
+    def stop(self):
+        self.cluster.kill(*[(name, daemon) for name in self.names for daemon in DAEMONS])
+
+    def crash(self, name):
+        """Its daemons die at once (the harness darkens its links: topologies/faults.py)."""
+        self.cluster.kill(*[(name, daemon) for daemon in DAEMONS], crash=True)
 
     def boot(self, name):
         """HAProxy and keepalived on one director host (again, after a crash: without the VIP,

@@ -48,5 +48,11 @@ class RealServers:
                    timeout=20)
         return "%d real servers up (health checks every %gs)" % (len(self.names), cluster.health.interval)
 
+    def stop(self):
+        self.cluster.kill(*[(web, "web") for web in self.names])
+
+    def crash(self, web):
+        self.cluster.kill((web, "web"), crash=True)
+
     def restart(self, web):
         self.cluster.spawn(web, "web", self.command(web))

@@ -95,9 +95,9 @@ def check_vip(cluster):
 def check_logging(cluster):
     """Connection-log copies reach the controller, and the log reviewer (when on) is running."""
     copies = cluster.rest("GET", "/lb/status")["log_copies"]
-    reviewer = cluster.reviewer is None or cluster.reviewer.poll() is None
+    reviewer = not cluster.review or cluster.reviewer.following
     ok = copies > 0 and reviewer
-    state = "log reviewer following" if cluster.reviewer is not None else "log reviewer off"
+    state = "log reviewer following" if cluster.review else "log reviewer off"
     return ok, ("%d connection attempts logged, %s" % (copies, state) if ok
                 else "connection log copies: %d; log reviewer alive: %s" % (copies, reviewer))
 
