@@ -10,7 +10,7 @@ allowed.
 import ipaddress
 import shlex
 from dataclasses import dataclass, replace
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from core.rules import ConfigError
 
@@ -239,16 +239,21 @@ def _netmask(options: Dict[str, Optional[str]]) -> Optional[str]:
         raise IpvsadmError("-M must be a netmask such as 255.255.255.0, got %r" % text) from None
 
 
-def parse_rules(text: str, source: str) -> List[Command]:
-    """The commands of a rules file (blank lines and # comments skipped; a line may start with
-    `ipvsadm`); IpvsadmError naming the file and the line."""
-    commands = []
+def rule_lines(text: str) -> Iterator[Tuple[int, str]]:
+    """(line number, command) of each line of a rules file that holds one: blank lines and
+    # comments skipped, a leading `ipvsadm` taken off."""
     for number, line in enumerate(text.splitlines(), 1):
-        words = line.split()
+        words = line.split(None, 1)
         if words and words[0] == "ipvsadm":
-            line = line.split(None, 1)[1] if len(words) > 1 else ""
-        if not line.split("#", 1)[0].strip():
-            continue
+            line = words[1] if len(words) > 1 else ""
+        if line.split("#", 1)[0].strip():
+            yield number, line
+
+
+def parse_rules(text: str, source: str) -> List[Command]:
+    """The commands of a rules file; IpvsadmError naming the file and the line."""
+    commands = []
+    for number, line in rule_lines(text):
         try:
             commands.append(parse_command(line))
         except IpvsadmError as e:

@@ -109,6 +109,13 @@ def check_description(description: Any) -> None:
               {i.ip: h.name for h in description.hosts for i in h.interfaces})
 
 
+def check_vip_of(description: Any, vip: object) -> None:
+    """`check_vip` for a VIP of an already valid description's cluster (another service's)."""
+    interfaces = [i for h in description.hosts for i in h.interfaces]
+    check_vip(vip, _nets_by_role(interfaces, {s.name: s for s in description.switches}),
+              {i.ip: h.name for h in description.hosts for i in h.interfaces})
+
+
 def _check_scalars(description: Any) -> None:
     _require(description.mode in MODES, "mode", description.mode, "one of " + ", ".join(MODES))
     _integer(description.http_port, "http_port", 1, 65535)
