@@ -6,7 +6,7 @@ from mininet.log import output
 
 from topologies.faults import FAILURE_KINDS
 from topologies.runstate import ClusterError
-from topologies.lbtable import format_lb_table
+from topologies.lbtable import format_lb_table, saved_rules
 
 
 class ClusterCLI(CLI):
@@ -40,10 +40,17 @@ class ClusterCLI(CLI):
         """status: the controller's view (GET /lb/status) as JSON."""
         self._try(lambda: output(json.dumps(self.cluster.rest("GET", "/lb/status"), indent=1) + "\n"))
 
-    def do_lb(self, _line):
-        """lb: the virtual service and its real servers, like `ipvsadm -Ln --stats`."""
-        self._try(lambda: output(format_lb_table(self.cluster.rest("GET", "/lb/backends"),
-                                                 self.cluster.rest("GET", "/lb/status")) + "\n"))
+    def do_lb(self, line):
+        """lb: the virtual service and its real servers, like `ipvsadm -Ln --stats`; lb -S: its
+        rules, as `ipvsadm -S -n` saves them."""
+        words = line.split()
+        if words in (["-S"], ["-S", "-n"]):
+            self._try(lambda: output(saved_rules(self.cluster.rest("GET", "/lb/backends"))))
+        elif words:
+            output("usage: lb (the table, as ipvsadm -Ln --stats) or lb -S (the rules, as ipvsadm -S -n)\n")
+        else:
+            self._try(lambda: output(format_lb_table(self.cluster.rest("GET", "/lb/backends"),
+                                                     self.cluster.rest("GET", "/lb/status")) + "\n"))
 
     def do_alerts(self, _line):
         """alerts: what the log reviewer flagged, and the sources blocked now."""

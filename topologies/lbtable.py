@@ -1,6 +1,9 @@
-"""The `lb` table: GET /lb/backends printed the way `ipvsadm -Ln --stats` prints LVS."""
+"""The `lb` table: GET /lb/backends printed the way `ipvsadm -Ln --stats` prints LVS, and as
+`ipvsadm -S -n` saves it."""
+from core.ipvsadm import RealServerEntry, ServiceKey, ServiceTable, VirtualService
 
 FORWARD_NAMES = {"nat": "Masq", "dr": "Route", "tun": "Tunnel"}   # ipvsadm's words
+SCHEDULER_NAMES = {"maglev": "mh"}                                 # ipvsadm's name of each
 
 
 def format_lb_table(service, status):
@@ -20,3 +23,13 @@ def format_lb_table(service, status):
             "%s:%d" % (b["rip"], b["port"]), FORWARD_NAMES[service["mode"]], b["weight"],
             b["active_connections"], state, b["slots"], b["packets"], b["bytes"]))
     return "\n".join(lines)
+
+
+def saved_rules(service):
+    """The virtual service as `ipvsadm -S -n` prints it: its real servers in service, with
+    their weights (one taken out of the service is not in LVS's table either)."""
+    real_servers = tuple(sorted(RealServerEntry(b["rip"], b["port"], service["mode"], b["weight"])
+                                for b in service["backends"] if b["in_service"]))
+    key = ServiceKey(service["protocol"], service["vip"], service["port"])
+    scheduler = SCHEDULER_NAMES.get(service["scheduler"], service["scheduler"])
+    return ServiceTable([VirtualService(key, scheduler=scheduler, real_servers=real_servers)]).save()

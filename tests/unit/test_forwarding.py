@@ -1,7 +1,8 @@
 from topologies import forwarding
 from core.addressing import tunnel_mac
 from core.builder import describe
-from topologies.lbtable import format_lb_table
+from core.ipvsadm import parse_rules
+from topologies.lbtable import format_lb_table, saved_rules
 
 
 def test_nat_real_servers_need_only_their_gateway():
@@ -51,3 +52,15 @@ def test_lb_table_reads_like_ipvsadm():
     assert "proxies active-standby (lb1 active, lb2 standby)" in table
     assert "TCP  10.0.0.100:80 mh (Maglev, 251 slots)" in table
     assert "-> 10.0.1.11:80" in table and " Route " in table and " 188 " in table
+
+
+def test_lb_s_prints_the_rules_as_ipvsadm_saves_them():
+    service = {"mode": "nat", "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "maglev",
+               "backends": [{"rip": "10.0.1.12", "port": 80, "weight": 0, "in_service": True},
+                            {"rip": "10.0.1.13", "port": 80, "weight": 1, "in_service": False},
+                            {"rip": "10.0.1.11", "port": 80, "weight": 3, "in_service": True}]}
+    rules = saved_rules(service)
+    assert rules == ("-A -t 10.0.0.100:80 -s mh\n"
+                     "-a -t 10.0.0.100:80 -r 10.0.1.11:80 -m -w 3\n"
+                     "-a -t 10.0.0.100:80 -r 10.0.1.12:80 -m -w 0\n")
+    assert len(parse_rules(rules, "lb -S")) == 3          # ipvsadm's grammar reads it back
