@@ -297,9 +297,9 @@ class Cluster:
 
     def kill(self, *services, crash=False):
         """Stop services given as (node, service) pairs, all at once."""
-        stop_processes([self.processes.pop(key) for key in services if key in self.processes],
-                       crash=crash)
-        for node, service in services:
+        running = [key for key in services if key in self.processes]
+        stop_processes([self.processes.pop(key) for key in running], crash=crash)
+        for node, service in running:
             self.record.remove_pid("%s:%s" % (node, service))
 
     def app(self, node, module, *args, stdin=None, stdout=subprocess.PIPE):

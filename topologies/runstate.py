@@ -194,13 +194,21 @@ class RunRecord:
         except (OSError, ValueError):
             return {}
 
+    @property
+    def held(self):
+        return self._lock_file is not None
+
     def add_pid(self, key, pid):
-        self.data["pids"][key] = pid
-        self._save()
+        """Record a process of this run (only while it holds the lock: the record is the
+        active run's, and a refused run must not write it)."""
+        if self.held:
+            self.data["pids"][key] = pid
+            self._save()
 
     def remove_pid(self, key):
-        self.data["pids"].pop(key, None)
-        self._save()
+        if self.held:
+            self.data["pids"].pop(key, None)
+            self._save()
 
     def _save(self):
         with open(RECORD_PATH + ".tmp", "w") as f:
