@@ -10,7 +10,7 @@ import functools
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ryu import cfg
 from ryu.app.wsgi import WSGIApplication
@@ -24,14 +24,13 @@ from controller import events, openflow
 from controller.access import ApiGate
 from controller.channels import Channels
 from controller.connlog import PacketIns
-from controller.counters import Counters
+from controller.counters import FLOWS, Counters, polls
 from controller.flows import switch_flows, switch_groups, switch_meters
 from controller.healthcheck import HealthChecker
 from controller.launcher import (ALERTS_ENV, API_TOKEN_ENV, CLUSTER_ENV, CONNECTIONS_ENV, EVENTS_ENV, SETTINGS_ENV,
                                  STATE_ENV)
 from controller.loops import FAULT_ENV, Loops
 from controller.operations import Operations
-from controller.pipeline import T_FORWARD, T_SELECTED
 from controller.proxy import vip_announcements
 from controller.rest import APP_KEY, DashboardPage, LbRestApi, NotFoundApi
 from controller.state import ClusterState
@@ -272,20 +271,13 @@ class LvsController(app_manager.RyuApp):
     def _poll_counters(self) -> None:
         """One round of counter polls (controller/counters.py): per proxy, the FORWARD and SELECTED
         tables' counters (per real server, not per connection); per edge switch, its meters."""
-        request = self.channels.request
         for name, datapath in list(self.channels.datapaths.items()):
-            if name in self.description.proxies:
-                request(name, openflow.flow_stats_request(datapath, T_FORWARD),
-                        functools.partial(self.counters.forwarded, name))
-                request(name, openflow.flow_stats_request(datapath, T_SELECTED),
-                        functools.partial(self.counters.selected, name))
-                continue
-            for meter_id in switch_meters(self.description, name):
-                request(name, openflow.meter_stats_request(datapath, meter_id),
-                        functools.partial(self._log_meter, name, meter_id))
+            for poll in polls(self.description, name):
+                encode = openflow.flow_stats_request if poll[0] == FLOWS else openflow.meter_stats_request
+                self.channels.request(name, encode(datapath, poll[1]), functools.partial(self._polled, name, poll))
 
-    def _log_meter(self, switch: str, meter_id: int, stats: list) -> None:
-        self.event_log.log(self.counters.metered(switch, meter_id, stats))
+    def _polled(self, switch: str, poll: Tuple[str, int], stats: list) -> None:
+        self.event_log.log(self.counters.polled(switch, poll, stats))
 
     @set_ev_cls([ofp_event.EventOFPFlowStatsReply, ofp_event.EventOFPMeterStatsReply,
                  ofp_event.EventOFPGroupDescStatsReply, ofp_event.EventOFPMeterConfigStatsReply], MAIN_DISPATCHER)

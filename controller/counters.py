@@ -5,7 +5,10 @@ connection."""
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Tuple
 
 from controller import events
-from controller.pipeline import DENY_METER, FIN_SET, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY
+from controller.flows import switch_meters
+from controller.pipeline import (DENY_METER, FIN_SET, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY, T_FORWARD,
+                                 T_SELECTED)
+from core.description import ClusterDescription
 from core.eventlog import Event
 
 if TYPE_CHECKING:
@@ -53,12 +56,31 @@ def meter_counts(stats: Iterable) -> Tuple[int, int]:
             sum(band.packet_band_count for stat in stats for band in stat.band_stats))
 
 
+FLOWS, METER = "flows", "meter"     # what a poll asks for: a table's flow counters, a meter's counts
+
+
+def polls(description: ClusterDescription, switch: str) -> List[Tuple[str, int]]:
+    """What to ask a switch each round, (FLOWS, table) or (METER, meter id): of a proxy, its
+    FORWARD and SELECTED tables; of an edge switch, each of its meters."""
+    if switch in description.proxies:
+        return [(FLOWS, T_FORWARD), (FLOWS, T_SELECTED)]
+    return [(METER, meter_id) for meter_id in switch_meters(description, switch)]
+
+
 class Counters:
     """The polled counters told to ClusterState, reply by reply."""
 
     def __init__(self, state: "ClusterState") -> None:
         self.state = state
         self._dropped: Dict[Tuple[str, int], int] = {}      # (edge switch, meter) -> copies it dropped
+
+    def polled(self, switch: str, poll: Tuple[str, int], stats: Iterable) -> List[Event]:
+        """The reply to one of `polls`: told to the state; the events it makes."""
+        kind, number = poll
+        if kind == METER:
+            return self.metered(switch, number, stats)
+        (self.forwarded if number == T_FORWARD else self.selected)(switch, stats)
+        return []
 
     def forwarded(self, proxy: str, stats: Iterable) -> None:
         for server, counters in forward_counters(stats, self.state.server_ids).items():

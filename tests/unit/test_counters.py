@@ -1,8 +1,11 @@
 """Counters read from stats replies (controller/counters.py), with stats shaped as Ryu's."""
 from types import SimpleNamespace as Stat
 
-from controller.counters import forward_counters, meter_counts, opened_counters
-from controller.pipeline import FIN_SET, SYN_ONLY
+from controller.counters import FLOWS, METER, Counters, forward_counters, meter_counts, opened_counters, polls
+from controller.flows import switch_meters
+from controller.pipeline import FIN_SET, LOG_METER, SYN_ONLY, T_FORWARD, T_SELECTED
+from controller.state import ClusterState
+from core.builder import describe
 from core.eventlog import latest_records
 
 IDS = {"web1": 1, "web2": 2}
@@ -36,3 +39,20 @@ def test_the_latest_records_skip_a_line_cut_or_being_written(tmp_path):
     assert [r["n"] for r in latest_records(str(path), 3)] == [29, 28, 27]
     assert [r["n"] for r in latest_records(str(path), 5, tail_bytes=30)] == [29, 28]   # the one before, cut
     assert latest_records(str(tmp_path / "none"), 3) == [] and latest_records(None, 3) == []
+
+
+def test_each_switch_is_polled_for_what_it_counts_and_the_replies_reach_the_state():
+    d = describe()
+    assert polls(d, "lb1") == [(FLOWS, T_FORWARD), (FLOWS, T_SELECTED)]
+    assert polls(d, "s_pub") == [(METER, m) for m in switch_meters(d, "s_pub")]
+    state = ClusterState(d)
+    counters = Counters(state)
+    ids = state.server_ids
+    assert counters.polled("lb1", (FLOWS, T_FORWARD), [flow(7, 700, reg1=ids["web1"])]) == []
+    assert counters.polled("lb1", (FLOWS, T_SELECTED), [flow(2, reg1=ids["web1"], tcp_flags=SYN_ONLY)]) == []
+    assert state.counters["lb1"]["web1"] == {"packets": 7, "bytes": 700, "closed": 0, "opened": 2}
+    meter = [Stat(packet_in_count=100, band_stats=[Stat(packet_band_count=0)])]
+    counters.polled("s_pub", (METER, LOG_METER), meter)
+    dropping = [Stat(packet_in_count=250, band_stats=[Stat(packet_band_count=60)])]
+    (event,) = counters.polled("s_pub", (METER, LOG_METER), dropping)
+    assert event.action == "log-copies-dropped" and state.log_copies_dropped == 60
