@@ -41,13 +41,13 @@ class PortChange(NamedTuple):
     before: Optional[PortState]
     up: bool
     live: bool
-    trunk_peer: Optional[str]      # the proxy or edge at the other end of a proxy's cable
+    cable_peer: Optional[str]      # the proxy or edge at the other end of a proxy's cable
     server: Optional[str]          # the real server whose health the change took down
 
     @property
     def bfd_lost(self) -> bool:
         """BFD lost a proxy's cable: its verdict counts once a stall window has passed."""
-        return bool(self.trunk_peer and self.before is not None and self.before.live and not self.live)
+        return bool(self.cable_peer and self.before is not None and self.before.live and not self.live)
 
 
 def port_change(change: PortChange) -> List[Event]:
@@ -56,9 +56,9 @@ def port_change(change: PortChange) -> List[Event]:
     if change.before is None or change.before.link != up:
         return [Event("port-up" if up else "port-down", "%s port %d %s" % (name, port, "up" if up else "down"),
                       {"observer_name": name})]
-    if change.trunk_peer:
+    if change.cable_peer:
         return [Event("bfd-up" if live else "bfd-down", "%s port %d (to %s): BFD %s"
-                      % (name, port, change.trunk_peer, "up" if live else "down"), {"observer_name": name})]
+                      % (name, port, change.cable_peer, "up" if live else "down"), {"observer_name": name})]
     return []
 
 

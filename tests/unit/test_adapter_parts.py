@@ -54,7 +54,7 @@ def test_bfd_lost_on_a_proxy_cable_is_a_bfd_event_that_waits_out_a_stall(cluster
     port = d.proxy_port(edge, proxy)
     state.port_changed(edge, port, True, True)
     change = state.port_changed(edge, port, True, False)
-    assert change.bfd_lost and change.trunk_peer == proxy
+    assert change.bfd_lost and change.cable_peer == proxy
     assert [e.action for e in events.port_change(change)] == ["bfd-down"]
 
 
