@@ -1,7 +1,8 @@
 """The cluster for a forwarding method and counts of hosts, described from the fixed plan
 (core/addressing.py) and checked by core/validation.py before anyone builds it."""
+import dataclasses
 from ipaddress import IPv4Network
-from typing import List, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from core.addressing import (CLIENT_BASE, DB_BASE, DB_COUNT, DB_EDGE, DB_NET, EDGE_FIRST_HOST_PORT,
                              EDGE_ROUTER_PORT, HTTP_PORT, LAN_EDGE, LAN_MTU_TUN, LAN_NET, MGMT_HOST_ID, MGMT_PORT,
@@ -10,6 +11,9 @@ from core.addressing import (CLIENT_BASE, DB_BASE, DB_COUNT, DB_EDGE, DB_NET, ED
                              REMOTE_EDGE, REMOTE_NET, ROUTER, ROUTER_HOST_ID, SDN, VIP, VNI_BASE, VRID,
                              WEB_BASE, WEB_DB_BASE, mac_for, vrrp_mac)
 from core.description import ClusterDescription, Host, Interface, Switch, Trunk, TunnelEndpoint
+from core.ipvsadm import VirtualService
+from core.rules import ConfigError
+from core.services import default_services
 from core.validation import check_description, validate
 
 
@@ -20,9 +24,10 @@ def _interface(host: str, index: int, net: IPv4Network, host_id: int, switch: st
 
 
 def describe(mode: str = "nat", clients: int = 4, webs: int = 2, vip: str = VIP, remote_webs: int = 0,
-             director: str = SDN) -> ClusterDescription:
+             director: str = SDN, services: Optional[Iterable[VirtualService]] = None) -> ClusterDescription:
     """The cluster for a forwarding mode, counts of clients, web hosts (on the proxies' LAN) and
-    remote web hosts (one L3 hop away, TUN only), a VIP, and who directs (see DIRECTORS)."""
+    remote web hosts (one L3 hop away, TUN only), a VIP, who directs (see DIRECTORS), and its
+    virtual services (core/services.py; by default one, TCP 80 on the VIP by `mode`)."""
     validate(mode, clients, webs, remote_webs, director)
     sdn = director == SDN
     hosts = ([_router(remote_webs)] + _clients(clients) + _real_servers(webs, remote_webs, mode == "nat" and sdn)
@@ -33,8 +38,38 @@ def describe(mode: str = "nat", clients: int = 4, webs: int = 2, vip: str = VIP,
                                      trunks=trunks, tunnels=tunnels, gateway_mac=vrrp_mac(NAT_GATEWAY_VRID),
                                      lan_mtu=LAN_MTU_TUN if mode == "tun" else 1500,
                                      proxies=PROXY_NAMES if sdn else (), director=director)
+    description = dataclasses.replace(description, services=default_services(description))
     check_description(description)
-    return description
+    return description if services is None else with_services(description, services)
+
+
+def with_services(description: ClusterDescription, services: Iterable[VirtualService]) -> ClusterDescription:
+    """The cluster serving `services` instead: each real server's default route through the NAT
+    gateway when it serves by NAT alone, else through r0 (topologies/forwarding.py then sends its
+    NAT replies to the gateway by their source port); the LAN's MTU room for VXLAN if a service
+    tunnels."""
+    services = tuple(services)
+    if description.director != SDN and services != description.services:
+        raise ConfigError("the %s director serves the one default service (TCP %d on the VIP): services of "
+                          "your own need --director %s" % (description.director, description.http_port, SDN))
+    methods: Dict[str, Set[str]] = {}
+    for service in services:
+        for entry in service.real_servers:
+            methods.setdefault(entry.address, set()).add(entry.method)
+    hosts = tuple(_routed(h, methods.get(h.ip)) if h.role == "web" else h for h in description.hosts)
+    tunnels = any(e.method == "tun" for s in services for e in s.real_servers)
+    described = dataclasses.replace(description, services=services, hosts=hosts,
+                                    lan_mtu=LAN_MTU_TUN if tunnels else description.lan_mtu)
+    check_description(described)
+    return described
+
+
+def _routed(web: Host, methods: Optional[Set[str]]) -> Host:
+    """A LAN real server's default route for the methods it serves by (as the mode set it, when
+    it serves none)."""
+    if not methods or web.gateway not in (NAT_GATEWAY, _gateway(LAN_NET)):
+        return web
+    return dataclasses.replace(web, gateway=NAT_GATEWAY if methods == {"nat"} else _gateway(LAN_NET))
 
 
 def _switches(remote_webs: int, sdn: bool) -> Tuple[Switch, ...]:

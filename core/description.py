@@ -9,9 +9,10 @@ core/builder.py's describe() makes one.
 import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from core.addressing import PROXY_NAMES, SDN
+from core.ipvsadm import RealServerEntry, ServiceKey, VirtualService
 from core.rules import ConfigError
 from core.validation import check_description
 
@@ -88,6 +89,17 @@ class ClusterDescription:
     lan_mtu: int
     proxies: Tuple[str, ...] = field(default=PROXY_NAMES)
     director: str = SDN
+    services: Tuple[VirtualService, ...] = ()   # as started; the controller's state has them as they are now
+
+    @property
+    def methods(self) -> Set[str]:
+        """The forwarding methods the services use."""
+        return {entry.method for service in self.services for entry in service.real_servers}
+
+    @property
+    def vips(self) -> List[str]:
+        """Every VIP: the cluster's own (--vip) first, then the services' others."""
+        return list(dict.fromkeys([self.vip] + [s.key.vip for s in self.services]))
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -232,7 +244,10 @@ class ClusterDescription:
                          for i, t in enumerate(_list(fields, "trunks", "description"))),
             tunnels=tuple(TunnelEndpoint(**_fields(TunnelEndpoint, t, "tunnels[%d]" % i))
                           for i, t in enumerate(_list(fields, "tunnels", "description"))),
-            proxies=tuple(_list(fields, "proxies", "description") if "proxies" in fields else PROXY_NAMES)))
+            proxies=tuple(_list(fields, "proxies", "description") if "proxies" in fields else PROXY_NAMES),
+            services=tuple(_service(s, "services[%d]" % i)
+                           for i, s in enumerate(_list(fields, "services", "description") if "services" in fields
+                                                 else []))))
         check_description(description)
         return description
 
@@ -266,6 +281,16 @@ def _fields(cls: type, data: object, where: str) -> Dict[str, Any]:
     if missing:
         raise ConfigError("%s lacks the field %r" % (where, missing[0]))
     return dict(data)
+
+
+def _service(data: object, where: str) -> VirtualService:
+    """A virtual service from its JSON form (the dataclasses' own fields)."""
+    service = _fields(VirtualService, data, where)
+    return VirtualService(**dict(
+        service, key=ServiceKey(**_fields(ServiceKey, service["key"], where + ".key")),
+        real_servers=tuple(RealServerEntry(**_fields(RealServerEntry, r, "%s.real_servers[%d]" % (where, j)))
+                           for j, r in enumerate(_list(service, "real_servers", where) if "real_servers" in service
+                                                 else []))))
 
 
 def _list(fields: Dict[str, Any], name: str, where: str) -> list:

@@ -10,9 +10,13 @@ from typing import Any, Dict, Hashable, Iterable, List, Union
 
 from core.addressing import (DIRECTORS, HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, REMOTE_NET,
                              SDN, VXLAN_OVERHEAD)
+from core.ipvsadm import DEFAULT_SCHEDULER, MAX_WEIGHT, METHODS, PROTOCOLS, IpvsadmError, RealServerEntry, ServiceKey
 from core.rules import ConfigError, is_integer
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+SCHEDULERS = {"mh": "weighted Maglev consistent hashing"}      # what the datapath carries out
+MAX_SERVICES = 255      # a service's index is 8 bits of its connections' ct_mark (controller/specs.py)
 
 NET_NAMES = (("lan", "the server LAN"), ("db", "the DB network"), ("remote", "the remote server net"))
 
@@ -107,6 +111,7 @@ def check_description(description: Any) -> None:
              "nobody on the public switch", "at least the router on it")
     check_vip(description.vip, _nets_by_role(interfaces, switches),
               {i.ip: h.name for h in description.hosts for i in h.interfaces})
+    check_services(description, description.services)
 
 
 def check_vip_of(description: Any, vip: object) -> None:
@@ -116,11 +121,86 @@ def check_vip_of(description: Any, vip: object) -> None:
               {i.ip: h.name for h in description.hosts for i in h.interfaces})
 
 
+def check_services(description: Any, services: Iterable[Any]) -> None:
+    """IpvsadmError unless the cluster can serve every one of `services` together: each fits
+    (check_service) and they fit beside each other (check_together)."""
+    services = list(services)
+    for service in services:
+        check_service(description, service)
+    check_together(services)
+
+
+def check_together(services: List[Any]) -> None:
+    """IpvsadmError if services cannot stand beside each other: too many, one defined twice, or a
+    real server whose NAT replies could belong to two (they are told apart by address, protocol
+    and port alone)."""
+    if len(services) > MAX_SERVICES:
+        raise IpvsadmError("%d virtual services: at most %d fit a connection's mark" % (len(services), MAX_SERVICES))
+    _unique([str(s.key) for s in services], "virtual service")
+    replies: Dict[Any, ServiceKey] = {}
+    for service in services:
+        for entry in service.real_servers:
+            reply = (entry.address, service.key.protocol, entry.port)
+            if entry.method == "nat" and replies.setdefault(reply, service.key) != service.key:
+                raise IpvsadmError("%s: %s:%d already answers %s by NAT, and the replies of the two could not "
+                                   "be told apart: give it another port" % (
+                                       service.key, entry.address, entry.port, replies[reply]))
+
+
+def check_service(description: Any, service: Any) -> None:
+    """IpvsadmError unless the cluster can serve `service` as it is defined: its VIP a free host
+    address of the public net, a scheduler carried out here, each real server a web host of the
+    cluster (once) that its forwarding method reaches."""
+    _check_fields(service)
+    try:
+        check_vip_of(description, service.key.vip)
+    except ConfigError as e:
+        raise IpvsadmError("%s: %s" % (service.key, e)) from None
+    if service.scheduler not in SCHEDULERS:
+        default = " (ipvsadm's default when -s is not given)" if service.scheduler == DEFAULT_SCHEDULER else ""
+        raise IpvsadmError("%s: scheduler %s%s is not carried out here; use -s %s" % (
+            service.key, service.scheduler, default, " or ".join("%s (%s)" % kv for kv in SCHEDULERS.items())))
+    if service.persistence is not None:
+        raise IpvsadmError("%s: persistence (-p) is not carried out here yet" % service.key)
+    hosts: Dict[str, int] = {}
+    for entry in service.real_servers:
+        _check_real_server(description, service.key, entry)
+        if hosts.setdefault(entry.address, entry.port) != entry.port:
+            raise IpvsadmError("%s: %s serves it already on port %d: one port per web host in a service" % (
+                service.key, entry.address, hosts[entry.address]))
+
+
+def _check_fields(service: Any) -> None:
+    """The types and ranges of a service's fields (one read from JSON may have anything)."""
+    key = service.key
+    _require(key.protocol in PROTOCOLS, "a service's protocol", key.protocol, "one of " + ", ".join(PROTOCOLS))
+    _ipv4(key.vip, "a service's VIP")
+    _integer(key.port, "the port of %s %s" % (key.protocol, key.vip), 1, 65535)
+    for entry in service.real_servers:
+        where = "%s real server %s" % (key, entry.address)
+        _ipv4(entry.address, where)
+        _integer(entry.port, where + "'s port", 1, 65535)
+        _require(entry.method in METHODS, where + "'s method", entry.method, "one of " + ", ".join(METHODS))
+        _integer(entry.weight, where + "'s weight", 0, MAX_WEIGHT)
+        _require(entry.method == "nat" or entry.port == key.port, where + "'s port", entry.port,
+                 "the service's own (%d): only NAT rewrites the port" % key.port)
+
+
+def _check_real_server(description: Any, key: ServiceKey, entry: RealServerEntry) -> None:
+    host = next((h for h in description.real_servers if h.ip == entry.address), None)
+    if host is None:
+        raise IpvsadmError("%s: %s is not a web host of the cluster; web hosts: %s" % (
+            key, entry.address, ", ".join("%s %s" % (h.name, h.ip) for h in description.real_servers)))
+    if host.service_interface.switch == description.remote_edge and entry.method != "tun":
+        raise IpvsadmError("%s: %s (%s) is one L3 hop away behind r0: only TUN (-i) reaches it, not %s" % (
+            key, host.name, entry.address, entry.method.upper()))
+
+
 def _check_scalars(description: Any) -> None:
     _require(description.mode in MODES, "mode", description.mode, "one of " + ", ".join(MODES))
     _integer(description.http_port, "http_port", 1, 65535)
     _integer(description.lan_mtu, "lan_mtu", MIN_MTU, MAX_MTU)
-    if description.mode == "tun":
+    if description.mode == "tun" or "tun" in description.methods:
         _integer(description.lan_mtu, "lan_mtu", 1500 + VXLAN_OVERHEAD, MAX_MTU)
     _mac(description.vip_mac, "vip_mac")
     _mac(description.gateway_mac, "gateway_mac")

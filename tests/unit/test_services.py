@@ -1,8 +1,12 @@
 """A cluster's virtual services (core/services.py): the default one, a rules file read for a
 cluster, and each way a service cannot fit the cluster refused naming the file and the line."""
+import json
+
 import pytest
 
-from core.builder import describe
+from core.builder import describe, with_services
+from core.description import ClusterDescription
+from core.rules import ConfigError
 from core.ipvsadm import IpvsadmError, ServiceTable
 from core.services import default_services, load_rules
 
@@ -82,3 +86,58 @@ def test_a_remote_real_server_by_another_method_is_refused():
         load_rules("-A -t 10.0.0.100:80 -s mh\n-a -t 10.0.0.100:80 -r 10.0.3.11 -g\n", "r", tun)
     assert str(refused.value) == ("r line 2: -t 10.0.0.100:80: web2 (10.0.3.11) is one L3 hop away behind r0: "
                                   "only TUN (-i) reaches it, not DR")
+
+
+@pytest.mark.parametrize("rules, words", [
+    ("-A -u 10.0.0.101:53 -s mh\n-a -u 10.0.0.101:53 -r 10.0.1.11:53 -m\n",
+     "line 6: -u 10.0.0.101:53: 10.0.1.11:53 already answers -u 10.0.0.100:53 by NAT, and the replies of the two "
+     "could not be told apart: give it another port"),
+    ("-a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m\n",
+     "line 5: -t 10.0.0.100:80: 10.0.1.11 serves it already on port 80: one port per web host in a service"),
+])
+def test_services_that_cannot_stand_beside_each_other_are_refused(rules, words):
+    base = "-A -u 10.0.0.100:53 -s mh\n-a -u 10.0.0.100:53 -r 10.0.1.11:53 -m\n" \
+           "-A -t 10.0.0.100:80 -s mh\n-a -t 10.0.0.100:80 -r 10.0.1.11:80 -m\n"
+    with pytest.raises(IpvsadmError) as refused:
+        load_rules(base + rules, "r", D)
+    assert str(refused.value) == "r " + words
+
+
+def test_a_cluster_with_services_routes_each_real_server_by_its_methods():
+    services = load_rules(RULES, "services.rules", D)
+    cluster = with_services(D, services)
+    assert cluster.services == services and cluster.methods == {"nat", "dr"}
+    assert cluster.vips == ["10.0.0.100", "10.0.0.101"]
+    # Both serve by DR as well as NAT: their default route is r0, NAT replies go by source port.
+    assert [h.gateway for h in cluster.real_servers] == ["10.0.1.1", "10.0.1.1"]
+    nat_only = with_services(D, load_rules(RULES.split("-A -t 10.0.0.101")[0], "r", D))
+    assert [h.gateway for h in nat_only.real_servers] == ["10.0.1.254", "10.0.1.254"]
+    tunnel = "-A -t 10.0.0.100:80 -s mh\n-a -t 10.0.0.100:80 -r 10.0.1.11 -i\n"
+    tunnelled = with_services(D, load_rules(tunnel, "r", D))
+    assert tunnelled.lan_mtu == describe(mode="tun").lan_mtu > D.lan_mtu
+
+
+def test_services_survive_the_description_as_json():
+    cluster = with_services(D, load_rules(RULES, "services.rules", D))
+    assert ClusterDescription.from_dict(json.loads(cluster.to_json())) == cluster
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"protocol": "sctp"}, "a service's protocol is 'sctp'; it must be one of tcp, udp"),
+    ({"port": 0}, "the port of tcp 10.0.0.100 is 0; it must be an integer from 1 to 65535"),
+    ({"vip": "10.0.1.11"}, "VIP 10.0.1.11 is inside the server LAN"),
+])
+def test_a_damaged_service_in_a_description_is_refused_by_its_field(change, words):
+    data = json.loads(D.to_json())
+    data["services"][0]["key"].update(change)
+    with pytest.raises(ConfigError) as refused:
+        ClusterDescription.from_dict(data)
+    assert words in str(refused.value)
+
+
+def test_the_peer_directors_serve_only_the_default_service():
+    peer = describe(director="haproxy")
+    with pytest.raises(ConfigError) as refused:
+        with_services(peer, load_rules(RULES, "r", peer))
+    assert str(refused.value) == ("the haproxy director serves the one default service (TCP 80 on the VIP): "
+                                  "services of your own need --director sdn")
