@@ -126,7 +126,7 @@ class LvsController(app_manager.RyuApp):
             self.reconcile()
 
     def _announce(self, proxy: str) -> None:
-        for port, ip, mac in vip_announcements(self.description, proxy):
+        for port, ip, mac in vip_announcements(self.description, proxy, self.state.view()):
             self.channels.packet_out(proxy, port, openflow.gratuitous_arp(ip, mac))
 
     def _round_failed(self, loop: str, error: Exception) -> None:

@@ -1,8 +1,8 @@
-"""What the switches' counters say, read from their stats replies: per real server, its traffic,
-the connections given to it and the clients' FINs (the proxies' FORWARD and SELECTED tables);
-per meter, the copies that entered it and the copies it dropped. The work is per server, not per
-connection."""
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Tuple
+"""What the switches' counters say, read from their stats replies: per destination (a real
+server of a service), its traffic, the connections given to it and the clients' FINs (the
+proxies' FORWARD and SELECTED tables); per meter, the copies that entered it and the copies it
+dropped. The work is per destination, not per connection."""
+from typing import TYPE_CHECKING, Any, Collection, Dict, Iterable, Iterator, List, Tuple
 
 from controller import events
 from controller.flows import switch_meters
@@ -20,22 +20,20 @@ METER_DROPS = {LOG_METER: ("log-copies-dropped", "connection-log copies"),      
                SPOOF_METER: ("spoof-copies-dropped", "copies of forged packets")}
 
 
-def _per_server(stats: Iterable[Any], server_ids: Dict[str, int]) -> Iterator[Tuple[str, Dict[str, Any], Any]]:
-    """Flow stats by real server (their reg1 match): (server, match, stat) each."""
-    by_id = {sid: name for name, sid in server_ids.items()}
+def _per_destination(stats: Iterable[Any], known: Collection[int]) -> Iterator[Tuple[int, Dict[str, Any], Any]]:
+    """Flow stats by destination (their reg1 match, one of `known`): (destination, match, stat)."""
     for stat in stats:
         match = dict(stat.match.items())
-        name = by_id.get(match.get("reg1", -1))
-        if name:
-            yield name, match, stat
+        if match.get("reg1", -1) in known:
+            yield match["reg1"], match, stat
 
 
-def forward_counters(stats: Iterable, server_ids: Dict[str, int]) -> Dict[str, Dict[str, int]]:
-    """The FORWARD table's counters: per server, packets and bytes sent to it and the clients'
-    FINs among them (closed connections)."""
-    totals: Dict[str, Dict[str, int]] = {}
-    for server, match, stat in _per_server(stats, server_ids):
-        counters = totals.setdefault(server, {"packets": 0, "bytes": 0, "closed": 0})
+def forward_counters(stats: Iterable, known: Collection[int]) -> Dict[int, Dict[str, int]]:
+    """The FORWARD table's counters: per destination, packets and bytes sent to it and the
+    clients' FINs among them (closed connections)."""
+    totals: Dict[int, Dict[str, int]] = {}
+    for d, match, stat in _per_destination(stats, known):
+        counters = totals.setdefault(d, {"packets": 0, "bytes": 0, "closed": 0})
         counters["packets"] += stat.packet_count
         counters["bytes"] += stat.byte_count
         if match.get("tcp_flags") == FIN_SET:
@@ -43,9 +41,9 @@ def forward_counters(stats: Iterable, server_ids: Dict[str, int]) -> Dict[str, D
     return totals
 
 
-def opened_counters(stats: Iterable, server_ids: Dict[str, int]) -> Dict[str, int]:
-    """The SELECTED table's SYN counters: per server, the connections given to it."""
-    return {server: stat.packet_count for server, match, stat in _per_server(stats, server_ids)
+def opened_counters(stats: Iterable, known: Collection[int]) -> Dict[int, int]:
+    """The SELECTED table's SYN counters: per destination, the connections given to it."""
+    return {d: stat.packet_count for d, match, stat in _per_destination(stats, known)
             if match.get("tcp_flags") == SYN_ONLY}
 
 
@@ -83,12 +81,12 @@ class Counters:
         return []
 
     def forwarded(self, proxy: str, stats: Iterable) -> None:
-        for server, counters in forward_counters(stats, self.state.server_ids).items():
-            self.state.update_counters(proxy, server, **counters)
+        for d, counters in forward_counters(stats, self.state.destinations()).items():
+            self.state.update_counters(proxy, d, **counters)
 
     def selected(self, proxy: str, stats: Iterable) -> None:
-        for server, opened in opened_counters(stats, self.state.server_ids).items():
-            self.state.update_counters(proxy, server, opened=opened)
+        for d, opened in opened_counters(stats, self.state.destinations()).items():
+            self.state.update_counters(proxy, d, opened=opened)
 
     def metered(self, switch: str, meter_id: int, stats: Iterable) -> List[Event]:
         """A copy meter's poll: what it dropped since the last poll (a flood of connection

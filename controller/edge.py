@@ -1,8 +1,8 @@
-"""Edge switches' forwarding: static L2 among their hosts, the VIP (and in NAT the real
+"""Edge switches' forwarding: static L2 among their hosts, the VIPs (and with NAT the real
 servers' gateway) steered to the active proxy through groups, the proxies' probes and SYN
 copies, and the copies of the connection log and passive checks to the controller. Tables:
 controller/pipeline.py."""
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Set
 
 from controller.pipeline import (BROADCAST, CONTROLLER, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_STEER, ETH_ARP,
                                  ETH_IP, ETH_PROBE, GROUP_FAILOVER, GROUP_SPREAD, ICMP_DEST_UNREACH, LOG_METER,
@@ -51,18 +51,22 @@ def connection_log_flows() -> List[FlowSpec]:
     return flows
 
 
-def passive_check_flows(description: ClusterDescription, switch: str) -> List[FlowSpec]:
+def passive_check_flows(description: ClusterDescription, switch: str, view: BalancerView) -> List[FlowSpec]:
     """On an edge switch with real servers (s_lan, s_far), after forwarding: a metered copy to the
     controller of each TCP RST from a real server's service port and of each ICMP
     destination-unreachable, the signals of a real server gone (passive health checks; the
     controller confirms each with an active check before acting)."""
     to_controller = [Meter(PASSIVE_METER), Output(CONTROLLER)]
+    ports: Dict[str, Set[int]] = {}
+    for service in view.services:
+        if service.key.protocol == "tcp":
+            for web, entry in service.hosts:
+                ports.setdefault(web, set()).add(entry.port)
     # By the server's MAC: in DR and TUN its replies come from the VIP.
     flows = [FlowSpec.make(PRI_HIGH, to_controller, table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
-                           eth_src=web.service_interface.mac, ip_proto=PROTO_TCP, tcp_src=description.http_port,
-                           tcp_flags=RST_SET)
-             for web in description.real_servers_on(switch)]
-    if flows:
+                           eth_src=web.service_interface.mac, ip_proto=PROTO_TCP, tcp_src=port, tcp_flags=RST_SET)
+             for web in description.real_servers_on(switch) for port in sorted(ports.get(web.name, ()))]
+    if description.real_servers_on(switch):
         # The controller's own health checks meeting a dead server: already checks, not signals.
         flows.append(FlowSpec.make(PRI_SYNC, [], table_id=T_LOG, cookie=COOKIE_PASSIVE, eth_type=ETH_IP,
                                    ip_proto=PROTO_TCP, ipv4_dst=description.management_ip, tcp_flags=RST_SET))
@@ -77,13 +81,14 @@ def _steer(ip: str, mac: str, actions: Iterable[object]) -> List[FlowSpec]:
             FlowSpec.make(PRI_HIGH, logged(actions), table_id=T_SWITCH, cookie=COOKIE_STEER, eth_dst=mac)]
 
 
-def _steer_vip(description: ClusterDescription, view: BalancerView) -> List[FlowSpec]:
-    """The VIP to its proxy through the fast-failover group; active-active: its packets spread
-    over the proxies by a hash of the connection (so a connection stays on one proxy), its ARP
-    still to one of them."""
+def _steer_vips(description: ClusterDescription, view: BalancerView) -> List[FlowSpec]:
+    """The VIPs to their proxy through the fast-failover group; active-active: their packets
+    spread over the proxies by a hash of the connection (so a connection stays on one proxy),
+    their ARP still to one of them. Every VIP has the one virtual MAC, as the VIPs of one VRRP
+    instance do, so they move together."""
     packets = Group(GROUP_SPREAD if len(view.active_proxies) > 1 else GROUP_FAILOVER)
     return [FlowSpec.make(PRI_HIGH, [Group(GROUP_FAILOVER)], table_id=T_SWITCH, cookie=COOKIE_STEER,
-                          eth_type=ETH_ARP, arp_tpa=description.vip),
+                          eth_type=ETH_ARP, arp_tpa=vip) for vip in view.vips] + [
             FlowSpec.make(PRI_HIGH, logged([packets]), table_id=T_SWITCH, cookie=COOKIE_STEER,
                           eth_dst=description.vip_mac)]
 
@@ -128,10 +133,10 @@ def steering_flows(description: ClusterDescription, switch: str, view: BalancerV
     flows = proxy_monitoring_flows(description, switch) if switch in description.proxy_edges else []
     if view.active_proxies:
         if switch == description.public_edge:
-            flows += _steer_vip(description, view)
-        if switch == description.lan_edge and description.mode == "nat":
+            flows += _steer_vips(description, view)
+        if switch == description.lan_edge and "nat" in view.methods:
             flows += _steer(description.nat_gateway, description.gateway_mac, [Group(GROUP_FAILOVER)])
-    if switch == description.lan_edge and description.mode == "tun":
+    if switch == description.lan_edge and "tun" in view.methods:
         for t in description.tunnels:   # every proxy's tunnel endpoint, standby included
             flows += _steer(t.local_ip, t.local_mac, [Output(description.proxy_port(description.lan_edge, t.proxy))])
     return flows

@@ -8,7 +8,7 @@ from controller.edge import (connection_log_flows, edge_l2_flows, failover_group
 from controller.guard import block_flows, ingress_flows, segmentation_flows
 from controller.pipeline import (DENY_METER, LOG_BURST, LOG_METER, LOG_RATE, PASSIVE_BURST, PASSIVE_METER, PASSIVE_RATE,
                                  SPOOF_BURST, SPOOF_METER, SPOOF_RATE)
-from controller.proxy import proxy_flows, select_group
+from controller.proxy import proxy_flows, select_groups
 from controller.specs import BalancerView, FlowSpec, GroupSpec
 from core.description import ClusterDescription
 
@@ -17,22 +17,22 @@ def switch_flows(description: ClusterDescription, switch: str, view: BalancerVie
     """Every flow a switch should hold, given the balancer's state."""
     if description.switch(switch).role == "proxy":
         return proxy_flows(description, switch, view)
-    flows = ingress_flows(description, switch) + segmentation_flows(description, switch, view)
+    flows = ingress_flows(description, switch, view) + segmentation_flows(description, switch, view)
     if switch == description.public_edge:
         flows += block_flows(view)
     flows += edge_l2_flows(description, switch) + steering_flows(description, switch, view) + connection_log_flows()
-    return flows + (passive_check_flows(description, switch) if view.passive_checks else [])
+    return flows + (passive_check_flows(description, switch, view) if view.passive_checks else [])
 
 
 def switch_groups(description: ClusterDescription, switch: str, view: BalancerView) -> List[GroupSpec]:
-    """Every group a switch should hold: the proxies' Maglev slots; on the edges that steer to
-    a proxy, the failover order of the proxies, and on s_pub the spread of the VIP over them when
-    more than one is active."""
+    """Every group a switch should hold: the proxies' Maglev slots, per service; on the edges
+    that steer to a proxy, the failover order of the proxies, and on s_pub the spread of the VIPs
+    over them when more than one is active."""
     d = description
     if d.switch(switch).role == "proxy":
-        return [select_group(d, switch, view)]
+        return select_groups(d, switch, view)
     groups = []
-    if view.active_proxies and (switch == d.public_edge or (switch == d.lan_edge and d.mode == "nat")):
+    if view.active_proxies and (switch == d.public_edge or (switch == d.lan_edge and "nat" in view.methods)):
         groups.append(failover_group(d, switch, view))
     if switch == d.public_edge and len(view.active_proxies) > 1:
         groups.append(spread_group(d, view))

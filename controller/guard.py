@@ -2,7 +2,7 @@
 addresses) and segmentation (core/segmentation.py's matrix), each refusal dropped and copied
 to the controller through its meter. Tables: controller/pipeline.py."""
 import ipaddress
-from typing import List
+from typing import List, Optional
 
 from controller.edge import logged
 from controller.pipeline import (CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_GUARD, COOKIE_SPOOF, DENY_METER, ETH_ARP,
@@ -25,13 +25,21 @@ def _copy(meter: int, cookie: int, table_id: int, priority: int, **match: object
     return FlowSpec.make(priority, [Meter(meter), Output(CONTROLLER)], table_id=table_id, cookie=cookie, **match)
 
 
-def _own_sources(description: ClusterDescription, host: Host, intf: Interface) -> List[str]:
+def answered_vips(view: BalancerView, address: Optional[str] = None) -> List[str]:
+    """The VIPs that real servers answer clients from themselves (DR and TUN): those of the real
+    server at `address`, or of any."""
+    return list(dict.fromkeys(s.key.vip for s in view.services for _, entry in s.hosts
+                              if entry.method != "nat" and address in (None, entry.address)))
+
+
+def _own_sources(description: ClusterDescription, host: Host, intf: Interface, view: BalancerView) -> List[str]:
     """The IPv4 sources a host may send from on this interface: its address; a DR or TUN real
-    server's service interface also the VIP (its replies), and the peer's directors the VIP (the
-    one holding it answers from it)."""
-    answers_from_vip = ((host.role == "web" and intf == host.service_interface and description.servers_answer_from_vip)
-                        or (host.role == "director" and intf.switch == description.public_edge))
-    return [intf.ip] + ([description.vip] if answers_from_vip else [])
+    server's service interface also the VIPs it serves so (its replies), and the peer's directors
+    the VIP (the one holding it answers from it)."""
+    if host.role == "web" and intf == host.service_interface:
+        return [intf.ip] + answered_vips(view, intf.ip)
+    director = host.role == "director" and intf.switch == description.public_edge
+    return [intf.ip] + ([description.vip] if director else [])
 
 
 def _port_security(intf: Interface, sources: List[str]) -> List[FlowSpec]:
@@ -47,12 +55,11 @@ def _port_security(intf: Interface, sources: List[str]) -> List[FlowSpec]:
                     for kind in (ETH_IP, ETH_ARP)]
 
 
-def _router_port(description: ClusterDescription, intf: Interface) -> List[FlowSpec]:
+def _router_port(description: ClusterDescription, intf: Interface, view: BalancerView) -> List[FlowSpec]:
     """r0 brings in what comes from the other segments, with any source but this segment's own:
-    a packet from r0 claiming an address of this switch's subnet (but r0's, and the VIP that DR
+    a packet from r0 claiming an address of this switch's subnet (but r0's, and the VIPs that DR
     and TUN replies come back from) is forged."""
-    answers_from_vip = intf.switch == description.public_edge and description.servers_answer_from_vip
-    sources = [intf.ip] + ([description.vip] if answers_from_vip else [])
+    sources = [intf.ip] + (answered_vips(view) if intf.switch == description.public_edge else [])
     net = ipaddress.ip_interface("%s/%d" % (intf.ip, intf.prefixlen)).network
     flows = _port_security(intf, sources)
     flows.append(_copy(SPOOF_METER, COOKIE_SPOOF, T_INGRESS, PRI_BROAD, in_port=intf.port, eth_type=ETH_IP,
@@ -62,7 +69,7 @@ def _router_port(description: ClusterDescription, intf: Interface) -> List[FlowS
     return flows
 
 
-def ingress_flows(description: ClusterDescription, switch: str) -> List[FlowSpec]:
+def ingress_flows(description: ClusterDescription, switch: str, view: BalancerView) -> List[FlowSpec]:
     """Table INGRESS of an edge switch: port security. The proxies' ports (the load balancer's
     own cables) pass to forwarding as they are."""
     flows = [FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], cookie=COOKIE_GUARD, in_port=port)
@@ -71,8 +78,8 @@ def ingress_flows(description: ClusterDescription, switch: str) -> List[FlowSpec
         for intf in host.interfaces:
             if intf.switch != switch:
                 continue
-            flows += (_router_port(description, intf) if host.role == "router"
-                      else _port_security(intf, _own_sources(description, host, intf)))
+            flows += (_router_port(description, intf, view) if host.role == "router"
+                      else _port_security(intf, _own_sources(description, host, intf, view)))
     return flows
 
 
@@ -91,7 +98,7 @@ def segmentation_flows(description: ClusterDescription, switch: str, view: Balan
                                        in_port=intf.port)]
             else:
                 rules = [_copy(DENY_METER, COOKIE_DENY, T_SEGMENT, PRI_MISS, **port)]
-            for fields, replies_only in segmentation.allowed(description, host, intf):
+            for fields, replies_only in segmentation.allowed(description, host, intf, view.definitions):
                 rules.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_SWITCH)], table_id=T_SEGMENT, cookie=COOKIE_GUARD,
                                            **port, **fields))
                 if replies_only:

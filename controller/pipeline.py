@@ -31,23 +31,27 @@ Proxy pipeline (lb1, lb2), in tables. Per-connection state lives in the datapath
 tracker, in the proxy's own zone, with the connection's real server in its mark: a new connection
 changes no flow table and, once the pipeline's few megaflows exist, takes no upcall (the 5-tuple
 is hashed in the datapath, `dp_hash`, never matched).
-  0 CLASSIFY     ARP for the VIP (and NAT gateway) answered in the data plane; packets to the
-                 virtual service looked up in the connection tracker, then on to 1;
-                 NAT replies from real servers rewritten back to the VIP and passed to 4;
+  0 CLASSIFY     ARP for the VIPs (and NAT gateway) answered in the data plane; packets to a
+                 virtual service (VIP, protocol, port) tagged with its index (reg2) and looked up
+                 in the connection tracker, then on to 1; NAT replies from real servers
+                 rewritten back to their service's VIP and port and passed to 4;
                  liveness probes sent back where they came from; a SYN copied by the other
                  proxy (to SYNC_MAC, the real server's id in the source MAC) committed to the
                  connection tracker with that server as its mark, and not forwarded: connection
                  sync in the data plane, as LVS's sync daemon.
   1 CONNECTIONS  a packet of a tracked connection whose real server is up goes to that server
                  (ct_mark: affinity across weight and membership changes); a SYN, a connection
-                 of a server that left the table, or an untracked packet goes to the SELECT group.
-     group 1     SELECT: a select group of TABLE_SIZE equal buckets, one per Maglev slot. Open
+                 of a server that left the table, or an untracked packet (a UDP flow's first
+                 datagram) goes to its service's select group.
+  group 0x100+i  service i's select group: TABLE_SIZE equal buckets, one per Maglev slot. Open
                  vSwitch hashes the 5-tuple in the datapath (dp_hash) and maps hash value i to
                  bucket i; each bucket commits the connection with its slot's real server.
   2 SELECTED     after the commit: a SYN is copied to the other proxy, naming its real server.
-  3 FORWARD      one flow per real server: the forwarding method (NAT rewrite, DR MAC rewrite,
-                 TUN VXLAN encapsulation). Its counters are the server's traffic; a second
-                 flow per server counts the clients' FINs (closed connections).
+  3 FORWARD      one flow per real server of each service (a destination: reg1 and ct_mark
+                 hold the service's index << 8 | the web host's id): the forwarding method (NAT
+                 rewrite of address and port, DR MAC rewrite, TUN VXLAN encapsulation). Its
+                 counters are the destination's traffic; a second flow per TCP destination
+                 counts the clients' FINs (closed connections).
   4 EGRESS       NAT replies towards the public side: the client's MAC, or r0's for others.
 Only the client-to-VIP direction passes the connection tracker (DR and TUN replies never reach
 the proxy; NAT replies are rewritten statelessly), so the tracker follows each connection one way,
@@ -77,10 +81,13 @@ PROXY_TABLES = (("classify", T_CLASSIFY), ("connections", T_CONNECTIONS), ("sele
                 ("forward", T_FORWARD), ("egress", T_EGRESS))
 EDGE_TABLES = (("ingress", T_INGRESS), ("segment", T_SEGMENT), ("switch", T_SWITCH), ("log", T_LOG),
                ("seen", T_SEEN), ("log_new", T_LOG_NEW))
-GROUP_SELECT = 1              # on proxies: the Maglev slots
-GROUP_FAILOVER = 2            # on s_pub (and s_lan in NAT): the active proxy, else the next live one
-GROUP_SPREAD = 3              # on s_pub, active-active: the VIP's packets over the live proxies
-GROUPS = (("select", GROUP_SELECT), ("failover", GROUP_FAILOVER), ("spread", GROUP_SPREAD))
+GROUP_FAILOVER = 2            # on s_pub (and s_lan with NAT): the active proxy, else the next live one
+GROUP_SPREAD = 3              # on s_pub, active-active: the VIPs' packets over the live proxies
+GROUPS = (("failover", GROUP_FAILOVER), ("spread", GROUP_SPREAD))
+GROUP_SERVICE_BASE = 0x100    # on proxies: service i's Maglev slots are group 0x100 + i (i from 1 to 255)
+GROUP_SERVICES = range(GROUP_SERVICE_BASE + 1, GROUP_SERVICE_BASE + 256)
+
+
 LOG_METER = 1                 # on edge switches: the connection log's copies
 PASSIVE_METER = 2             # on edge switches with real servers: their RSTs and ICMP errors
 DENY_METER = 3                # on edge switches: copies of what segmentation refused
@@ -124,3 +131,8 @@ KIND_MASK = 0xffffffff        # the low half of a switch's cookie: the kind; the
 # (controller/accounting.py counts each meter's copies against what the controller received).
 COPY_METERS = {COOKIE_LOG: LOG_METER, COOKIE_DENY: DENY_METER, COOKIE_SPOOF: SPOOF_METER,
                COOKIE_PASSIVE: PASSIVE_METER}
+
+
+def service_group(index: int) -> int:
+    """The select group of the service with this index."""
+    return GROUP_SERVICE_BASE + index

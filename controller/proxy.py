@@ -1,15 +1,17 @@
-"""The proxies' pipeline (lb1, lb2): classification, connection tracking, the Maglev select
-group, SYN copies to the other proxy, and the forwarding method per real server. Tables:
-controller/pipeline.py."""
-from typing import List, Optional, Tuple
+"""The proxies' pipeline (lb1, lb2): classification of each virtual service, connection
+tracking, a Maglev select group per service, SYN copies to the other proxy, and the forwarding
+method per destination (a real server of a service). Tables: controller/pipeline.py."""
+from typing import Any, Dict, List, Optional, Tuple
 
 from controller.pipeline import (ARP_REPLY, ARP_REQUEST, COOKIE_LB, COOKIE_PROBE, ETH_ARP, ETH_IP, ETH_PROBE, FIN_SET,
-                                 GROUP_SELECT, IN_PORT, LOCAL, PRI_DEFAULT, PRI_HIGH, PRI_LOCAL, PRI_MATCH, PRI_MISS,
-                                 PRI_NARROW, PRI_SYNC, PROTO_ICMP, PROTO_TCP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
-                                 T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED)
-from controller.specs import BalancerView, Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, SetField
+                                 IN_PORT, LOCAL, PRI_DEFAULT, PRI_HIGH, PRI_LOCAL, PRI_MATCH, PRI_MISS, PRI_NARROW,
+                                 PRI_SYNC, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
+                                 T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED, service_group)
+from controller.specs import (BalancerView, Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, ServiceView,
+                              SetField)
 from core.addressing import tunnel_mac
 from core.description import ClusterDescription, Host
+from core.ipvsadm import RealServerEntry, ServiceKey
 
 
 def arp_responder(ip: str, mac: str, in_port: int) -> FlowSpec:
@@ -22,40 +24,42 @@ def arp_responder(ip: str, mac: str, in_port: int) -> FlowSpec:
     ], cookie=COOKIE_LB, in_port=in_port, eth_type=ETH_ARP, arp_op=ARP_REQUEST, arp_tpa=ip)
 
 
-def sync_source(sid: int) -> str:
-    """The source MAC of a SYN copy for real server `sid`."""
-    return SYNC_SOURCE[:-5] + "%02x:%02x" % (sid >> 8, sid & 0xff)
+def sync_source(destination: int) -> str:
+    """The source MAC of a SYN copy for a destination (controller/specs.py)."""
+    return SYNC_SOURCE[:-5] + "%02x:%02x" % (destination >> 8, destination & 0xff)
+
+
+PORT_FIELDS = {"tcp": ("tcp_src", "tcp_dst"), "udp": ("udp_src", "udp_dst")}
+PROTOCOL_NUMBERS = {"tcp": PROTO_TCP, "udp": PROTO_UDP}
+
+
+def service_match(key: ServiceKey, uplink: int) -> Dict[str, Any]:
+    """A client's packet to a virtual service, as it reaches the proxy."""
+    return {"in_port": uplink, "eth_type": ETH_IP, "ipv4_dst": key.vip, "ip_proto": PROTOCOL_NUMBERS[key.protocol],
+            PORT_FIELDS[key.protocol][1]: key.port}
 
 
 def classify_flows(description: ClusterDescription, proxy: str, uplink: int, downlink: int,
                    view: BalancerView) -> List[FlowSpec]:
     zone = description.conntrack_zone(proxy)
-    track = [Conntrack(zone, table=T_CONNECTIONS)]
-    service = dict(in_port=uplink, eth_type=ETH_IP, ipv4_dst=description.vip, ip_proto=PROTO_TCP,
-                   tcp_dst=description.http_port)
-    flows = [
-        arp_responder(description.vip, description.vip_mac, uplink),
-        FlowSpec.make(PRI_HIGH, track, cookie=COOKIE_LB, **service),
-        FlowSpec.make(PRI_HIGH, track, cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP, ipv4_dst=description.vip,
-                      ip_proto=PROTO_ICMP),
-    ]
-    # The other proxy's copy of a new connection's SYN: commit it with the server it names,
-    # forward nothing.
-    for web in description.real_servers:
-        sid = view.server_id(web.name)
-        flows.append(FlowSpec.make(PRI_SYNC, [Conntrack(zone, commit=True, mark=sid)], cookie=COOKIE_LB,
-                                   **dict(service, eth_dst=SYNC_MAC, eth_src=sync_source(sid))))
+    flows = [arp_responder(vip, description.vip_mac, uplink) for vip in view.vips]
+    for service in view.services:
+        flows.append(FlowSpec.make(PRI_HIGH, [SetField("reg2", service.index), Conntrack(zone, table=T_CONNECTIONS)],
+                                   cookie=COOKIE_LB, **service_match(service.key, uplink)))
+        flows += sync_flows(zone, uplink, service, view)
+    # A ping to a VIP goes where its first service's connections go.
+    first: Dict[str, int] = {}
+    for service in view.services:
+        first.setdefault(service.key.vip, service.index)
+    flows += [FlowSpec.make(PRI_HIGH, [SetField("reg2", index), Conntrack(zone, table=T_CONNECTIONS)],
+                            cookie=COOKIE_LB, in_port=uplink, eth_type=ETH_IP, ipv4_dst=vip, ip_proto=PROTO_ICMP)
+              for vip, index in first.items()]
     flows += [FlowSpec.make(PRI_LOCAL, [Output(IN_PORT)], cookie=COOKIE_PROBE, in_port=port, eth_type=ETH_PROBE)
               for port in (uplink, downlink)]
-    if description.mode == "nat":
+    if "nat" in view.methods:
         flows.append(arp_responder(description.nat_gateway, description.gateway_mac, downlink))
-        for web in description.real_servers:
-            flows.append(FlowSpec.make(
-                PRI_HIGH, [SetField("ipv4_src", description.vip), SetField("eth_src", description.vip_mac),
-                           Resubmit(T_EGRESS)],
-                cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP, eth_dst=description.gateway_mac,
-                ipv4_src=web.ip))
-    if description.mode == "tun":
+        flows += nat_reply_flows(description, downlink, view)
+    if "tun" in view.methods:
         # OVS native tunnelling sends and receives the outer packets through the LOCAL port.
         t = description.tunnel(proxy)
         flows += [
@@ -68,56 +72,103 @@ def classify_flows(description: ClusterDescription, proxy: str, uplink: int, dow
     return flows
 
 
+def sync_flows(zone: int, uplink: int, service: ServiceView, view: BalancerView) -> List[FlowSpec]:
+    """The other proxy's copy of a new TCP connection's SYN: committed with the destination it
+    names, nothing forwarded."""
+    if service.key.protocol != "tcp":
+        return []
+    match = service_match(service.key, uplink)
+    return [FlowSpec.make(PRI_SYNC, [Conntrack(zone, commit=True, mark=view.destination(service, web))],
+                          cookie=COOKIE_LB, **dict(match, eth_dst=SYNC_MAC,
+                                                   eth_src=sync_source(view.destination(service, web))))
+            for web, _ in service.hosts]
+
+
+def nat_reply_flows(description: ClusterDescription, downlink: int, view: BalancerView) -> List[FlowSpec]:
+    """A NAT real server's reply, to the gateway from its address, protocol and port: rewritten
+    back to its service's VIP and port (check_together keeps these apart between services); its
+    ICMP (ping replies, errors) back to the VIP of the first service it serves by NAT."""
+    flows: List[FlowSpec] = []
+    icmp: Dict[str, str] = {}
+    for service in view.services:
+        src = PORT_FIELDS[service.key.protocol][0]
+        for web, entry in service.hosts:
+            if entry.method != "nat":
+                continue
+            rewrite = [SetField("ipv4_src", service.key.vip)] + (
+                [SetField(src, service.key.port)] if entry.port != service.key.port else [])
+            flows.append(FlowSpec.make(
+                PRI_HIGH, rewrite + [SetField("eth_src", description.vip_mac), Resubmit(T_EGRESS)],
+                cookie=COOKIE_LB, **{"in_port": downlink, "eth_type": ETH_IP, "eth_dst": description.gateway_mac,
+                                     "ipv4_src": entry.address, "ip_proto": PROTOCOL_NUMBERS[service.key.protocol],
+                                     src: entry.port}))
+            icmp.setdefault(entry.address, service.key.vip)
+    return flows + [FlowSpec.make(PRI_HIGH, [SetField("ipv4_src", vip), SetField("eth_src", description.vip_mac),
+                                             Resubmit(T_EGRESS)], cookie=COOKIE_LB, in_port=downlink, eth_type=ETH_IP,
+                                  eth_dst=description.gateway_mac, ipv4_src=address, ip_proto=PROTO_ICMP)
+                    for address, vip in icmp.items()]
+
+
 def connection_flows(view: BalancerView) -> List[FlowSpec]:
-    """A tracked connection keeps its real server while that server is healthy; a SYN always
+    """A tracked connection keeps its real server while that server is healthy; a TCP SYN always
     chooses anew (a reused 5-tuple is a new connection: the old one may linger in the tracker,
     which follows one direction and cannot see it close)."""
-    select = [Group(GROUP_SELECT)]
-    flows = [FlowSpec.make(PRI_HIGH, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, eth_type=ETH_IP,
-                           ip_proto=PROTO_TCP, tcp_flags=SYN_ONLY),
-             FlowSpec.make(PRI_MISS, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB)]
-    for server in view.healthy:
-        sid = view.server_id(server)
-        flows.append(FlowSpec.make(PRI_MATCH, [SetField("reg1", sid), Resubmit(T_FORWARD)], table_id=T_CONNECTIONS,
-                                   cookie=COOKIE_LB, ct_mark=sid))
+    flows = []
+    for service in view.services:
+        select = [Group(service_group(service.index))]
+        if service.key.protocol == "tcp":
+            flows.append(FlowSpec.make(PRI_HIGH, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index,
+                                       eth_type=ETH_IP, ip_proto=PROTO_TCP, tcp_flags=SYN_ONLY))
+        flows.append(FlowSpec.make(PRI_MISS, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index))
+        for web in service.healthy:
+            d = view.destination(service, web)
+            flows.append(FlowSpec.make(PRI_MATCH, [SetField("reg1", d), Resubmit(T_FORWARD)], table_id=T_CONNECTIONS,
+                                       cookie=COOKIE_LB, reg2=service.index, ct_mark=d))
     return flows
 
 
-def select_group(description: ClusterDescription, proxy: str, view: BalancerView) -> GroupSpec:
-    """One bucket per Maglev slot: its real server into reg1 (kept across the recirculation,
-    and still there if the tracker is full), then committed as the connection's mark."""
+def select_groups(description: ClusterDescription, proxy: str, view: BalancerView) -> List[GroupSpec]:
+    """Per service, one bucket per Maglev slot: its destination into reg1 (kept across the
+    recirculation, and still there if the tracker is full), then committed as the connection's
+    mark. A service with no real server up drops its new connections."""
     zone = description.conntrack_zone(proxy)
 
-    def bucket(server: Optional[str]) -> Tuple[object, ...]:
-        if server is None:
+    def bucket(service: ServiceView, web: Optional[str]) -> Tuple[object, ...]:
+        if web is None:
             return ()
-        sid = view.server_id(server)
-        return (SetField("reg1", sid), Conntrack(zone, commit=True, table=T_SELECTED, mark=sid))
-    return GroupSpec(GROUP_SELECT, tuple(bucket(server) for server in view.table))
+        d = view.destination(service, web)
+        return (SetField("reg1", d), Conntrack(zone, commit=True, table=T_SELECTED, mark=d))
+    return [GroupSpec(service_group(service.index), tuple(bucket(service, web) for web in service.table))
+            for service in view.services]
 
 
-def selected_flows(description: ClusterDescription, view: BalancerView) -> List[FlowSpec]:
-    """After the commit: a new connection's SYN is copied to the other proxy, carrying the
-    server's id in its source MAC (FORWARD rewrites the MACs of the packet itself). The SYN
-    flows' counters count the connections each server was given."""
-    flows = []
-    for web in description.real_servers:
-        sid = view.server_id(web.name)
-        copy = [SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(sid)), Output(IN_PORT)]
-        flows.append(FlowSpec.make(PRI_NARROW, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB,
-                                   reg1=sid, eth_type=ETH_IP, ip_proto=PROTO_TCP,
-                                   tcp_flags=SYN_ONLY))
-        flows.append(FlowSpec.make(PRI_MATCH, [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB, reg1=sid))
+def selected_flows(view: BalancerView) -> List[FlowSpec]:
+    """After the commit: a new TCP connection's SYN is copied to the other proxy, carrying its
+    destination in its source MAC (FORWARD rewrites the MACs of the packet itself). The SYN
+    flows' counters count the connections each destination was given."""
+    flows = [FlowSpec.make(PRI_MISS, [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB)]
+    for service in view.services:
+        if service.key.protocol != "tcp":
+            continue
+        for web, _ in service.hosts:
+            d = view.destination(service, web)
+            copy = [SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(d)), Output(IN_PORT)]
+            flows.append(FlowSpec.make(PRI_NARROW, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED,
+                                       cookie=COOKIE_LB, reg1=d, eth_type=ETH_IP, ip_proto=PROTO_TCP,
+                                       tcp_flags=SYN_ONLY))
     return flows
 
 
-def forward_actions(description: ClusterDescription, proxy: str, web: Host, downlink: int) -> List[object]:
-    """The forwarding method, LVS style, for one real server."""
-    if description.mode == "nat":
-        return [SetField("eth_src", description.gateway_mac), SetField("eth_dst", web.interfaces[0].mac),
-                SetField("ipv4_dst", web.ip), Output(downlink)]
-    if description.mode == "dr":   # the director's MAC as the source, as LVS does
-        return [SetField("eth_src", description.vip_mac), SetField("eth_dst", web.interfaces[0].mac), Output(downlink)]
+def forward_actions(description: ClusterDescription, proxy: str, web: Host, service: ServiceView,
+                    entry: RealServerEntry, downlink: int) -> List[object]:
+    """The forwarding method, LVS style, for one real server of a service."""
+    if entry.method == "nat":
+        port = [SetField(PORT_FIELDS[service.key.protocol][1], entry.port)] if entry.port != service.key.port else []
+        return [SetField("eth_src", description.gateway_mac), SetField("eth_dst", web.service_interface.mac),
+                SetField("ipv4_dst", web.ip)] + port + [Output(downlink)]
+    if entry.method == "dr":   # the director's MAC as the source, as LVS does
+        return [SetField("eth_src", description.vip_mac), SetField("eth_dst", web.service_interface.mac),
+                Output(downlink)]
     t = description.tunnel(proxy)
     return [SetField("tun_ipv4_dst", web.ip), SetField("eth_dst", tunnel_mac(web.ip)),
             SetField("pkt_mark", t.pkt_mark), Output(t.port)]
@@ -125,14 +176,18 @@ def forward_actions(description: ClusterDescription, proxy: str, web: Host, down
 
 def forward_flows(description: ClusterDescription, proxy: str, view: BalancerView,
                   downlink: int) -> List[FlowSpec]:
-    """The forwarding method per real server; the clients' FINs through a flow of their own, to
-    count closed connections."""
+    """The forwarding method per destination; the clients' FINs of a TCP service through a flow
+    of their own, to count closed connections."""
     flows = []
-    for web in description.real_servers:
-        actions, sid = forward_actions(description, proxy, web, downlink), view.server_id(web.name)
-        flows += [FlowSpec.make(PRI_MATCH, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid),
-                  FlowSpec.make(PRI_NARROW, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP, reg1=sid,
-                                ip_proto=PROTO_TCP, tcp_flags=FIN_SET)]
+    for service in view.services:
+        for name, entry in service.hosts:
+            actions = forward_actions(description, proxy, description.host(name), service, entry, downlink)
+            d = view.destination(service, name)
+            flows.append(FlowSpec.make(PRI_MATCH, actions, table_id=T_FORWARD, cookie=COOKIE_LB, eth_type=ETH_IP,
+                                       reg1=d))
+            if service.key.protocol == "tcp":
+                flows.append(FlowSpec.make(PRI_NARROW, actions, table_id=T_FORWARD, cookie=COOKIE_LB,
+                                           eth_type=ETH_IP, reg1=d, ip_proto=PROTO_TCP, tcp_flags=FIN_SET))
     return flows
 
 
@@ -149,20 +204,19 @@ def egress_flows(description: ClusterDescription, uplink: int) -> List[FlowSpec]
 
 
 def proxy_flows(description: ClusterDescription, proxy: str, view: BalancerView) -> List[FlowSpec]:
-    description = description
     uplink, downlink = description.proxy_uplink(proxy), description.proxy_downlink(proxy)
     flows = classify_flows(description, proxy, uplink, downlink, view) + connection_flows(view)
-    flows += selected_flows(description, view)
+    flows += selected_flows(view)
     flows += forward_flows(description, proxy, view, downlink)
-    if description.mode == "nat":
+    if "nat" in view.methods:
         flows += egress_flows(description, uplink)
     return flows
 
 
-def vip_announcements(description: ClusterDescription, proxy: str) -> List[Tuple[int, str, str]]:
-    """What a proxy that has just taken the VIP over announces by gratuitous ARP, as VRRP does:
-    (its port, address, MAC) for the VIP and, in NAT, the real servers' gateway."""
-    announcements = [(description.proxy_uplink(proxy), description.vip, description.vip_mac)]
-    if description.mode == "nat":
+def vip_announcements(description: ClusterDescription, proxy: str, view: BalancerView) -> List[Tuple[int, str, str]]:
+    """What a proxy that has just taken the VIPs over announces by gratuitous ARP, as VRRP does:
+    (its port, address, MAC) for each VIP and, with NAT, the real servers' gateway."""
+    announcements = [(description.proxy_uplink(proxy), vip, description.vip_mac) for vip in view.vips]
+    if "nat" in view.methods:
         announcements.append((description.proxy_downlink(proxy), description.nat_gateway, description.gateway_mac))
     return announcements

@@ -3,10 +3,11 @@
 that the pipeline is computed from."""
 import zlib
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from controller.pipeline import COOKIE_L2, NEW_FLOW_IDLE
 from core.description import ClusterDescription
+from core.ipvsadm import RealServerEntry, ServiceKey, VirtualService
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,28 @@ class FlowSpec:
 
 
 @dataclass(frozen=True)
+class ServiceView:
+    """One virtual service as the pipeline carries it: its definition, its index (its part of
+    its connections' marks and its select group's id), its Maglev lookup table (a web host name
+    per slot) and the real servers whose connections stay with them."""
+    index: int
+    service: VirtualService
+    hosts: Tuple[Tuple[str, RealServerEntry], ...]     # (web host, its entry), as the service lists them
+    table: Tuple[Optional[str], ...] = ()
+    healthy: Tuple[str, ...] = ()
+
+    @property
+    def key(self) -> ServiceKey:
+        return self.service.key
+
+
+@dataclass(frozen=True)
 class BalancerView:
     """What the pipeline needs of the balancer's state."""
-    active_proxies: Tuple[str, ...]     # carrying the VIP; the first also answers ARP for it
-    table: Tuple[Optional[str], ...]    # Maglev lookup table: a real server name per slot
+    active_proxies: Tuple[str, ...]     # carrying the VIPs; the first also answers ARP for them
+    services: Tuple[ServiceView, ...]
     server_ids: Tuple[Tuple[str, int], ...]
     blocked: Tuple[str, ...] = ()       # sources dropped at the public edge
-    healthy: Tuple[str, ...] = ()       # real servers whose connections stay with them
     passive_checks: bool = True         # copy real servers' RSTs and ICMP errors to the controller
     segmentation: bool = True           # hosts may send only what core/segmentation.py allows
     bfd_held: bool = False              # a switch stall holds BFD's verdicts (controller/proxies.py)
@@ -130,7 +146,28 @@ class BalancerView:
     def server_id(self, name: str) -> int:
         return dict(self.server_ids)[name]
 
+    def destination(self, service: ServiceView, web: str) -> int:
+        """A real server of a service, as reg1 and ct_mark carry it: the service's index in the
+        high byte, the web host's id in the low one."""
+        return destination(service.index, self.server_id(web))
+
+    @property
+    def vips(self) -> List[str]:
+        return list(dict.fromkeys(s.key.vip for s in self.services))
+
+    @property
+    def methods(self) -> Set[str]:
+        return {entry.method for s in self.services for _, entry in s.hosts}
+
+    @property
+    def definitions(self) -> Tuple[VirtualService, ...]:
+        return tuple(s.service for s in self.services)
+
+
+def destination(index: int, server_id: int) -> int:
+    return index << 8 | server_id
+
 
 def server_ids(description: ClusterDescription) -> Tuple[Tuple[str, int], ...]:
-    """Stable small integers for real servers (reg1 and ct_mark values): 1, 2, ..."""
+    """Stable small integers for real servers (the low byte of reg1 and ct_mark values): 1, 2, ..."""
     return tuple((web.name, i) for i, web in enumerate(description.real_servers, 1))

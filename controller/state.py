@@ -4,29 +4,33 @@ Pure logic driven by events (switch up/down, port status, flows installed, count
 requests (weights, service membership); the Ryu adapter feeds it, turns `view()` into flows, and
 the REST API reads `status()` and `backends()`. Nothing here touches a socket.
 """
+import dataclasses
+import functools
 import ipaddress
 import json
 import time
 import zlib
 from collections import defaultdict
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from controller.accounting import CopyAccount
 from controller.events import PortChange
-from controller.specs import BalancerView, server_ids
+from controller.specs import BalancerView, ServiceView, destination, server_ids
 from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import End, PortState, ProxyGroup
-from core.description import ClusterDescription, Host
+from core.description import ClusterDescription, Host, service_from_dict
+from core.ipvsadm import IpvsadmError, RealServerEntry, ServiceKey, ServiceTable, VirtualService, parse_command
 from core.eventlog import ecs_timestamp
 from core.rules import is_integer
 from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
+from core.validation import MAX_SERVICES, check_service, check_services, check_together
 
 DEFAULT_WEIGHT = 1
 MAX_WEIGHT = 65535          # as ipvsadm
 DEFAULT_BAN_SECONDS = 600   # fail2ban's default bantime
 MAX_BAN_SECONDS = 7 * 24 * 3600
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2        # 2: the services
 
 
 class InvalidRequest(ValueError):
@@ -49,6 +53,12 @@ FAILABLE_ROLES = ("web", "db", "client")     # and the proxies
 NODE_FAILURE_KINDS = ("link",)
 
 
+@functools.lru_cache(maxsize=4096)
+def _table(weights: Tuple[Tuple[str, int], ...], healthy: FrozenSet[str]) -> Tuple[Optional[str], ...]:
+    """A service's Maglev lookup table (kept: services' tables rarely change, views are many)."""
+    return tuple(lookup_table(dict(weights), healthy))
+
+
 def active_connections(counters: Dict[str, int]) -> int:
     """Connections given to a real server and not yet closed by their client, as LVS counts
     ActiveConn in DR mode, from the client's side of each connection only."""
@@ -63,12 +73,16 @@ class ClusterState:
         self.connected: Set[str] = set()  # switch names with a live OpenFlow channel
         self.ready: Set[str] = set()  # switch names whose flows are confirmed (barrier reply)
         self.ports: Dict[End, PortState] = {}  # (switch name, port) -> PortState
-        self.weights = {h.name: DEFAULT_WEIGHT for h in description.real_servers}
-        self.members = {h.name for h in description.real_servers}   # in the virtual service
+        # The virtual services as they are now, and each one's index (its connections' marks).
+        self.services: Dict[ServiceKey, VirtualService] = {s.key: s for s in description.services}
+        self.indexes: Dict[ServiceKey, int] = {s.key: i for i, s in enumerate(description.services, 1)}
+        self.web_names = {h.ip: h.name for h in description.real_servers}
+        # Real servers taken out of the first service through /lb/backends, as they were (to come back so).
+        self.left: Dict[str, RealServerEntry] = {}
         self.server_ids = dict(server_ids(description))
         self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
-        # proxy -> {server: {"opened", "closed", "packets", "bytes"}}
-        self.counters: Dict[str, Dict[str, Dict[str, int]]] = {}
+        # proxy -> {destination (controller/specs.py): {"opened", "closed", "packets", "bytes"}}
+        self.counters: Dict[str, Dict[int, Dict[str, int]]] = {}
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self.passive_checks = health_settings.passive
         self.segmentation = network_policy.segmentation
@@ -191,48 +205,138 @@ class ClusterState:
     def packet_in(self) -> None:
         self.packet_in_count += 1
 
-    def update_counters(self, proxy: str, server: str, **values: int) -> None:
-        """Latest counters of one real server on one proxy: connections opened (SYNs given to it)
-        and closed (clients' FINs), packets, bytes."""
-        self.counters.setdefault(proxy, {}).setdefault(server, {}).update(values)
+    def update_counters(self, proxy: str, destination: int, **values: int) -> None:
+        """Latest counters of one destination (a real server of a service) on one proxy:
+        connections opened (SYNs given to it) and closed (clients' FINs), packets, bytes."""
+        self.counters.setdefault(proxy, {}).setdefault(destination, {}).update(values)
 
-    # --- requests -----------------------------------------------------------------------------
+    def destinations(self) -> Dict[int, Tuple[ServiceKey, str]]:
+        """Every destination now: {its id: (service, web host)}."""
+        return {destination(self.indexes[key], self.server_ids[self.web_names[entry.address]]):
+                (key, self.web_names[entry.address])
+                for key, service in self.services.items() for entry in service.real_servers}
+
+    # --- requests: the virtual services -------------------------------------------------------
+    def ipvsadm(self, line: str) -> str:
+        """Carry out one ipvsadm change (-A -E -D -a -e -d, core/ipvsadm.py) on the services, or
+        refuse it (IpvsadmError) changing nothing; what it did, in words."""
+        command = parse_command(line)
+        if command.op in ("-L", "-S"):
+            raise IpvsadmError("%s shows the services; the changes are -A, -E, -D, -C, -a, -e, -d" % command.op)
+        table = ServiceTable(self.services.values())
+        said = table.apply(command)
+        if command.key in table.services:
+            check_service(self.description, table.services[command.key])
+        check_together(list(table.services.values()))
+        self._take(table.services)
+        return said
+
+    def _take(self, services: Dict[ServiceKey, VirtualService]) -> None:
+        """The services from now on: a new one takes the lowest free index; a removed one's
+        counters go with it."""
+        self.indexes = {key: index for key, index in self.indexes.items() if key in services}
+        for key in sorted(services):
+            if key not in self.indexes:
+                self.indexes[key] = min(set(range(1, MAX_SERVICES + 1)) - set(self.indexes.values()))
+        self.services = dict(services)
+        alive = set(self.destinations())
+        for counters in self.counters.values():
+            for gone in set(counters) - alive:
+                del counters[gone]
+
+    def ordered_services(self) -> List[VirtualService]:
+        """The services in the order of their indexes (the first is /lb/backends' service)."""
+        return sorted(self.services.values(), key=lambda s: self.indexes[s.key])
+
+    def first_service(self) -> Optional[VirtualService]:
+        services = self.ordered_services()
+        return services[0] if services else None
+
+    # --- requests: the first service's real servers, by web host (/lb/backends) ---------------
     def _real_server(self, name: object) -> str:
-        if name not in self.weights:
-            raise UnknownRealServer("no real server named %r; real servers: %s" % (name, ", ".join(self.weights)))
-        return name
+        if name not in self.server_ids:
+            raise UnknownRealServer("no real server named %r; real servers: %s" % (name, ", ".join(self.server_ids)))
+        return str(name)
 
     @staticmethod
     def _check_weight(weight: object) -> int:
         if not is_integer(weight, 0, MAX_WEIGHT):
             raise InvalidRequest("weight must be an integer from 0 to %d, got %s"
                                  % (MAX_WEIGHT, json.dumps(weight)))
-        return weight
+        return int(weight)
+
+    def _first(self) -> VirtualService:
+        service = self.first_service()
+        if service is None:
+            raise InvalidRequest("the cluster has no virtual service: add one (-A) first")
+        return service
+
+    def _entry(self, name: str) -> Optional[RealServerEntry]:
+        """The web host's entry in the first service (None: not in it)."""
+        return next((e for e in self._first().real_servers if self.web_names[e.address] == name), None)
+
+    def _change_first(self, name: str, entry: Optional[RealServerEntry]) -> None:
+        """The first service with `name`'s entry replaced (None: taken out)."""
+        service = self._first()
+        others = tuple(e for e in service.real_servers if self.web_names[e.address] != name)
+        services = dict(self.services)
+        services[service.key] = dataclasses.replace(
+            service, real_servers=tuple(sorted(others + ((entry,) if entry else ()))))
+        self._take(services)
+
+    def weight(self, name: str) -> int:
+        entry = self._entry(name) or self.left.get(name)
+        return entry.weight if entry else DEFAULT_WEIGHT
+
+    @property
+    def weights(self) -> Dict[str, int]:
+        """Each web host's weight in the first service (as it was, for one out of it)."""
+        return {name: self.weight(name) for name in self.server_ids}
+
+    @property
+    def members(self) -> Set[str]:
+        """The web hosts in the first service."""
+        service = self.first_service()
+        return {self.web_names[e.address] for e in service.real_servers} if service else set()
 
     def set_weight(self, name: str, weight: object) -> str:
         """Weight 0 drains: no new connections, established ones continue. Says what changed."""
-        before = self.weights[self._real_server(name)]
-        after = self.weights[name] = self._check_weight(weight)
+        before = self.weight(self._real_server(name))
+        after = self._check_weight(weight)
+        entry = self._entry(name)
+        if entry is None:
+            self.left[name] = dataclasses.replace(self._new_entry(name), weight=after)
+        else:
+            self._change_first(name, dataclasses.replace(entry, weight=after))
         return "%s's weight: %d -> %d%s" % (name, before, after, " (drained)" if after == 0 else "")
 
+    def _new_entry(self, name: str) -> RealServerEntry:
+        """A web host's entry in the first service as the cluster's forwarding method serves it."""
+        left = self.left.get(name)
+        port = self._first().key.port
+        return left or RealServerEntry(self.description.host(name).ip, port, self.description.mode)
+
     def add_member(self, name: object, weight: object = None) -> str:
-        """Put a web host (back) into the virtual service, optionally with a new weight."""
+        """Put a web host (back) into the first service, optionally with a new weight."""
         if not isinstance(name, str):
             raise InvalidRequest("name must be a string naming a web host, got %s" % json.dumps(name))
         self._real_server(name)
         checked = None if weight is None else self._check_weight(weight)
-        if name in self.members:
+        if self._entry(name) is not None:
             raise InvalidRequest("%s is already in the virtual service" % name)
-        self.members.add(name)
-        if checked is not None:
-            self.weights[name] = checked
-        return "%s joined the virtual service with weight %d" % (name, self.weights[name])
+        entry = self._new_entry(name)
+        entry = entry if checked is None else dataclasses.replace(entry, weight=checked)
+        self._change_first(name, entry)
+        self.left.pop(name, None)
+        return "%s joined the virtual service with weight %d" % (name, entry.weight)
 
     def remove_member(self, name: str) -> str:
         self._real_server(name)
-        if name not in self.members:
+        entry = self._entry(name)
+        if entry is None:
             raise InvalidRequest("%s is not in the virtual service" % name)
-        self.members.discard(name)
+        self._change_first(name, None)
+        self.left[name] = entry
         return "%s left the virtual service; its established connections continue" % name
 
     def block(self, ip: object, seconds: object = DEFAULT_BAN_SECONDS, reason: object = "blocked by request") -> str:
@@ -243,9 +347,10 @@ class ClusterState:
             address = ipaddress.IPv4Address(ip)
         except (ipaddress.AddressValueError, TypeError):
             raise InvalidRequest("ip must be an IPv4 address like 10.0.0.11, got %s" % json.dumps(ip)) from None
-        if str(address) in self.own_addresses:
+        own = dict({s.key.vip: "a VIP" for s in self.services.values()}, **self.own_addresses)
+        if str(address) in own:
             raise InvalidRequest("%s is %s, one of the cluster's own addresses: it cannot be blocked"
-                                 % (address, self.own_addresses[str(address)]))
+                                 % (address, own[str(address)]))
         if address.is_loopback or address.is_multicast or address.is_unspecified or str(address).endswith(".255"):
             raise InvalidRequest("%s is not a host address a client could send from" % address)
         if not is_integer(seconds, 1, MAX_BAN_SECONDS):
@@ -335,12 +440,16 @@ class ClusterState:
 
     # --- what survives a restart ---------------------------------------------------------------
     def snapshot(self, wall_now: float) -> Dict[str, Any]:
-        """What a restarted controller must not lose, as JSON-ready data: weights, membership,
-        blocks (with their end as wall-clock time), the proxies carrying the VIP, each real
-        server's last known health, and the nodes the API failed (their ports stay down)."""
+        """What a restarted controller must not lose, as JSON-ready data: the services (with
+        their indexes, which their connections' marks carry) and the real servers taken out of
+        the first one, blocks (with their end as wall-clock time), the proxies carrying the VIPs,
+        each real server's last known health, and the nodes the API failed (their ports stay
+        down)."""
         now = self.clock()
         return {"version": SNAPSHOT_VERSION, "cluster": self.cluster_id,
-                "weights": dict(self.weights), "members": sorted(self.members),
+                "services": [{"index": self.indexes[s.key], "service": dataclasses.asdict(s)}
+                             for s in self.ordered_services()],
+                "left": {name: dataclasses.asdict(entry) for name, entry in self.left.items()},
                 "blocks": {ip: {"until": round(wall_now + b["until"] - now), "reason": b["reason"]}
                            for ip, b in self.blocks.items()},
                 "active_proxies": list(self.proxies.active),
@@ -357,10 +466,8 @@ class ClusterState:
             raise ValueError("saved for another cluster (description %s, this one %s)"
                              % (snapshot.get("cluster"), self.cluster_id))
         try:
-            weights = {n: w for n, w in snapshot["weights"].items() if n in self.weights}
-            for weight in weights.values():
-                self._check_weight(weight)
-            members = {n for n in snapshot["members"] if n in self.weights}
+            services = {s.key: (index, s) for index, s in self._saved_services(snapshot["services"])}
+            left = {n: RealServerEntry(**e) for n, e in snapshot["left"].items() if n in self.server_ids}
             now = self.clock()
             blocks = {ip: {"until": now + float(b["until"]) - wall_now, "reason": str(b["reason"])}
                       for ip, b in snapshot["blocks"].items() if float(b["until"]) > wall_now}
@@ -372,14 +479,25 @@ class ClusterState:
                 raise ValueError("health states must be some of %s" % ", ".join(sorted(HEALTH_STATES)))
         except (KeyError, TypeError, AttributeError, ValueError, InvalidRequest) as e:
             raise ValueError("a damaged controller state (%s: %s)" % (type(e).__name__, e)) from None
-        self.weights.update(weights)
-        self.members = members
+        self.services = {key: service for key, (_, service) in services.items()}
+        self.indexes = {key: index for key, (index, _) in services.items()}
+        self.left = left
         self.blocks = blocks
         self.proxies.active = active
         self.failed_nodes = failed_nodes
         for name, state in health.items():
             self.health[name].resume(state)
         self._in_table = self.healthy()
+
+    def _saved_services(self, saved: List[Dict[str, Any]]) -> List[Tuple[int, VirtualService]]:
+        """The services of a snapshot, each checked as a new one would be (ConfigError if not)."""
+        services = [(item["index"], service_from_dict(item["service"], "a saved service")) for item in saved]
+        check_services(self.description, [service for _, service in services])
+        indexes = [index for index, _ in services]
+        if len(set(indexes)) != len(indexes) or not all(is_integer(i, 1, MAX_SERVICES) for i in indexes):
+            raise ValueError("the services' indexes must be distinct integers from 1 to %d, got %s"
+                             % (MAX_SERVICES, indexes))
+        return services
 
     # --- decisions ----------------------------------------------------------------------------
     def real_server_state(self, web: Host) -> str:
@@ -391,26 +509,38 @@ class ClusterState:
             return "down"
         return self.health[web.name].state
 
+    def service_healthy(self, service: VirtualService) -> Set[str]:
+        """Web hosts of a service that get new connections: see controller.health.usable."""
+        return usable({name: self.real_server_state(self.description.host(name))
+                       for name in self.service_hosts(service)})
+
+    def service_hosts(self, service: VirtualService) -> List[str]:
+        return [self.web_names[e.address] for e in service.real_servers]
+
     def healthy(self) -> Set[str]:
-        """Members that get new connections: see controller.health.usable."""
-        return usable({w.name: self.real_server_state(w) for w in self.description.real_servers
-                       if w.name in self.members})
+        """Web hosts that get new connections of some service."""
+        return set().union(*(self.service_healthy(s) for s in self.services.values()))
 
     def table_changes(self) -> Tuple[List[str], List[str]]:
-        """Real servers that left the virtual service's table and that joined it since the last
+        """Real servers that left every service's table and that joined one since the last
         call: (left, joined), each sorted."""
         healthy = self.healthy()
         left, joined = self._in_table - healthy, healthy - self._in_table
         self._in_table = healthy
         return sorted(left), sorted(joined)
 
+    def service_view(self, service: VirtualService) -> ServiceView:
+        healthy = self.service_healthy(service)
+        hosts = tuple((self.web_names[e.address], e) for e in service.real_servers)
+        return ServiceView(index=self.indexes[service.key], service=service, hosts=hosts,
+                           table=_table(tuple(sorted((name, e.weight) for name, e in hosts)), frozenset(healthy)),
+                           healthy=tuple(sorted(healthy)))
+
     def view(self) -> BalancerView:
-        weights = {name: self.weights[name] for name in self.members}
-        healthy = self.healthy()
         return BalancerView(active_proxies=self.proxies.active, bfd_held=self.proxies.bfd_held(),
                             blocked=tuple(sorted(self.blocks)),
                             passive_checks=self.passive_checks, segmentation=self.segmentation,
-                            table=tuple(lookup_table(weights, healthy)), healthy=tuple(sorted(healthy)),
+                            services=tuple(self.service_view(s) for s in self.ordered_services()),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
     def proxy_status(self, name: str) -> Dict[str, Any]:
@@ -452,8 +582,9 @@ class ClusterState:
                     "held": self.proxies.bfd_held()},
             "last_failover": self.proxies.last_failover,
             "proxies": [self.proxy_status(p) for p in d.proxies],
-            "backends": [{"name": w.name, "rip": w.ip, "weight": self.weights[w.name],
+            "backends": [{"name": w.name, "rip": w.ip, "weight": self.weight(w.name),
                           "state": self.real_server_state(w)} for w in d.real_servers],
+            "services": [{"service": str(key), "index": self.indexes[key]} for key in sorted(self.services)],
             "switches": [{"name": s.name, "dpid": "%#x" % s.dpid, "role": s.role,
                           "connected": s.name in self.connected, "ready": s.name in self.ready}
                          for s in d.switches],
@@ -470,27 +601,47 @@ class ClusterState:
         }
 
     def backends(self) -> Dict[str, Any]:
-        """The virtual service, ipvsadm style: each real server with its weight, state, share of
-        the Maglev table, open connections (through the active proxy), connections given to it
-        and traffic (both proxies)."""
-        table = self.view().table
-        active = self.counters.get(self.active_proxy or "", {})
-        rows = []
-        for web in self.description.real_servers:
-            traffic = [c.get(web.name, {}) for c in self.counters.values()]
-            rows.append({
-                "name": web.name, "rip": web.ip, "port": self.description.http_port,
-                "in_service": web.name in self.members, "weight": self.weights[web.name],
-                "state": self.real_server_state(web), "slots": table.count(web.name),
-                "last_change": self.health[web.name].last_change_cause,
-                "last_passive_signal": self.passive_signals.get(web.name),
-                "active_connections": active_connections(active.get(web.name, {})),
-                "connections": sum(t.get("opened", 0) for t in traffic),
-                "requests": self.requests.get(web.name),
-                "packets": sum(t.get("packets", 0) for t in traffic),
-                "bytes": sum(t.get("bytes", 0) for t in traffic),
-            })
+        """The first virtual service, ipvsadm style, by web host: each with its weight, state,
+        share of the Maglev table, open connections (through the active proxy), connections
+        given to it and traffic (both proxies); web hosts out of the service too."""
         d = self.description
-        return {"vip": d.vip, "port": d.http_port, "protocol": "tcp", "mode": d.mode,
+        first = self.first_service()
+        view = self.service_view(first) if first else None
+        rows = []
+        for web in d.real_servers:
+            entry = self._entry(web.name) if first else None
+            row = self._row(view, web.name, entry) if view and entry else self._row(None, web.name, None)
+            rows.append(dict(row, in_service=entry is not None, weight=self.weight(web.name)))
+        key = first.key if first else ServiceKey("tcp", d.vip, d.http_port)
+        return {"vip": key.vip, "port": key.port, "protocol": key.protocol, "mode": d.mode,
                 "scheduler": "maglev", "table_size": TABLE_SIZE, "active_proxy": self.active_proxy,
                 "backends": rows}
+
+    def _row(self, view: Optional[ServiceView], name: str, entry: Optional[RealServerEntry]) -> Dict[str, Any]:
+        """A real server of a service as `lb` and the API show it (its counters zero when it is
+        in no service)."""
+        web = self.description.host(name)
+        d = destination(view.index, self.server_ids[name]) if view else -1
+        active = self.counters.get(self.active_proxy or "", {}).get(d, {})
+        traffic = [c.get(d, {}) for c in self.counters.values()]
+        return {"name": name, "rip": web.ip, "port": entry.port if entry else None,
+                "method": entry.method if entry else None, "weight": entry.weight if entry else None,
+                "state": self.real_server_state(web), "slots": view.table.count(name) if view else 0,
+                "last_change": self.health[name].last_change_cause,
+                "last_passive_signal": self.passive_signals.get(name),
+                "active_connections": active_connections(active),
+                "connections": sum(t.get("opened", 0) for t in traffic),
+                "requests": self.requests.get(name),
+                "packets": sum(t.get("packets", 0) for t in traffic),
+                "bytes": sum(t.get("bytes", 0) for t in traffic)}
+
+    def services_view(self) -> List[Dict[str, Any]]:
+        """Every virtual service with its real servers, in index order (/lb/services, `lb -Ln`)."""
+        views = []
+        for service in self.ordered_services():
+            view = self.service_view(service)
+            views.append({"protocol": service.key.protocol, "vip": service.key.vip, "port": service.key.port,
+                          "service": str(service.key), "index": view.index, "scheduler": service.scheduler,
+                          "table_size": TABLE_SIZE, "state": "up" if view.healthy else "down",
+                          "real_servers": [self._row(view, name, entry) for name, entry in view.hosts]})
+        return views

@@ -245,7 +245,7 @@ class ClusterDescription:
             tunnels=tuple(TunnelEndpoint(**_fields(TunnelEndpoint, t, "tunnels[%d]" % i))
                           for i, t in enumerate(_list(fields, "tunnels", "description"))),
             proxies=tuple(_list(fields, "proxies", "description") if "proxies" in fields else PROXY_NAMES),
-            services=tuple(_service(s, "services[%d]" % i)
+            services=tuple(service_from_dict(s, "services[%d]" % i)
                            for i, s in enumerate(_list(fields, "services", "description") if "services" in fields
                                                  else []))))
         check_description(description)
@@ -283,7 +283,7 @@ def _fields(cls: type, data: object, where: str) -> Dict[str, Any]:
     return dict(data)
 
 
-def _service(data: object, where: str) -> VirtualService:
+def service_from_dict(data: object, where: str) -> VirtualService:
     """A virtual service from its JSON form (the dataclasses' own fields)."""
     service = _fields(VirtualService, data, where)
     return VirtualService(**dict(
@@ -294,7 +294,8 @@ def _service(data: object, where: str) -> VirtualService:
 
 
 def _list(fields: Dict[str, Any], name: str, where: str) -> list:
+    """A list field (a tuple too: a snapshot may hold the dataclasses' own form)."""
     value = fields[name]
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):
         raise ConfigError("%s.%s must be a list, got %r" % (where, name, value))
-    return value
+    return list(value)

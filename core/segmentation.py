@@ -13,11 +13,12 @@ do not open a connection (a SYN without ACK is refused), which is what lets a we
 client but never call one.
 """
 from dataclasses import dataclass
-from socket import IPPROTO_ICMP, IPPROTO_TCP
-from typing import Any, Dict, List, Optional, Tuple
+from socket import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT
 from core.description import ClusterDescription, Host, Interface
+from core.ipvsadm import VirtualService
 
 Match = Dict[str, Any]
 
@@ -28,9 +29,11 @@ ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED = 0, 3
 CLIENT, REAL_SERVER, REAL_SERVER_DB_SIDE, DB_MEMBER, MANAGEMENT, INFRASTRUCTURE = (
     "client", "real server", "real server (DB side)", "DB member", "management", "infrastructure")
 
+SERVICES, HEALTH_CHECKS = "the virtual services", "health checks"     # traffic kinds
+
 # Receivers.
 VIP, ROUTER, REAL_SERVERS, DB_MEMBERS, REAL_SERVERS_DB_SIDE, ANYONE = (
-    "the VIP", "r0", "the real servers", "the DB members", "the real servers (DB side)", "anyone")
+    "the VIPs", "r0", "the real servers", "the DB members", "the real servers (DB side)", "anyone")
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,17 @@ class Allow:
     why: str
 
 
-# Each traffic kind: (match fields beyond the receiver's address, replies only) per variant.
-def _traffic(description: ClusterDescription) -> Dict[str, List[Tuple[Match, bool]]]:
+# Each traffic kind: (match fields beyond the receiver's address, replies only) per variant; a
+# variant that names its receiver's address (a service's VIP, a real server) holds only for it.
+def _traffic(services: Sequence[VirtualService]) -> Dict[str, List[Tuple[Match, bool]]]:
     tcp, icmp = dict(ip_proto=IPPROTO_TCP), dict(ip_proto=IPPROTO_ICMP)
     return {
-        "the service (TCP %d)" % description.http_port: [(dict(tcp, tcp_dst=description.http_port), False)],
-        "service replies": [(dict(tcp, tcp_src=description.http_port), True)],
+        SERVICES: _unique([(_port_match(s.key.protocol, "dst", s.key.port, ipv4_dst=s.key.vip), False)
+                           for s in services]),
+        HEALTH_CHECKS: _unique([(_port_match(s.key.protocol, "dst", r.port, ipv4_dst=r.address), False)
+                                for s in services for r in s.real_servers]),
+        "service replies": _unique([(_port_match(s.key.protocol, "src", r.port), s.key.protocol == "tcp")
+                                    for s in services for r in s.real_servers]),
         "etcd clients (TCP %d)" % ETCD_CLIENT_PORT: [(dict(tcp, tcp_dst=ETCD_CLIENT_PORT), False)],
         "etcd replies": [(dict(tcp, tcp_src=ETCD_CLIENT_PORT), True)],
         "etcd peers (TCP %d)" % ETCD_PEER_PORT: [(dict(tcp, tcp_dst=ETCD_PEER_PORT), False),
@@ -57,15 +65,23 @@ def _traffic(description: ClusterDescription) -> Dict[str, List[Tuple[Match, boo
     }
 
 
+def _port_match(protocol: str, direction: str, port: int, **fields: Any) -> Match:
+    number = IPPROTO_TCP if protocol == "tcp" else IPPROTO_UDP
+    return dict(fields, ip_proto=number, **{"%s_%s" % (protocol, direction): port})
+
+
+def _unique(variants: List[Tuple[Match, bool]]) -> List[Tuple[Match, bool]]:
+    return list({repr(sorted(fields.items())): (fields, replies) for fields, replies in variants}.values())
+
+
 def matrix(description: ClusterDescription) -> Tuple[Allow, ...]:
     """Every Allow of a cluster; what is not here is refused, and logged as blocked."""
-    service = "the service (TCP %d)" % description.http_port
     etcd_client, etcd_peer = "etcd clients (TCP %d)" % ETCD_CLIENT_PORT, "etcd peers (TCP %d)" % ETCD_PEER_PORT
     return (
-        Allow(CLIENT, VIP, service, "the virtual service: all the public side may reach"),
+        Allow(CLIENT, VIP, SERVICES, "what all the public side may reach: each VIP's own services"),
         Allow(CLIENT, VIP, "ping", "is the service there"),
         Allow(CLIENT, ROUTER, "ping", "is the network there"),
-        Allow(MANAGEMENT, REAL_SERVERS, service, "the controller's health checks"),
+        Allow(MANAGEMENT, REAL_SERVERS, HEALTH_CHECKS, "the controller's checks, of each real server's own ports"),
         Allow(REAL_SERVER, ANYONE, "service replies",
               "answers to clients (NAT: through the proxy; DR, TUN: through r0) and to health checks; "
               "never a new connection"),
@@ -92,11 +108,12 @@ def sender(description: ClusterDescription, host: Host, interface: Interface) ->
     return {"client": CLIENT, "db": DB_MEMBER, "management": MANAGEMENT}.get(host.role, INFRASTRUCTURE)
 
 
-def _addresses(description: ClusterDescription) -> Dict[str, List[str]]:
+def _addresses(description: ClusterDescription, services: Sequence[VirtualService]) -> Dict[str, List[str]]:
     """The addresses each receiver stands for, but r0 (which depends on the segment) and anyone."""
     db_edge = description.db_edge
     db_side = (w.interface_on(db_edge) for w in description.real_servers)
-    return {VIP: [description.vip], REAL_SERVERS: [w.ip for w in description.real_servers],
+    return {VIP: list(dict.fromkeys(s.key.vip for s in services)),
+            REAL_SERVERS: [w.ip for w in description.real_servers],
             DB_MEMBERS: [h.ip for h in description.hosts_with_role("db")],
             REAL_SERVERS_DB_SIDE: [i.ip for i in db_side if i]}
 
@@ -112,11 +129,14 @@ def _receivers(description: ClusterDescription, name: str, interface: Interface,
     return addresses[name]
 
 
-def allowed(description: ClusterDescription, host: Host, interface: Interface) -> List[Tuple[Match, bool]]:
-    """What may leave this host's interface: [(match fields, replies only)], each match with
-    ip_proto and, but for "anyone", ipv4_dst."""
+def allowed(description: ClusterDescription, host: Host, interface: Interface,
+            services: Optional[Sequence[VirtualService]] = None) -> List[Tuple[Match, bool]]:
+    """What may leave this host's interface while the cluster serves `services` (by default,
+    those it started with): [(match fields, replies only)], each match with ip_proto and, but
+    for "anyone", ipv4_dst."""
+    services = description.services if services is None else services
     found: List[Tuple[Match, bool]] = []
-    kinds, role, known = _traffic(description), sender(description, host, interface), _addresses(description)
+    kinds, role, known = _traffic(services), sender(description, host, interface), _addresses(description, services)
     for rule in matrix(description):
         if rule.sender != role:
             continue
@@ -124,7 +144,10 @@ def allowed(description: ClusterDescription, host: Host, interface: Interface) -
         for fields, replies_only in kinds[rule.traffic]:
             if addresses is None:
                 found.append((fields, replies_only))
-            found += [(dict(fields, ipv4_dst=ip), replies_only) for ip in addresses or ()]
+            elif "ipv4_dst" in fields:
+                found += [(fields, replies_only)] if fields["ipv4_dst"] in addresses else []
+            else:
+                found += [(dict(fields, ipv4_dst=ip), replies_only) for ip in addresses]
     return found
 
 

@@ -70,7 +70,7 @@ class Tracker:
     @staticmethod
     def key(zone, packet):
         return (zone, packet.get("ipv4_src"), packet.get("ipv4_dst"), packet.get("ip_proto"),
-                packet.get("tcp_src"), packet.get("tcp_dst"))
+                packet.get("tcp_src", packet.get("udp_src")), packet.get("tcp_dst", packet.get("udp_dst")))
 
     def marks(self, zone):
         return {k[1:]: mark for k, mark in self.connections.items() if k[0] == zone}

@@ -4,11 +4,12 @@ from types import SimpleNamespace as Stat
 from controller.counters import FLOWS, METER, Counters, forward_counters, meter_counts, opened_counters, polls
 from controller.flows import switch_meters
 from controller.pipeline import FIN_SET, LOG_METER, SYN_ONLY, T_FORWARD, T_SELECTED
+from controller.specs import destination
 from controller.state import ClusterState
 from core.builder import describe
 from core.eventlog import latest_records
 
-IDS = {"web1": 1, "web2": 2}
+IDS = (1, 2)       # the destinations known
 
 
 def flow(packets, bytes_=0, **match):
@@ -18,13 +19,13 @@ def flow(packets, bytes_=0, **match):
 def test_forward_counters_add_up_per_real_server_and_count_the_fins():
     stats = [flow(10, 1000, reg1=1), flow(3, 180, reg1=1, tcp_flags=FIN_SET), flow(5, 500, reg1=2),
              flow(99, 9, reg1=7), flow(42, 42)]              # an unknown id, and no server at all
-    assert forward_counters(stats, IDS) == {"web1": {"packets": 13, "bytes": 1180, "closed": 3},
-                                            "web2": {"packets": 5, "bytes": 500, "closed": 0}}
+    assert forward_counters(stats, IDS) == {1: {"packets": 13, "bytes": 1180, "closed": 3},
+                                            2: {"packets": 5, "bytes": 500, "closed": 0}}
 
 
 def test_opened_counters_are_the_syns_given_to_each_server():
     stats = [flow(4, reg1=1, tcp_flags=SYN_ONLY), flow(8, reg1=1), flow(2, reg1=2, tcp_flags=SYN_ONLY)]
-    assert opened_counters(stats, IDS) == {"web1": 4, "web2": 2}
+    assert opened_counters(stats, IDS) == {1: 4, 2: 2}
 
 
 def test_a_meter_counts_what_entered_it_and_what_its_bands_dropped():
@@ -47,10 +48,10 @@ def test_each_switch_is_polled_for_what_it_counts_and_the_replies_reach_the_stat
     assert polls(d, "s_pub") == [(METER, m) for m in switch_meters(d, "s_pub")]
     state = ClusterState(d)
     counters = Counters(state)
-    ids = state.server_ids
-    assert counters.polled("lb1", (FLOWS, T_FORWARD), [flow(7, 700, reg1=ids["web1"])]) == []
-    assert counters.polled("lb1", (FLOWS, T_SELECTED), [flow(2, reg1=ids["web1"], tcp_flags=SYN_ONLY)]) == []
-    assert state.counters["lb1"]["web1"] == {"packets": 7, "bytes": 700, "closed": 0, "opened": 2}
+    web1 = destination(1, state.server_ids["web1"])       # web1 in the first service
+    assert counters.polled("lb1", (FLOWS, T_FORWARD), [flow(7, 700, reg1=web1)]) == []
+    assert counters.polled("lb1", (FLOWS, T_SELECTED), [flow(2, reg1=web1, tcp_flags=SYN_ONLY)]) == []
+    assert state.counters["lb1"][web1] == {"packets": 7, "bytes": 700, "closed": 0, "opened": 2}
     meter = [Stat(packet_in_count=100, band_stats=[Stat(packet_band_count=0)])]
     counters.polled("s_pub", (METER, LOG_METER), meter)
     dropping = [Stat(packet_in_count=250, band_stats=[Stat(packet_band_count=60)])]

@@ -5,9 +5,9 @@ import pytest
 from controller.flows import switch_flows, switch_groups
 from controller.pipeline import (BROADCAST, CONTROLLER, COOKIE_BLOCK, COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE,
                                  COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS, DENY_METER, ETH_PROBE, GROUP_FAILOVER,
-                                 GROUP_SELECT, GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER, SPOOF_METER,
+                                 GROUP_SPREAD, IN_PORT, LOCAL, LOG_METER, PASSIVE_METER, SPOOF_METER,
                                  SYNC_MAC, T_CLASSIFY, T_CONNECTIONS, T_FORWARD, T_INGRESS, T_LOG, T_LOG_NEW, T_SEEN,
-                                 T_SEGMENT, T_SELECTED, T_SWITCH)
+                                 T_SEGMENT, T_SELECTED, T_SWITCH, service_group)
 from controller.proxy import sync_source
 from controller.specs import (FAST_FAILOVER, SELECT, Conntrack, Group, GroupSpec, LearnSeen, Meter, Output, Resubmit,
                               SetField)
@@ -114,15 +114,15 @@ def test_proxies_bounce_probes_and_edges_return_them_to_the_controller():
 def test_a_new_connection_is_copied_to_the_other_proxy_naming_its_real_server():
     flows = switch_flows(D, "lb1", view())
     syns = {f.match_dict["reg1"]: f for f in flows if f.table_id == T_SELECTED and "tcp_flags" in f.match_dict}
-    assert set(syns) == {1, 2, 3}
+    assert set(syns) == {0x101, 0x102, 0x103}      # web1..3 in service 1
     for sid, syn in syns.items():
         assert syn.match_dict["tcp_flags"] == (0x002, 0x012)
         assert syn.actions == (SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(sid)), Output(IN_PORT),
                                Resubmit(T_FORWARD))
     receivers = {f.match_dict["eth_src"]: f.actions for f in switch_flows(D, "lb2", view())
                  if f.match_dict.get("eth_dst") == SYNC_MAC}
-    assert set(receivers) == {"02:5c:00:00:00:01", "02:5c:00:00:00:02", "02:5c:00:00:00:03"}
-    for sid in (1, 2, 3):     # committed in lb2's own zone with the server it names; forwarded nowhere
+    assert set(receivers) == {"02:5c:00:00:01:01", "02:5c:00:00:01:02", "02:5c:00:00:01:03"}
+    for sid in (0x101, 0x102, 0x103):     # committed in lb2's own zone with the server it names; forwarded nowhere
         assert receivers[sync_source(sid)] == (Conntrack(2, commit=True, mark=sid),)
     relay = [f for f in switch_flows(D, "s_pub", view()) if f.match_dict.get("eth_dst") == SYNC_MAC]
     assert {(f.match_dict["in_port"], outputs(f).pop()) for f in relay} == {(1, 2), (2, 1)}
@@ -188,7 +188,7 @@ def test_virtual_service_traffic_goes_through_the_proxys_own_conntrack_zone():
         classify = [f for f in switch_flows(D, proxy, view())
                     if f.table_id == T_CLASSIFY and f.match_dict.get("ipv4_dst") == D.vip and f.priority == 200]
         assert {f.match_dict.get("ip_proto") for f in classify} == {1, 6}
-        assert all(f.actions == (Conntrack(zone, table=T_CONNECTIONS),) for f in classify)
+        assert all(f.actions == (SetField("reg2", 1), Conntrack(zone, table=T_CONNECTIONS)) for f in classify)
 
 
 def connections(state):
@@ -201,10 +201,10 @@ def test_a_connection_keeps_its_real_server_while_the_server_is_healthy():
     state.set_weight("web2", 0)            # drained: its connections stay
     table = connections(state)
     assert {k: v for k, v in table.items() if isinstance(k, int)} == {
-        sid: (SetField("reg1", sid), Resubmit(T_FORWARD)) for sid in (1, 2, 3)}
-    assert table[(0x002, 0x012)] == table[None] == (Group(GROUP_SELECT),)   # a SYN, or untracked
+        d: (SetField("reg1", d), Resubmit(T_FORWARD)) for d in (0x101, 0x102, 0x103)}   # service 1, web1..3
+    assert table[(0x002, 0x012)] == table[None] == (Group(service_group(1)),)   # a SYN, or untracked
     state.port_status("s_lan", D.host("web3").service_interface.port, False)
-    assert 3 not in connections(state)     # a dead server's connections choose again
+    assert 0x103 not in connections(state)     # a dead server's connections choose again
 
 
 def test_every_maglev_slot_is_a_bucket_committing_its_real_server():
@@ -212,11 +212,12 @@ def test_every_maglev_slot_is_a_bucket_committing_its_real_server():
     state.set_weight("web1", 0)
     v = state.view()
     (group,) = switch_groups(D, "lb2", v)
-    assert group.group_id == GROUP_SELECT and len(group.buckets) == TABLE_SIZE
-    for server, bucket in zip(v.table, group.buckets):
-        sid = v.server_id(server)
-        assert bucket == (SetField("reg1", sid), Conntrack(2, commit=True, table=T_SELECTED, mark=sid))
-    assert {server for server in v.table} == {"web2", "web3"}
+    (service,) = v.services
+    assert group.group_id == service_group(1) and len(group.buckets) == TABLE_SIZE
+    for server, bucket in zip(service.table, group.buckets):
+        d = v.destination(service, server)
+        assert bucket == (SetField("reg1", d), Conntrack(2, commit=True, table=T_SELECTED, mark=d))
+    assert {server for server in service.table} == {"web2", "web3"}
 
 
 def test_both_proxies_hold_the_same_table():
@@ -245,7 +246,7 @@ def test_forwarding_method_per_mode(mode, expect):
     d = describe(mode=mode)
     forward = [f for f in switch_flows(d, "lb1", view(d)) if f.table_id == T_FORWARD]
     methods = {f.match_dict["reg1"]: list(f.actions) for f in forward if "tcp_flags" not in f.match_dict}
-    assert methods == {i: expect(d, web) for i, web in enumerate(d.real_servers, 1)}
+    assert methods == {0x100 + i: expect(d, web) for i, web in enumerate(d.real_servers, 1)}
     fins = {f.match_dict["reg1"]: list(f.actions) for f in forward if f.match_dict.get("tcp_flags") == (1, 1)}
     assert fins == methods      # clients' FINs go the same way, counted apart
 

@@ -5,6 +5,7 @@ import pytest
 from controller.flows import switch_flows, switch_groups
 from controller.pipeline import ETH_ARP, ETH_IP, ETH_PROBE, PROTO_TCP, PROTO_UDP, SYNC_MAC
 from controller.proxy import sync_source
+from controller.specs import destination
 from controller.state import ClusterState
 from controller.sync import install_order
 from tests.fakeswitch import FakeSwitch, Tracker, matches
@@ -32,7 +33,7 @@ class Cluster:
                           hash_of=lambda packet: self.slot, dead_ports=dead_ports, controller=controller)
 
     def server_of_slot(self, slot):
-        return self.d.host(self.state.view().table[slot])
+        return self.d.host(self.state.view().services[0].table[slot])
 
     def client(self, name="c1"):
         return self.d.host(name).interface_on("s_pub")
@@ -96,7 +97,7 @@ def test_a_syn_leaves_for_the_real_server_of_its_maglev_slot_rewritten_as_the_mo
 def test_a_syn_is_copied_to_the_other_proxy_naming_its_server(mode):
     c = Cluster(mode)
     web, copy = new_connection(c)
-    assert copy["eth_src"] == sync_source(c.state.server_ids[web.name])
+    assert copy["eth_src"] == sync_source(destination(1, c.state.server_ids[web.name]))
     assert copy["in_port"] == c.uplink("lb1") and (copy["ipv4_src"], copy["tcp_src"]) == (c.client().ip, 40000)
     assert c.switch("s_pub").send(dict(copy, in_port=c.d.proxy_port("s_pub", "lb1"))).ports == \
         [c.d.proxy_port("s_pub", "lb2")]
@@ -108,7 +109,7 @@ def test_a_connection_keeps_its_server_across_weight_drain_and_membership_change
     c.slot = 9
     first, _ = towards_server(c, c.switch("lb1").send(c.to_vip()))
     c.state.set_weight(first.name, 0)                       # drained: no slot of its own any more
-    assert first.name not in c.state.view().table
+    assert first.name not in c.state.view().services[0].table
     assert towards_server(c, c.switch("lb1").send(c.to_vip(flags=ACK)))[0] == first
     assert towards_server(c, c.switch("lb1").send(c.to_vip(flags=FIN_ACK)))[0] == first
 
@@ -154,7 +155,7 @@ def test_the_standby_commits_the_syn_copy_and_carries_the_connection_after_a_fai
     web, copy = new_connection(c)
     copy["in_port"] = c.uplink("lb2")
     assert c.switch("lb2").send(copy).outputs == []        # committed, forwarded nowhere
-    assert list(c.tracker.marks(2).values()) == [c.state.server_ids[web.name]]
+    assert list(c.tracker.marks(2).values()) == [destination(1, c.state.server_ids[web.name])]
     c.state.proxies.active = ("lb2",)
     c.state.set_weight(web.name, 0)                         # and the table changed meanwhile
     c.slot = 200

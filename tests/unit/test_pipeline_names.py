@@ -48,7 +48,7 @@ def test_every_flow_is_in_a_table_its_switch_kind_names(mode, active):
         flows = switch_flows(d, switch.name, view)
         assert tables_used(flows) <= set(ids(kind)), switch.name
         groups = switch_groups(d, switch.name, view)
-        assert {g.group_id for g in groups} <= set(ids(pipeline.GROUPS))
+        assert {g.group_id for g in groups} <= set(ids(pipeline.GROUPS)) | set(pipeline.GROUP_SERVICES)
         used_groups = {a.group_id for f in flows for a in f.actions if isinstance(a, Group)}
         assert used_groups <= {g.group_id for g in groups}, switch.name
         assert set(switch_meters(d, switch.name)) <= set(pipeline.COPY_METERS.values())

@@ -37,7 +37,7 @@ def test_degraded_servers_take_traffic_only_when_none_is_up():
     for _ in range(2):
         s.probe_result("web2", FAIL)
     assert s.healthy() == {"web1"}
-    assert set(s.view().table) == {"web1"}
+    assert set(s.view().services[0].table) == {"web1"}
 
 
 def test_ready_needs_a_live_channel():
@@ -104,9 +104,10 @@ def test_a_snapshot_brings_back_what_requests_and_failovers_changed():
     assert after.blocks_view() == [{"ip": "10.0.0.13", "seconds_left": 50.0, "reason": "port scan"}]
     assert after.proxies.active == ("lb2",)
     assert after.health["web2"].state == "down" and after.health["web1"].state == "unknown"
-    assert after.view().table == before.view().table              # the same Maglev table, at once
+    assert after.view().services[0].table == before.view().services[0].table      # the same Maglev table, at once
     assert after.failed_nodes == {"lb1": "link"}                  # its ports are still down: recover works
     assert after.recover_node("lb1") == [("lb1", 1), ("lb1", 2), ("s_pub", 1), ("s_lan", 1)]
+    assert after.add_member("web3") and after.weights["web3"] == 1        # as it was when it left
 
 
 def test_a_ban_over_during_the_restart_is_not_brought_back():
@@ -120,16 +121,27 @@ def test_a_ban_over_during_the_restart_is_not_brought_back():
 CLUSTER_ID = ClusterState(describe()).cluster_id
 
 
-@pytest.mark.parametrize("damaged", [None, [], {"version": 2}, {"version": 1, "cluster": CLUSTER_ID, "weights": {}},
-                                     {"version": 1, "cluster": CLUSTER_ID, "weights": {"web1": -1}, "members": [],
-                                      "blocks": {},
-                                      "active_proxies": [], "health": {}},
-                                     {"version": 1, "cluster": CLUSTER_ID, "weights": {}, "members": [],
-                                      "blocks": {"1.2.3.4": "x"},
-                                      "active_proxies": [], "health": {}},
-                                     {"version": 1, "cluster": CLUSTER_ID, "weights": {"web1": 2}, "members": [],
-                                      "blocks": {},
-                                      "active_proxies": [], "health": {"web1": "sleepy"}}])
+def damaged_snapshot(**change):
+    good = ClusterState(describe()).snapshot(wall_now=0.0)
+    return json.loads(json.dumps(dict(good, **change)))
+
+
+WEB1 = {"address": "10.0.1.11", "port": 80, "method": "nat", "weight": 1}
+SERVICE = {"key": {"protocol": "tcp", "vip": "10.0.0.100", "port": 80}, "scheduler": "mh", "persistence": None,
+           "netmask": "255.255.255.255", "real_servers": [WEB1]}
+
+
+@pytest.mark.parametrize("damaged", [
+    None, [], {"version": 1}, {"version": 2, "cluster": CLUSTER_ID, "services": []},
+    damaged_snapshot(services=[{"index": 1, "service": dict(SERVICE, real_servers=[dict(WEB1, weight=-1)])}]),
+    damaged_snapshot(services=[{"index": 1, "service": dict(SERVICE, scheduler="rr")}]),
+    damaged_snapshot(services=[{"index": 0, "service": SERVICE}]),
+    damaged_snapshot(services=[{"index": 1, "service": SERVICE}, {"index": 1, "service": dict(
+        SERVICE, key={"protocol": "udp", "vip": "10.0.0.100", "port": 53}, real_servers=[])}]),
+    damaged_snapshot(services=[{"index": 1, "service": dict(SERVICE, color="red")}]),
+    damaged_snapshot(blocks={"1.2.3.4": "x"}),
+    damaged_snapshot(health={"web1": "sleepy"}),
+])
 def test_a_damaged_snapshot_changes_nothing(damaged):
     s = state()
     with pytest.raises(ValueError):
@@ -150,9 +162,9 @@ def test_a_passive_signal_checks_at_once_and_failed_checks_take_the_server_out()
     assert s.passive_signal("web1", "a RST from 10.0.1.11:80") == 0
     assert s.passive_signal("web1", "a RST from 10.0.1.11:80") == pytest.approx(0.2)    # at the interval's end
     assert s.passive_check_result("web1", "a RST from 10.0.1.11:80", FAIL) == CONFIRM
-    assert "web1" in s.view().table                                     # one failed check is not enough
+    assert "web1" in s.view().services[0].table                                     # one failed check is not enough
     assert s.passive_check_result("web1", "a RST from 10.0.1.11:80", FAIL) == DOWN
-    assert s.health["web1"].state == "down" and "web1" not in s.view().table
+    assert s.health["web1"].state == "down" and "web1" not in s.view().services[0].table
     assert s.health["web1"].last_change_cause == "a RST from 10.0.1.11:80, then 2 failed checks"
     assert s.backends()["backends"][0]["last_passive_signal"]["signal"] == "a RST from 10.0.1.11:80"
 
@@ -161,13 +173,13 @@ def test_a_passive_signal_from_a_healthy_server_changes_nothing():
     clock = Clock(10.0)
     s = ClusterState(describe(), clock=clock)
     s.probe_result("web2", OK)
-    table = s.view().table
+    table = s.view().services[0].table
     for i in range(50):                  # provoked RSTs (bare ACKs), 100 per second
         if s.passive_signal("web2", "a RST") is not None:
             assert s.passive_check_result("web2", "a RST", OK) is None
             assert s.passive_check_result("web2", "a RST", DEGRADED) is None
         clock.now += 0.01
-    assert s.view().table == table and s.health["web2"].state == "up"
+    assert s.view().services[0].table == table and s.health["web2"].state == "up"
 
 
 def test_extra_checks_are_rate_limited_to_one_per_interval():
