@@ -1,5 +1,5 @@
-"""What an operator asks of the controller through the REST API (controller/rest.py): weights and
-real servers, blocks, nodes failed and recovered, the reviewer's alerts. Each change is made in
+"""What an operator asks of the controller through the REST API (controller/rest.py): virtual
+services, weights and real servers, blocks, nodes failed and recovered, the reviewer's alerts. Each change is made in
 ClusterState, logged with the door it came through, and followed by the flows. Ryu-free: the
 port-mods of a node's failure go out through the `PortMods` it is given."""
 from typing import Callable, Iterable, List, Optional, Protocol, Tuple
@@ -7,6 +7,7 @@ from typing import Callable, Iterable, List, Optional, Protocol, Tuple
 from controller.access import Refusal
 from controller.state import ClusterState
 from core.description import ClusterDescription
+from core.ipvsadm import Command
 from core.eventlog import EventLog, latest_records
 
 ALERTS_SHOWN = 20
@@ -38,6 +39,15 @@ class Operations:
         message = change(name, *args)
         self.event_log.emit(action, message, destination_ip=self.description.host(name).ip, labels_door=door)
         self.reconcile()
+
+    def change_services(self, command: Command, door: str) -> str:
+        """An ipvsadm change of the virtual services (ClusterState.apply), logged with its door
+        and the service it names; then the flows."""
+        message = self.state.apply(command)
+        self.event_log.emit("service-changed", message, labels_door=door,
+                            **({"labels_service": str(command.key)} if command.key else {}))
+        self.reconcile()
+        return message
 
     def block(self, ip: str, seconds: int, reason: str, door: str) -> str:
         ip = self.state.block(ip, seconds, reason)

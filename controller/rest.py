@@ -9,20 +9,24 @@ import inspect
 import json
 import logging
 import os
-from typing import Any, Callable, Dict, Iterable
+from typing import Any, Callable, Dict, Iterable, Optional
 
 from routes import Mapper
 
 from ryu.app.wsgi import ControllerBase, Response, route
 from webob import Request
 
+from controller import servicerequests as requests
 from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownNode, UnknownRealServer
 from core.httpbody import HttpError, json_object
+from core.ipvsadm import Command, IpvsadmError, NoSuchEntry, ServiceKey, ServiceTable, parse_command
 
 APP_KEY = "lvsdn_app"
 DASHBOARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dashboard")
 DASHBOARD_FILES = {"index.html": "text/html", "dashboard.js": "application/javascript", "dashboard.css": "text/css"}
 LOG = logging.getLogger("lvsdn.rest")
+SERVICE_PATH = "/lb/services/{protocol}/{vip}/{port}"
+SERVER_PATH = SERVICE_PATH + "/real_servers/{address}/{rport}"
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -45,7 +49,9 @@ def answers_json(handler: Callable[..., Response]) -> Callable[..., Response]:
     def wrapper(self: Any, req: Request, **kwargs: Any) -> Response:
         try:
             return handler(self, req, **kwargs)
-        except InvalidRequest as e:
+        except NoSuchEntry as e:
+            return json_error(404, str(e))
+        except (InvalidRequest, IpvsadmError) as e:
             return json_error(400, str(e))
         except HttpError as e:
             return json_error(e.status, str(e))
@@ -115,6 +121,89 @@ class LbRestApi(GuardedController):
         self.app.ops.apply("real-server-removed", self.door(req), self.app.state.remove_member, name)
         return self._backend(name)
 
+    @route("lb", "/lb/services", methods=["GET"])
+    @answers_json
+    def get_services(self, req: Request, **_: Any) -> Response:
+        """Every virtual service with its real servers, and the rules as `ipvsadm -S -n` saves them."""
+        state = self.app.state
+        return json_response({"services": state.services_view(),
+                              "rules": ServiceTable(state.services.values()).save()})
+
+    @route("lb", "/lb/services", methods=["POST"])
+    @answers_json
+    def add_service(self, req: Request, **_: Any) -> Response:
+        """{"protocol": "tcp"|"udp", "vip", "port", "scheduler": "mh"}: a new virtual service (-A)."""
+        body = json_body(req, required=requests.SERVICE_FIELDS, optional=requests.SERVICE_OPTIONS)
+        command = requests.add_service(body)
+        self.app.ops.change_services(command, self.door(req))
+        return self._service(command.key, 201)
+
+    @route("lb", "/lb/ipvsadm", methods=["POST"])
+    @answers_json
+    def ipvsadm(self, req: Request, **_: Any) -> Response:
+        """{"command": "-A -u 10.0.0.100:53 -s mh"}: one change in ipvsadm's own words (the CLI's
+        `lb -A ...`): what it did."""
+        body = json_body(req, required=("command",), optional=())
+        if not isinstance(body["command"], str):
+            raise InvalidRequest("command must be a string of ipvsadm's options, got %s" % json.dumps(body["command"]))
+        return json_response({"done": self.app.ops.change_services(parse_command(body["command"]), self.door(req))})
+
+    @route("lb", SERVICE_PATH, methods=["GET"])
+    @answers_json
+    def get_service(self, req: Request, protocol: str, vip: str, port: str, **_: Any) -> Response:
+        return self._service(requests.service_key(protocol, vip, port))
+
+    @route("lb", SERVICE_PATH, methods=["PUT"])
+    @answers_json
+    def edit_service(self, req: Request, protocol: str, vip: str, port: str, **_: Any) -> Response:
+        """{"scheduler"}: the service changed (-E)."""
+        key = requests.service_key(protocol, vip, port)
+        body = json_body(req, optional=requests.SERVICE_OPTIONS)
+        self.app.ops.change_services(requests.edit_service(key, body, self.app.state.service(key)), self.door(req))
+        return self._service(key)
+
+    @route("lb", SERVICE_PATH, methods=["DELETE"])
+    @answers_json
+    def remove_service(self, req: Request, protocol: str, vip: str, port: str, **_: Any) -> Response:
+        """The service removed (-D): its port closes on its VIP."""
+        key = requests.service_key(protocol, vip, port)
+        self.app.ops.change_services(Command("-D", key=key), self.door(req))
+        return json_response({"service": str(key), "removed": True})
+
+    @route("lb", SERVICE_PATH + "/real_servers", methods=["POST"])
+    @answers_json
+    def add_real_server(self, req: Request, protocol: str, vip: str, port: str, **_: Any) -> Response:
+        """{"address", "port", "method": "nat"|"dr"|"tun", "weight"}: a real server joins (-a)."""
+        key = requests.service_key(protocol, vip, port)
+        body = json_body(req, required=requests.SERVER_FIELDS, optional=requests.SERVER_OPTIONS)
+        command = requests.server_command("-a", key, body, None, self.app.description.mode)
+        self.app.ops.change_services(command, self.door(req))
+        return self._service(key, 201)
+
+    @route("lb", SERVER_PATH, methods=["PUT"])
+    @answers_json
+    def edit_real_server(self, req: Request, protocol: str, vip: str, port: str, address: str, rport: str,
+                         **_: Any) -> Response:
+        """{"method", "weight"}: a real server changed (-e), what is not given kept as it is;
+        weight 0 is quiescent (no new connections, established ones continue)."""
+        key, server = requests.service_key(protocol, vip, port), requests.endpoint(address, rport)
+        body = json_body(req, optional=requests.SERVER_OPTIONS[1:])
+        current = self.app.state.service(key).real_server(server)
+        if current is None:
+            raise NoSuchEntry("%s:%d is not a real server of %s" % (server + (key,)))
+        self.app.ops.change_services(requests.server_command("-e", key, body, current, current.method),
+                                     self.door(req))
+        return self._service(key)
+
+    @route("lb", SERVER_PATH, methods=["DELETE"])
+    @answers_json
+    def remove_real_server(self, req: Request, protocol: str, vip: str, port: str, address: str, rport: str,
+                           **_: Any) -> Response:
+        """A real server leaves (-d); its established connections continue while it lives."""
+        key, server = requests.service_key(protocol, vip, port), requests.endpoint(address, rport)
+        self.app.ops.change_services(Command("-d", key=key, server=server), self.door(req))
+        return self._service(key)
+
     @route("lb", "/lb/blocks", methods=["GET"])
     @answers_json
     def get_blocks(self, req: Request, **_: Any) -> Response:
@@ -168,6 +257,11 @@ class LbRestApi(GuardedController):
 
     def _node(self, name: str) -> Response:
         return json_response(next(n for n in self.app.state.nodes() if n["name"] == name))
+
+    def _service(self, key: Optional[ServiceKey], status: int = 200) -> Response:
+        assert key is not None, "every route here names a service"
+        self.app.state.service(key)        # NoSuchEntry (404) if there is none
+        return json_response(next(s for s in self.app.state.services_view() if s["service"] == str(key)), status)
 
     def _backend(self, name: str, status: int = 200) -> Response:
         row = next(b for b in self.app.state.backends()["backends"] if b["name"] == name)

@@ -20,7 +20,8 @@ from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import End, PortState, ProxyGroup
 from core.description import ClusterDescription, Host, service_from_dict
-from core.ipvsadm import IpvsadmError, RealServerEntry, ServiceKey, ServiceTable, VirtualService, parse_command
+from core.ipvsadm import (Command, IpvsadmError, RealServerEntry, ServiceKey, ServiceTable, VirtualService,
+                          parse_command)
 from core.eventlog import ecs_timestamp
 from core.rules import is_integer
 from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
@@ -218,9 +219,12 @@ class ClusterState:
 
     # --- requests: the virtual services -------------------------------------------------------
     def ipvsadm(self, line: str) -> str:
-        """Carry out one ipvsadm change (-A -E -D -a -e -d, core/ipvsadm.py) on the services, or
-        refuse it (IpvsadmError) changing nothing; what it did, in words."""
-        command = parse_command(line)
+        """Carry out one ipvsadm change (-A -E -D -C -a -e -d, core/ipvsadm.py) on the services,
+        or refuse it (IpvsadmError) changing nothing; what it did, in words."""
+        return self.apply(parse_command(line))
+
+    def apply(self, command: Command) -> str:
+        """`ipvsadm` for a command already parsed."""
         if command.op in ("-L", "-S"):
             raise IpvsadmError("%s shows the services; the changes are -A, -E, -D, -C, -a, -e, -d" % command.op)
         table = ServiceTable(self.services.values())
@@ -243,6 +247,10 @@ class ClusterState:
         for counters in self.counters.values():
             for gone in set(counters) - alive:
                 del counters[gone]
+
+    def service(self, key: ServiceKey) -> VirtualService:
+        """NoSuchEntry if there is no such service."""
+        return ServiceTable(self.services.values()).service(key)
 
     def ordered_services(self) -> List[VirtualService]:
         """The services in the order of their indexes (the first is /lb/backends' service)."""

@@ -53,6 +53,10 @@ class IpvsadmError(ConfigError):
     """An ipvsadm command that cannot be taken: the message says what was wrong."""
 
 
+class NoSuchEntry(IpvsadmError):
+    """A command named a virtual service or a real server that the table does not have."""
+
+
 @dataclass(frozen=True, order=True)
 class ServiceKey:
     """A virtual service: (protocol, VIP, port)."""
@@ -282,7 +286,7 @@ class ServiceTable:
                 raise IpvsadmError("the virtual service %s exists already (-E changes it)" % key)
             self.services[key] = self._scheduled(VirtualService(key), command)
             return "virtual service %s added" % key
-        service = self._service(key)
+        service = self.service(key)
         if op == "-E":
             self.services[key] = self._scheduled(service, command)
             return "virtual service %s changed" % key
@@ -301,9 +305,9 @@ class ServiceTable:
         return replace(service, scheduler=scheduler, persistence=command.persistence,
                        netmask=command.netmask or HOST_MASK)
 
-    def _service(self, key: ServiceKey) -> VirtualService:
+    def service(self, key: ServiceKey) -> VirtualService:
         if key not in self.services:
-            raise IpvsadmError("no virtual service %s; services: %s" % (
+            raise NoSuchEntry("no virtual service %s; services: %s" % (
                 key, ", ".join(map(str, sorted(self.services))) or "none"))
         return self.services[key]
 
@@ -316,7 +320,7 @@ class ServiceTable:
         if command.op == "-a" and present is not None:
             raise IpvsadmError("%s is a real server of %s already (-e changes it)" % (name, service.key))
         if command.op != "-a" and present is None:
-            raise IpvsadmError("%s is not a real server of %s" % (name, service.key))
+            raise NoSuchEntry("%s is not a real server of %s" % (name, service.key))
         others = tuple(r for r in service.real_servers if r.endpoint != endpoint)
         if command.op == "-d":
             self.services[service.key] = replace(service, real_servers=others)
