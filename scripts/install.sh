@@ -14,7 +14,7 @@ APT_PACKAGES=(
     python3-venv python3-dev python-is-python3 gcc
     ethtool iproute2 iputils-ping iperf3 curl tcpdump nmap hping3 wrk apache2-utils arping
     net-tools procps psmisc
-    haproxy keepalived nginx-light python3-scapy chromium
+    haproxy keepalived nginx-light python3-scapy chromium dnsmasq-base bind9-dnsutils
 )
 
 say() { printf '[install] %s\n' "$*"; }

@@ -6,7 +6,6 @@ from mininet.log import output
 
 from topologies.faults import FAILURE_KINDS
 from topologies.runstate import ClusterError
-from topologies.lbtable import format_lb_table, saved_rules
 
 
 class ClusterCLI(CLI):
@@ -41,16 +40,10 @@ class ClusterCLI(CLI):
         self._try(lambda: output(json.dumps(self.cluster.rest("GET", "/lb/status"), indent=1) + "\n"))
 
     def do_lb(self, line):
-        """lb: the virtual service and its real servers, like `ipvsadm -Ln --stats`; lb -S: its
-        rules, as `ipvsadm -S -n` saves them."""
-        words = line.split()
-        if words in (["-S"], ["-S", "-n"]):
-            self._try(lambda: output(saved_rules(self.cluster.rest("GET", "/lb/backends"))))
-        elif words:
-            output("usage: lb (the table, as ipvsadm -Ln --stats) or lb -S (the rules, as ipvsadm -S -n)\n")
-        else:
-            self._try(lambda: output(format_lb_table(self.cluster.rest("GET", "/lb/backends"),
-                                                     self.cluster.rest("GET", "/lb/status")) + "\n"))
+        """lb: the virtual services and their real servers, as `ipvsadm -Ln`; lb takes ipvsadm's
+        own commands: -Ln [--stats|--rate], -S (the rules, as ipvsadm -S -n saves them), and the
+        changes -A -E -D -a -e -d (for instance lb -A -u 10.0.0.100:53 -s mh)."""
+        self._try(self.cluster.ipvsadm, line.strip() or "-Ln")
 
     def do_alerts(self, _line):
         """alerts: what the log reviewer flagged, and the sources blocked now."""

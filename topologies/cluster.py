@@ -27,9 +27,10 @@ from mininet.net import Mininet
 
 from core.addressing import SDN, VIP
 from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
-from core.builder import describe
+from core.builder import describe, with_services
 from core.paths import ROOT
 from core.rules import ConfigError
+from core.services import load_rules
 from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
 from topologies import hostsetup
 from topologies.dbtier import EtcdCluster
@@ -44,6 +45,7 @@ from topologies.runstate import (ClusterError, RunRecord, check_run_dir, default
                                  require_free_port, sh, stop_processes, wait_until)
 from topologies.staticweb import APP, NGINX, check_web_server
 from topologies.topo import LvsTopo
+from topologies.virtualservices import VirtualServices
 
 # Signals that end a run the way Ctrl-C does: the harness tears everything down first.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -76,9 +78,13 @@ class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxy_policy=ProxyPolicy(),
                  network_policy=NetworkPolicy(), review=False, block=True, progress=None, director=SDN,
-                 peer=PeerSettings(), web_server=APP):
+                 peer=PeerSettings(), web_server=APP, services=None, services_from="services"):
         self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
                                     remote_webs=remote_webs, director=director)
+        if services is not None:     # ipvsadm-save lines; refused naming `services_from` and the line
+            self.description = with_services(self.description,
+                                             load_rules("\n".join(services), services_from, self.description))
+        self.services = VirtualServices(self)
         self.web_server = check_web_server(web_server)
         self.etcd = EtcdCluster(self)
         self.real_servers = RealServers(self, self.web_server)
@@ -155,6 +161,11 @@ class Cluster:
     @property
     def mode(self):
         return self.description.mode
+
+    def ipvsadm(self, line):
+        """One ipvsadm command at run time (topologies/virtualservices.py): its output, or
+        ClusterError with the refusal."""
+        return self.services.ipvsadm(line)
 
     def host(self, name):
         if self.net is None or name not in self.net:

@@ -1,11 +1,13 @@
 """What each LVS forwarding method needs outside the flow tables, as shell commands.
 
-Pure functions of the description: the harness runs them (real servers in their namespaces,
-proxies in the root namespace), and the proxies' undo lists at teardown (what real servers were
-given goes with their namespaces).
+Pure functions of the description and its services: the harness runs them (real servers in
+their namespaces, proxies in the root namespace), and the proxies' undo lists at teardown (what
+real servers were given goes with their namespaces). A real server gets what each method it
+serves by needs, for each VIP it serves.
 
   NAT  real servers route through the virtual gateway (their default route, set by the
-       topology from the description); nothing else.
+       topology from the description); one that also serves by DR or TUN routes by r0, and
+       sends its NAT replies to the gateway by a rule per protocol and source port.
   DR   real servers hold the VIP on lo and must not answer or announce it in ARP
        (arp_ignore=1, arp_announce=2), so the VIP's ARP stays with the active proxy.
   TUN  as DR, plus one VXLAN device per proxy VNI with the MAC the proxy writes as inner
@@ -32,22 +34,45 @@ def vxlan_device(vni):
     return "vxlan%d" % vni
 
 
-def real_server_setup(description, web):
-    if description.mode == "nat":
-        return []
+NAT_TABLE = 100     # a real server's routing table for NAT replies, when its default route is r0
+
+
+def real_server_setup(description, web, services=None):
+    """What a real server needs for the services it serves (the description's by default): for
+    DR and TUN, each VIP it answers from on lo, ARP silenced; for TUN, the VXLAN devices; for NAT
+    beside DR or TUN (its default route then r0), its NAT replies routed to the NAT gateway by
+    their protocol and source port."""
+    entries = [(s.key, e) for s in (description.services if services is None else services)
+               for e in s.real_servers if e.address == web.ip]
+    methods = {e.method for _, e in entries}
     lan = web.service_interface.name
-    commands = ["ip addr add %s/32 dev lo" % description.vip,
-                _sysctl(all__arp_ignore=1, all__arp_announce=2,
-                        **{lan + "__arp_ignore": 1, lan + "__arp_announce": 2})]
-    if description.mode == "tun":
-        commands.append(_sysctl(all__rp_filter=0, default__rp_filter=0, lo__rp_filter=0,
-                                **{lan + "__rp_filter": 0}))
-        for t in description.tunnels:
-            dev = vxlan_device(t.vni)
-            commands += ["ip link add %s type vxlan id %d dstport %d local %s nolearning"
-                         % (dev, t.vni, VXLAN_UDP_PORT, web.ip),
-                         "ip link set %s address %s up" % (dev, tunnel_mac(web.ip)),
-                         _sysctl(**{dev + "__rp_filter": 0})]
+    commands = []
+    if methods - {"nat"}:
+        commands += ["ip addr add %s/32 dev lo" % vip
+                     for vip in dict.fromkeys(key.vip for key, e in entries if e.method != "nat")]
+        commands.append(_sysctl(all__arp_ignore=1, all__arp_announce=2,
+                                **{lan + "__arp_ignore": 1, lan + "__arp_announce": 2}))
+    if "tun" in methods:
+        commands += _tunnel_ends(description, web)
+    if "nat" in methods and web.gateway != description.nat_gateway:
+        # The LAN stays direct (the controller's health checks come from it), before the rules.
+        commands += ["ip route replace default via %s dev %s table %d" % (description.nat_gateway, lan, NAT_TABLE),
+                     "ip rule add to %s lookup main pref %d" % (_lan_network(description), NAT_TABLE)]
+        commands += ["ip rule add ipproto %s sport %d lookup %d pref %d" % (protocol, port, NAT_TABLE, NAT_TABLE + 1)
+                     for protocol, port in dict.fromkeys((k.protocol, e.port) for k, e in entries
+                                                         if e.method == "nat")]
+    return commands
+
+
+def _tunnel_ends(description, web):
+    lan = web.service_interface.name
+    commands = [_sysctl(all__rp_filter=0, default__rp_filter=0, lo__rp_filter=0, **{lan + "__rp_filter": 0})]
+    for t in description.tunnels:
+        dev = vxlan_device(t.vni)
+        commands += ["ip link add %s type vxlan id %d dstport %d local %s nolearning"
+                     % (dev, t.vni, VXLAN_UDP_PORT, web.ip),
+                     "ip link set %s address %s up" % (dev, tunnel_mac(web.ip)),
+                     _sysctl(**{dev + "__rp_filter": 0})]
     return commands
 
 
@@ -57,8 +82,9 @@ def router_setup(description):
 
 
 def proxy_setup(description, proxy):
-    """Root-namespace commands that make a proxy bridge a VXLAN tunnel endpoint (TUN only)."""
-    if description.mode != "tun":
+    """Root-namespace commands that make a proxy bridge a VXLAN tunnel endpoint (when a service
+    tunnels)."""
+    if "tun" not in description.methods:
         return []
     t = description.tunnel(proxy)
     commands = [
@@ -83,7 +109,7 @@ def proxy_setup(description, proxy):
 
 
 def proxy_teardown(description, proxy):
-    if description.mode != "tun":
+    if "tun" not in description.methods:
         return []
     mark = description.tunnel(proxy).pkt_mark
     networks = [_lan_network(description)] + ([_remote_network(description)] if _remote_network(description) else [])

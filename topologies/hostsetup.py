@@ -23,11 +23,10 @@ def set_up(cluster):
     for proxy in description.proxies:
         root_commands(forwarding.proxy_setup(description, proxy), proxy)
     set_up_conntrack(description)
-    for web in description.real_servers:
-        host_commands(cluster, web.name, forwarding.real_server_setup(description, web))
+    cluster.services.set_up()
     if cluster.directors_are_hosts:
         return "the real servers answer the directors on their own LAN"
-    return "%s: %s" % (description.mode.upper(), METHOD_SET_UP[description.mode])
+    return "; ".join("%s: %s" % (m.upper(), METHOD_SET_UP[m]) for m in sorted(description.methods))
 
 
 def root_commands(commands, what):

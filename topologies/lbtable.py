@@ -1,35 +1,61 @@
-"""The `lb` table: GET /lb/backends printed the way `ipvsadm -Ln --stats` prints LVS, and as
-`ipvsadm -S -n` saves it."""
-from core.ipvsadm import RealServerEntry, ServiceKey, ServiceTable, VirtualService
+"""The `lb` table: GET /lb/services printed the way `ipvsadm -Ln` prints LVS's table, with
+`--stats` or `--rate` as ipvsadm takes them, and this project's own columns (each real server's
+state and share of its service's Maglev slots)."""
 
 FORWARD_NAMES = {"nat": "Masq", "dr": "Route", "tun": "Tunnel"}   # ipvsadm's words
-SCHEDULER_NAMES = {"maglev": "mh"}                                 # ipvsadm's name of each
+SCHEDULER_NOTES = {"mh": "Maglev"}
 
 
-def format_lb_table(service, status):
+def header(status):
     proxies = ", ".join("%s %s" % (p["name"], p["role"]) for p in status.get("proxies", []))
-    lines = [
-        "IP Virtual Server (lvsdn): %s forwarding, VIP %s, proxies %s (%s), controller packet-ins %d"
-        % (service["mode"].upper(), status.get("vip_state", "up"), status.get("proxy_mode", "active-standby"),
-           proxies or "none", status["packet_in"]),
-        "Prot LocalAddress:Port Scheduler",
-        "  -> RemoteAddress:Port    Forward Weight ActiveConn State    Slots   InPkts    InBytes",
-        "%-4s %s:%d %s (Maglev, %d slots)" % (service["protocol"].upper(), service["vip"], service["port"],
-                                              "mh", service["table_size"]),
-    ]
-    for b in service["backends"]:
-        state = b["state"] if b["in_service"] else "removed"
-        lines.append("  -> %-21s %-7s %-6d %-10d %-8s %-7d %-9d %d" % (
-            "%s:%d" % (b["rip"], b["port"]), FORWARD_NAMES[service["mode"]], b["weight"],
-            b["active_connections"], state, b["slots"], b["packets"], b["bytes"]))
+    return ("IP Virtual Server (lvsdn): VIPs %s, proxies %s (%s), controller packet-ins %d"
+            % (status.get("vip_state", "up"), status.get("proxy_mode", "active-standby"), proxies or "none",
+               status["packet_in"]))
+
+
+def _columns(flag):
+    if flag == "--stats":
+        return "Conns      InPkts     InBytes"
+    if flag == "--rate":
+        return "CPS        InPPS      InBPS"
+    return "ActiveConn State    Slots"
+
+
+def _figures(server, flag, rates):
+    if flag == "--stats":
+        return "%-10d %-10d %d" % (server["connections"], server["packets"], server["bytes"])
+    if flag == "--rate":
+        cps, pps, bps = rates.get((server["rip"], server["port"]), (0, 0, 0))
+        return "%-10d %-10d %d" % (cps, pps, bps)
+    return "%-10d %-8s %d" % (server["active_connections"], server["state"], server["slots"])
+
+
+def format_services(services, status, flag=None, rates=None):
+    """The table of every service (GET /lb/services' "services"); `rates`, for --rate: per
+    (service, real server address, port), (connections, packets, bytes) per second."""
+    lines = [header(status), "Prot LocalAddress:Port Scheduler Flags",
+             "  -> RemoteAddress:Port           Forward Weight %s" % _columns(flag)]
+    for service in services:
+        note = SCHEDULER_NOTES.get(service["scheduler"], service["scheduler"])
+        lines.append("%-4s %s:%d %s (%s, %d slots)%s" % (
+            service["protocol"].upper(), service["vip"], service["port"], service["scheduler"], note,
+            service["table_size"], "" if service["state"] == "up" else "  [no real server up]"))
+        for server in service["real_servers"]:
+            lines.append("  -> %-29s %-7s %-6d %s" % (
+                "%s:%d" % (server["rip"], server["port"]), FORWARD_NAMES[server["method"]], server["weight"],
+                _figures(server, flag, (rates or {}).get(service["service"], {}))))
     return "\n".join(lines)
 
 
-def saved_rules(service):
-    """The virtual service as `ipvsadm -S -n` prints it: its real servers in service, with
-    their weights (one taken out of the service is not in LVS's table either)."""
-    real_servers = tuple(sorted(RealServerEntry(b["rip"], b["port"], service["mode"], b["weight"])
-                                for b in service["backends"] if b["in_service"]))
-    key = ServiceKey(service["protocol"], service["vip"], service["port"])
-    scheduler = SCHEDULER_NAMES.get(service["scheduler"], service["scheduler"])
-    return ServiceTable([VirtualService(key, scheduler=scheduler, real_servers=real_servers)]).save()
+def rates(before, after, seconds):
+    """Per service and real server, (connections, packets, bytes) per second between two
+    GET /lb/services answers `seconds` apart."""
+    def figures(services):
+        return {(s["service"], r["rip"], r["port"]): (r["connections"], r["packets"], r["bytes"])
+                for s in services for r in s["real_servers"]}
+    old, new = figures(before), figures(after)
+    found: dict = {}
+    for (service, rip, port), now in new.items():
+        then = old.get((service, rip, port), now)
+        found.setdefault(service, {})[(rip, port)] = tuple(round((b - a) / seconds) for a, b in zip(then, now))
+    return found

@@ -19,6 +19,7 @@ VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
 from core.rules import ConfigError  # noqa: E402
+from core.services import load_rules  # noqa: E402
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments,  # noqa: E402
                         check_ports, description_from_arguments)
 from core.settings import (add_health_arguments, add_network_arguments, add_proxy_arguments,  # noqa: E402
@@ -38,6 +39,10 @@ def parse_args(argv):
     add_health_arguments(parser)
     add_proxy_arguments(parser)
     add_network_arguments(parser)
+    parser.add_argument("--services", metavar="FILE",
+                        help="the virtual services, an ipvsadm-save rules file (as /etc/ipvsadm.rules): "
+                             "-A -t|-u VIP:PORT -s mh, -a -t|-u VIP:PORT -r ADDRESS[:PORT] -m|-g|-i -w WEIGHT "
+                             "(default: TCP 80 on --vip by --mode)")
     parser.add_argument("--no-review", action="store_true", help="do not run the log reviewer")
     parser.add_argument("--no-block", action="store_true",
                         help="the log reviewer flags suspicious sources but does not block them")
@@ -55,7 +60,8 @@ def parse_args(argv):
 def check_args(args):
     """Every flag, and the combinations that cannot work, before anything starts: ValueError
     naming the flag, the value and what is allowed."""
-    description_from_arguments(args)
+    description = description_from_arguments(args)
+    args.service_lines = None if args.services is None else read_services(args.services, description)
     args.health = health_from_arguments(args)
     args.proxy_policy = proxy_policy_from_arguments(args)
     args.network_policy = network_policy_from_arguments(args)
@@ -65,6 +71,18 @@ def check_args(args):
                           "nothing blocks; give one or the other")
     if args.run_dir is not None:
         check_run_dir(args.run_dir)
+
+
+def read_services(path, description):
+    """The lines of a rules file, each checked for the cluster (ConfigError naming the file and
+    the first line that cannot work)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError("--services %s cannot be read: %s" % (path, getattr(e, "strerror", None) or e)) from None
+    load_rules(text, path, description)
+    return text.splitlines()
 
 
 def ensure_environment():
@@ -129,6 +147,7 @@ def main(argv=None):
                      network_policy=args.network_policy,
                      review=not args.no_review, block=not args.no_block,
                      run_dir=args.run_dir, director=args.director,
+                     services=args.service_lines, services_from=args.services,
                      rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
             print_table(cluster)
             if args.no_cli:

@@ -1,23 +1,41 @@
-"""The CLI's `lb` command on a stand-in cluster (the emulation tests drive the harness itself)."""
+"""The CLI's `lb` and the harness's ipvsadm (topologies/virtualservices.py) on a stand-in
+cluster whose REST answers come from a real ClusterState (the emulation tests drive the whole
+harness)."""
 import logging
 
-from topologies.cli import ClusterCLI
+import pytest
 
-BACKENDS = {"mode": "dr", "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "maglev",
-            "backends": [{"rip": "10.0.1.11", "port": 80, "weight": 2, "in_service": True}]}
+from controller.state import ClusterState
+from core.builder import describe
+from core.ipvsadm import ServiceTable
+from topologies.cli import ClusterCLI
+from topologies.lbtable import rates
+from topologies.runstate import ClusterError
+from topologies.virtualservices import VirtualServices
 
 
 class StandIn:
-    """Answers the REST calls `lb -S` makes."""
+    """A cluster that is not running: its REST answers are the state's; changes are refused
+    (the harness's set-up of real servers needs a running network)."""
 
-    def rest(self, method, path):
-        assert (method, path) == ("GET", "/lb/backends")
-        return BACKENDS
+    def __init__(self, mode="dr"):
+        self.description = describe(mode=mode)
+        self.state = ClusterState(self.description)
+        self.services = VirtualServices(self)
+
+    def rest(self, method, path, body=None):
+        if (method, path) == ("GET", "/lb/services"):
+            return {"services": self.state.services_view(), "rules": ServiceTable(self.state.services.values()).save()}
+        assert (method, path) == ("GET", "/lb/status")
+        return self.state.status()
+
+    def ipvsadm(self, line):
+        return self.services.ipvsadm(line)
 
 
-def said(caplog, line):
+def said(caplog, line, cluster=None):
     cli = ClusterCLI.__new__(ClusterCLI)       # not run: Mininet's CLI loops on stdin when made
-    cli.cluster = StandIn()
+    cli.cluster = cluster or StandIn()
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="mininet"):
         cli.do_lb(line)
@@ -25,9 +43,47 @@ def said(caplog, line):
 
 
 def test_lb_s_prints_the_rules_as_ipvsadm_saves_them(caplog):
-    assert said(caplog, "-S") == "-A -t 10.0.0.100:80 -s mh\n-a -t 10.0.0.100:80 -r 10.0.1.11:80 -g -w 2\n"
+    assert said(caplog, "-S") == ("-A -t 10.0.0.100:80 -s mh\n-a -t 10.0.0.100:80 -r 10.0.1.11:80 -g -w 1\n"
+                                  "-a -t 10.0.0.100:80 -r 10.0.1.12:80 -g -w 1\n")
     assert said(caplog, "-S -n") == said(caplog, "-S")
 
 
-def test_lb_with_anything_else_says_what_it_takes(caplog):
-    assert said(caplog, "-X").startswith("usage: lb (the table, as ipvsadm -Ln --stats) or lb -S")
+def test_lb_shows_every_service_as_ipvsadm_lists_them(caplog):
+    cluster = StandIn()
+    cluster.state.ipvsadm("-A -u 10.0.0.101:53 -s mh")
+    cluster.state.ipvsadm("-a -u 10.0.0.101:53 -r 10.0.1.12 -g -w 3")
+    web2 = cluster.description.host("web2").service_interface
+    cluster.state.port_status(web2.switch, web2.port, False)        # its cable cut
+    table = said(caplog, "", cluster).splitlines()
+    assert table[0].startswith("IP Virtual Server (lvsdn): VIPs down, proxies active-standby")
+    assert table[3] == "TCP  10.0.0.100:80 mh (Maglev, 256 slots)"
+    assert table[4].split() == ["->", "10.0.1.11:80", "Route", "1", "0", "unknown", "256"]
+    assert table[6] == "UDP  10.0.0.101:53 mh (Maglev, 256 slots)  [no real server up]"
+    assert table[7].split() == ["->", "10.0.1.12:53", "Route", "3", "0", "down", "0"]
+    assert said(caplog, "-Ln", cluster) == said(caplog, "", cluster)
+    assert "Conns      InPkts     InBytes" in said(caplog, "-L -n --stats", cluster)
+
+
+def test_the_rate_is_the_difference_of_two_readings():
+    before = [{"service": "-t v:80", "real_servers": [{"rip": "r", "port": 80, "connections": 10, "packets": 100,
+                                                      "bytes": 5000}]}]
+    after = [{"service": "-t v:80", "real_servers": [{"rip": "r", "port": 80, "connections": 30, "packets": 400,
+                                                     "bytes": 9000}]}]
+    assert rates(before, after, 2.0) == {"-t v:80": {("r", 80): (10, 150, 2000)}}
+
+
+@pytest.mark.parametrize("line, words", [
+    ("-X", "error: ipvsadm -X: unknown option or stray word '-X'"),
+    ("-A -t 10.0.0.100:80 -s mh", "error: ipvsadm: the virtual service -t 10.0.0.100:80 exists already"),
+    ("-A -t 10.0.1.5:80 -s mh", "error: ipvsadm: -t 10.0.1.5:80: VIP 10.0.1.5 is inside the server LAN"),
+    ("-a -t 10.0.0.100:80 -r 10.0.1.12:80 -i", "error: ipvsadm: 10.0.1.12:80 is a real server of"),
+])
+def test_a_refused_command_says_why_in_one_line(caplog, line, words):
+    assert said(caplog, line).startswith(words)
+
+
+def test_a_tun_real_server_needs_a_cluster_started_with_tunnels(caplog):
+    assert said(caplog, "-e -t 10.0.0.100:80 -r 10.0.1.12:80 -i").startswith(
+        "error: ipvsadm: the proxies' tunnel ports are made at start")
+    with pytest.raises(ClusterError):
+        StandIn().ipvsadm("-Q")

@@ -1,8 +1,6 @@
 from topologies import forwarding
 from core.addressing import tunnel_mac
 from core.builder import describe
-from core.ipvsadm import parse_rules
-from topologies.lbtable import format_lb_table, saved_rules
 
 
 def test_nat_real_servers_need_only_their_gateway():
@@ -41,26 +39,23 @@ def test_tun_proxies_get_a_tunnel_port_an_address_and_a_marked_route():
     assert forwarding.proxy_teardown(d, "lb2") == ["ovs-appctl ovs/route/del 10.0.1.0/24 pkt_mark=2"]
 
 
-def test_lb_table_reads_like_ipvsadm():
-    service = {"mode": "dr", "active_proxy": "lb1", "protocol": "tcp", "vip": "10.0.0.100", "port": 80,
-               "table_size": 251, "backends": [
-                   {"rip": "10.0.1.11", "port": 80, "weight": 3, "active_connections": 7, "state": "up",
-                    "in_service": True, "slots": 188, "packets": 10, "bytes": 1000}]}
-    proxies = [{"name": "lb1", "role": "active"}, {"name": "lb2", "role": "standby"}]
-    table = format_lb_table(service, {"packet_in": 0, "vip_state": "up", "proxy_mode": "active-standby",
-                                      "proxies": proxies})
-    assert "proxies active-standby (lb1 active, lb2 standby)" in table
-    assert "TCP  10.0.0.100:80 mh (Maglev, 251 slots)" in table
-    assert "-> 10.0.1.11:80" in table and " Route " in table and " 188 " in table
-
-
-def test_lb_s_prints_the_rules_as_ipvsadm_saves_them():
-    service = {"mode": "nat", "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "maglev",
-               "backends": [{"rip": "10.0.1.12", "port": 80, "weight": 0, "in_service": True},
-                            {"rip": "10.0.1.13", "port": 80, "weight": 1, "in_service": False},
-                            {"rip": "10.0.1.11", "port": 80, "weight": 3, "in_service": True}]}
-    rules = saved_rules(service)
-    assert rules == ("-A -t 10.0.0.100:80 -s mh\n"
-                     "-a -t 10.0.0.100:80 -r 10.0.1.11:80 -m -w 3\n"
-                     "-a -t 10.0.0.100:80 -r 10.0.1.12:80 -m -w 0\n")
-    assert len(parse_rules(rules, "lb -S")) == 3          # ipvsadm's grammar reads it back
+def test_a_real_server_is_set_up_for_every_method_and_vip_it_serves():
+    from core.builder import with_services
+    from core.services import load_rules
+    rules = ("-A -t 10.0.0.100:80 -s mh\n-a -t 10.0.0.100:80 -r 10.0.1.11 -m\n"
+             "-A -u 10.0.0.100:53 -s mh\n-a -u 10.0.0.100:53 -r 10.0.1.11 -m\n"
+             "-A -t 10.0.0.101:8080 -s mh\n-a -t 10.0.0.101:8080 -r 10.0.1.11 -g\n"
+             "-A -t 10.0.0.102:443 -s mh\n-a -t 10.0.0.102:443 -r 10.0.1.11 -i\n")
+    base = describe(mode="nat")
+    d = with_services(base, load_rules(rules, "r", base))
+    web = d.host("web1")
+    setup = forwarding.real_server_setup(d, web)
+    assert web.gateway == "10.0.1.1"                     # r0: it answers DR and TUN clients itself
+    assert [c for c in setup if "dev lo" in c] == ["ip addr add 10.0.0.101/32 dev lo",
+                                                   "ip addr add 10.0.0.102/32 dev lo"]
+    assert any("vxlan" in c for c in setup) and forwarding.proxy_setup(d, "lb1")     # TUN on both ends
+    assert setup[-4:] == ["ip route replace default via 10.0.1.254 dev web1-eth0 table 100",
+                          "ip rule add to 10.0.1.0/24 lookup main pref 100",
+                          "ip rule add ipproto tcp sport 80 lookup 100 pref 101",
+                          "ip rule add ipproto udp sport 53 lookup 100 pref 101"]
+    assert forwarding.real_server_setup(d, d.host("web2")) == []      # it serves nothing
