@@ -54,7 +54,7 @@ def real_server_setup(description, web, services=None):
                                 **{lan + "__arp_ignore": 1, lan + "__arp_announce": 2}))
     if "tun" in methods:
         commands += _tunnel_ends(description, web)
-    if "nat" in methods and web.gateway != description.nat_gateway:
+    if "nat" in methods and description.proxies and web.gateway != description.nat_gateway:
         # The LAN stays direct (the controller's health checks come from it), before the rules.
         commands += ["ip route replace default via %s dev %s table %d" % (description.nat_gateway, lan, NAT_TABLE),
                      "ip rule add to %s lookup main pref %d" % (_lan_network(description), NAT_TABLE)]

@@ -59,3 +59,8 @@ def test_a_real_server_is_set_up_for_every_method_and_vip_it_serves():
                           "ip rule add ipproto tcp sport 80 lookup 100 pref 101",
                           "ip rule add ipproto udp sport 53 lookup 100 pref 101"]
     assert forwarding.real_server_setup(d, d.host("web2")) == []      # it serves nothing
+
+
+def test_the_peers_real_servers_answer_haproxy_directly():
+    d = describe(director="haproxy")
+    assert all(forwarding.real_server_setup(d, web) == [] for web in d.real_servers)
