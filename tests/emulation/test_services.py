@@ -25,13 +25,13 @@ RULES = [
     "-a -u 10.0.0.100:53 -r 10.0.1.11:53 -m -w 1",
     "-a -u 10.0.0.100:53 -r 10.0.1.12:53 -m -w 1",
 ]
-CLIENTS = ("c1", "c2")
+CLIENTS = ("c1", "c2", "c3", "c4")
 ADDRESSES = {"10.0.1.11": "web1", "10.0.1.12": "web2"}
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with Cluster(mode="nat", clients=2, webs=2, services=RULES) as running:
+    with Cluster(mode="nat", clients=4, webs=2, services=RULES) as running:
         yield running
 
 
@@ -41,7 +41,7 @@ def http_served(cluster, client, url, connections=40):
     return Counter(result["served_by"]), result["errors"]
 
 
-def dns_served(cluster, client, queries=40):
+def dns_served(cluster, client, queries=20):
     """Which real server answered each of `queries` DNS queries (dig takes a new source port
     each time, so each query is a new flow): a Counter of web host names, and the failures."""
     out = cluster.host(client).cmd("for i in $(seq %d); do dig @10.0.0.100 whoami.lvsdn +short +time=1 +tries=1; "
@@ -52,12 +52,18 @@ def dns_served(cluster, client, queries=40):
 
 
 def test_every_client_is_served_on_every_service_by_both_real_servers(cluster):
+    """TCP services spread each client's connections (the datapath hashes the 5-tuple); a UDP
+    service spreads the clients, each client's flows to one real server (Open vSwitch's
+    select-group hash leaves UDP ports out: docs/PLATFORM.md), as LVS's mh does by default."""
+    dns = Counter()
     for client in CLIENTS:
         for url in ("http://10.0.0.100/", "http://10.0.0.101:8080/"):
             served, errors = http_served(cluster, client, url)
             assert errors == 0 and set(served) == {"web1", "web2"}, (client, url, served)
         served, errors = dns_served(cluster, client)
-        assert errors == 0 and set(served) == {"web1", "web2"}, (client, served)
+        assert errors == 0 and len(served) == 1, (client, served)
+        dns.update(served)
+    assert set(dns) == {"web1", "web2"}, dns
 
 
 def proxy_uplink_sent(cluster):
