@@ -75,3 +75,24 @@ def running_controller(tmp):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def controller(tmp_path_factory):
+    """A test module's own controller: its REST URL, its event log and a session that carries
+    its token (for the requests that change something)."""
+    with running_controller(tmp_path_factory.mktemp("controller")) as (url, tmp, _, headers):
+        with requests.Session() as session:
+            session.headers.update(headers)
+            yield url, tmp / "events.jsonl", session
+
+
+@pytest.fixture(scope="module")
+def api(controller):
+    return controller[0]
+
+
+@pytest.fixture(scope="module")
+def changes(controller):
+    """A requests session with the run's token, for the requests that change something."""
+    return controller[2]

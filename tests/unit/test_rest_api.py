@@ -6,29 +6,9 @@ import sys
 import pytest
 import requests
 
-from tests.unit.conftest import ROOT, running_controller
+from tests.unit.conftest import ROOT
 
 JSON_BODY = {"Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def controller(tmp_path_factory):
-    """The controller's REST URL, its event log and a session that carries its token."""
-    with running_controller(tmp_path_factory.mktemp("controller")) as (url, tmp, _, headers):
-        with requests.Session() as session:
-            session.headers.update(headers)
-            yield url, tmp / "events.jsonl", session
-
-
-@pytest.fixture(scope="module")
-def api(controller):
-    return controller[0]
-
-
-@pytest.fixture(scope="module")
-def changes(controller):
-    """A requests session with the run's token, for the requests that change something."""
-    return controller[2]
 
 
 def test_status_describes_the_cluster(api):

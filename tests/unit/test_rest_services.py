@@ -6,27 +6,7 @@ import json
 import pytest
 import requests
 
-from tests.unit.conftest import running_controller
-
 SERVICE = "/lb/services/tcp/10.0.0.100/80"
-
-
-@pytest.fixture(scope="module")
-def controller(tmp_path_factory):
-    with running_controller(tmp_path_factory.mktemp("controller")) as (url, tmp, _, headers):
-        with requests.Session() as session:
-            session.headers.update(headers)
-            yield url, tmp / "events.jsonl", session
-
-
-@pytest.fixture
-def api(controller):
-    return controller[0]
-
-
-@pytest.fixture
-def changes(controller):
-    return controller[2]
 
 
 def rules(api):
