@@ -81,11 +81,11 @@ class Counters:
         return []
 
     def forwarded(self, proxy: str, stats: Iterable) -> None:
-        for d, counters in forward_counters(stats, self.state.destinations()).items():
+        for d, counters in forward_counters(stats, self.state.book.destinations()).items():
             self.state.update_counters(proxy, d, **counters)
 
     def selected(self, proxy: str, stats: Iterable) -> None:
-        for d, opened in opened_counters(stats, self.state.destinations()).items():
+        for d, opened in opened_counters(stats, self.state.book.destinations()).items():
             self.state.update_counters(proxy, d, opened=opened)
 
     def metered(self, switch: str, meter_id: int, stats: Iterable) -> List[Event]:

@@ -19,7 +19,7 @@ from webob import Request
 from controller import servicerequests as requests
 from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownNode, UnknownRealServer
 from core.httpbody import HttpError, json_object
-from core.ipvsadm import Command, IpvsadmError, NoSuchEntry, ServiceKey, ServiceTable, parse_command
+from core.ipvsadm import Command, IpvsadmError, NoSuchEntry, ServiceKey, parse_command
 
 APP_KEY = "lvsdn_app"
 DASHBOARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dashboard")
@@ -102,7 +102,7 @@ class LbRestApi(GuardedController):
     def put_backend(self, req: Request, name: str, **_: Any) -> Response:
         """{"weight": n}: 0 drains (no new connections; established ones continue)."""
         body = json_body(req, required=("weight",))
-        self.app.ops.apply("weight-changed", self.door(req), self.app.state.set_weight, name, body["weight"])
+        self.app.ops.apply("weight-changed", self.door(req), self.app.state.book.set_weight, name, body["weight"])
         return self._backend(name)
 
     @route("lb", "/lb/backends", methods=["POST"])
@@ -110,7 +110,7 @@ class LbRestApi(GuardedController):
     def add_backend(self, req: Request, **_: Any) -> Response:
         """{"name": web, "weight": n (optional)}: add a web host to the virtual service."""
         body = json_body(req, required=("name",), optional=("weight",))
-        self.app.ops.apply("real-server-added", self.door(req), self.app.state.add_member, body["name"],
+        self.app.ops.apply("real-server-added", self.door(req), self.app.state.book.add_member, body["name"],
                            body.get("weight"))
         return self._backend(body["name"], status=201)
 
@@ -118,16 +118,14 @@ class LbRestApi(GuardedController):
     @answers_json
     def remove_backend(self, req: Request, name: str, **_: Any) -> Response:
         """Take a real server out of the virtual service; its established connections continue."""
-        self.app.ops.apply("real-server-removed", self.door(req), self.app.state.remove_member, name)
+        self.app.ops.apply("real-server-removed", self.door(req), self.app.state.book.remove_member, name)
         return self._backend(name)
 
     @route("lb", "/lb/services", methods=["GET"])
     @answers_json
     def get_services(self, req: Request, **_: Any) -> Response:
         """Every virtual service with its real servers, and the rules as `ipvsadm -S -n` saves them."""
-        state = self.app.state
-        return json_response({"services": state.services_view(),
-                              "rules": ServiceTable(state.services.values()).save()})
+        return json_response({"services": self.app.state.services_view(), "rules": self.app.state.book.rules()})
 
     @route("lb", "/lb/services", methods=["POST"])
     @answers_json
@@ -159,7 +157,7 @@ class LbRestApi(GuardedController):
         """{"scheduler"}: the service changed (-E)."""
         key = requests.service_key(protocol, vip, port)
         body = json_body(req, optional=requests.SERVICE_OPTIONS)
-        self.app.ops.change_services(requests.edit_service(key, body, self.app.state.service(key)), self.door(req))
+        self.app.ops.change_services(requests.edit_service(key, body, self.app.state.book.service(key)), self.door(req))
         return self._service(key)
 
     @route("lb", SERVICE_PATH, methods=["DELETE"])
@@ -188,7 +186,7 @@ class LbRestApi(GuardedController):
         weight 0 is quiescent (no new connections, established ones continue)."""
         key, server = requests.service_key(protocol, vip, port), requests.endpoint(address, rport)
         body = json_body(req, optional=requests.SERVER_OPTIONS[1:])
-        current = self.app.state.service(key).real_server(server)
+        current = self.app.state.book.service(key).real_server(server)
         if current is None:
             raise NoSuchEntry("%s:%d is not a real server of %s" % (server + (key,)))
         self.app.ops.change_services(requests.server_command("-e", key, body, current, current.method),
@@ -260,7 +258,7 @@ class LbRestApi(GuardedController):
 
     def _service(self, key: Optional[ServiceKey], status: int = 200) -> Response:
         assert key is not None, "every route here names a service"
-        self.app.state.service(key)        # NoSuchEntry (404) if there is none
+        self.app.state.book.service(key)        # NoSuchEntry (404) if there is none
         return json_response(next(s for s in self.app.state.services_view() if s["service"] == str(key)), status)
 
     def _backend(self, name: str, status: int = 200) -> Response:

@@ -1,10 +1,9 @@
 """What the controller knows of the cluster: switches, ports, the active proxy, real servers.
 
 Pure logic driven by events (switch up/down, port status, flows installed, counters) and by
-requests (weights, service membership); the Ryu adapter feeds it, turns `view()` into flows, and
+requests (the virtual services: controller/servicebook.py); the Ryu adapter feeds it, turns `view()` into flows, and
 the REST API reads `status()` and `backends()`. Nothing here touches a socket.
 """
-import dataclasses
 import functools
 import ipaddress
 import json
@@ -15,31 +14,20 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from controller.accounting import CopyAccount
 from controller.events import PortChange
-from controller.specs import BalancerView, ServiceView, destination, server_ids
+from controller.servicebook import InvalidRequest, ServiceBook, UnknownRealServer  # noqa: F401 (the API's errors)
+from controller.specs import BalancerView, ServiceView, destination
 from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
 from controller.proxies import End, PortState, ProxyGroup
-from core.description import ClusterDescription, Host, service_from_dict
-from core.ipvsadm import (Command, IpvsadmError, RealServerEntry, ServiceKey, ServiceTable, VirtualService,
-                          parse_command)
+from core.description import ClusterDescription, Host
+from core.ipvsadm import RealServerEntry, ServiceKey, VirtualService
 from core.eventlog import ecs_timestamp
 from core.rules import is_integer
 from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
-from core.validation import MAX_SERVICES, check_service, check_services, check_together
 
-DEFAULT_WEIGHT = 1
-MAX_WEIGHT = 65535          # as ipvsadm
 DEFAULT_BAN_SECONDS = 600   # fail2ban's default bantime
 MAX_BAN_SECONDS = 7 * 24 * 3600
 SNAPSHOT_VERSION = 2        # 2: the services
-
-
-class InvalidRequest(ValueError):
-    """A request that cannot be applied; nothing was changed."""
-
-
-class UnknownRealServer(LookupError):
-    """A request named a real server the cluster does not have."""
 
 
 class NotBlocked(LookupError):
@@ -74,13 +62,8 @@ class ClusterState:
         self.connected: Set[str] = set()  # switch names with a live OpenFlow channel
         self.ready: Set[str] = set()  # switch names whose flows are confirmed (barrier reply)
         self.ports: Dict[End, PortState] = {}  # (switch name, port) -> PortState
-        # The virtual services as they are now, and each one's index (its connections' marks).
-        self.services: Dict[ServiceKey, VirtualService] = {s.key: s for s in description.services}
-        self.indexes: Dict[ServiceKey, int] = {s.key: i for i, s in enumerate(description.services, 1)}
-        self.web_names = {h.ip: h.name for h in description.real_servers}
-        # Real servers taken out of the first service through /lb/backends, as they were (to come back so).
-        self.left: Dict[str, RealServerEntry] = {}
-        self.server_ids = dict(server_ids(description))
+        self.book = ServiceBook(description)      # the virtual services as they are now
+        self.server_ids = self.book.server_ids
         self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
         # proxy -> {destination (controller/specs.py): {"opened", "closed", "packets", "bytes"}}
         self.counters: Dict[str, Dict[int, Dict[str, int]]] = {}
@@ -211,141 +194,13 @@ class ClusterState:
         connections opened (SYNs given to it) and closed (clients' FINs), packets, bytes."""
         self.counters.setdefault(proxy, {}).setdefault(destination, {}).update(values)
 
-    def destinations(self) -> Dict[int, Tuple[ServiceKey, str]]:
-        """Every destination now: {its id: (service, web host)}."""
-        return {destination(self.indexes[key], self.server_ids[self.web_names[entry.address]]):
-                (key, self.web_names[entry.address])
-                for key, service in self.services.items() for entry in service.real_servers}
-
-    # --- requests: the virtual services -------------------------------------------------------
-    def ipvsadm(self, line: str) -> str:
-        """Carry out one ipvsadm change (-A -E -D -C -a -e -d, core/ipvsadm.py) on the services,
-        or refuse it (IpvsadmError) changing nothing; what it did, in words."""
-        return self.apply(parse_command(line))
-
-    def apply(self, command: Command) -> str:
-        """`ipvsadm` for a command already parsed."""
-        if command.op in ("-L", "-S"):
-            raise IpvsadmError("%s shows the services; the changes are -A, -E, -D, -C, -a, -e, -d" % command.op)
-        table = ServiceTable(self.services.values())
-        said = table.apply(command)
-        if command.key in table.services:
-            check_service(self.description, table.services[command.key])
-        check_together(list(table.services.values()))
-        self._take(table.services)
-        return said
-
-    def _take(self, services: Dict[ServiceKey, VirtualService]) -> None:
-        """The services from now on: a new one takes the lowest free index; a removed one's
-        counters go with it."""
-        self.indexes = {key: index for key, index in self.indexes.items() if key in services}
-        for key in sorted(services):
-            if key not in self.indexes:
-                self.indexes[key] = min(set(range(1, MAX_SERVICES + 1)) - set(self.indexes.values()))
-        self.services = dict(services)
-        alive = set(self.destinations())
+    def prune_counters(self) -> None:
+        """Forget the counters of destinations that are gone (a service or real server removed:
+        its index may be another service's next)."""
+        alive = set(self.book.destinations())
         for counters in self.counters.values():
             for gone in set(counters) - alive:
                 del counters[gone]
-
-    def service(self, key: ServiceKey) -> VirtualService:
-        """NoSuchEntry if there is no such service."""
-        return ServiceTable(self.services.values()).service(key)
-
-    def ordered_services(self) -> List[VirtualService]:
-        """The services in the order of their indexes (the first is /lb/backends' service)."""
-        return sorted(self.services.values(), key=lambda s: self.indexes[s.key])
-
-    def first_service(self) -> Optional[VirtualService]:
-        services = self.ordered_services()
-        return services[0] if services else None
-
-    # --- requests: the first service's real servers, by web host (/lb/backends) ---------------
-    def _real_server(self, name: object) -> str:
-        if name not in self.server_ids:
-            raise UnknownRealServer("no real server named %r; real servers: %s" % (name, ", ".join(self.server_ids)))
-        return str(name)
-
-    @staticmethod
-    def _check_weight(weight: object) -> int:
-        if not is_integer(weight, 0, MAX_WEIGHT):
-            raise InvalidRequest("weight must be an integer from 0 to %d, got %s"
-                                 % (MAX_WEIGHT, json.dumps(weight)))
-        return int(weight)
-
-    def _first(self) -> VirtualService:
-        service = self.first_service()
-        if service is None:
-            raise InvalidRequest("the cluster has no virtual service: add one (-A) first")
-        return service
-
-    def _entry(self, name: str) -> Optional[RealServerEntry]:
-        """The web host's entry in the first service (None: not in it)."""
-        return next((e for e in self._first().real_servers if self.web_names[e.address] == name), None)
-
-    def _change_first(self, name: str, entry: Optional[RealServerEntry]) -> None:
-        """The first service with `name`'s entry replaced (None: taken out)."""
-        service = self._first()
-        others = tuple(e for e in service.real_servers if self.web_names[e.address] != name)
-        services = dict(self.services)
-        services[service.key] = dataclasses.replace(
-            service, real_servers=tuple(sorted(others + ((entry,) if entry else ()))))
-        self._take(services)
-
-    def weight(self, name: str) -> int:
-        entry = self._entry(name) or self.left.get(name)
-        return entry.weight if entry else DEFAULT_WEIGHT
-
-    @property
-    def weights(self) -> Dict[str, int]:
-        """Each web host's weight in the first service (as it was, for one out of it)."""
-        return {name: self.weight(name) for name in self.server_ids}
-
-    @property
-    def members(self) -> Set[str]:
-        """The web hosts in the first service."""
-        service = self.first_service()
-        return {self.web_names[e.address] for e in service.real_servers} if service else set()
-
-    def set_weight(self, name: str, weight: object) -> str:
-        """Weight 0 drains: no new connections, established ones continue. Says what changed."""
-        before = self.weight(self._real_server(name))
-        after = self._check_weight(weight)
-        entry = self._entry(name)
-        if entry is None:
-            self.left[name] = dataclasses.replace(self._new_entry(name), weight=after)
-        else:
-            self._change_first(name, dataclasses.replace(entry, weight=after))
-        return "%s's weight: %d -> %d%s" % (name, before, after, " (drained)" if after == 0 else "")
-
-    def _new_entry(self, name: str) -> RealServerEntry:
-        """A web host's entry in the first service as the cluster's forwarding method serves it."""
-        left = self.left.get(name)
-        port = self._first().key.port
-        return left or RealServerEntry(self.description.host(name).ip, port, self.description.mode)
-
-    def add_member(self, name: object, weight: object = None) -> str:
-        """Put a web host (back) into the first service, optionally with a new weight."""
-        if not isinstance(name, str):
-            raise InvalidRequest("name must be a string naming a web host, got %s" % json.dumps(name))
-        self._real_server(name)
-        checked = None if weight is None else self._check_weight(weight)
-        if self._entry(name) is not None:
-            raise InvalidRequest("%s is already in the virtual service" % name)
-        entry = self._new_entry(name)
-        entry = entry if checked is None else dataclasses.replace(entry, weight=checked)
-        self._change_first(name, entry)
-        self.left.pop(name, None)
-        return "%s joined the virtual service with weight %d" % (name, entry.weight)
-
-    def remove_member(self, name: str) -> str:
-        self._real_server(name)
-        entry = self._entry(name)
-        if entry is None:
-            raise InvalidRequest("%s is not in the virtual service" % name)
-        self._change_first(name, None)
-        self.left[name] = entry
-        return "%s left the virtual service; its established connections continue" % name
 
     def block(self, ip: object, seconds: object = DEFAULT_BAN_SECONDS, reason: object = "blocked by request") -> str:
         """Drop a source at the public edge for `seconds` (fail2ban style)."""
@@ -355,7 +210,7 @@ class ClusterState:
             address = ipaddress.IPv4Address(ip)
         except (ipaddress.AddressValueError, TypeError):
             raise InvalidRequest("ip must be an IPv4 address like 10.0.0.11, got %s" % json.dumps(ip)) from None
-        own = dict({s.key.vip: "a VIP" for s in self.services.values()}, **self.own_addresses)
+        own = dict({s.key.vip: "a VIP" for s in self.book.services.values()}, **self.own_addresses)
         if str(address) in own:
             raise InvalidRequest("%s is %s, one of the cluster's own addresses: it cannot be blocked"
                                  % (address, own[str(address)]))
@@ -455,9 +310,7 @@ class ClusterState:
         down)."""
         now = self.clock()
         return {"version": SNAPSHOT_VERSION, "cluster": self.cluster_id,
-                "services": [{"index": self.indexes[s.key], "service": dataclasses.asdict(s)}
-                             for s in self.ordered_services()],
-                "left": {name: dataclasses.asdict(entry) for name, entry in self.left.items()},
+                **self.book.snapshot(),
                 "blocks": {ip: {"until": round(wall_now + b["until"] - now), "reason": b["reason"]}
                            for ip, b in self.blocks.items()},
                 "active_proxies": list(self.proxies.active),
@@ -474,8 +327,7 @@ class ClusterState:
             raise ValueError("saved for another cluster (description %s, this one %s)"
                              % (snapshot.get("cluster"), self.cluster_id))
         try:
-            services = {s.key: (index, s) for index, s in self._saved_services(snapshot["services"])}
-            left = {n: RealServerEntry(**e) for n, e in snapshot["left"].items() if n in self.server_ids}
+            book = self.book.restored(snapshot)
             now = self.clock()
             blocks = {ip: {"until": now + float(b["until"]) - wall_now, "reason": str(b["reason"])}
                       for ip, b in snapshot["blocks"].items() if float(b["until"]) > wall_now}
@@ -487,25 +339,13 @@ class ClusterState:
                 raise ValueError("health states must be some of %s" % ", ".join(sorted(HEALTH_STATES)))
         except (KeyError, TypeError, AttributeError, ValueError, InvalidRequest) as e:
             raise ValueError("a damaged controller state (%s: %s)" % (type(e).__name__, e)) from None
-        self.services = {key: service for key, (_, service) in services.items()}
-        self.indexes = {key: index for key, (index, _) in services.items()}
-        self.left = left
+        self.book = book
         self.blocks = blocks
         self.proxies.active = active
         self.failed_nodes = failed_nodes
         for name, state in health.items():
             self.health[name].resume(state)
         self._in_table = self.healthy()
-
-    def _saved_services(self, saved: List[Dict[str, Any]]) -> List[Tuple[int, VirtualService]]:
-        """The services of a snapshot, each checked as a new one would be (ConfigError if not)."""
-        services = [(item["index"], service_from_dict(item["service"], "a saved service")) for item in saved]
-        check_services(self.description, [service for _, service in services])
-        indexes = [index for index, _ in services]
-        if len(set(indexes)) != len(indexes) or not all(is_integer(i, 1, MAX_SERVICES) for i in indexes):
-            raise ValueError("the services' indexes must be distinct integers from 1 to %d, got %s"
-                             % (MAX_SERVICES, indexes))
-        return services
 
     # --- decisions ----------------------------------------------------------------------------
     def real_server_state(self, web: Host) -> str:
@@ -523,11 +363,11 @@ class ClusterState:
                        for name in self.service_hosts(service)})
 
     def service_hosts(self, service: VirtualService) -> List[str]:
-        return [self.web_names[e.address] for e in service.real_servers]
+        return [name for name, _ in self.book.hosts(service)]
 
     def healthy(self) -> Set[str]:
         """Web hosts that get new connections of some service."""
-        return set().union(*(self.service_healthy(s) for s in self.services.values()))
+        return set().union(*(self.service_healthy(s) for s in self.book.services.values()))
 
     def table_changes(self) -> Tuple[List[str], List[str]]:
         """Real servers that left every service's table and that joined one since the last
@@ -539,8 +379,8 @@ class ClusterState:
 
     def service_view(self, service: VirtualService) -> ServiceView:
         healthy = self.service_healthy(service)
-        hosts = tuple((self.web_names[e.address], e) for e in service.real_servers)
-        return ServiceView(index=self.indexes[service.key], service=service, hosts=hosts,
+        hosts = self.book.hosts(service)
+        return ServiceView(index=self.book.indexes[service.key], service=service, hosts=hosts,
                            table=_table(tuple(sorted((name, e.weight) for name, e in hosts)), frozenset(healthy)),
                            healthy=tuple(sorted(healthy)))
 
@@ -548,7 +388,7 @@ class ClusterState:
         return BalancerView(active_proxies=self.proxies.active, bfd_held=self.proxies.bfd_held(),
                             blocked=tuple(sorted(self.blocks)),
                             passive_checks=self.passive_checks, segmentation=self.segmentation,
-                            services=tuple(self.service_view(s) for s in self.ordered_services()),
+                            services=tuple(self.service_view(s) for s in self.book.ordered()),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
     def proxy_status(self, name: str) -> Dict[str, Any]:
@@ -590,9 +430,9 @@ class ClusterState:
                     "held": self.proxies.bfd_held()},
             "last_failover": self.proxies.last_failover,
             "proxies": [self.proxy_status(p) for p in d.proxies],
-            "backends": [{"name": w.name, "rip": w.ip, "weight": self.weight(w.name),
+            "backends": [{"name": w.name, "rip": w.ip, "weight": self.book.weight(w.name),
                           "state": self.real_server_state(w)} for w in d.real_servers],
-            "services": [{"service": str(key), "index": self.indexes[key]} for key in sorted(self.services)],
+            "services": [{"service": str(key), "index": index} for key, index in sorted(self.book.indexes.items())],
             "switches": [{"name": s.name, "dpid": "%#x" % s.dpid, "role": s.role,
                           "connected": s.name in self.connected, "ready": s.name in self.ready}
                          for s in d.switches],
@@ -613,13 +453,13 @@ class ClusterState:
         share of the Maglev table, open connections (through the active proxy), connections
         given to it and traffic (both proxies); web hosts out of the service too."""
         d = self.description
-        first = self.first_service()
+        first = self.book.first()
         view = self.service_view(first) if first else None
         rows = []
         for web in d.real_servers:
-            entry = self._entry(web.name) if first else None
+            entry = self.book.entry(web.name)
             row = self._row(view, web.name, entry) if view and entry else self._row(None, web.name, None)
-            rows.append(dict(row, in_service=entry is not None, weight=self.weight(web.name)))
+            rows.append(dict(row, in_service=entry is not None, weight=self.book.weight(web.name)))
         key = first.key if first else ServiceKey("tcp", d.vip, d.http_port)
         return {"vip": key.vip, "port": key.port, "protocol": key.protocol, "mode": d.mode,
                 "scheduler": "maglev", "table_size": TABLE_SIZE, "active_proxy": self.active_proxy,
@@ -646,7 +486,7 @@ class ClusterState:
     def services_view(self) -> List[Dict[str, Any]]:
         """Every virtual service with its real servers, in index order (/lb/services, `lb -Ln`)."""
         views = []
-        for service in self.ordered_services():
+        for service in self.book.ordered():
             view = self.service_view(service)
             views.append({"protocol": service.key.protocol, "vip": service.key.vip, "port": service.key.port,
                           "service": str(service.key), "index": view.index, "scheduler": service.scheduler,

@@ -7,7 +7,6 @@ import pytest
 
 from controller.state import ClusterState
 from core.builder import describe
-from core.ipvsadm import ServiceTable
 from topologies.cli import ClusterCLI
 from topologies.lbtable import rates
 from topologies.runstate import ClusterError
@@ -25,7 +24,7 @@ class StandIn:
 
     def rest(self, method, path, body=None):
         if (method, path) == ("GET", "/lb/services"):
-            return {"services": self.state.services_view(), "rules": ServiceTable(self.state.services.values()).save()}
+            return {"services": self.state.services_view(), "rules": self.state.book.rules()}
         assert (method, path) == ("GET", "/lb/status")
         return self.state.status()
 
@@ -50,8 +49,8 @@ def test_lb_s_prints_the_rules_as_ipvsadm_saves_them(caplog):
 
 def test_lb_shows_every_service_as_ipvsadm_lists_them(caplog):
     cluster = StandIn()
-    cluster.state.ipvsadm("-A -u 10.0.0.101:53 -s mh")
-    cluster.state.ipvsadm("-a -u 10.0.0.101:53 -r 10.0.1.12 -g -w 3")
+    cluster.state.book.ipvsadm("-A -u 10.0.0.101:53 -s mh")
+    cluster.state.book.ipvsadm("-a -u 10.0.0.101:53 -r 10.0.1.12 -g -w 3")
     web2 = cluster.description.host("web2").service_interface
     cluster.state.port_status(web2.switch, web2.port, False)        # its cable cut
     table = said(caplog, "", cluster).splitlines()

@@ -198,7 +198,7 @@ def connections(state):
 
 def test_a_connection_keeps_its_real_server_while_the_server_is_healthy():
     state = ClusterState(D)
-    state.set_weight("web2", 0)            # drained: its connections stay
+    state.book.set_weight("web2", 0)            # drained: its connections stay
     table = connections(state)
     assert {k: v for k, v in table.items() if isinstance(k, int)} == {
         d: (SetField("reg1", d), Resubmit(T_FORWARD)) for d in (0x101, 0x102, 0x103)}   # service 1, web1..3
@@ -209,7 +209,7 @@ def test_a_connection_keeps_its_real_server_while_the_server_is_healthy():
 
 def test_every_maglev_slot_is_a_bucket_committing_its_real_server():
     state = ClusterState(D)
-    state.set_weight("web1", 0)
+    state.book.set_weight("web1", 0)
     v = state.view()
     (group,) = switch_groups(D, "lb2", v)
     (service,) = v.services

@@ -108,7 +108,7 @@ def test_a_connection_keeps_its_server_across_weight_drain_and_membership_change
     c = Cluster(mode)
     c.slot = 9
     first, _ = towards_server(c, c.switch("lb1").send(c.to_vip()))
-    c.state.set_weight(first.name, 0)                       # drained: no slot of its own any more
+    c.state.book.set_weight(first.name, 0)                       # drained: no slot of its own any more
     assert first.name not in c.state.view().services[0].table
     assert towards_server(c, c.switch("lb1").send(c.to_vip(flags=ACK)))[0] == first
     assert towards_server(c, c.switch("lb1").send(c.to_vip(flags=FIN_ACK)))[0] == first
@@ -118,7 +118,7 @@ def test_a_connection_keeps_its_server_across_weight_drain_and_membership_change
 def test_a_syn_always_chooses_anew_so_a_reused_port_leaves_a_drained_server(mode):
     c = Cluster(mode)
     first, _ = towards_server(c, c.switch("lb1").send(c.to_vip()))
-    c.state.set_weight(first.name, 0)
+    c.state.book.set_weight(first.name, 0)
     again, _ = towards_server(c, c.switch("lb1").send(c.to_vip()))
     assert again != first and again == c.server_of_slot(c.slot)
 
@@ -157,7 +157,7 @@ def test_the_standby_commits_the_syn_copy_and_carries_the_connection_after_a_fai
     assert c.switch("lb2").send(copy).outputs == []        # committed, forwarded nowhere
     assert list(c.tracker.marks(2).values()) == [destination(1, c.state.server_ids[web.name])]
     c.state.proxies.active = ("lb2",)
-    c.state.set_weight(web.name, 0)                         # and the table changed meanwhile
+    c.state.book.set_weight(web.name, 0)                         # and the table changed meanwhile
     c.slot = 200
     after, _ = towards_server(c, c.switch("lb2").send(c.to_vip("lb2", flags=ACK)), proxy="lb2")
     assert after == web

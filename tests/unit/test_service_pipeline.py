@@ -73,7 +73,7 @@ def test_each_service_is_carried_by_its_own_method_and_port():
 
 def test_a_connections_mark_names_its_service_and_its_real_server():
     c = Cluster()
-    indexes = {str(k): i for k, i in c.state.indexes.items()}
+    indexes = {str(k): i for k, i in c.state.book.indexes.items()}
     for protocol, vip, port in (("tcp", "10.0.0.100", 80), ("udp", "10.0.0.100", 53), ("tcp", "10.0.0.101", 8080)):
         web, _ = c.to_server(c.packet(protocol, vip, port))
         key = "%s %s:%d" % ({"tcp": "-t", "udp": "-u"}[protocol], vip, port)
@@ -131,9 +131,9 @@ def test_a_service_added_and_one_removed_at_run_time_leave_the_others_alone():
     c = Cluster()
     before = {v.key: (v.index, v.table) for v in c.state.view().services}
     web, _ = c.to_server(c.packet("tcp", "10.0.0.101", 8080))
-    assert c.state.ipvsadm("-D -t 10.0.0.100:80") == "virtual service -t 10.0.0.100:80 removed"
-    assert c.state.ipvsadm("-A -t 10.0.0.100:443 -s mh") == "virtual service -t 10.0.0.100:443 added"
-    assert c.state.ipvsadm("-a -t 10.0.0.100:443 -r 10.0.1.12 -m -w 3").startswith("10.0.1.12:443 joined")
+    assert c.state.book.ipvsadm("-D -t 10.0.0.100:80") == "virtual service -t 10.0.0.100:80 removed"
+    assert c.state.book.ipvsadm("-A -t 10.0.0.100:443 -s mh") == "virtual service -t 10.0.0.100:443 added"
+    assert c.state.book.ipvsadm("-a -t 10.0.0.100:443 -r 10.0.1.12 -m -w 3").startswith("10.0.1.12:443 joined")
     after = {v.key: (v.index, v.table) for v in c.state.view().services}
     assert [after[k] for k in before if k in after] == [before[k] for k in before if k in after]
     new = next(v for v in c.state.view().services if v.key.port == 443)
@@ -155,6 +155,6 @@ def test_a_change_that_cannot_work_is_refused_and_changes_nothing(line, words):
     c = Cluster()
     before = c.state.view()
     with pytest.raises(IpvsadmError) as refused:
-        c.state.ipvsadm(line)
+        c.state.book.ipvsadm(line)
     assert words in str(refused.value)
     assert c.state.view() == before

@@ -90,8 +90,8 @@ class Clock:
 
 def test_a_snapshot_brings_back_what_requests_and_failovers_changed():
     before = ClusterState(describe(webs=3), clock=Clock(100.0))
-    before.set_weight("web1", 3)
-    before.remove_member("web3")
+    before.book.set_weight("web1", 3)
+    before.book.remove_member("web3")
     before.block("10.0.0.13", 60, "port scan")
     before.proxies.active = ("lb2",)
     before.port_status("s_lan", before.description.host("web2").service_interface.port, False)
@@ -100,14 +100,14 @@ def test_a_snapshot_brings_back_what_requests_and_failovers_changed():
 
     after = ClusterState(describe(webs=3), clock=Clock(7.0))      # a new process: another monotonic clock
     after.restore(snapshot, wall_now=5010.0)                    # restarted 10 s later
-    assert after.weights == {"web1": 3, "web2": 1, "web3": 1} and after.members == {"web1", "web2"}
+    assert after.book.weights == {"web1": 3, "web2": 1, "web3": 1} and after.book.members == {"web1", "web2"}
     assert after.blocks_view() == [{"ip": "10.0.0.13", "seconds_left": 50.0, "reason": "port scan"}]
     assert after.proxies.active == ("lb2",)
     assert after.health["web2"].state == "down" and after.health["web1"].state == "unknown"
     assert after.view().services[0].table == before.view().services[0].table      # the same Maglev table, at once
     assert after.failed_nodes == {"lb1": "link"}                  # its ports are still down: recover works
     assert after.recover_node("lb1") == [("lb1", 1), ("lb1", 2), ("s_pub", 1), ("s_lan", 1)]
-    assert after.add_member("web3") and after.weights["web3"] == 1        # as it was when it left
+    assert after.book.add_member("web3") and after.book.weights["web3"] == 1        # as it was when it left
 
 
 def test_a_ban_over_during_the_restart_is_not_brought_back():
@@ -146,7 +146,7 @@ def test_a_damaged_snapshot_changes_nothing(damaged):
     s = state()
     with pytest.raises(ValueError):
         s.restore(damaged, wall_now=0.0)
-    assert s.weights == {"web1": 1, "web2": 1} and s.members == {"web1", "web2"} and s.blocks == {}
+    assert s.book.weights == {"web1": 1, "web2": 1} and s.book.members == {"web1", "web2"} and s.blocks == {}
 
 
 def test_a_snapshot_of_another_cluster_is_refused():
