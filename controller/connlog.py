@@ -10,6 +10,7 @@ from controller.frames import ETH_ARP, PROTO_ICMP, PROTO_TCP, PROTO_UDP, parse
 from controller.pipeline import (COOKIE_DENY, COOKIE_LOG, COOKIE_PASSIVE, COOKIE_PROBE, COOKIE_SPOOF, COPY_METERS,
                                  KIND_MASK)
 from core.description import ClusterDescription
+from core.ipvsadm import ServiceKey
 from core.eventlog import EventLog, ecs_timestamp
 
 if TYPE_CHECKING:
@@ -19,10 +20,11 @@ TRANSPORTS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp"}
 REFUSED = "not allowed by the segmentation matrix"
 
 
-def connection_record(data: bytes, switch: str, blocked: Collection[str] = (),
-                      refused: bool = False) -> Optional[Dict[str, Any]]:
+def connection_record(data: bytes, switch: str, blocked: Collection[str] = (), refused: bool = False,
+                      services: Collection[ServiceKey] = ()) -> Optional[Dict[str, Any]]:
     """The record of one connection attempt seen by `switch`, or None if it is not IPv4;
-    `refused`: segmentation dropped it at its sender's port."""
+    `refused`: segmentation dropped it at its sender's port; one to a virtual service (one of
+    `services`) names it (labels.service, as ipvsadm writes it)."""
     frame = parse(data)
     if frame is None or not frame.is_ipv4:
         return None
@@ -34,6 +36,9 @@ def connection_record(data: bytes, switch: str, blocked: Collection[str] = (),
         record["icmp.type"] = frame.icmp_type
     elif frame.src_port is not None:
         record["source.port"], record["destination.port"] = frame.src_port, frame.dst_port
+    key = ServiceKey(record["network.transport"], record["destination.ip"], frame.dst_port or 0)
+    if key in services:
+        record["labels.service"] = str(key)
     if frame.ip_src in blocked:
         record["event.outcome"] = "blocked"
     if refused:
@@ -109,7 +114,8 @@ class PacketIns:
             self.state.packet_in()
 
     def _attempt(self, switch: str, data: bytes, refused: bool) -> None:
-        record = connection_record(data, switch, blocked=self.state.blocks, refused=refused)
+        record = connection_record(data, switch, blocked=self.state.blocks, refused=refused,
+                                   services=self.state.book.services)
         if record:
             self.state.log_copies += 1
             self.state.refused += refused

@@ -1,8 +1,9 @@
 """Connection-log copies become ECS records (real packets built with Ryu's packet library)."""
-from ryu.lib.packet import arp, ethernet, icmp, ipv4, tcp
+from ryu.lib.packet import arp, ethernet, icmp, ipv4, tcp, udp
 
 from controller.connlog import REFUSED, connection_record, passive_signal, spoofing_record
 from controller.openflow import build_frame as frame
+from core.ipvsadm import ServiceKey
 
 ETH = ethernet.ethernet(dst="00:00:5e:00:01:01", src="02:00:0a:00:00:0b", ethertype=0x0800)
 
@@ -21,7 +22,14 @@ def test_copies_become_ecs_records():
         "event.outcome": "blocked"}
     assert ping["network.transport"] == "icmp" and ping["icmp.type"] == 8 and "event.outcome" not in ping
     assert connection_record(who, "s_pub") is None
-    assert syn["@timestamp"].endswith("Z")
+    assert syn["@timestamp"].endswith("Z") and "labels.service" not in syn
+
+
+def test_an_attempt_at_a_virtual_service_names_it():
+    dns = frame(ETH, ipv4.ipv4(src="10.0.0.11", dst="10.0.0.100", proto=17), udp.udp(src_port=5353, dst_port=53))
+    services = {ServiceKey("udp", "10.0.0.100", 53), ServiceKey("tcp", "10.0.0.100", 53)}
+    assert connection_record(dns, "s_pub", services=services)["labels.service"] == "-u 10.0.0.100:53"
+    assert "labels.service" not in connection_record(dns, "s_pub", services={ServiceKey("tcp", "10.0.0.100", 53)})
 
 
 def test_a_refused_attempt_says_so_and_a_forged_packet_names_the_port_and_its_host():
