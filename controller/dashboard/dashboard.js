@@ -230,6 +230,20 @@ function drawServers({backends}, seconds) {
     });
 }
 
+function drawServices({services}) {
+  const build = () => el("tr", {}, el("td"), el("td"), el("td"), el("td"));
+  keepRows(document.querySelector("#services tbody"), services.services, service => service.service, build,
+    (tr, service) => {
+      const [name, scheduler, state, servers] = tr.children;
+      tr.dataset.service = service.service;
+      name.textContent = service.service;
+      scheduler.textContent = service.scheduler;
+      state.textContent = service.state;
+      servers.textContent = service.real_servers.map(r => r.name + ":" + r.port + " (" + r.method.toUpperCase() +
+        ", " + r.weight + ", " + r.state + ")").join(", ") || "none";
+    });
+}
+
 function drawNodes({nodes}) {
   const build = node => {
     const tr = el("tr", {"data-node": node.name}, el("td", {}, node.name), el("td", {}, node.role), el("td"),
@@ -265,8 +279,8 @@ function drawSecurity({blocks, alerts, status}, seconds) {
 
 // --- polling ----------------------------------------------------------------------------------
 async function poll() {
-  const names = ["status", "backends", "nodes", "blocks", "alerts"];
-  const paths = ["/lb/status", "/lb/backends", "/lb/nodes", "/lb/blocks", "/lb/alerts"];
+  const names = ["status", "backends", "services", "nodes", "blocks", "alerts"];
+  const paths = ["/lb/status", "/lb/backends", "/lb/services", "/lb/nodes", "/lb/blocks", "/lb/alerts"];
   let data;
   try {
     if (!cluster) cluster = await api("GET", "/lb/cluster");
@@ -281,6 +295,7 @@ async function poll() {
   found();
   drawTopology(data);
   drawService(data);
+  drawServices(data);
   drawServers(data, seconds);
   drawNodes(data);
   drawSecurity(data, seconds);

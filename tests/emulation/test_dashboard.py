@@ -38,6 +38,8 @@ def test_the_dashboard_shows_and_drives_the_cluster(browser):
         active = status(cluster)["active_proxy"]
         standby = next(p for p in cluster.description.proxies if p != active)
         playwright.expect(node(page, active)).to_have_attribute("data-state", "active", timeout=SHOWN)
+        playwright.expect(page.locator("#services tr[data-service='-t 10.0.0.100:80']")).to_contain_text(
+            "web1:80 (NAT, 1, up), web2:80 (NAT, 1, up)", timeout=SHOWN)
         page.screenshot(path=os.path.join(shots, "dashboard-1-healthy.png"), full_page=True)
 
         page.locator("#nodes tr[data-node='%s'] button.fail" % active).click()
