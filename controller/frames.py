@@ -33,6 +33,8 @@ class Frame:
     icmp_type: Optional[int] = None
     icmp_code: Optional[int] = None
     quoted_dst: Optional[str] = None   # an ICMP error's quoted IPv4 header: its destination
+    quoted_proto: Optional[int] = None  # ...its protocol
+    quoted_dst_port: Optional[int] = None  # ...and, for TCP or UDP, its destination port
 
     @property
     def is_ipv4(self) -> bool:
@@ -68,7 +70,9 @@ def _transport(proto: int, payload: bytes) -> Dict[str, Any]:
         fields["icmp_type"], fields["icmp_code"] = payload[0], payload[1]
         quoted = _ipv4_header(payload[8:]) if len(payload) >= 28 else None
         if quoted:
-            fields["quoted_dst"] = quoted[1]
+            fields["quoted_dst"], fields["quoted_proto"] = quoted[1], quoted[2]
+            if quoted[2] in (PROTO_TCP, PROTO_UDP) and len(quoted[3]) >= 4:
+                fields["quoted_dst_port"] = struct.unpack_from("!H", quoted[3], 2)[0]
     return fields
 
 

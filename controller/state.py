@@ -12,15 +12,16 @@ import zlib
 from collections import defaultdict
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
+from controller import views
 from controller.accounting import CopyAccount
 from controller.events import PortChange
 from controller.servicebook import InvalidRequest, ServiceBook, UnknownRealServer  # noqa: F401 (the API's errors)
-from controller.specs import BalancerView, ServiceView, destination
+from controller.specs import BalancerView, ServiceView
 from controller.health import HEALTH_STATES, ServerHealth, usable
-from controller.maglev import TABLE_SIZE, lookup_table
+from controller.maglev import lookup_table
 from controller.proxies import End, PortState, ProxyGroup
 from core.description import ClusterDescription, Host
-from core.ipvsadm import RealServerEntry, ServiceKey, VirtualService
+from core.ipvsadm import VirtualService
 from core.eventlog import ecs_timestamp
 from core.rules import is_integer
 from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
@@ -46,12 +47,6 @@ NODE_FAILURE_KINDS = ("link",)
 def _table(weights: Tuple[Tuple[str, int], ...], healthy: FrozenSet[str]) -> Tuple[Optional[str], ...]:
     """A service's Maglev lookup table (kept: services' tables rarely change, views are many)."""
     return tuple(lookup_table(dict(weights), healthy))
-
-
-def active_connections(counters: Dict[str, int]) -> int:
-    """Connections given to a real server and not yet closed by their client, as LVS counts
-    ActiveConn in DR mode, from the client's side of each connection only."""
-    return max(0, counters.get("opened", 0) - counters.get("closed", 0))
 
 
 class ClusterState:
@@ -391,105 +386,12 @@ class ClusterState:
                             services=tuple(self.service_view(s) for s in self.book.ordered()),
                             server_ids=tuple(sorted(self.server_ids.items())))
 
-    def proxy_status(self, name: str) -> Dict[str, Any]:
-        health = self.proxies.health(name, self.connected, self.ports)
-        alive = self.proxies.alive(name, self.connected, self.ports)
-        role = "active" if name in self.proxies.active else ("standby" if alive else "down")
-        return {"name": name, "dpid": "%#x" % self.description.switch(name).dpid, "role": role,
-                "health": health, "cables": self._cable_states(name),
-                "packets": sum(c.get("packets", 0) for c in self.counters.get(name, {}).values())}
-
-    def _cable_states(self, proxy: str) -> List[Dict[str, Any]]:
-        """Each end of the proxy's cables: its link and BFD's verdict ("unknown" until the switch
-        has said)."""
-        states = []
-        for switch, port, peer in self.description.proxy_cable_ends(proxy):
-            known = self.ports.get((switch, port))
-            states.append({"switch": switch, "port": port, "to": peer,
-                           "link": "unknown" if known is None else ("up" if known.link else "down"),
-                           "bfd": "unknown" if known is None else ("up" if known.live else (
-                               "down" if self.proxies.end_silent((switch, port), self.ports) or not known.link
-                               else "coming up"))})
-        return states
-
-    # --- views --------------------------------------------------------------------------------
+    # --- views (controller/views.py) ---------------------------------------------------------
     def status(self) -> Dict[str, Any]:
-        d = self.description
-        return {
-            "mode": d.mode,
-            "vip": d.vip,
-            "vip_mac": d.vip_mac,
-            "active_proxy": self.active_proxy,
-            "active_proxies": list(self.proxies.active),
-            "director": d.director,
-            "vip_state": "up" if self.proxies.active else ("down" if d.proxies else "held by the directors"),
-            "proxy_mode": self.proxies.policy.mode,
-            "preempt": self.proxies.policy.preempt,
-            "preempt_delay": self.proxies.policy.preempt_delay,
-            "bfd": {"min_rx_ms": self.proxies.policy.bfd_min_rx, "min_tx_ms": self.proxies.policy.bfd_min_tx,
-                    "held": self.proxies.bfd_held()},
-            "last_failover": self.proxies.last_failover,
-            "proxies": [self.proxy_status(p) for p in d.proxies],
-            "backends": [{"name": w.name, "rip": w.ip, "weight": self.book.weight(w.name),
-                          "state": self.real_server_state(w)} for w in d.real_servers],
-            "services": [{"service": str(key), "index": index} for key, index in sorted(self.book.indexes.items())],
-            "switches": [{"name": s.name, "dpid": "%#x" % s.dpid, "role": s.role,
-                          "connected": s.name in self.connected, "ready": s.name in self.ready}
-                         for s in d.switches],
-            "packet_in": self.packet_in_count,
-            "probe_replies": self.probe_count,
-            "log_copies": self.log_copies,
-            "log_copies_dropped": self.log_copies_dropped,
-            "segmentation": self.segmentation,
-            "refused": self.refused,
-            "spoofed": self.spoofed,
-            "copies_lost": sum(a.lost for a in self.copies.values()),
-            "copies": [dict(switch=switch, meter=meter, **account.figures())
-                       for (switch, meter), account in sorted(self.copies.items())],
-        }
+        return views.status(self)
 
     def backends(self) -> Dict[str, Any]:
-        """The first virtual service, ipvsadm style, by web host: each with its weight, state,
-        share of the Maglev table, open connections (through the active proxy), connections
-        given to it and traffic (both proxies); web hosts out of the service too."""
-        d = self.description
-        first = self.book.first()
-        view = self.service_view(first) if first else None
-        rows = []
-        for web in d.real_servers:
-            entry = self.book.entry(web.name)
-            row = self._row(view, web.name, entry) if view and entry else self._row(None, web.name, None)
-            rows.append(dict(row, in_service=entry is not None, weight=self.book.weight(web.name)))
-        key = first.key if first else ServiceKey("tcp", d.vip, d.http_port)
-        return {"vip": key.vip, "port": key.port, "protocol": key.protocol, "mode": d.mode,
-                "scheduler": "maglev", "table_size": TABLE_SIZE, "active_proxy": self.active_proxy,
-                "backends": rows}
-
-    def _row(self, view: Optional[ServiceView], name: str, entry: Optional[RealServerEntry]) -> Dict[str, Any]:
-        """A real server of a service as `lb` and the API show it (its counters zero when it is
-        in no service)."""
-        web = self.description.host(name)
-        d = destination(view.index, self.server_ids[name]) if view else -1
-        active = self.counters.get(self.active_proxy or "", {}).get(d, {})
-        traffic = [c.get(d, {}) for c in self.counters.values()]
-        return {"name": name, "rip": web.ip, "port": entry.port if entry else None,
-                "method": entry.method if entry else None, "weight": entry.weight if entry else None,
-                "state": self.real_server_state(web), "slots": view.table.count(name) if view else 0,
-                "last_change": self.health[name].last_change_cause,
-                "last_passive_signal": self.passive_signals.get(name),
-                "active_connections": active_connections(active),
-                "connections": sum(t.get("opened", 0) for t in traffic),
-                "requests": self.requests.get(name),
-                "packets": sum(t.get("packets", 0) for t in traffic),
-                "bytes": sum(t.get("bytes", 0) for t in traffic)}
+        return views.backends(self)
 
     def services_view(self) -> List[Dict[str, Any]]:
-        """Every virtual service with its real servers, in index order (/lb/services, `lb -Ln`)."""
-        views = []
-        for service in self.book.ordered():
-            view = self.service_view(service)
-            views.append({"protocol": service.key.protocol, "vip": service.key.vip, "port": service.key.port,
-                          "service": str(service.key), "index": view.index, "scheduler": service.scheduler,
-                          "table_size": TABLE_SIZE, "state": "up" if view.healthy else "down",
-                          "real_servers": [self._row(view, name, entry) for name, entry in view.hosts]})
-        return views
+        return views.services(self)

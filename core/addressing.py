@@ -42,6 +42,8 @@ LAN_MTU_TUN = 1600                 # room for VXLAN's 50 bytes (docs/PLATFORM.md
 ROUTER_HOST_ID = 1
 CLIENT_BASE, WEB_BASE, DB_BASE, WEB_DB_BASE = 10, 10, 10, 20
 HTTP_PORT = 80
+DNS_PORT = 53
+WHOAMI = "whoami.lvsdn"   # the name each real server's DNS server answers with its own address (DNS_CHECK asks it)
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 

@@ -9,11 +9,9 @@ import sys
 from dataclasses import dataclass
 from typing import List
 
+from core.addressing import DNS_PORT, WHOAMI
 from topologies.runstate import wait_until
 from topologies.staticweb import NGINX, nginx_config, write_docroot
-
-DNS_PORT = 53
-WHOAMI = "whoami.lvsdn"
 
 
 @dataclass(frozen=True, order=True)
