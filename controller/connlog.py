@@ -61,21 +61,24 @@ def spoofing_record(data: bytes, switch: str, port: int, owner: str,
             "network.protocol": "arp" if frame.eth_type == ETH_ARP else "ipv4"}
 
 
-def passive_signal(data: bytes, real_servers_by_ip: Dict[str, str],
-                   real_servers_by_mac: Dict[str, str]) -> Tuple[Optional[str], Optional[str]]:
+def passive_signal(data: bytes, real_servers_by_ip: Dict[str, str], real_servers_by_mac: Dict[str, str]
+                   ) -> Tuple[Optional[str], Optional[str], Optional[Tuple[str, int]]]:
     """A copy of a real server's TCP RST (known by its MAC: in DR and TUN it answers from the
     VIP), or of an ICMP destination-unreachable about one (by the address it quotes), as (real
-    server name, what was seen); (None, None) for anything else."""
+    server name, what was seen, the (protocol, port) of the real server it is about, if known);
+    (None, None, None) for anything else."""
     frame = parse(data)
     if frame is None or not frame.is_ipv4:
-        return None, None
+        return None, None, None
     if frame.proto == PROTO_TCP and (frame.tcp_flags or 0) & TCP_RST and frame.eth_src in real_servers_by_mac:
         return real_servers_by_mac[frame.eth_src], "a RST from %s:%s to %s:%s" % (
-            frame.ip_src, frame.src_port, frame.ip_dst, frame.dst_port)
+            frame.ip_src, frame.src_port, frame.ip_dst, frame.dst_port), ("tcp", frame.src_port or 0)
     if frame.icmp_type == ICMP_DEST_UNREACH and frame.quoted_dst in real_servers_by_ip:
+        about = (TRANSPORTS[frame.quoted_proto], frame.quoted_dst_port) \
+            if frame.quoted_proto in (PROTO_TCP, PROTO_UDP) and frame.quoted_dst_port is not None else None
         return real_servers_by_ip[frame.quoted_dst], "an ICMP destination unreachable (code %s) about %s from %s" % (
-            frame.icmp_code, frame.quoted_dst, frame.ip_src)
-    return None, None
+            frame.icmp_code, frame.quoted_dst, frame.ip_src), about
+    return None, None, None
 
 
 class PacketIns:

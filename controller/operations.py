@@ -37,7 +37,7 @@ class Operations:
         """Run a state change of the virtual service (a request about real server `name`), log
         it as an event `action` with the door it came through, then bring the flows in line."""
         message = change(name, *args)
-        self.state.prune_counters()
+        self.state.services_changed()
         self.event_log.emit(action, message, destination_ip=self.description.host(name).ip, labels_door=door)
         self.reconcile()
 
@@ -45,7 +45,7 @@ class Operations:
         """An ipvsadm change of the virtual services (ClusterState.apply), logged with its door
         and the service it names; then the flows."""
         message = self.state.book.apply(command)
-        self.state.prune_counters()
+        self.state.services_changed()
         self.event_log.emit("service-changed", message, labels_door=door,
                             **({"labels_service": str(command.key)} if command.key else {}))
         self.reconcile()

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from controller import views
 from controller.accounting import CopyAccount
+from controller.checks import CheckKey, check_key, checks, host_check
 from controller.events import PortChange
 from controller.servicebook import InvalidRequest, ServiceBook, UnknownRealServer  # noqa: F401 (the API's errors)
 from controller.specs import BalancerView, ServiceView
@@ -62,7 +63,12 @@ class ClusterState:
         self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
         # proxy -> {destination (controller/specs.py): {"opened", "closed", "packets", "bytes"}}
         self.counters: Dict[str, Dict[int, Dict[str, int]]] = {}
+        # each web host's check of its HTTP port; beside it, the checks of the services' ports
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
+        self.health_settings = health_settings
+        self.checks: Dict[CheckKey, str] = {}                 # every check now: its checker
+        self.service_checks: Dict[CheckKey, ServerHealth] = {}
+        self.sync_checks()
         self.passive_checks = health_settings.passive
         self.segmentation = network_policy.segmentation
         # real server -> its last passive signal: {"at", "signal", "checked"}
@@ -164,17 +170,51 @@ class ClusterState:
         """A health check's result; True when the server's health changed."""
         return self.health[server].probe_result(result)
 
-    def passive_signal(self, server: str, signal: str) -> Optional[float]:
-        """A RST or ICMP error from a real server, seen by its switch: in how many seconds to
-        make an extra active check, or None (see ServerHealth.passive_signal)."""
-        delay = self.health[server].passive_signal(self.clock())
+    def check_result(self, key: CheckKey, result: str) -> bool:
+        """The result of any check (controller/checks.py); True when its health changed."""
+        return self.check_health(key).probe_result(result)
+
+    def check_health(self, key: CheckKey) -> ServerHealth:
+        """The health a check keeps (a web host's HTTP port check is its own); a check of a port
+        the services gave since the last sync_checks starts here."""
+        if key == host_check(key.web, self.description.http_port):
+            return self.health[key.web]
+        if key not in self.service_checks:
+            self.sync_checks()
+        return self.service_checks[key]
+
+    def sync_checks(self) -> None:
+        """The checks for the services as they are now: a new port's check starts unknown, a
+        port no service names any more is no longer checked."""
+        d = self.description
+        self.checks = checks([w.name for w in d.real_servers], self.book.services.values(), self.book.web_names,
+                             d.http_port)
+        for key in self.checks:
+            if key != host_check(key.web, d.http_port) and key not in self.service_checks:
+                self.service_checks[key] = ServerHealth(self.health_settings)
+        for gone in set(self.service_checks) - set(self.checks):
+            del self.service_checks[gone]
+
+    def services_changed(self) -> None:
+        """After a change of the services: their checks, and no counters of what is gone."""
+        self.prune_counters()
+        self.sync_checks()
+
+    def passive_signal(self, server: str, signal: str, key: Optional[CheckKey] = None) -> Optional[float]:
+        """A RST or ICMP error from a real server (about the port of check `key`, if known), seen
+        by its switch: in how many seconds to make an extra active check, or None (see
+        ServerHealth.passive_signal)."""
+        health = self.check_health(key) if key in self.checks else self.health[server]
+        delay = health.passive_signal(self.clock())
         self.passive_signals[server] = {"at": ecs_timestamp(), "signal": signal, "checked": delay is not None}
         return delay
 
-    def passive_check_result(self, server: str, signal: str, result: str) -> Optional[str]:
+    def passive_check_result(self, server: str, signal: str, result: str,
+                             key: Optional[CheckKey] = None) -> Optional[str]:
         """An extra check's result: DOWN when it took the server out, CONFIRM when another check
         is due at once, None otherwise (see ServerHealth.extra_check_result)."""
-        return self.health[server].extra_check_result(result, signal)
+        health = self.check_health(key) if key in self.checks else self.health[server]
+        return health.extra_check_result(result, signal)
 
     def settle_election(self) -> Optional[Dict[str, Any]]:
         """End the start-up hold (see controller/proxies.py); the election's record, if any."""
@@ -310,6 +350,8 @@ class ClusterState:
                            for ip, b in self.blocks.items()},
                 "active_proxies": list(self.proxies.active),
                 "health": {name: h.state for name, h in self.health.items()},
+                "service_checks": [[key.web, key.protocol, key.port, health.state]
+                                   for key, health in sorted(self.service_checks.items())],
                 "failed_nodes": dict(self.failed_nodes)}
 
     def restore(self, snapshot: object, wall_now: float) -> None:
@@ -328,9 +370,10 @@ class ClusterState:
                       for ip, b in snapshot["blocks"].items() if float(b["until"]) > wall_now}
             active = tuple(p for p in snapshot["active_proxies"] if p in self.proxies.names)
             health = {n: h for n, h in snapshot["health"].items() if n in self.health}
+            checked = {CheckKey(web, protocol, port): h for web, protocol, port, h in snapshot["service_checks"]}
             failed_nodes = {n: k for n, k in snapshot.get("failed_nodes", {}).items()
                             if n in self._failable() and k in NODE_FAILURE_KINDS}
-            if not set(health.values()) <= HEALTH_STATES:
+            if not set(health.values()) | set(checked.values()) <= HEALTH_STATES:
                 raise ValueError("health states must be some of %s" % ", ".join(sorted(HEALTH_STATES)))
         except (KeyError, TypeError, AttributeError, ValueError, InvalidRequest) as e:
             raise ValueError("a damaged controller state (%s: %s)" % (type(e).__name__, e)) from None
@@ -340,25 +383,27 @@ class ClusterState:
         self.failed_nodes = failed_nodes
         for name, state in health.items():
             self.health[name].resume(state)
+        self.services_changed()
+        for key, state in checked.items():
+            if key in self.service_checks:
+                self.service_checks[key].resume(state)
         self._in_table = self.healthy()
 
     # --- decisions ----------------------------------------------------------------------------
-    def real_server_state(self, web: Host) -> str:
-        """down while the real server's switch port is down, else its health: up, degraded,
-        down, or unknown before the first verdict."""
+    def real_server_state(self, web: Host, key: Optional[CheckKey] = None) -> str:
+        """down while the real server's switch port is down, else the health of its check `key`
+        (of its HTTP port if none): up, degraded, down, or unknown before the first verdict."""
         intf = web.service_interface
         port = self.ports.get((intf.switch, intf.port))
         if port is not None and not port.link:
             return "down"
-        return self.health[web.name].state
+        return (self.health[web.name] if key is None else self.check_health(key)).state
 
     def service_healthy(self, service: VirtualService) -> Set[str]:
-        """Web hosts of a service that get new connections: see controller.health.usable."""
-        return usable({name: self.real_server_state(self.description.host(name))
-                       for name in self.service_hosts(service)})
-
-    def service_hosts(self, service: VirtualService) -> List[str]:
-        return [name for name, _ in self.book.hosts(service)]
+        """Web hosts of a service that get new connections, each by the check of its port there:
+        see controller.health.usable."""
+        return usable({name: self.real_server_state(self.description.host(name), check_key(name, service, entry))
+                       for name, entry in self.book.hosts(service)})
 
     def healthy(self) -> Set[str]:
         """Web hosts that get new connections of some service."""

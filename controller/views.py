@@ -2,6 +2,7 @@
 service by web host (/lb/backends), and every service with its real servers (/lb/services)."""
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from controller.checks import check_key, host_check
 from controller.maglev import TABLE_SIZE
 from controller.specs import ServiceView, destination
 from core.ipvsadm import RealServerEntry, ServiceKey
@@ -95,16 +96,18 @@ def backends(state: "ClusterState") -> Dict[str, Any]:
 
 def _row(state: "ClusterState", view: Optional[ServiceView], name: str,
          entry: Optional[RealServerEntry]) -> Dict[str, Any]:
-    """A real server of a service as `lb` and the API show it (its counters zero when it is
-    in no service)."""
+    """A real server of a service as `lb` and the API show it, with the check of its port (its
+    counters zero, its HTTP port's check, when it is in no service)."""
     web = state.description.host(name)
+    key = check_key(name, view.service, entry) if view and entry else host_check(name, state.description.http_port)
     d = destination(view.index, state.server_ids[name]) if view else -1
     active = state.counters.get(state.active_proxy or "", {}).get(d, {})
     traffic = [c.get(d, {}) for c in state.counters.values()]
     return {"name": name, "rip": web.ip, "port": entry.port if entry else None,
             "method": entry.method if entry else None, "weight": entry.weight if entry else None,
-            "state": state.real_server_state(web), "slots": view.table.count(name) if view else 0,
-            "last_change": state.health[name].last_change_cause,
+            "state": state.real_server_state(web, key), "check": state.checks.get(key),
+            "slots": view.table.count(name) if view else 0,
+            "last_change": state.check_health(key).last_change_cause,
             "last_passive_signal": state.passive_signals.get(name),
             "active_connections": active_connections(active),
             "connections": sum(t.get("opened", 0) for t in traffic),

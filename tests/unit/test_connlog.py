@@ -1,4 +1,6 @@
 """Connection-log copies become ECS records (real packets built with Ryu's packet library)."""
+import struct
+
 from ryu.lib.packet import arp, ethernet, icmp, ipv4, tcp, udp
 
 from controller.connlog import REFUSED, connection_record, passive_signal, spoofing_record
@@ -60,10 +62,19 @@ def test_a_real_servers_rst_and_an_icmp_error_about_one_are_passive_signals():
     quoted = ipv4.ipv4(src="10.0.0.11", dst="10.0.3.11", proto=6).serialize(b"", None) + bytes(8)
     unreachable = frame(ETH, ipv4.ipv4(src="10.0.3.1", dst="10.0.0.11", proto=1),
                         icmp.icmp(type_=3, code=1, data=icmp.dest_unreach(data=quoted)))
-    assert passive_signal(rst, SERVERS, MACS) == ("web1", "a RST from 10.0.1.11:80 to 10.0.0.11:40000")
-    assert passive_signal(rst_from_the_vip, SERVERS, MACS) == ("web1", "a RST from 10.0.0.100:80 to 10.0.0.11:40000")
+    assert passive_signal(rst, SERVERS, MACS) == ("web1", "a RST from 10.0.1.11:80 to 10.0.0.11:40000", ("tcp", 80))
+    assert passive_signal(rst_from_the_vip, SERVERS, MACS) == (
+        "web1", "a RST from 10.0.0.100:80 to 10.0.0.11:40000", ("tcp", 80))
     assert passive_signal(unreachable, SERVERS, MACS) == (
-        "web3", "an ICMP destination unreachable (code 1) about 10.0.3.11 from 10.0.3.1")
+        "web3", "an ICMP destination unreachable (code 1) about 10.0.3.11 from 10.0.3.1", None)   # no ports quoted
+
+
+def test_a_port_unreachable_names_the_udp_port_it_is_about():
+    datagram = ipv4.ipv4(src="10.0.0.11", dst="10.0.1.11", proto=17, total_length=36).serialize(b"", None)
+    quoted = datagram + struct.pack("!HHHH", 40000, 53, 16, 0)          # the header and 8 bytes, as quoted
+    unreachable = frame(WEB1, ipv4.ipv4(src="10.0.1.11", dst="10.0.0.11", proto=1),
+                        icmp.icmp(type_=3, code=3, data=icmp.dest_unreach(data=quoted)))
+    assert passive_signal(unreachable, SERVERS, MACS)[::2] == ("web1", ("udp", 53))
 
 
 def test_anything_else_is_no_passive_signal():
@@ -72,4 +83,4 @@ def test_anything_else_is_no_passive_signal():
     truncated = frame(ETH, ipv4.ipv4(src="10.0.3.1", dst="10.0.0.11", proto=1),
                       icmp.icmp(type_=3, code=1, data=icmp.dest_unreach(data=b"\x45\x00")))
     for data in (from_a_client, truncated, b"", bytes(60)):
-        assert passive_signal(data, SERVERS, MACS) == (None, None)
+        assert passive_signal(data, SERVERS, MACS) == (None, None, None)
