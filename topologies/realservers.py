@@ -97,14 +97,21 @@ class RealServers:
         for web in self.names:
             self.restart(web)
         wait_until("the real servers' programs to answer", lambda: all(map(self.healthy, self.names)), timeout=20)
-        wait_until("the controller's health checks to find every real server up",
-                   lambda: {b["state"] for b in cluster.rest("GET", "/lb/backends")["backends"]} == {"up"},
-                   timeout=20)
+        wait_until("the controller's health checks to find every real server of every service up",
+                   self.all_up, timeout=20)
         wait_until("every switch to confirm its flows", lambda: cluster.rest("GET", "/lb/status")["flows_in_sync"],
                    timeout=20)
         count = sum(len(self.programs(web)) for web in self.names)
         return "%d real servers up, %d programs (health checks every %gs)" % (
             len(self.names), count, cluster.health.interval)
+
+    def all_up(self):
+        """True when the controller finds every web host up, and every real server of every
+        service up by the check of its port."""
+        cluster = self.cluster
+        hosts = {b["state"] for b in cluster.rest("GET", "/lb/backends")["backends"]}
+        services = {r["state"] for s in cluster.rest("GET", "/lb/services")["services"] for r in s["real_servers"]}
+        return hosts | services == {"up"}
 
     def follow(self):
         """Start what the services now give a web host and it does not run yet; True when every

@@ -3,14 +3,20 @@ by NAT, TCP 8080 on 10.0.0.101 by DR. Every client is served on all three, each 
 over both real servers; the DR service's replies bypass the proxies; a scan finds exactly those
 ports open on each VIP; services added and removed with `lb`'s commands under traffic on another;
 `lb -S` read back gives the same services."""
+import hashlib
 import json
+import os
 import re
+import subprocess
+import time
 from collections import Counter
 
 import pytest
 
-from tests.emulation.helpers import flush_counters
+from apps.webserver import pattern
+from tests.emulation.helpers import flush_counters, wait_for
 from topologies.cluster import Cluster, ClusterError
+from topologies.realservers import Program
 
 pytestmark = pytest.mark.emulation
 
@@ -121,6 +127,78 @@ def test_services_added_and_removed_under_traffic_on_another(cluster):
     cluster.ipvsadm("-D -t 10.0.0.102:443")
     for line in RULES[3:6]:
         cluster.ipvsadm(line)
+
+
+def dns_state(cluster, web, protocol="udp"):
+    """(web's state in the DNS service, in the web service on 80) as the controller has them."""
+    services = cluster.rest("GET", "/lb/services")["services"]
+    return tuple(next(r["state"] for s in services if s["protocol"] == p and s["port"] == port
+                      for r in s["real_servers"] if r["name"] == web) for p, port in ((protocol, 53), ("tcp", 80)))
+
+
+def test_a_dead_dns_server_leaves_the_dns_service_only(cluster):
+    """A client asking every 100 ms (1 s timeout) while its real server's DNS server dies: at
+    most one query fails, then the other real server answers; the first stays in the web
+    service."""
+    client, web = "c1", next(iter(dns_served(cluster, "c1", queries=1)[0]))
+    query = "a=$(dig @10.0.0.100 whoami.lvsdn +short +time=1 +tries=1 | grep -xE '[0-9.]+' | head -1); echo ${a:-FAIL}"
+    asking = cluster.host(client).popen(["bash", "-c", "for i in $(seq 40); do %s; sleep 0.1; done" % query],
+                                        stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    cluster.real_servers.kill(web, Program("udp", 53, "dns"))
+    try:
+        wait_for(lambda: dns_state(cluster, web) == ("down", "up"), 5, "%s out of the DNS service only" % web)
+        answers = asking.communicate(timeout=60)[0].split()
+        other = next(a for a, w in ADDRESSES.items() if w != web)
+        assert len(answers) == 40 and answers.count("FAIL") <= 1 and answers[-10:] == [other] * 10, answers
+        served, errors = http_served(cluster, client, "http://10.0.0.100/")
+        assert errors == 0 and web in served                             # still in the web service
+    finally:
+        cluster.real_servers.start_program(web, Program("udp", 53, "dns"))
+        wait_for(lambda: dns_state(cluster, web) == ("up", "up"), 10, "%s back in the DNS service" % web)
+
+
+def test_the_active_proxy_crashed_under_load_on_every_service(cluster):
+    """Downloads on both TCP services and a client on each service across the crash of the
+    active proxy: every download arrives byte for byte, every service keeps answering."""
+    active = cluster.rest("GET", "/lb/status")["active_proxy"]
+    size, rate = 3_000_000, 600_000                 # 5 s downloads spanning the failover
+    downloads = {url: (cluster.host("c3").popen(["curl", "-s", "-m", "60", "-o", body, "%s/download?bytes=%d&rate=%d"
+                                                 % (url, size, rate)]), body)
+                 for url, body in (("http://10.0.0.100", os.path.join(cluster.run_dir, "nat.bin")),
+                                   ("http://10.0.0.101:8080", os.path.join(cluster.run_dir, "dr.bin")))}
+    streams = [cluster.app("c2", "apps.loadclient", "--url", url, "--connections", 100, "--interval", 0.03,
+                           "--timeout", 2) for url in ("http://10.0.0.100/", "http://10.0.0.101:8080/")]
+    time.sleep(1.5)
+    cluster.fail(active, "crash")
+    try:
+        dns, failed = dns_served(cluster, "c4", queries=10)
+        results = [json.loads(stream.communicate(timeout=60)[0]) for stream in streams]
+        assert all(download.wait(timeout=60) == 0 for download, _ in downloads.values())
+    finally:
+        cluster.recover(active)
+    assert failed <= 1 and sum(dns.values()) >= 9, dns
+    for result in results:       # a SYN lost inside the crashed proxy costs a client its 1 s retry, no more
+        assert result["errors"] <= 1 and sum(result["served_by"].values()) >= 99, result
+    for _, body in downloads.values():
+        with open(body, "rb") as f:
+            assert hashlib.sha256(f.read()).digest() == hashlib.sha256(pattern(0, size)).digest()
+
+
+def test_services_added_over_rest_survive_a_controller_restart(cluster):
+    cluster.rest("POST", "/lb/services", {"protocol": "udp", "vip": "10.0.0.102", "port": 5000})
+    cluster.rest("POST", "/lb/services/udp/10.0.0.102/5000/real_servers", {"address": "10.0.1.12", "method": "dr"})
+
+    def indexes():
+        return {s["service"]: s["index"] for s in cluster.rest("GET", "/lb/services")["services"]}
+    try:
+        before, numbered = cluster.ipvsadm("-S"), indexes()
+        cluster.fail("controller", "crash")
+        cluster.recover("controller")
+        assert cluster.ipvsadm("-S") == before and "-A -u 10.0.0.102:5000 -s mh" in before
+        assert indexes() == numbered                   # the indexes its connections' marks carry
+    finally:
+        cluster.ipvsadm("-D -u 10.0.0.102:5000")
 
 
 def test_saved_rules_read_back_give_the_same_services(cluster):
