@@ -81,6 +81,7 @@ class LvsController(app_manager.RyuApp):
         self._dirty = hub.Event()     # set: the flow writer has work
         self._to_announce: List[str] = []     # proxies that just took the VIP over
         self._writing = False
+        self._poll_round = 0
         self.loops = Loops(time.monotonic, hub.sleep, self._round_failed,
                            fault_once=[n for n in os.environ.get(FAULT_ENV, "").split(",") if n])
         hub.spawn(self._flow_writer)
@@ -271,8 +272,10 @@ class LvsController(app_manager.RyuApp):
     def _poll_counters(self) -> None:
         """One round of counter polls (controller/counters.py): per proxy, the FORWARD and SELECTED
         tables' counters (per real server, not per connection); per edge switch, its meters."""
+        self._poll_round += 1
+        destinations = len(self.state.book.destinations())
         for name, datapath in list(self.channels.datapaths.items()):
-            for poll in polls(self.description, name):
+            for poll in polls(self.description, name, destinations, self._poll_round):
                 encode = openflow.flow_stats_request if poll[0] == FLOWS else openflow.meter_stats_request
                 self.channels.request(name, encode(datapath, poll[1]), functools.partial(self._polled, name, poll))
 

@@ -42,6 +42,14 @@ def test_the_latest_records_skip_a_line_cut_or_being_written(tmp_path):
     assert latest_records(str(tmp_path / "none"), 3) == [] and latest_records(None, 3) == []
 
 
+def test_many_destinations_are_polled_less_often_and_the_meters_every_round():
+    d = describe()
+    rounds = [bool(polls(d, "lb1", destinations=512, round_number=n)) for n in range(8)]
+    assert rounds == [True, False, False, False] * 2                      # every 4 s at 512
+    assert all(polls(d, "lb2", destinations=128, round_number=n) for n in range(3))
+    assert all(polls(d, "s_pub", destinations=512, round_number=n) for n in range(3))
+
+
 def test_each_switch_is_polled_for_what_it_counts_and_the_replies_reach_the_state():
     d = describe()
     assert polls(d, "lb1") == [(FLOWS, T_FORWARD), (FLOWS, T_SELECTED)]
