@@ -7,7 +7,7 @@ from typing import Callable, Iterable, List, Optional, Protocol, Tuple
 from controller.access import Refusal
 from controller.state import ClusterState
 from core.description import ClusterDescription
-from core.ipvsadm import Command
+from core.ipvsadm import Command, RealServerEntry, ServiceKey
 from core.eventlog import EventLog, latest_records
 
 ALERTS_SHOWN = 20
@@ -48,6 +48,13 @@ class Operations:
         self.state.services_changed()
         self.event_log.emit("service-changed", message, labels_door=door,
                             **({"labels_service": str(command.key)} if command.key else {}))
+        self.reconcile()
+        return message
+
+    def set_sorry_server(self, key: ServiceKey, entry: Optional[RealServerEntry], door: str) -> str:
+        message = self.state.book.set_sorry(key, entry)
+        self.state.services_changed()
+        self.event_log.emit("service-changed", message, labels_door=door, labels_service=str(key))
         self.reconcile()
         return message
 

@@ -154,10 +154,16 @@ class LbRestApi(GuardedController):
     @route("lb", SERVICE_PATH, methods=["PUT"])
     @answers_json
     def edit_service(self, req: Request, protocol: str, vip: str, port: str, **_: Any) -> Response:
-        """{"scheduler"}: the service changed (-E)."""
+        """{"scheduler", "sorry_server"}: the service changed (-E), what is not given kept as it
+        is; sorry_server: {"address", "port", "method"} or null."""
         key = requests.service_key(protocol, vip, port)
-        body = json_body(req, optional=requests.SERVICE_OPTIONS)
-        self.app.ops.change_services(requests.edit_service(key, body, self.app.state.book.service(key)), self.door(req))
+        body = json_body(req, optional=requests.EDIT_OPTIONS)
+        if "sorry_server" in body:
+            entry = requests.sorry_server(key, body["sorry_server"], self.app.description.mode)
+            self.app.ops.set_sorry_server(key, entry, self.door(req))
+        if "scheduler" in body:
+            self.app.ops.change_services(requests.edit_service(key, body, self.app.state.book.service(key)),
+                                         self.door(req))
         return self._service(key)
 
     @route("lb", SERVICE_PATH, methods=["DELETE"])

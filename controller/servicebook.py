@@ -42,6 +42,21 @@ class ServiceBook:
         """(web host, its entry) of each real server of a service."""
         return tuple((self.web_names[e.address], e) for e in service.real_servers)
 
+    def sorry(self, service: VirtualService) -> Optional[Tuple[str, RealServerEntry]]:
+        """(web host, its entry) of the service's sorry server, if it has one."""
+        entry = service.sorry_server
+        return None if entry is None else (self.web_names[entry.address], entry)
+
+    def set_sorry(self, key: ServiceKey, entry: Optional[RealServerEntry]) -> str:
+        """The service's sorry server from now on (None: none), checked as a real server would
+        be; what changed, in words."""
+        service = dataclasses.replace(self.service(key), sorry_server=entry)
+        check_service(self.description, service)
+        check_together([service if s.key == key else s for s in self.services.values()])
+        self.services[key] = service
+        return "%s's sorry server: %s" % (key, "none" if entry is None else "%s:%d (%s)" % (
+            entry.address, entry.port, entry.method.upper()))
+
     # --- the services, by ipvsadm's commands --------------------------------------------------
     def ipvsadm(self, line: str) -> str:
         """Carry out one ipvsadm change (-A -E -D -C -a -e -d, core/ipvsadm.py) on the services,

@@ -12,6 +12,7 @@ from core.rules import is_integer
 
 SERVICE_FIELDS = ("protocol", "vip", "port")
 SERVICE_OPTIONS = ("scheduler",)
+EDIT_OPTIONS = ("scheduler", "sorry_server")
 SERVER_FIELDS = ("address",)
 SERVER_OPTIONS = ("port", "method", "weight")
 
@@ -82,3 +83,17 @@ def server_command(op: str, key: ServiceKey, body: Dict[str, Any], current: Opti
     if not is_integer(weight, 0, MAX_WEIGHT):
         raise _refuse("weight", weight, "an integer from 0 to %d (0: quiescent)" % MAX_WEIGHT)
     return Command(op, key=key, server=(address, port), method=method, weight=weight)
+
+
+def sorry_server(key: ServiceKey, value: object, default_method: str) -> Optional[RealServerEntry]:
+    """{"address", "port" (the service's), "method" (the cluster's)} or null: a service's sorry
+    server (keepalived's sorry_server)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "address" not in value or set(value) - {"address", "port", "method"}:
+        raise _refuse("sorry_server", value, 'null or {"address", "port", "method"} (address required)')
+    method = value.get("method", default_method)
+    if method not in METHODS:
+        raise _refuse("sorry_server's method", method, "one of " + ", ".join(METHODS))
+    return RealServerEntry(_address(value["address"], "sorry_server's address"),
+                           _port(value.get("port", key.port), "sorry_server's port"), method)

@@ -418,11 +418,15 @@ class ClusterState:
         return sorted(left), sorted(joined)
 
     def service_view(self, service: VirtualService) -> ServiceView:
+        """A service as the pipeline carries it: its Maglev table over the real servers up, or,
+        while none is, every slot to its sorry server (if it has one)."""
         healthy = self.service_healthy(service)
-        hosts = self.book.hosts(service)
-        return ServiceView(index=self.book.indexes[service.key], service=service, hosts=hosts,
-                           table=_table(tuple(sorted((name, e.weight) for name, e in hosts)), frozenset(healthy)),
-                           healthy=tuple(sorted(healthy)))
+        hosts, sorry = self.book.hosts(service), self.book.sorry(service)
+        table = _table(tuple(sorted((name, e.weight) for name, e in hosts)), frozenset(healthy))
+        if sorry and not any(table):
+            table, healthy = (sorry[0],) * len(table), {sorry[0]}
+        return ServiceView(index=self.book.indexes[service.key], service=service,
+                           hosts=hosts + ((sorry,) if sorry else ()), table=table, healthy=tuple(sorted(healthy)))
 
     def view(self) -> BalancerView:
         return BalancerView(active_proxies=self.proxies.active, bfd_held=self.proxies.bfd_held(),

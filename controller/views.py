@@ -121,8 +121,21 @@ def services(state: "ClusterState") -> List[Dict[str, Any]]:
     views = []
     for service in state.book.ordered():
         view = state.service_view(service)
+        sorry = _sorry(state, view)
         views.append({"protocol": service.key.protocol, "vip": service.key.vip, "port": service.key.port,
                       "service": str(service.key), "index": view.index, "scheduler": service.scheduler,
-                      "table_size": TABLE_SIZE, "state": "up" if view.healthy else "down",
-                      "real_servers": [_row(state, view, name, entry) for name, entry in view.hosts]})
+                      "table_size": TABLE_SIZE, "sorry_server": sorry,
+                      "state": "sorry" if sorry and sorry["in_use"] else "up" if view.healthy else "down",
+                      "real_servers": [_row(state, view, name, entry)
+                                       for name, entry in state.book.hosts(service)]})
     return views
+
+
+def _sorry(state: "ClusterState", view: ServiceView) -> Optional[Dict[str, Any]]:
+    """A service's sorry server: its address, port and method, and whether it stands in now."""
+    sorry = state.book.sorry(view.service)
+    if sorry is None:
+        return None
+    name, entry = sorry
+    return {"name": name, "address": entry.address, "port": entry.port, "method": entry.method,
+            "in_use": name in view.healthy}

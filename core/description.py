@@ -286,8 +286,11 @@ def _fields(cls: type, data: object, where: str) -> Dict[str, Any]:
 def service_from_dict(data: object, where: str) -> VirtualService:
     """A virtual service from its JSON form (the dataclasses' own fields)."""
     service = _fields(VirtualService, data, where)
+    sorry = service.get("sorry_server")
     return VirtualService(**dict(
         service, key=ServiceKey(**_fields(ServiceKey, service["key"], where + ".key")),
+        sorry_server=None if sorry is None else RealServerEntry(**_fields(RealServerEntry, sorry,
+                                                                          where + ".sorry_server")),
         real_servers=tuple(RealServerEntry(**_fields(RealServerEntry, r, "%s.real_servers[%d]" % (where, j)))
                            for j, r in enumerate(_list(service, "real_servers", where) if "real_servers" in service
                                                  else []))))

@@ -88,9 +88,17 @@ class VirtualService:
     persistence: Optional[int] = None     # seconds, -p; None: not persistent
     netmask: str = HOST_MASK               # -M: the clients that persistence groups
     real_servers: Tuple[RealServerEntry, ...] = ()
+    # keepalived's sorry_server: used only while no real server is up. ipvsadm has no word for
+    # it: -S leaves it out, and -E keeps it.
+    sorry_server: Optional[RealServerEntry] = None
 
     def real_server(self, endpoint: Tuple[str, int]) -> Optional[RealServerEntry]:
         return next((r for r in self.real_servers if r.endpoint == endpoint), None)
+
+    @property
+    def entries(self) -> Tuple[RealServerEntry, ...]:
+        """Its real servers, and its sorry server if it has one (each needs setting up)."""
+        return self.real_servers + ((self.sorry_server,) if self.sorry_server else ())
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,9 @@ def _traffic(services: Sequence[VirtualService]) -> Dict[str, List[Tuple[Match, 
         SERVICES: _unique([(_port_match(s.key.protocol, "dst", s.key.port, ipv4_dst=s.key.vip), False)
                            for s in services]),
         HEALTH_CHECKS: _unique([(_port_match(s.key.protocol, "dst", r.port, ipv4_dst=r.address), False)
-                                for s in services for r in s.real_servers]),
+                                for s in services for r in s.entries]),
         "service replies": _unique([(_port_match(s.key.protocol, "src", r.port), s.key.protocol == "tcp")
-                                    for s in services for r in s.real_servers]),
+                                    for s in services for r in s.entries]),
         "etcd clients (TCP %d)" % ETCD_CLIENT_PORT: [(dict(tcp, tcp_dst=ETCD_CLIENT_PORT), False)],
         "etcd replies": [(dict(tcp, tcp_src=ETCD_CLIENT_PORT), True)],
         "etcd peers (TCP %d)" % ETCD_PEER_PORT: [(dict(tcp, tcp_dst=ETCD_PEER_PORT), False),

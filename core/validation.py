@@ -139,7 +139,7 @@ def check_together(services: List[Any]) -> None:
     _unique([str(s.key) for s in services], "virtual service")
     replies: Dict[Any, ServiceKey] = {}
     for service in services:
-        for entry in service.real_servers:
+        for entry in service.entries:
             reply = (entry.address, service.key.protocol, entry.port)
             if entry.method == "nat" and replies.setdefault(reply, service.key) != service.key:
                 raise IpvsadmError("%s: %s:%d already answers %s by NAT, and the replies of the two could not "
@@ -168,6 +168,12 @@ def check_service(description: Any, service: Any) -> None:
         if hosts.setdefault(entry.address, entry.port) != entry.port:
             raise IpvsadmError("%s: %s serves it already on port %d: one port per web host in a service" % (
                 service.key, entry.address, hosts[entry.address]))
+    sorry = service.sorry_server
+    if sorry is not None:
+        _check_real_server(description, service.key, sorry)
+        if sorry.address in hosts:
+            raise IpvsadmError("%s: its sorry server %s is one of its real servers: it stands in for them all"
+                               % (service.key, sorry.address))
 
 
 def _check_fields(service: Any) -> None:
@@ -176,7 +182,7 @@ def _check_fields(service: Any) -> None:
     _require(key.protocol in PROTOCOLS, "a service's protocol", key.protocol, "one of " + ", ".join(PROTOCOLS))
     _ipv4(key.vip, "a service's VIP")
     _integer(key.port, "the port of %s %s" % (key.protocol, key.vip), 1, 65535)
-    for entry in service.real_servers:
+    for entry in service.entries:
         where = "%s real server %s" % (key, entry.address)
         _ipv4(entry.address, where)
         _integer(entry.port, where + "'s port", 1, 65535)

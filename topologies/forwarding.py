@@ -43,7 +43,7 @@ def real_server_setup(description, web, services=None):
     beside DR or TUN (its default route then r0), its NAT replies routed to the NAT gateway by
     their protocol and source port."""
     entries = [(s.key, e) for s in (description.services if services is None else services)
-               for e in s.real_servers if e.address == web.ip]
+               for e in s.entries if e.address == web.ip]
     methods = {e.method for _, e in entries}
     lan = web.service_interface.name
     commands = []

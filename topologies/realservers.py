@@ -34,7 +34,7 @@ def programs(description, services, web):
     address = description.host(web).ip
     found = {Program("tcp", description.http_port, "web")}
     for service in services:
-        for entry in service.real_servers:
+        for entry in service.entries:
             if entry.address == address:
                 kind = "web" if service.key.protocol == "tcp" else "dns" if service.key.port == DNS_PORT else "echo"
                 found.add(Program(service.key.protocol, entry.port, kind))

@@ -2,9 +2,10 @@
 forwarding.py) and served (topologies/realservers.py) for every service it is given, at start
 and when ipvsadm's commands change the services at run time; those commands, the `lb` prompt's
 and `cluster.ipvsadm(...)`'s, go to the controller once the real servers are ready for them."""
+import dataclasses
 import time
 
-from core.ipvsadm import IpvsadmError, ServiceTable, parse_command
+from core.ipvsadm import IpvsadmError, RealServerEntry, ServiceTable, parse_command
 from core.services import load_rules
 from core.validation import check_service, check_together
 from topologies import forwarding
@@ -49,7 +50,42 @@ class VirtualServices:
             self.current = self._services_now()
 
     def _services_now(self):
-        return load_rules(self._listing()["rules"], "the controller's services", self.cluster.description)
+        """The controller's services: its rules, and each one's sorry server (which ipvsadm's
+        rules cannot say)."""
+        listing = self._listing()
+        sorry = {s["service"]: s["sorry_server"] for s in listing["services"]}
+        return tuple(dataclasses.replace(s, sorry_server=_entry(sorry.get(str(s.key))))
+                     for s in load_rules(listing["rules"], "the controller's services", self.cluster.description))
+
+    def set_sorry_server(self, service, address=None, port=None, method=None):
+        """Give a service (as ipvsadm writes it, "-t 10.0.0.102:9000") a sorry server, at its
+        address and port (the service's by default) by its method (the cluster's by default), or
+        none (address None): the host is set up and serving first, then the controller told.
+        What the controller did, or ClusterError."""
+        try:
+            key = parse_command("-D " + service).key
+        except IpvsadmError as e:
+            raise ClusterError("sorry server: %s" % e) from None
+        assert key is not None, "-D names a service"
+        d = self.cluster.description
+        entry = None if address is None else RealServerEntry(address, port or key.port, method or d.mode)
+        services = {s.key: s for s in self._services_now()}
+        if key not in services:
+            raise ClusterError("sorry server: no virtual service %s" % service)
+        try:
+            changed = dataclasses.replace(services[key], sorry_server=entry)
+            check_service(d, changed)
+        except IpvsadmError as e:
+            raise ClusterError("sorry server: %s" % e) from None
+        self.current = tuple(changed if k == key else s for k, s in sorted(services.items()))
+        self.set_up()
+        self.cluster.real_servers.follow()
+        body = None if entry is None else {"address": entry.address, "port": entry.port, "method": entry.method}
+        try:
+            return self.cluster.rest("PUT", "/lb/services/%s/%s/%d" % (key.protocol, key.vip, key.port),
+                                     {"sorry_server": body})
+        finally:
+            self.current = self._services_now()
 
     def _listing(self):
         return self.cluster.rest("GET", "/lb/services")
@@ -82,3 +118,7 @@ class VirtualServices:
         self.current = tuple(table.services[key] for key in sorted(table.services))
         self.set_up()
         self.cluster.real_servers.follow()
+
+
+def _entry(sorry):
+    return None if sorry is None else RealServerEntry(sorry["address"], sorry["port"], sorry["method"])

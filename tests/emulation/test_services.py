@@ -201,6 +201,27 @@ def test_services_added_over_rest_survive_a_controller_restart(cluster):
         cluster.ipvsadm("-D -u 10.0.0.102:5000")
 
 
+def service_state(cluster, port):
+    return next(s["state"] for s in cluster.rest("GET", "/lb/services")["services"] if s["port"] == port)
+
+
+def test_a_sorry_server_answers_while_no_real_server_is_up(cluster):
+    cluster.ipvsadm("-A -t 10.0.0.102:9000 -s mh")
+    cluster.ipvsadm("-a -t 10.0.0.102:9000 -r 10.0.1.11:9000 -m")
+    cluster.services.set_sorry_server("-t 10.0.0.102:9000", "10.0.1.12", 9000, "nat")
+    web = Program("tcp", 9000, "web")
+    try:
+        assert http_served(cluster, "c1", "http://10.0.0.102:9000/", 10) == (Counter(web1=10), 0)
+        cluster.real_servers.kill("web1", web)
+        wait_for(lambda: service_state(cluster, 9000) == "sorry", 5, "the sorry server never stood in")
+        assert http_served(cluster, "c1", "http://10.0.0.102:9000/", 10) == (Counter(web2=10), 0)
+        cluster.real_servers.start_program("web1", web)
+        wait_for(lambda: service_state(cluster, 9000) == "up", 10, "web1 never came back")
+        assert http_served(cluster, "c1", "http://10.0.0.102:9000/", 10) == (Counter(web1=10), 0)
+    finally:
+        cluster.ipvsadm("-D -t 10.0.0.102:9000")
+
+
 def test_saved_rules_read_back_give_the_same_services(cluster):
     saved = cluster.ipvsadm("-S")
     assert sorted(saved.splitlines()) == sorted(RULES)

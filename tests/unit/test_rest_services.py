@@ -53,6 +53,16 @@ def test_a_change_in_ipvsadm_words(api, changes):
         assert (response.status_code, response.json()) == (200, {"done": done})
 
 
+def test_a_sorry_server_is_set_and_taken_away(api, changes):
+    changes.delete(api + SERVICE + "/real_servers/10.0.1.13/80", timeout=5)     # a sorry server is none of them
+    response = changes.put(api + SERVICE, json={"sorry_server": {"address": "10.0.1.13"}}, timeout=5)
+    assert response.status_code == 200 and response.json()["sorry_server"] == {
+        "name": "web3", "address": "10.0.1.13", "port": 80, "method": "tun", "in_use": False}
+    assert "10.0.1.13" not in rules(api)                  # ipvsadm's rules have no word for it
+    assert changes.put(api + SERVICE, json={"sorry_server": None}, timeout=5).json()["sorry_server"] is None
+    changes.post(api + SERVICE + "/real_servers", json={"address": "10.0.1.13"}, timeout=5)
+
+
 @pytest.mark.parametrize("method, path, body, code, message", [
     ("POST", "/lb/services", {"protocol": "sctp", "vip": "10.0.0.100", "port": 9}, 400,
      'protocol must be one of tcp, udp, got "sctp"'),
@@ -78,6 +88,11 @@ def test_a_change_in_ipvsadm_words(api, changes):
     ("POST", "/lb/ipvsadm", {"command": "-A -t 10.0.0.100:80"}, 400, "exists already"),
     ("POST", "/lb/ipvsadm", {"command": "-Q"}, 400, "unknown option or stray word '-Q'"),
     ("POST", "/lb/ipvsadm", {"command": 7}, 400, "command must be a string"),
+    ("PUT", SERVICE, {"sorry_server": {"address": "10.0.1.11"}}, 400, "its sorry server 10.0.1.11 is one of its"),
+    ("PUT", SERVICE, {"sorry_server": {"port": 80}}, 400, 'sorry_server must be null or {"address", "port", "method"}'),
+    ("PUT", SERVICE, {"sorry_server": {"address": "10.0.1.13", "method": "x"}}, 400,
+     "sorry_server's method must be one of nat, tun, dr"),
+    ("PUT", SERVICE, {"color": "red"}, 400, "unknown field(s): color"),
 ])
 def test_a_bad_change_is_refused_naming_what_was_wrong_and_changes_nothing(
         api, changes, method, path, body, code, message):

@@ -9,7 +9,8 @@ from controller.pipeline import ETH_ARP, ETH_IP, PROTO_ICMP, PROTO_TCP, PROTO_UD
 from controller.specs import destination
 from controller.state import ClusterState
 from core.builder import describe, with_services
-from core.ipvsadm import IpvsadmError
+from core.ipvsadm import IpvsadmError, RealServerEntry
+from core.rules import ConfigError
 from core.services import load_rules
 from tests.fakeswitch import FakeSwitch, Tracker
 
@@ -24,7 +25,7 @@ RULES = """\
 -a -t 10.0.0.101:8080 -r 10.0.1.11 -g
 -a -t 10.0.0.101:8080 -r 10.0.1.12 -g
 """
-BASE = describe(webs=2)
+BASE = describe(webs=3)
 D = with_services(BASE, load_rules(RULES, "rules", BASE))
 SYN = 0x002
 
@@ -158,3 +159,33 @@ def test_a_change_that_cannot_work_is_refused_and_changes_nothing(line, words):
         c.state.book.ipvsadm(line)
     assert words in str(refused.value)
     assert c.state.view() == before
+
+
+def test_a_sorry_server_stands_in_only_while_no_real_server_is_up():
+    c = Cluster()
+    key = next(k for k in c.state.book.services if k.port == 8080)
+    assert c.state.book.set_sorry(key, RealServerEntry("10.0.1.13", 8080, "dr")) == \
+        "-t 10.0.0.101:8080's sorry server: 10.0.1.13:8080 (DR)"
+    assert c.to_server(c.packet("tcp", "10.0.0.101", 8080))[0] in ("web1", "web2")     # not while they are up
+    for web in ("web1", "web2"):
+        intf = c.d.host(web).service_interface
+        c.state.port_status(intf.switch, intf.port, False)
+    view = next(v for v in c.state.view().services if v.key == key)
+    assert set(view.table) == {"web3"} and view.healthy == ("web3",)
+    assert c.to_server(c.packet("tcp", "10.0.0.101", 8080, sport=40001))[0] == "web3"
+    listed = next(s for s in c.state.services_view() if s["port"] == 8080)
+    assert listed["state"] == "sorry" and listed["sorry_server"]["in_use"] is True
+    assert [r["name"] for r in listed["real_servers"]] == ["web1", "web2"]
+
+
+@pytest.mark.parametrize("entry, words", [
+    (RealServerEntry("10.0.1.11", 8080, "dr"), "its sorry server 10.0.1.11 is one of its real servers"),
+    (RealServerEntry("10.0.1.99", 8080, "dr"), "10.0.1.99 is not a web host of the cluster"),
+    (RealServerEntry("10.0.1.13", 9090, "dr"), "only NAT rewrites the port"),
+])
+def test_a_sorry_server_that_cannot_work_is_refused(entry, words):
+    c = Cluster()
+    key = next(k for k in c.state.book.services if k.port == 8080)
+    with pytest.raises(ConfigError) as refused:
+        c.state.book.set_sorry(key, entry)
+    assert words in str(refused.value) and c.state.book.services[key].sorry_server is None
