@@ -11,6 +11,7 @@ from core.description import ClusterDescription, service_from_dict
 from core.ipvsadm import (DEFAULT_WEIGHT, MAX_WEIGHT, Command, IpvsadmError, RealServerEntry, ServiceKey, ServiceTable,
                           VirtualService, parse_command)
 from core.rules import is_integer
+from core.services import apply_checked
 from core.validation import MAX_SERVICES, check_service, check_services, check_together
 
 
@@ -68,10 +69,7 @@ class ServiceBook:
         if command.op in ("-L", "-S"):
             raise IpvsadmError("%s shows the services; the changes are -A, -E, -D, -C, -a, -e, -d" % command.op)
         table = ServiceTable(self.services.values())
-        said = table.apply(command)
-        if command.key in table.services:
-            check_service(self.description, table.services[command.key])
-        check_together(list(table.services.values()))
+        said = apply_checked(self.description, table, command)
         self._take(table.services)
         return said
 

@@ -142,11 +142,6 @@ class ClusterDescription:
         return self._edge("lan")
 
     @property
-    def servers_answer_from_vip(self) -> bool:
-        """DR and TUN: real servers answer clients themselves, from the VIP, through r0."""
-        return self.mode in ("dr", "tun")
-
-    @property
     def db_edge(self) -> Optional[str]:
         return self._switch_with_role("db")
 

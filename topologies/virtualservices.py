@@ -6,8 +6,8 @@ import dataclasses
 import time
 
 from core.ipvsadm import IpvsadmError, RealServerEntry, ServiceTable, parse_command
-from core.services import load_rules
-from core.validation import check_service, check_together
+from core.services import apply_checked, load_rules
+from core.validation import check_service
 from topologies import forwarding
 from topologies.hostsetup import host_commands
 from topologies.lbtable import format_services, rates
@@ -57,6 +57,14 @@ class VirtualServices:
         return tuple(dataclasses.replace(s, sorry_server=_entry(sorry.get(str(s.key))))
                      for s in load_rules(listing["rules"], "the controller's services", self.cluster.description))
 
+    def _take(self, services, what):
+        """The services the real servers are set up for from now on; ClusterError if one would
+        tunnel in a cluster started without tunnels."""
+        if "tun" in {e.method for s in services for e in s.entries} - self.cluster.description.methods:
+            raise ClusterError("%s: the proxies' tunnel ports are made at start: start the cluster with a TUN "
+                               "service (or --mode tun) to add TUN real servers at run time" % what)
+        self.current = tuple(sorted(services, key=lambda s: s.key))
+
     def set_sorry_server(self, service, address=None, port=None, method=None):
         """Give a service (as ipvsadm writes it, "-t 10.0.0.102:9000") a sorry server, at its
         address and port (the service's by default) by its method (the cluster's by default), or
@@ -77,7 +85,7 @@ class VirtualServices:
             check_service(d, changed)
         except IpvsadmError as e:
             raise ClusterError("sorry server: %s" % e) from None
-        self.current = tuple(changed if k == key else s for k, s in sorted(services.items()))
+        self._take([changed if k == key else s for k, s in services.items()], "sorry server")
         self.set_up()
         self.cluster.real_servers.follow()
         body = None if entry is None else {"address": entry.address, "port": entry.port, "method": entry.method}
@@ -105,17 +113,10 @@ class VirtualServices:
         d = self.cluster.description
         table = ServiceTable(self._services_now())
         try:
-            table.apply(command)
-            if command.key in table.services:
-                check_service(d, table.services[command.key])
-            check_together(list(table.services.values()))
+            apply_checked(d, table, command)
         except IpvsadmError as e:
             raise ClusterError("ipvsadm: %s" % e) from None
-        methods = {e.method for s in table.services.values() for e in s.real_servers}
-        if "tun" in methods - d.methods:
-            raise ClusterError("ipvsadm: the proxies' tunnel ports are made at start: start the cluster with a "
-                               "TUN service (or --mode tun) to add TUN real servers at run time")
-        self.current = tuple(table.services[key] for key in sorted(table.services))
+        self._take(table.services.values(), "ipvsadm")
         self.set_up()
         self.cluster.real_servers.follow()
 

@@ -86,3 +86,12 @@ def test_a_tun_real_server_needs_a_cluster_started_with_tunnels(caplog):
         "error: ipvsadm: the proxies' tunnel ports are made at start")
     with pytest.raises(ClusterError):
         StandIn().ipvsadm("-Q")
+
+
+def test_a_tun_sorry_server_needs_a_cluster_started_with_tunnels_too():
+    cluster = StandIn()
+    cluster.state.book.ipvsadm("-A -t 10.0.0.101:80 -s mh")
+    cluster.state.book.ipvsadm("-a -t 10.0.0.101:80 -r 10.0.1.11 -g")
+    with pytest.raises(ClusterError) as refused:
+        cluster.services.set_sorry_server("-t 10.0.0.101:80", "10.0.1.12", method="tun")
+    assert str(refused.value).startswith("sorry server: the proxies' tunnel ports are made at start")
