@@ -204,8 +204,7 @@ class ClusterState:
         """A RST or ICMP error from a real server (about the port of check `key`, if known), seen
         by its switch: in how many seconds to make an extra active check, or None (see
         ServerHealth.passive_signal)."""
-        health = self.check_health(key) if key in self.checks else self.health[server]
-        delay = health.passive_signal(self.clock())
+        delay = self._signalled(server, key).passive_signal(self.clock())
         self.passive_signals[server] = {"at": ecs_timestamp(), "signal": signal, "checked": delay is not None}
         return delay
 
@@ -213,8 +212,11 @@ class ClusterState:
                              key: Optional[CheckKey] = None) -> Optional[str]:
         """An extra check's result: DOWN when it took the server out, CONFIRM when another check
         is due at once, None otherwise (see ServerHealth.extra_check_result)."""
-        health = self.check_health(key) if key in self.checks else self.health[server]
-        return health.extra_check_result(result, signal)
+        return self._signalled(server, key).extra_check_result(result, signal)
+
+    def _signalled(self, server: str, key: Optional[CheckKey]) -> ServerHealth:
+        """The health a passive signal is about: its check's, else the server's HTTP port's."""
+        return self.check_health(key) if key in self.checks else self.health[server]
 
     def settle_election(self) -> Optional[Dict[str, Any]]:
         """End the start-up hold (see controller/proxies.py); the election's record, if any."""

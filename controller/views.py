@@ -86,7 +86,7 @@ def backends(state: "ClusterState") -> Dict[str, Any]:
     rows = []
     for web in d.real_servers:
         entry = state.book.entry(web.name)
-        row = _row(state, view, web.name, entry) if view and entry else _row(state, None, web.name, None)
+        row = _row(state, view if entry else None, web.name, entry)
         rows.append(dict(row, in_service=entry is not None, weight=state.book.weight(web.name)))
     key = first.key if first else ServiceKey("tcp", d.vip, d.http_port)
     return {"vip": key.vip, "port": key.port, "protocol": key.protocol, "mode": d.mode,
