@@ -11,8 +11,11 @@ Criteria and their default thresholds (all configurable):
   brute-force-login  >= 5 failed logins from one source within 600 s (fail2ban's maxretry 5,
                      findtime 10 min).
   forbidden-service  any attempt from the public net to a real server's address, a DB port, or
-                     the management address (the design's own rule: the public side may only
-                     talk to the VIP and the router).
+                     the management address, or to a TCP or UDP port of a VIP that no virtual
+                     service serves (the design's own rule: the public side may only talk to the
+                     virtual services and the router). A record of an attempt on a virtual
+                     service names it (labels.service): services added at run time are known
+                     from the log itself, and so are their VIPs.
   spoofing           any packet with a forged source (port security dropped it at the port it came
                      in on): the host cabled to that port is flagged, never the address it claimed,
                      so no one can get another host banned.
@@ -58,9 +61,10 @@ class Detector:
     """Feed records with `observe`; it returns the alerts they raise."""
 
     def __init__(self, public_net, protected, thresholds=Thresholds(), ignore=(), edges=None,
-                 public_edge=PUBLIC_EDGE):
+                 public_edge=PUBLIC_EDGE, vips=()):
         self.public_net = public_net          # ipaddress network of the clients' side
         self.protected = protected            # {ip: what} the public side must not reach
+        self.vips = set(vips)                 # the public side reaches only their services' ports
         self.edges = edges or {}              # {ip: the edge switch its host is cabled to}
         self.public_edge = public_edge
         self.t = thresholds
@@ -106,10 +110,22 @@ class Detector:
             alerts += self._alert("host-sweep", source, at, hosts=sorted(self.hosts[source].distinct()))
         if record.get("network.transport") == "tcp":
             alerts += self._syn(source, destination, at, record)
-        if self._is_public(source) and destination in self.protected:
+        if record.get("labels.service"):
+            self.vips.add(destination)
+        forbidden = self._forbidden(record, destination, port)
+        if forbidden and self._is_public(source):
             alerts += self._alert("forbidden-service", source, at, destination=destination, port=port,
-                                  what=self.protected[destination])
+                                  what=forbidden)
         return alerts
+
+    def _forbidden(self, record, destination, port):
+        """What the public side may not reach at the attempt's destination, or None."""
+        if destination in self.protected:
+            return self.protected[destination]
+        if destination in self.vips and port is not None and not record.get("labels.service"):
+            return "%s port %d of VIP %s, which no virtual service serves" % (
+                record.get("network.transport"), port, destination)
+        return None
 
     def _syn(self, source, destination, at, record):
         key = (record.get("source.port"), destination, record.get("destination.port"))

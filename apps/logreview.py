@@ -39,7 +39,7 @@ def detector_for(description, thresholds):
     protected.update({h.ip: "the management interface" for h in description.hosts_with_role("management")})
     public = ipaddress.ip_interface("%s/%d" % (pub.ip, pub.prefixlen)).network
     edges = {i.ip: i.switch for h in description.hosts for i in h.interfaces}
-    return Detector(public, protected, thresholds, edges=edges, public_edge=pub.switch,
+    return Detector(public, protected, thresholds, edges=edges, public_edge=pub.switch, vips=description.vips,
                     ignore={h.ip for h in description.hosts_with_role("management")})
 
 

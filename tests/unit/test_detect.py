@@ -67,6 +67,24 @@ def test_the_public_side_reaching_a_real_server_or_a_db_port_is_forbidden():
     assert [(a["rule.name"], a["evidence"]["what"]) for a in alerts] == [("forbidden-service", "web1")]
 
 
+def served(record, service):
+    return dict(record, **{"labels.service": service})
+
+
+def test_a_port_of_a_vip_that_no_service_serves_is_forbidden_and_service_ports_are_not():
+    detector = Detector(PUBLIC, PROTECTED, vips=["10.0.0.100"])
+    ping = dict(attempt(2, "10.0.0.16", "10.0.0.100"), **{"network.transport": "icmp"})
+    del ping["destination.port"]
+    records = [served(attempt(0, "10.0.0.16", "10.0.0.100"), "TCP 10.0.0.100:80"), ping,
+               served(attempt(1, "10.0.0.16", "10.0.0.101", port=53, transport="udp"), "UDP 10.0.0.101:53"),
+               attempt(3, "10.0.0.16", "10.0.0.100", port=22),
+               attempt(4, "10.0.0.18", "10.0.0.101", port=80, transport="udp")]
+    alerts = [a for record in records for a in detector.observe(record)]
+    assert [(a["source.ip"], a["evidence"]["what"]) for a in alerts] == [
+        ("10.0.0.16", "tcp port 22 of VIP 10.0.0.100, which no virtual service serves"),
+        ("10.0.0.18", "udp port 80 of VIP 10.0.0.101, which no virtual service serves")]   # learnt from the log
+
+
 def test_one_alert_per_criterion_and_source_per_realert_period():
     records = [attempt(i, "10.0.0.17", "10.0.1.11") for i in range(10)] + [attempt(700, "10.0.0.17", "10.0.1.11")]
     assert len(run(records)) == 2
