@@ -7,8 +7,7 @@ the checks, ClusterState keeps their health."""
 from dataclasses import dataclass
 from typing import Dict, Iterable
 
-from core.addressing import DNS_PORT
-from core.ipvsadm import RealServerEntry, VirtualService
+from core.ipvsadm import RealServerEntry, ServiceKey, VirtualService
 
 HTTP_GET, TCP_CHECK, DNS_CHECK, UDP_CHECK = "HTTP_GET", "TCP_CHECK", "DNS_CHECK", "UDP_CHECK"
 HTTP_PORTS = (80, 8080)
@@ -25,11 +24,11 @@ class CheckKey:
         return "%s %s/%d" % (self.web, self.protocol, self.port)
 
 
-def checker(protocol: str, service_port: int, http_port: int) -> str:
-    """The checker of a real server of a service on `service_port` (keepalived's names)."""
-    if protocol == "udp":
-        return DNS_CHECK if service_port == DNS_PORT else UDP_CHECK
-    return HTTP_GET if service_port in HTTP_PORTS + (http_port,) else TCP_CHECK
+def checker(key: ServiceKey, http_port: int) -> str:
+    """The checker of a real server of the service `key` (keepalived's names)."""
+    if key.protocol == "udp":
+        return DNS_CHECK if key.is_dns else UDP_CHECK
+    return HTTP_GET if key.port in HTTP_PORTS + (http_port,) else TCP_CHECK
 
 
 def check_key(web: str, service: VirtualService, entry: RealServerEntry) -> CheckKey:
@@ -50,5 +49,5 @@ def checks(hosts: Iterable[str], services: Iterable[VirtualService], names: Dict
     for service in services:
         for entry in service.real_servers:
             key = check_key(names[entry.address], service, entry)
-            found.setdefault(key, checker(service.key.protocol, service.key.port, http_port))
+            found.setdefault(key, checker(service.key, http_port))
     return found

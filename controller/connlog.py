@@ -16,7 +16,7 @@ from core.eventlog import EventLog, ecs_timestamp
 if TYPE_CHECKING:
     from controller.state import ClusterState
 
-TRANSPORTS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp"}
+TRANSPORTS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp"}   # ECS's network.transport
 REFUSED = "not allowed by the segmentation matrix"
 
 

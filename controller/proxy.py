@@ -5,11 +5,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from controller.pipeline import (ARP_REPLY, ARP_REQUEST, COOKIE_LB, COOKIE_PROBE, ETH_ARP, ETH_IP, ETH_PROBE, FIN_SET,
                                  IN_PORT, LOCAL, PRI_DEFAULT, PRI_HIGH, PRI_LOCAL, PRI_MATCH, PRI_MISS, PRI_NARROW,
-                                 PRI_SYNC, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
+                                 PRI_SYNC, PROTO_ICMP, PROTO_TCP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
                                  T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED, service_group)
 from controller.specs import (BalancerView, Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, ServiceView,
                               SetField)
-from core.addressing import tunnel_mac
+from core.addressing import IP_PROTOCOLS, tunnel_mac
 from core.description import ClusterDescription, Host
 from core.ipvsadm import RealServerEntry, ServiceKey
 
@@ -30,12 +30,11 @@ def sync_source(destination: int) -> str:
 
 
 PORT_FIELDS = {"tcp": ("tcp_src", "tcp_dst"), "udp": ("udp_src", "udp_dst")}
-PROTOCOL_NUMBERS = {"tcp": PROTO_TCP, "udp": PROTO_UDP}
 
 
 def service_match(key: ServiceKey, uplink: int) -> Dict[str, Any]:
     """A client's packet to a virtual service, as it reaches the proxy."""
-    return {"in_port": uplink, "eth_type": ETH_IP, "ipv4_dst": key.vip, "ip_proto": PROTOCOL_NUMBERS[key.protocol],
+    return {"in_port": uplink, "eth_type": ETH_IP, "ipv4_dst": key.vip, "ip_proto": IP_PROTOCOLS[key.protocol],
             PORT_FIELDS[key.protocol][1]: key.port}
 
 
@@ -100,7 +99,7 @@ def nat_reply_flows(description: ClusterDescription, downlink: int, view: Balanc
             flows.append(FlowSpec.make(
                 PRI_HIGH, rewrite + [SetField("eth_src", description.vip_mac), Resubmit(T_EGRESS)],
                 cookie=COOKIE_LB, **{"in_port": downlink, "eth_type": ETH_IP, "eth_dst": description.gateway_mac,
-                                     "ipv4_src": entry.address, "ip_proto": PROTOCOL_NUMBERS[service.key.protocol],
+                                     "ipv4_src": entry.address, "ip_proto": IP_PROTOCOLS[service.key.protocol],
                                      src: entry.port}))
             icmp.setdefault(entry.address, service.key.vip)
     return flows + [FlowSpec.make(PRI_HIGH, [SetField("ipv4_src", vip), SetField("eth_src", description.vip_mac),

@@ -12,6 +12,7 @@ Addressing (LVS terms: VIP = virtual IP, RIP = real server IP):
 Every interface's MAC is 02:00 followed by its IPv4 address, so a MAC in a trace names its owner.
 """
 import ipaddress
+from socket import IPPROTO_TCP, IPPROTO_UDP
 
 MODES = ("nat", "tun", "dr")
 # Who balances the VIP: this project's proxies (OVS switches lb1, lb2 driven by the controller),
@@ -43,6 +44,7 @@ ROUTER_HOST_ID = 1
 CLIENT_BASE, WEB_BASE, DB_BASE, WEB_DB_BASE = 10, 10, 10, 20
 HTTP_PORT = 80
 DNS_PORT = 53
+IP_PROTOCOLS = {"tcp": IPPROTO_TCP, "udp": IPPROTO_UDP}   # a service's protocol: its IPv4 protocol number
 WHOAMI = "whoami.lvsdn"   # the name each real server's DNS server answers with its own address (DNS_CHECK asks it)
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
+from core.addressing import DNS_PORT
 from core.rules import ConfigError
 
 PROTOCOLS = {"tcp": "-t", "udp": "-u"}               # ipvsadm's --tcp-service, --udp-service
@@ -66,6 +67,11 @@ class ServiceKey:
 
     def __str__(self) -> str:
         return "%s %s:%d" % (PROTOCOLS[self.protocol], self.vip, self.port)
+
+    @property
+    def is_dns(self) -> bool:
+        """Served by a DNS server (and checked by DNS_CHECK): UDP on DNS's port."""
+        return (self.protocol, self.port) == ("udp", DNS_PORT)
 
 
 @dataclass(frozen=True, order=True)

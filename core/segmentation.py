@@ -13,10 +13,10 @@ do not open a connection (a SYN without ACK is refused), which is what lets a we
 client but never call one.
 """
 from dataclasses import dataclass
-from socket import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
+from socket import IPPROTO_ICMP, IPPROTO_TCP
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT
+from core.addressing import ETCD_CLIENT_PORT, ETCD_PEER_PORT, IP_PROTOCOLS
 from core.description import ClusterDescription, Host, Interface
 from core.ipvsadm import VirtualService
 
@@ -66,8 +66,7 @@ def _traffic(services: Sequence[VirtualService]) -> Dict[str, List[Tuple[Match, 
 
 
 def _port_match(protocol: str, direction: str, port: int, **fields: Any) -> Match:
-    number = IPPROTO_TCP if protocol == "tcp" else IPPROTO_UDP
-    return dict(fields, ip_proto=number, **{"%s_%s" % (protocol, direction): port})
+    return dict(fields, ip_proto=IP_PROTOCOLS[protocol], **{"%s_%s" % (protocol, direction): port})
 
 
 def _unique(variants: List[Tuple[Match, bool]]) -> List[Tuple[Match, bool]]:

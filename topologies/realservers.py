@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import List
 
-from core.addressing import DNS_PORT, WHOAMI
+from core.addressing import WHOAMI
 from topologies.runstate import wait_until
 from topologies.staticweb import NGINX, nginx_config, write_docroot
 
@@ -36,7 +36,7 @@ def programs(description, services, web):
     for service in services:
         for entry in service.entries:
             if entry.address == address:
-                kind = "web" if service.key.protocol == "tcp" else "dns" if service.key.port == DNS_PORT else "echo"
+                kind = "web" if service.key.protocol == "tcp" else "dns" if service.key.is_dns else "echo"
                 found.add(Program(service.key.protocol, entry.port, kind))
     return sorted(found)
 
