@@ -52,7 +52,7 @@ class ServiceBook:
         """The service's sorry server from now on (None: none), checked as a real server would
         be; what changed, in words."""
         service = dataclasses.replace(self.service(key), sorry_server=entry)
-        check_service(self.description, service)
+        check_service(self.description, service, at_run_time=True)
         check_together([service if s.key == key else s for s in self.services.values()])
         self.services[key] = service
         return "%s's sorry server: %s" % (key, "none" if entry is None else "%s:%d (%s)" % (

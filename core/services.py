@@ -20,24 +20,26 @@ def default_services(description: ClusterDescription) -> Tuple[VirtualService, .
                                                      for h in description.real_servers))),)
 
 
-def apply_checked(description: ClusterDescription, table: ServiceTable, command: Command) -> str:
-    """Apply one change to `table` and check it for the cluster: the service it names, and every
-    service beside the others. IpvsadmError if it cannot work (the table may then be changed: a
-    caller that must keep it works on a copy). What it did, in words."""
+def apply_checked(description: ClusterDescription, table: ServiceTable, command: Command,
+                  at_run_time: bool = True) -> str:
+    """Apply one change to `table` and check it for the cluster (`at_run_time`: the running
+    one): the service it names, and every service beside the others. IpvsadmError if it cannot
+    work (the table may then be changed: a caller that must keep it works on a copy). What it
+    did, in words."""
     said = table.apply(command)
     if command.key in table.services:
-        check_service(description, table.services[command.key])
+        check_service(description, table.services[command.key], at_run_time)
     check_together(list(table.services.values()))
     return said
 
 
 def load_rules(text: str, source: str, description: ClusterDescription) -> Tuple[VirtualService, ...]:
-    """The services a rules file defines for this cluster; IpvsadmError naming the file and the
-    first line that cannot work (as ipvsadm -R stops at the first bad line)."""
+    """The services a rules file defines for a cluster about to start; IpvsadmError naming the
+    file and the first line that cannot work (as ipvsadm -R stops at the first bad line)."""
     table = ServiceTable()
     for number, line in rule_lines(text):
         try:
-            apply_checked(description, table, parse_command(line))
+            apply_checked(description, table, parse_command(line), at_run_time=False)
         except IpvsadmError as e:
             raise IpvsadmError("%s line %d: %s" % (source, number, e)) from None
     return tuple(table.services[key] for key in sorted(table.services))

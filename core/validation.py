@@ -147,11 +147,14 @@ def check_together(services: List[Any]) -> None:
                                        service.key, entry.address, entry.port, replies[reply]))
 
 
-def check_service(description: Any, service: Any) -> None:
+def check_service(description: Any, service: Any, at_run_time: bool = False) -> None:
     """IpvsadmError unless the cluster can serve `service` as it is defined: its VIP a free host
     address of the public net, a scheduler carried out here, each real server a web host of the
-    cluster (once) that its forwarding method reaches."""
+    cluster (once) that its forwarding method reaches; `at_run_time`: added to the running
+    cluster `description` describes, which has tunnels only if it started with them."""
     _check_fields(service)
+    if at_run_time:
+        _check_tunnels_made(description, service)
     try:
         check_vip_of(description, service.key.vip)
     except ConfigError as e:
@@ -174,6 +177,16 @@ def check_service(description: Any, service: Any) -> None:
         if sorry.address in hosts:
             raise IpvsadmError("%s: its sorry server %s is one of its real servers: it stands in for them all"
                                % (service.key, sorry.address))
+
+
+def _check_tunnels_made(description: Any, service: Any) -> None:
+    if "tun" in description.methods:
+        return
+    tunnelled = [e for e in service.entries if e.method == "tun"]
+    if tunnelled:
+        raise IpvsadmError("%s: %s by TUN (-i): the proxies' tunnel ports are made at start; start the cluster "
+                           "with a TUN service (or --mode tun) to add TUN real servers at run time"
+                           % (service.key, tunnelled[0].address))
 
 
 def _check_fields(service: Any) -> None:

@@ -57,12 +57,8 @@ class VirtualServices:
         return tuple(dataclasses.replace(s, sorry_server=_entry(sorry.get(str(s.key))))
                      for s in load_rules(listing["rules"], "the controller's services", self.cluster.description))
 
-    def _take(self, services, what):
-        """The services the real servers are set up for from now on; ClusterError if one would
-        tunnel in a cluster started without tunnels."""
-        if "tun" in {e.method for s in services for e in s.entries} - self.cluster.description.methods:
-            raise ClusterError("%s: the proxies' tunnel ports are made at start: start the cluster with a TUN "
-                               "service (or --mode tun) to add TUN real servers at run time" % what)
+    def _take(self, services):
+        """The services the real servers are set up for from now on."""
         self.current = tuple(sorted(services, key=lambda s: s.key))
 
     def set_sorry_server(self, service, address=None, port=None, method=None):
@@ -82,10 +78,10 @@ class VirtualServices:
             raise ClusterError("sorry server: no virtual service %s" % service)
         try:
             changed = dataclasses.replace(services[key], sorry_server=entry)
-            check_service(d, changed)
+            check_service(d, changed, at_run_time=True)
         except IpvsadmError as e:
             raise ClusterError("sorry server: %s" % e) from None
-        self._take([changed if k == key else s for k, s in services.items()], "sorry server")
+        self._take([changed if k == key else s for k, s in services.items()])
         self.set_up()
         self.cluster.real_servers.follow()
         body = None if entry is None else {"address": entry.address, "port": entry.port, "method": entry.method}
@@ -116,7 +112,7 @@ class VirtualServices:
             apply_checked(d, table, command)
         except IpvsadmError as e:
             raise ClusterError("ipvsadm: %s" % e) from None
-        self._take(table.services.values(), "ipvsadm")
+        self._take(table.services.values())
         self.set_up()
         self.cluster.real_servers.follow()
 

@@ -83,7 +83,7 @@ def test_a_refused_command_says_why_in_one_line(caplog, line, words):
 
 def test_a_tun_real_server_needs_a_cluster_started_with_tunnels(caplog):
     assert said(caplog, "-e -t 10.0.0.100:80 -r 10.0.1.12:80 -i").startswith(
-        "error: ipvsadm: the proxies' tunnel ports are made at start")
+        "error: ipvsadm: -t 10.0.0.100:80: 10.0.1.12 by TUN (-i): the proxies' tunnel ports are made at start")
     with pytest.raises(ClusterError):
         StandIn().ipvsadm("-Q")
 
@@ -94,4 +94,5 @@ def test_a_tun_sorry_server_needs_a_cluster_started_with_tunnels_too():
     cluster.state.book.ipvsadm("-a -t 10.0.0.101:80 -r 10.0.1.11 -g")
     with pytest.raises(ClusterError) as refused:
         cluster.services.set_sorry_server("-t 10.0.0.101:80", "10.0.1.12", method="tun")
-    assert str(refused.value).startswith("sorry server: the proxies' tunnel ports are made at start")
+    assert str(refused.value).startswith(
+        "sorry server: -t 10.0.0.101:80: 10.0.1.12 by TUN (-i): the proxies' tunnel ports are made at start")

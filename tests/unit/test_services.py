@@ -7,7 +7,7 @@ import pytest
 from core.builder import describe, with_services
 from core.description import ClusterDescription
 from core.rules import ConfigError
-from core.ipvsadm import IpvsadmError, ServiceTable
+from core.ipvsadm import IpvsadmError, ServiceKey, ServiceTable
 from core.services import default_services, load_rules
 
 D = describe()
@@ -115,6 +115,19 @@ def test_a_cluster_with_services_routes_each_real_server_by_its_methods():
     tunnel = "-A -t 10.0.0.100:80 -s mh\n-a -t 10.0.0.100:80 -r 10.0.1.11 -i\n"
     tunnelled = with_services(D, load_rules(tunnel, "r", D))
     assert tunnelled.lan_mtu == describe(mode="tun").lan_mtu > D.lan_mtu
+
+
+def test_tun_is_taken_at_start_but_at_run_time_only_by_a_cluster_started_with_tunnels():
+    from controller.servicebook import ServiceBook
+    tunnel = "-e -t 10.0.0.100:80 -r 10.0.1.12 -i"
+    with pytest.raises(IpvsadmError, match="^-t 10.0.0.100:80: 10.0.1.12 by TUN .-i.: the proxies' tunnel ports "
+                                           "are made at start; start the cluster with a TUN service"):
+        ServiceBook(D).ipvsadm(tunnel)
+    started = with_services(D, load_rules(RULES + "-A -t 10.0.0.102:80 -s mh\n-a -t 10.0.0.102:80 -r 10.0.1.11 -i\n",
+                                          "r", D))
+    book = ServiceBook(started)
+    book.ipvsadm(tunnel)
+    assert book.service(ServiceKey("tcp", "10.0.0.100", 80)).real_servers[1].method == "tun"
 
 
 def test_services_survive_the_description_as_json():
