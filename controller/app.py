@@ -72,7 +72,7 @@ class LvsController(app_manager.RyuApp):
         self.gate = ApiGate(read_token_file(os.environ[API_TOKEN_ENV]), cfg.CONF.wsapi_port, time.monotonic)
         self.health = HealthChecker(d, self.state, settings.health, self.event_log, hub.spawn_after, self.reconcile)
         self.packet_ins = PacketIns(d, self.state, EventLog(os.getenv(CONNECTIONS_ENV)), self.health.passive_signal)
-        self.counters = Counters(self.state)
+        self.counters = Counters(self.state, self.reconcile)
         self.state_keeper = StateKeeper(os.environ.get(STATE_ENV), self.state, self.event_log)
         self.state_keeper.restore()
         self.channels = Channels({s.name: SwitchSync(s.name, switch_meters(d, s.name)) for s in d.switches},

@@ -2,7 +2,7 @@
 server of a service), its traffic, the connections given to it and the clients' FINs (the
 proxies' FORWARD and SELECTED tables); per meter, the copies that entered it and the copies it
 dropped. The work is per destination, not per connection."""
-from typing import TYPE_CHECKING, Any, Collection, Dict, Iterable, Iterator, List, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Collection, Dict, Iterable, Iterator, List, Tuple
 
 from controller import events
 from controller.flows import switch_meters
@@ -75,10 +75,12 @@ def polls(description: ClusterDescription, switch: str, destinations: int = 0, r
 
 
 class Counters:
-    """The polled counters told to ClusterState, reply by reply."""
+    """The polled counters told to ClusterState, reply by reply; `on_steered` is called when
+    the connections given out re-weight a least-connection service's table."""
 
-    def __init__(self, state: "ClusterState") -> None:
+    def __init__(self, state: "ClusterState", on_steered: Callable[[], None] = lambda: None) -> None:
         self.state = state
+        self.on_steered = on_steered
         self._dropped: Dict[Tuple[str, int], int] = {}      # (edge switch, meter) -> copies it dropped
 
     def polled(self, switch: str, poll: Tuple[str, int], stats: Iterable) -> List[Event]:
@@ -96,6 +98,9 @@ class Counters:
     def selected(self, proxy: str, stats: Iterable) -> None:
         for d, opened in opened_counters(stats, self.state.book.destinations()).items():
             self.state.update_counters(proxy, d, opened=opened)
+        # once a round (the active proxy's reply), over every proxy's counters
+        if proxy == self.state.active_proxy and self.state.steer():
+            self.on_steered()
 
     def metered(self, switch: str, meter_id: int, stats: Iterable) -> List[Event]:
         """A copy meter's poll: what it dropped since the last poll (a flood of connection

@@ -6,13 +6,15 @@ from typing import Any, List, Optional, Sequence, TypeAlias
 
 from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto.nicira_ext import NX_CT_F_COMMIT, NX_CT_RECIRC_NONE   # NONE: go on with the next action
+from ryu.ofproto.nicira_ext import NX_MP_ALG_MODULO_N, ofs_nbits
 
 from controller.pipeline import BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE
 from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, GroupSpec, LearnSeen, Meter, Move, Output,
-                              Resubmit, SetField)
+                              Resubmit, SetField, SourceHash)
 from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Message, Read
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
+NX_HASH_FIELDS_NW_SRC = 4              # Open vSwitch's nx_hash_fields (Ryu names only the first two)
 # Ryu ships no type hints: its datapaths, parsers, messages and stats stand as these names.
 Datapath: TypeAlias = Any
 OFMessage: TypeAlias = Any
@@ -58,6 +60,9 @@ def _action(parser: Parser, action: object) -> Any:
         return parser.OFPActionGroup(action.group_id)
     if isinstance(action, LearnSeen):
         return _learn_seen(parser, action)
+    if isinstance(action, SourceHash):
+        return parser.NXActionMultipath(fields=NX_HASH_FIELDS_NW_SRC, basis=0, algorithm=NX_MP_ALG_MODULO_N,
+                                        max_link=action.slots - 1, arg=0, ofs_nbits=ofs_nbits(0, 31), dst=action.dst)
     raise TypeError("no OpenFlow translation for action %r" % (action,))
 
 

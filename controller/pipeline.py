@@ -43,16 +43,20 @@ is hashed in the datapath, `dp_hash`, never matched).
                  (ct_mark: affinity across weight and membership changes); a SYN, a connection
                  of a server that left the table, or an untracked packet (a UDP flow's first
                  datagram) goes to its service's select group.
-  group 0x100+i  service i's select group: TABLE_SIZE equal buckets, one per Maglev slot. Open
-                 vSwitch hashes the 5-tuple in the datapath (dp_hash) and maps hash value i to
-                 bucket i; each bucket commits the connection with its slot's real server.
-  2 SELECTED     after the commit: a SYN is copied to the other proxy, naming its real server.
-  3 FORWARD      one flow per real server of each service (a destination: reg1 and ct_mark
+  group 0x100+i  service i's select group: TABLE_SIZE equal buckets, one per slot of the table
+                 its scheduler fills (controller/schedulers.py). Open vSwitch hashes the 5-tuple
+                 in the datapath (dp_hash) and maps hash value i to bucket i; each bucket commits
+                 the connection with its slot's real server.
+  2 SLOTS        the same slots for a source-hashed service (sh), which has no group: the
+                 client's address alone is hashed (multipath on nw_src) into reg3, and the flow
+                 of service i's slot reg3 commits as a bucket would.
+  3 SELECTED     after the commit: a SYN is copied to the other proxy, naming its real server.
+  4 FORWARD      one flow per real server of each service (a destination: reg1 and ct_mark
                  hold the service's index << 8 | the web host's id): the forwarding method (NAT
                  rewrite of address and port, DR MAC rewrite, TUN VXLAN encapsulation). Its
                  counters are the destination's traffic; a second flow per TCP destination
                  counts the clients' FINs (closed connections).
-  4 EGRESS       NAT replies towards the public side: the client's MAC, or r0's for others.
+  5 EGRESS       NAT replies towards the public side: the client's MAC, or r0's for others.
 Only the client-to-VIP direction passes the connection tracker (DR and TUN replies never reach
 the proxy; NAT replies are rewritten statelessly), so the tracker follows each connection one way,
 as LVS does in DR mode; the harness turns the tracker's sequence checks off and sets its zones'
@@ -73,12 +77,12 @@ SYNC_MAC = "02:5c:00:00:00:01"    # SYN copies between the proxies...
 SYNC_SOURCE = "02:5c:00:00:00:00"  # ...whose source MAC ends with their real server's id
 ETH_PROBE = 0x88b5            # IEEE 802 local experimental: the controller's liveness probes
 
-T_CLASSIFY, T_CONNECTIONS, T_SELECTED, T_FORWARD, T_EGRESS = range(5)    # on proxies
+T_CLASSIFY, T_CONNECTIONS, T_SLOTS, T_SELECTED, T_FORWARD, T_EGRESS = range(6)    # on proxies
 T_INGRESS, T_SEGMENT, T_SWITCH = 0, 1, 2   # on edge switches: port security, segmentation, forwarding
 T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
 # Each switch kind's tables, in the order a packet meets them (the docstring says what each does).
-PROXY_TABLES = (("classify", T_CLASSIFY), ("connections", T_CONNECTIONS), ("selected", T_SELECTED),
-                ("forward", T_FORWARD), ("egress", T_EGRESS))
+PROXY_TABLES = (("classify", T_CLASSIFY), ("connections", T_CONNECTIONS), ("slots", T_SLOTS),
+                ("selected", T_SELECTED), ("forward", T_FORWARD), ("egress", T_EGRESS))
 EDGE_TABLES = (("ingress", T_INGRESS), ("segment", T_SEGMENT), ("switch", T_SWITCH), ("log", T_LOG),
                ("seen", T_SEEN), ("log_new", T_LOG_NEW))
 GROUP_FAILOVER = 2            # on s_pub (and s_lan with NAT): the active proxy, else the next live one

@@ -6,9 +6,11 @@ from typing import Any, Dict, List, Optional, Tuple
 from controller.pipeline import (ARP_REPLY, ARP_REQUEST, COOKIE_LB, COOKIE_PROBE, ETH_ARP, ETH_IP, ETH_PROBE, FIN_SET,
                                  IN_PORT, LOCAL, PRI_DEFAULT, PRI_HIGH, PRI_LOCAL, PRI_MATCH, PRI_MISS, PRI_NARROW,
                                  PRI_SYNC, PROTO_ICMP, PROTO_TCP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
-                                 T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED, service_group)
+                                 T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED, T_SLOTS, service_group)
+from controller.maglev import TABLE_SIZE
+from controller.schedulers import SOURCE_HASHED
 from controller.specs import (BalancerView, Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, ServiceView,
-                              SetField)
+                              SetField, SourceHash)
 from core.addressing import IP_PROTOCOLS, tunnel_mac
 from core.description import ClusterDescription, Host
 from core.ipvsadm import RealServerEntry, ServiceKey
@@ -114,7 +116,7 @@ def connection_flows(view: BalancerView) -> List[FlowSpec]:
     which follows one direction and cannot see it close)."""
     flows = []
     for service in view.services:
-        select = [Group(service_group(service.index))]
+        select = choice_actions(service)
         if service.key.protocol == "tcp":
             flows.append(FlowSpec.make(PRI_HIGH, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index,
                                        eth_type=ETH_IP, ip_proto=PROTO_TCP, tcp_flags=SYN_ONLY))
@@ -126,19 +128,44 @@ def connection_flows(view: BalancerView) -> List[FlowSpec]:
     return flows
 
 
-def select_groups(description: ClusterDescription, proxy: str, view: BalancerView) -> List[GroupSpec]:
-    """Per service, one bucket per Maglev slot: its destination into reg1 (kept across the
-    recirculation, and still there if the tracker is full), then committed as the connection's
-    mark. A service with no real server up drops its new connections."""
-    zone = description.conntrack_zone(proxy)
+def source_hashed(service: ServiceView) -> bool:
+    return service.service.scheduler in SOURCE_HASHED
 
-    def bucket(service: ServiceView, web: Optional[str]) -> Tuple[object, ...]:
-        if web is None:
-            return ()
-        d = view.destination(service, web)
-        return (SetField("reg1", d), Conntrack(zone, commit=True, table=T_SELECTED, mark=d))
-    return [GroupSpec(service_group(service.index), tuple(bucket(service, web) for web in service.table))
-            for service in view.services]
+
+def choice_actions(service: ServiceView) -> List[object]:
+    """A new connection's choice of real server: its service's select group (the datapath's hash
+    of the 5-tuple), or for a source-hashed service its client's address hashed into SLOTS."""
+    if source_hashed(service):
+        return [SourceHash("reg3", TABLE_SIZE), Resubmit(T_SLOTS)]
+    return [Group(service_group(service.index))]
+
+
+def _bucket(zone: int, view: BalancerView, service: ServiceView, web: Optional[str]) -> Tuple[object, ...]:
+    """A slot's actions: its destination into reg1 (kept across the recirculation, and still
+    there if the tracker is full), then committed as the connection's mark; none (a drop) for a
+    slot without a real server."""
+    if web is None:
+        return ()
+    d = view.destination(service, web)
+    return (SetField("reg1", d), Conntrack(zone, commit=True, table=T_SELECTED, mark=d))
+
+
+def select_groups(description: ClusterDescription, proxy: str, view: BalancerView) -> List[GroupSpec]:
+    """Per service (but a source-hashed one), one bucket per slot of its table. A service with
+    no real server up drops its new connections."""
+    zone = description.conntrack_zone(proxy)
+    return [GroupSpec(service_group(service.index), tuple(_bucket(zone, view, service, web) for web in service.table))
+            for service in view.services if not source_hashed(service)]
+
+
+def slot_flows(description: ClusterDescription, proxy: str, view: BalancerView) -> List[FlowSpec]:
+    """A source-hashed service's slots, as flows of SLOTS: a slot without a real server matches
+    nothing, and the table drops what matches nothing."""
+    zone = description.conntrack_zone(proxy)
+    return [FlowSpec.make(PRI_MATCH, _bucket(zone, view, service, web), table_id=T_SLOTS, cookie=COOKIE_LB,
+                          reg2=service.index, reg3=slot)
+            for service in view.services if source_hashed(service)
+            for slot, web in enumerate(service.table) if web is not None]
 
 
 def selected_flows(view: BalancerView) -> List[FlowSpec]:
@@ -205,6 +232,7 @@ def egress_flows(description: ClusterDescription, uplink: int) -> List[FlowSpec]
 def proxy_flows(description: ClusterDescription, proxy: str, view: BalancerView) -> List[FlowSpec]:
     uplink, downlink = description.proxy_uplink(proxy), description.proxy_downlink(proxy)
     flows = classify_flows(description, proxy, uplink, downlink, view) + connection_flows(view)
+    flows += slot_flows(description, proxy, view)
     flows += selected_flows(view)
     flows += forward_flows(description, proxy, view, downlink)
     if "nat" in view.methods:

@@ -50,6 +50,14 @@ class Group:
     group_id: int
 
 
+@dataclass(frozen=True)
+class SourceHash:
+    """A hash of the packet's IPv4 source address alone, modulo `slots`, into register `dst`
+    (Open vSwitch's multipath action on nw_src: the datapath keeps one megaflow per source)."""
+    dst: str
+    slots: int
+
+
 SELECT, FAST_FAILOVER = "select", "fast_failover"
 
 

@@ -17,12 +17,14 @@ from controller.accounting import CopyAccount
 from controller.checks import CheckKey, check_key, checks, host_check
 from controller.events import PortChange
 from controller.servicebook import InvalidRequest, ServiceBook, UnknownRealServer  # noqa: F401 (the API's errors)
-from controller.specs import BalancerView, ServiceView
+from controller.specs import BalancerView, ServiceView, destination
 from controller.health import HEALTH_STATES, ServerHealth, usable
-from controller.maglev import lookup_table
+from controller.maglev import TABLE_SIZE, lookup_table
+from controller.schedulers import (LEAST_CONNECTION, counted_active, failover_choice, least_connection_weights,
+                                   scheduling_weights)
 from controller.proxies import End, PortState, ProxyGroup
 from core.description import ClusterDescription, Host
-from core.ipvsadm import VirtualService
+from core.ipvsadm import ServiceKey, VirtualService
 from core.eventlog import ecs_timestamp
 from core.rules import is_integer
 from core.settings import HealthSettings, NetworkPolicy, ProxyPolicy
@@ -63,6 +65,10 @@ class ClusterState:
         self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
         # proxy -> {destination (controller/specs.py): {"opened", "closed", "packets", "bytes"}}
         self.counters: Dict[str, Dict[int, Dict[str, int]]] = {}
+        # least-connection services: the weights their tables are populated with now, and the
+        # connections given to each as of the last poll (controller/schedulers.py)
+        self.steering: Dict[ServiceKey, Tuple[Tuple[str, int], ...]] = {}
+        self._opened: Dict[ServiceKey, int] = {}
         # each web host's check of its HTTP port; beside it, the checks of the services' ports
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self.health_settings = health_settings
@@ -230,6 +236,26 @@ class ClusterState:
         """Latest counters of one destination (a real server of a service) on one proxy:
         connections opened (SYNs given to it) and closed (clients' FINs), packets, bytes."""
         self.counters.setdefault(proxy, {}).setdefault(destination, {}).update(values)
+
+    def steer(self) -> bool:
+        """Re-weight the least-connection services from the counters just polled (the SYNs given
+        to each real server and their clients' FINs); True if a table changed."""
+        changed = False
+        for service in self.book.services.values():
+            if service.scheduler not in LEAST_CONNECTION:
+                continue
+            index = self.book.indexes[service.key]
+            hosts = self.book.hosts(service)
+            active, opened = counted_active(self.counters, {name: destination(index, self.server_ids[name])
+                                                            for name, _ in hosts})
+            expected = opened - self._opened.get(service.key, opened)
+            self._opened[service.key] = opened
+            healthy = self.service_healthy(service)
+            weights = scheduling_weights(service.scheduler, {name: e.weight for name, e in hosts if name in healthy})
+            steered = tuple(sorted(least_connection_weights(weights, active, max(1, expected)).items()))
+            changed |= self.steering.get(service.key) != steered
+            self.steering[service.key] = steered
+        return changed
 
     def prune_counters(self) -> None:
         """Forget the counters of destinations that are gone (a service or real server removed:
@@ -424,11 +450,25 @@ class ClusterState:
         while none is, every slot to its sorry server (if it has one)."""
         healthy = self.service_healthy(service)
         hosts, sorry = self.book.hosts(service), self.book.sorry(service)
-        table = _table(tuple(sorted((name, e.weight) for name, e in hosts)), frozenset(healthy))
+        table = self._scheduled_table(service, hosts, healthy)
         if sorry and not any(table):
             table, healthy = (sorry[0],) * len(table), {sorry[0]}
         return ServiceView(index=self.book.indexes[service.key], service=service,
                            hosts=hosts + ((sorry,) if sorry else ()), table=table, healthy=tuple(sorted(healthy)))
+
+    def _scheduled_table(self, service: VirtualService, hosts: Tuple[Tuple[str, Any], ...],
+                         healthy: Set[str]) -> Tuple[Optional[str], ...]:
+        """The service's lookup table as its scheduler fills it (controller/schedulers.py)."""
+        weights = scheduling_weights(service.scheduler, {name: e.weight for name, e in hosts})
+        if service.scheduler == "fo":
+            return (failover_choice(weights, [name for name, _ in hosts if name in healthy]),) * TABLE_SIZE
+        if service.scheduler in LEAST_CONNECTION:
+            # the last poll's shares, among the servers still up and of positive weight (a drain
+            # or a failure counts at once, not at the next poll)
+            kept = {name: share for name, share in self.steering.get(service.key, ())
+                    if name in healthy and weights.get(name, 0) > 0}
+            weights = kept if any(kept.values()) else weights
+        return _table(tuple(sorted(weights.items())), frozenset(healthy))
 
     def view(self) -> BalancerView:
         return BalancerView(active_proxies=self.proxies.active, bfd_held=self.proxies.bfd_held(),

@@ -4,17 +4,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from controller.checks import check_key, host_check
 from controller.maglev import TABLE_SIZE
+from controller.schedulers import active_connections
 from controller.specs import ServiceView, destination
 from core.ipvsadm import RealServerEntry, ServiceKey
+from core.validation import SCHEDULERS
 
 if TYPE_CHECKING:
     from controller.state import ClusterState
-
-
-def active_connections(counters: Dict[str, int]) -> int:
-    """Connections given to a real server and not yet closed by their client, as LVS counts
-    ActiveConn in DR mode, from the client's side of each connection only."""
-    return max(0, counters.get("opened", 0) - counters.get("closed", 0))
 
 
 def proxy_status(state: "ClusterState", name: str) -> Dict[str, Any]:
@@ -124,6 +120,7 @@ def services(state: "ClusterState") -> List[Dict[str, Any]]:
         sorry = _sorry(state, view)
         views.append({"protocol": service.key.protocol, "vip": service.key.vip, "port": service.key.port,
                       "service": str(service.key), "index": view.index, "scheduler": service.scheduler,
+                      "scheduler_note": SCHEDULERS[service.scheduler],
                       "table_size": TABLE_SIZE, "sorry_server": sorry,
                       "state": "sorry" if sorry and sorry["in_use"] else "up" if view.healthy else "down",
                       "real_servers": [_row(state, view, name, entry)

@@ -15,7 +15,17 @@ from core.rules import ConfigError, is_integer
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-SCHEDULERS = {"mh": "weighted Maglev consistent hashing"}      # what the datapath carries out
+# The schedulers the datapath carries out (controller/schedulers.py), in words for `lb -Ln`,
+# the API and refusals.
+SCHEDULERS = {
+    "mh": "Maglev",
+    "sh": "Maglev by client address",
+    "rr": "as the weighted hash, equal shares",
+    "wrr": "as the weighted hash",
+    "lc": "Maglev re-weighted by connections",
+    "wlc": "Maglev re-weighted by connections per weight",
+    "fo": "the highest weight up",
+}
 MAX_SERVICES = 255      # a service's index is 8 bits of its connections' ct_mark (controller/specs.py)
 
 NET_NAMES = (("lan", "the server LAN"), ("db", "the DB network"), ("remote", "the remote server net"))
@@ -161,8 +171,8 @@ def check_service(description: Any, service: Any, at_run_time: bool = False) -> 
         raise IpvsadmError("%s: %s" % (service.key, e)) from None
     if service.scheduler not in SCHEDULERS:
         default = " (ipvsadm's default when -s is not given)" if service.scheduler == DEFAULT_SCHEDULER else ""
-        raise IpvsadmError("%s: scheduler %s%s is not carried out here; use -s %s" % (
-            service.key, service.scheduler, default, " or ".join("%s (%s)" % kv for kv in SCHEDULERS.items())))
+        raise IpvsadmError("%s: scheduler %s%s is not carried out here; use -s with one of %s" % (
+            service.key, service.scheduler, default, ", ".join("%s (%s)" % kv for kv in SCHEDULERS.items())))
     if service.persistence is not None:
         raise IpvsadmError("%s: persistence (-p) is not carried out here yet" % service.key)
     hosts: Dict[str, int] = {}

@@ -8,19 +8,21 @@ comes back; `Group` runs one bucket on a copy, as a group does: a select group's
 the switch's `hash_of` (as Open vSwitch's dp_hash hands hash value i to bucket i, and a dead
 bucket's values to the next live one), a fast-failover group's first live bucket (a bucket is
 dead while the port it watches is in the switch's `dead_ports`, or, watching CONTROLLER, while
-the switch has no controller); `Conntrack` looks the 5-tuple up in
+the switch has no controller); `SourceHash` puts a hash of the source address in a register;
+`Conntrack` looks the 5-tuple up in
 a `Tracker` (shared by the switches of one test, as all bridges of one ovs-vswitchd share one)
 and, with `commit`, keeps the connection with its mark; with a `table` the copy continues there.
 The result lists each output (port, the packet as it left), the copies to the controller, and
 what was learned. No wire format here: tests/unit/test_openflow_encoding.py checks that.
 """
 import copy
+import zlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from controller.pipeline import CONTROLLER, IN_PORT
 from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, LearnSeen, Meter, Move, Output, Resubmit,
-                              SetField)
+                              SetField, SourceHash)
 from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read
 
 DEFAULT_ZERO = ("reg0", "reg1", "reg2", "reg3", "ct_mark")
@@ -149,6 +151,8 @@ class FakeSwitch:
             self._conntrack(action, packet, result, depth)
         elif isinstance(action, Meter):
             result.metered.append(action.meter_id)
+        elif isinstance(action, SourceHash):
+            packet[action.dst] = zlib.crc32(packet["ipv4_src"].encode()) % action.slots
         elif isinstance(action, LearnSeen):
             learned = FlowSpec.make(100, [SetField("reg3", 1)], table_id=action.table_id, eth_type=0x0800,
                                     ipv4_src=packet["ipv4_src"], ipv4_dst=packet["ipv4_dst"],

@@ -3,7 +3,6 @@
 state and share of its service's Maglev slots)."""
 
 FORWARD_NAMES = {"nat": "Masq", "dr": "Route", "tun": "Tunnel"}   # ipvsadm's words
-SCHEDULER_NOTES = {"mh": "Maglev"}
 
 
 def header(status):
@@ -36,9 +35,9 @@ def format_services(services, status, flag=None, rates=None):
     lines = [header(status), "Prot LocalAddress:Port Scheduler Flags",
              "  -> RemoteAddress:Port           Forward Weight %s" % _columns(flag)]
     for service in services:
-        note = SCHEDULER_NOTES.get(service["scheduler"], service["scheduler"])
         lines.append("%-4s %s:%d %s (%s, %d slots)%s" % (
-            service["protocol"].upper(), service["vip"], service["port"], service["scheduler"], note,
+            service["protocol"].upper(), service["vip"], service["port"], service["scheduler"],
+            service["scheduler_note"],
             service["table_size"], "" if service["state"] == "up" else "  [no real server up]"))
         for server in service["real_servers"]:
             lines.append("  -> %-29s %-7s %-6d %s" % (

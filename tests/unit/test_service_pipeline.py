@@ -149,7 +149,7 @@ def test_a_service_added_and_one_removed_at_run_time_leave_the_others_alone():
     ("-D -t 10.0.0.100:81", "no virtual service -t 10.0.0.100:81"),
     ("-A -t 10.0.1.11:80 -s mh", "VIP 10.0.1.11 is inside the server LAN"),
     ("-a -t 10.0.0.100:80 -r 10.0.1.99 -m", "10.0.1.99 is not a web host of the cluster"),
-    ("-A -u 10.0.0.100:54 -s rr", "scheduler rr is not carried out here"),
+    ("-A -u 10.0.0.100:54 -s lblc", "scheduler lblc is not carried out here"),
     ("-Ln", "-L shows the services"),
 ])
 def test_a_change_that_cannot_work_is_refused_and_changes_nothing(line, words):

@@ -57,9 +57,8 @@ def test_a_remote_real_server_is_served_by_tun():
     ("-A -t 10.0.0.11:80 -s mh", "VIP 10.0.0.11 is already the address of c1"),
     ("-A -t 10.0.0.1:80 -s mh", "VIP 10.0.0.1 is already the address of r0"),
     ("-A -t 10.0.0.255:80 -s mh", "VIP 10.0.0.255 is the broadcast address of the public net"),
-    ("-A -t 10.0.0.102:80", "scheduler wlc (ipvsadm's default when -s is not given) is not carried out here; "
-                            "use -s mh (weighted Maglev consistent hashing)"),
-    ("-A -t 10.0.0.102:80 -s rr", "scheduler rr is not carried out here"),
+    ("-A -t 10.0.0.102:80 -s sed", "scheduler sed is not carried out here; use -s with one of mh (Maglev), "
+                                   "sh (Maglev by client address), rr"),
     ("-A -t 10.0.0.102:80 -s mh -p 60", "persistence (-p) is not carried out here yet"),
     ("-a -t 10.0.0.100:80 -r 10.0.1.99 -m", "10.0.1.99 is not a web host of the cluster; web hosts: "
                                             "web1 10.0.1.11, web2 10.0.1.12"),

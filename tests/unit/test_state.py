@@ -134,7 +134,7 @@ SERVICE = {"key": {"protocol": "tcp", "vip": "10.0.0.100", "port": 80}, "schedul
 @pytest.mark.parametrize("damaged", [
     None, [], {"version": 1}, {"version": 2, "cluster": CLUSTER_ID, "services": []},
     damaged_snapshot(services=[{"index": 1, "service": dict(SERVICE, real_servers=[dict(WEB1, weight=-1)])}]),
-    damaged_snapshot(services=[{"index": 1, "service": dict(SERVICE, scheduler="rr")}]),
+    damaged_snapshot(services=[{"index": 1, "service": dict(SERVICE, scheduler="nq")}]),
     damaged_snapshot(services=[{"index": 0, "service": SERVICE}]),
     damaged_snapshot(services=[{"index": 1, "service": SERVICE}, {"index": 1, "service": dict(
         SERVICE, key={"protocol": "udp", "vip": "10.0.0.100", "port": 53}, real_servers=[])}]),
