@@ -8,9 +8,9 @@ from ryu.lib.packet import arp, ethernet, packet
 from ryu.ofproto.nicira_ext import NX_CT_F_COMMIT, NX_CT_RECIRC_NONE   # NONE: go on with the next action
 from ryu.ofproto.nicira_ext import NX_MP_ALG_MODULO_N, ofs_nbits
 
-from controller.pipeline import BROADCAST, ETH_ARP, ETH_IP, ETH_PROBE
-from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, GroupSpec, LearnSeen, Meter, Move, Output,
-                              Resubmit, SetField, SourceHash)
+from controller.pipeline import BROADCAST, COOKIE_AFFINITY, ETH_ARP, ETH_IP, ETH_PROBE, PRI_MATCH
+from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, GroupSpec, LearnAffinity, LearnSeen, Meter,
+                              Move, Output, Resubmit, SetField, SourceHash)
 from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Message, Read
 
 CONTROLLER_MAC = "02:00:00:00:00:fe"   # source of the controller's own frames
@@ -33,6 +33,19 @@ def _learn_seen(parser: Parser, action: LearnSeen) -> Any:
              _copied(parser, "ipv4_src_nxm", 32), _copied(parser, "ipv4_dst_nxm", 32),
              _copied(parser, "ip_proto_nxm", 8), parser.NXFlowSpecLoad(src=1, dst=("reg3", 0), n_bits=32)]
     return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=100, cookie=0,
+                                idle_timeout=action.idle_timeout, fin_idle_timeout=0, hard_timeout=0,
+                                fin_hard_timeout=0, flags=0)
+
+
+def _learn_affinity(parser: Parser, action: LearnAffinity) -> Any:
+    """A persistence entry: (service, client prefix) -> reg1 = this packet's reg1."""
+    low = 32 - action.prefixlen
+    prefix = [parser.NXFlowSpecMatch(src=("ipv4_src_nxm", low), dst=("ipv4_src_nxm", low), n_bits=action.prefixlen)]
+    specs = [parser.NXFlowSpecMatch(src=ETH_IP, dst=("eth_type_nxm", 0), n_bits=16),
+             parser.NXFlowSpecMatch(src=action.index, dst=("reg2", 0), n_bits=32)]
+    specs += prefix if action.prefixlen else []
+    specs.append(parser.NXFlowSpecLoad(src=("reg1", 0), dst=("reg1", 0), n_bits=32))
+    return parser.NXActionLearn(table_id=action.table_id, specs=specs, priority=PRI_MATCH, cookie=COOKIE_AFFINITY,
                                 idle_timeout=action.idle_timeout, fin_idle_timeout=0, hard_timeout=0,
                                 fin_hard_timeout=0, flags=0)
 
@@ -60,6 +73,8 @@ def _action(parser: Parser, action: object) -> Any:
         return parser.OFPActionGroup(action.group_id)
     if isinstance(action, LearnSeen):
         return _learn_seen(parser, action)
+    if isinstance(action, LearnAffinity):
+        return _learn_affinity(parser, action)
     if isinstance(action, SourceHash):
         return parser.NXActionMultipath(fields=NX_HASH_FIELDS_NW_SRC, basis=0, algorithm=NX_MP_ALG_MODULO_N,
                                         max_link=action.slots - 1, arg=0, ofs_nbits=ofs_nbits(0, 31), dst=action.dst)

@@ -42,21 +42,32 @@ is hashed in the datapath, `dp_hash`, never matched).
   1 CONNECTIONS  a packet of a tracked connection whose real server is up goes to that server
                  (ct_mark: affinity across weight and membership changes); a SYN, a connection
                  of a server that left the table, or an untracked packet (a UDP flow's first
-                 datagram) goes to its service's select group.
+                 datagram) goes to its service's select group (through 2 and 3 if the service
+                 is persistent). Every packet of a persistent service's connection also looks its
+                 client up in 2, which keeps the client's entry alive while it is in use.
+  2 AFFINITY     persistence entries, one per client (its address under the service's -M
+                 netmask) of a persistent service, learned in 5 with the service's -p as their
+                 idle timeout: each loads the real server the client reached into reg1. Learned
+                 by the switch (cookie COOKIE_AFFINITY), so the controller leaves them alone.
+  3 PERSISTENT   a persistent service's new connection: to the real server its client's entry
+                 names while that server is up (quiescent included, as LVS), committed as a
+                 bucket would; no entry, or its server down: the service's select group.
   group 0x100+i  service i's select group: TABLE_SIZE equal buckets, one per slot of the table
                  its scheduler fills (controller/schedulers.py). Open vSwitch hashes the 5-tuple
                  in the datapath (dp_hash) and maps hash value i to bucket i; each bucket commits
                  the connection with its slot's real server.
-  2 SLOTS        the same slots for a source-hashed service (sh), which has no group: the
+  4 SLOTS        the same slots for a source-hashed service (sh), which has no group: the
                  client's address alone is hashed (multipath on nw_src) into reg3, and the flow
                  of service i's slot reg3 commits as a bucket would.
-  3 SELECTED     after the commit: a SYN is copied to the other proxy, naming its real server.
-  4 FORWARD      one flow per real server of each service (a destination: reg1 and ct_mark
+  5 SELECTED     after the commit: a SYN is copied to the other proxy, naming its real server
+                 (which commits it and, for a persistent service, learns the client's entry
+                 too); a persistent service's client's entry learned.
+  6 FORWARD      one flow per real server of each service (a destination: reg1 and ct_mark
                  hold the service's index << 8 | the web host's id): the forwarding method (NAT
                  rewrite of address and port, DR MAC rewrite, TUN VXLAN encapsulation). Its
                  counters are the destination's traffic; a second flow per TCP destination
                  counts the clients' FINs (closed connections).
-  5 EGRESS       NAT replies towards the public side: the client's MAC, or r0's for others.
+  7 EGRESS       NAT replies towards the public side: the client's MAC, or r0's for others.
 Only the client-to-VIP direction passes the connection tracker (DR and TUN replies never reach
 the proxy; NAT replies are rewritten statelessly), so the tracker follows each connection one way,
 as LVS does in DR mode; the harness turns the tracker's sequence checks off and sets its zones'
@@ -77,12 +88,13 @@ SYNC_MAC = "02:5c:00:00:00:01"    # SYN copies between the proxies...
 SYNC_SOURCE = "02:5c:00:00:00:00"  # ...whose source MAC ends with their real server's id
 ETH_PROBE = 0x88b5            # IEEE 802 local experimental: the controller's liveness probes
 
-T_CLASSIFY, T_CONNECTIONS, T_SLOTS, T_SELECTED, T_FORWARD, T_EGRESS = range(6)    # on proxies
+T_CLASSIFY, T_CONNECTIONS, T_AFFINITY, T_PERSISTENT, T_SLOTS, T_SELECTED, T_FORWARD, T_EGRESS = range(8)  # proxies
 T_INGRESS, T_SEGMENT, T_SWITCH = 0, 1, 2   # on edge switches: port security, segmentation, forwarding
 T_LOG, T_SEEN, T_LOG_NEW = 10, 11, 12     # on edge switches: the connection log
 # Each switch kind's tables, in the order a packet meets them (the docstring says what each does).
-PROXY_TABLES = (("classify", T_CLASSIFY), ("connections", T_CONNECTIONS), ("slots", T_SLOTS),
-                ("selected", T_SELECTED), ("forward", T_FORWARD), ("egress", T_EGRESS))
+PROXY_TABLES = (("classify", T_CLASSIFY), ("connections", T_CONNECTIONS), ("affinity", T_AFFINITY),
+                ("persistent", T_PERSISTENT), ("slots", T_SLOTS), ("selected", T_SELECTED), ("forward", T_FORWARD),
+                ("egress", T_EGRESS))
 EDGE_TABLES = (("ingress", T_INGRESS), ("segment", T_SEGMENT), ("switch", T_SWITCH), ("log", T_LOG),
                ("seen", T_SEEN), ("log_new", T_LOG_NEW))
 GROUP_FAILOVER = 2            # on s_pub (and s_lan with NAT): the active proxy, else the next live one
@@ -128,6 +140,7 @@ COOKIE_PASSIVE = 0x7
 COOKIE_GUARD = 0x8            # port security and segmentation: what may pass
 COOKIE_DENY = 0x9             # ...what segmentation refused (its copies to the controller)
 COOKIE_SPOOF = 0xa            # ...forged packets (their copies to the controller)
+COOKIE_AFFINITY = 0xb        # persistence entries the proxies learn: not a kind, so never synced away
 COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE,
                 COOKIE_GUARD, COOKIE_DENY, COOKIE_SPOOF)
 KIND_MASK = 0xffffffff        # the low half of a switch's cookie: the kind; the high half: a fingerprint

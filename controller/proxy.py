@@ -1,16 +1,18 @@
 """The proxies' pipeline (lb1, lb2): classification of each virtual service, connection
 tracking, a Maglev select group per service, SYN copies to the other proxy, and the forwarding
 method per destination (a real server of a service). Tables: controller/pipeline.py."""
+import ipaddress
 from typing import Any, Dict, List, Optional, Tuple
 
 from controller.pipeline import (ARP_REPLY, ARP_REQUEST, COOKIE_LB, COOKIE_PROBE, ETH_ARP, ETH_IP, ETH_PROBE, FIN_SET,
                                  IN_PORT, LOCAL, PRI_DEFAULT, PRI_HIGH, PRI_LOCAL, PRI_MATCH, PRI_MISS, PRI_NARROW,
                                  PRI_SYNC, PROTO_ICMP, PROTO_TCP, SYNC_MAC, SYNC_SOURCE, SYN_ONLY,
-                                 T_CONNECTIONS, T_EGRESS, T_FORWARD, T_SELECTED, T_SLOTS, service_group)
+                                 T_AFFINITY, T_CONNECTIONS, T_EGRESS, T_FORWARD, T_PERSISTENT, T_SELECTED, T_SLOTS,
+                                 service_group)
 from controller.maglev import TABLE_SIZE
 from controller.schedulers import SOURCE_HASHED
-from controller.specs import (BalancerView, Conntrack, FlowSpec, Group, GroupSpec, Move, Output, Resubmit, ServiceView,
-                              SetField, SourceHash)
+from controller.specs import (BalancerView, Conntrack, FlowSpec, Group, GroupSpec, LearnAffinity, Move, Output,
+                              Resubmit, ServiceView, SetField, SourceHash)
 from core.addressing import IP_PROTOCOLS, tunnel_mac
 from core.description import ClusterDescription, Host
 from core.ipvsadm import RealServerEntry, ServiceKey
@@ -79,10 +81,26 @@ def sync_flows(zone: int, uplink: int, service: ServiceView, view: BalancerView)
     if service.key.protocol != "tcp":
         return []
     match = service_match(service.key, uplink)
-    return [FlowSpec.make(PRI_SYNC, [Conntrack(zone, commit=True, mark=view.destination(service, web))],
-                          cookie=COOKIE_LB, **dict(match, eth_dst=SYNC_MAC,
-                                                   eth_src=sync_source(view.destination(service, web))))
-            for web, _ in service.hosts]
+    flows = []
+    for web, _ in service.hosts:
+        d = view.destination(service, web)
+        learned = [SetField("reg1", d)] + affinity_learning(service) if persistent(service) else []
+        flows.append(FlowSpec.make(PRI_SYNC, learned + [Conntrack(zone, commit=True, mark=d)], cookie=COOKIE_LB,
+                                   **dict(match, eth_dst=SYNC_MAC, eth_src=sync_source(d))))
+    return flows
+
+
+def persistent(service: ServiceView) -> bool:
+    return service.service.persistence is not None
+
+
+def affinity_learning(service: ServiceView) -> List[object]:
+    """For a persistent service, the action that learns the client's entry (its real server in
+    reg1); nothing for the others."""
+    if not persistent(service):
+        return []
+    prefixlen = ipaddress.IPv4Network("0.0.0.0/%s" % service.service.netmask).prefixlen
+    return [LearnAffinity(T_AFFINITY, service.index, prefixlen, service.service.persistence or 0)]
 
 
 def nat_reply_flows(description: ClusterDescription, downlink: int, view: BalancerView) -> List[FlowSpec]:
@@ -116,15 +134,36 @@ def connection_flows(view: BalancerView) -> List[FlowSpec]:
     which follows one direction and cannot see it close)."""
     flows = []
     for service in view.services:
-        select = choice_actions(service)
+        select = [Resubmit(T_AFFINITY), Resubmit(T_PERSISTENT)] if persistent(service) else choice_actions(service)
+        touch = [Resubmit(T_AFFINITY)] if persistent(service) else []      # the entry's idle time starts again
         if service.key.protocol == "tcp":
             flows.append(FlowSpec.make(PRI_HIGH, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index,
                                        eth_type=ETH_IP, ip_proto=PROTO_TCP, tcp_flags=SYN_ONLY))
         flows.append(FlowSpec.make(PRI_MISS, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index))
         for web in service.healthy:
             d = view.destination(service, web)
-            flows.append(FlowSpec.make(PRI_MATCH, [SetField("reg1", d), Resubmit(T_FORWARD)], table_id=T_CONNECTIONS,
-                                       cookie=COOKIE_LB, reg2=service.index, ct_mark=d))
+            flows.append(FlowSpec.make(PRI_MATCH, touch + [SetField("reg1", d), Resubmit(T_FORWARD)],
+                                       table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index, ct_mark=d))
+    return flows
+
+
+def persistence_flows(description: ClusterDescription, proxy: str, view: BalancerView) -> List[FlowSpec]:
+    """AFFINITY's miss (no entry: nothing loaded) and, per persistent service, PERSISTENT: the
+    connection committed to the real server the client's entry names while that server is up,
+    else the service's choice."""
+    services = [s for s in view.services if persistent(s)]
+    if not services:
+        return []
+    zone = description.conntrack_zone(proxy)
+    flows = [FlowSpec.make(PRI_MISS, [], table_id=T_AFFINITY, cookie=COOKIE_LB)]
+    for service in services:
+        for web in service.healthy:
+            d = view.destination(service, web)
+            flows.append(FlowSpec.make(PRI_MATCH, [Conntrack(zone, commit=True, table=T_SELECTED, mark=d)],
+                                       table_id=T_PERSISTENT, cookie=COOKIE_LB, eth_type=ETH_IP,
+                                       reg2=service.index, reg1=d))
+        flows.append(FlowSpec.make(PRI_MISS, choice_actions(service), table_id=T_PERSISTENT, cookie=COOKIE_LB,
+                                   reg2=service.index))
     return flows
 
 
@@ -163,7 +202,7 @@ def slot_flows(description: ClusterDescription, proxy: str, view: BalancerView) 
     nothing, and the table drops what matches nothing."""
     zone = description.conntrack_zone(proxy)
     return [FlowSpec.make(PRI_MATCH, _bucket(zone, view, service, web), table_id=T_SLOTS, cookie=COOKIE_LB,
-                          reg2=service.index, reg3=slot)
+                          eth_type=ETH_IP, reg2=service.index, reg3=slot)
             for service in view.services if source_hashed(service)
             for slot, web in enumerate(service.table) if web is not None]
 
@@ -174,12 +213,16 @@ def selected_flows(view: BalancerView) -> List[FlowSpec]:
     flows' counters count the connections each destination was given."""
     flows = [FlowSpec.make(PRI_MISS, [Resubmit(T_FORWARD)], table_id=T_SELECTED, cookie=COOKIE_LB)]
     for service in view.services:
+        learn = affinity_learning(service)
+        if learn:
+            flows.append(FlowSpec.make(PRI_MATCH, learn + [Resubmit(T_FORWARD)], table_id=T_SELECTED,
+                                       cookie=COOKIE_LB, eth_type=ETH_IP, reg2=service.index))
         if service.key.protocol != "tcp":
             continue
         for web, _ in service.hosts:
             d = view.destination(service, web)
             copy = [SetField("eth_dst", SYNC_MAC), SetField("eth_src", sync_source(d)), Output(IN_PORT)]
-            flows.append(FlowSpec.make(PRI_NARROW, copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED,
+            flows.append(FlowSpec.make(PRI_NARROW, learn + copy + [Resubmit(T_FORWARD)], table_id=T_SELECTED,
                                        cookie=COOKIE_LB, reg1=d, eth_type=ETH_IP, ip_proto=PROTO_TCP,
                                        tcp_flags=SYN_ONLY))
     return flows
@@ -232,7 +275,7 @@ def egress_flows(description: ClusterDescription, uplink: int) -> List[FlowSpec]
 def proxy_flows(description: ClusterDescription, proxy: str, view: BalancerView) -> List[FlowSpec]:
     uplink, downlink = description.proxy_uplink(proxy), description.proxy_downlink(proxy)
     flows = classify_flows(description, proxy, uplink, downlink, view) + connection_flows(view)
-    flows += slot_flows(description, proxy, view)
+    flows += persistence_flows(description, proxy, view) + slot_flows(description, proxy, view)
     flows += selected_flows(view)
     flows += forward_flows(description, proxy, view, downlink)
     if "nat" in view.methods:

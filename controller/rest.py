@@ -130,7 +130,8 @@ class LbRestApi(GuardedController):
     @route("lb", "/lb/services", methods=["POST"])
     @answers_json
     def add_service(self, req: Request, **_: Any) -> Response:
-        """{"protocol": "tcp"|"udp", "vip", "port", "scheduler": "mh"}: a new virtual service (-A)."""
+        """{"protocol": "tcp"|"udp", "vip", "port", "scheduler": "mh", "persistence": null,
+        "netmask"}: a new virtual service (-A)."""
         body = json_body(req, required=requests.SERVICE_FIELDS, optional=requests.SERVICE_OPTIONS)
         command = requests.add_service(body)
         self.app.ops.change_services(command, self.door(req))
@@ -154,14 +155,15 @@ class LbRestApi(GuardedController):
     @route("lb", SERVICE_PATH, methods=["PUT"])
     @answers_json
     def edit_service(self, req: Request, protocol: str, vip: str, port: str, **_: Any) -> Response:
-        """{"scheduler", "sorry_server"}: the service changed (-E), what is not given kept as it
-        is; sorry_server: {"address", "port", "method"} or null."""
+        """{"scheduler", "persistence", "netmask", "sorry_server"}: the service changed (-E), what
+        is not given kept as it is; persistence: seconds or null; sorry_server: {"address",
+        "port", "method"} or null."""
         key = requests.service_key(protocol, vip, port)
         body = json_body(req, optional=requests.EDIT_OPTIONS)
         if "sorry_server" in body:
             entry = requests.sorry_server(key, body["sorry_server"], self.app.description.mode)
             self.app.ops.set_sorry_server(key, entry, self.door(req))
-        if "scheduler" in body:
+        if {"scheduler", "persistence", "netmask"} & set(body):
             self.app.ops.change_services(requests.edit_service(key, body, self.app.state.book.service(key)),
                                          self.door(req))
         return self._service(key)

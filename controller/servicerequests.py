@@ -7,12 +7,13 @@ import json
 from typing import Any, Dict, Optional, Tuple
 
 from core.ipvsadm import (MAX_WEIGHT, METHODS, PROTOCOLS, Command, IpvsadmError, RealServerEntry, ServiceKey,
-                          VirtualService)
+                          VirtualService, netmask_of)
+from core.validation import MAX_PERSISTENCE
 from core.rules import is_integer
 
 SERVICE_FIELDS = ("protocol", "vip", "port")
-SERVICE_OPTIONS = ("scheduler",)
-EDIT_OPTIONS = ("scheduler", "sorry_server")
+SERVICE_OPTIONS = ("scheduler", "persistence", "netmask")
+EDIT_OPTIONS = ("scheduler", "persistence", "netmask", "sorry_server")
 SERVER_FIELDS = ("address",)
 SERVER_OPTIONS = ("port", "method", "weight")
 
@@ -58,16 +59,33 @@ def _scheduler(body: Dict[str, Any], current: Optional[VirtualService]) -> str:
     return scheduler
 
 
+def _persistence(body: Dict[str, Any], current: Optional[VirtualService]) -> Tuple[Optional[int], Optional[str]]:
+    """(-p, -M) from {"persistence": seconds or null, "netmask"}, what is not given as it is."""
+    persistence = body.get("persistence", current.persistence if current else None)
+    if persistence is not None and not is_integer(persistence, 1, MAX_PERSISTENCE):
+        raise _refuse("persistence", persistence, "null or a timeout from 1 to %d seconds" % MAX_PERSISTENCE)
+    netmask = body.get("netmask", current.netmask if current and current.persistence is not None else None)
+    if netmask is not None and persistence is None:
+        raise _refuse("netmask", netmask, "null without persistence: it groups a persistent service's clients")
+    if netmask is not None:
+        try:
+            netmask = netmask_of(netmask)
+        except IpvsadmError:
+            raise _refuse("netmask", netmask, "a netmask such as 255.255.255.0") from None
+    return persistence, netmask
+
+
 def add_service(body: Dict[str, Any]) -> Command:
-    """{"protocol", "vip", "port", "scheduler" (mh if not given)}: -A."""
+    """{"protocol", "vip", "port", "scheduler" (mh if not given), "persistence", "netmask"}: -A."""
+    persistence, netmask = _persistence(body, None)
     return Command("-A", key=service_key(body["protocol"], body["vip"], body["port"]),
-                   scheduler=_scheduler(body, None))
+                   scheduler=_scheduler(body, None), persistence=persistence, netmask=netmask)
 
 
 def edit_service(key: ServiceKey, body: Dict[str, Any], current: VirtualService) -> Command:
-    """{"scheduler"}: -E, what is not given kept as it is."""
-    return Command("-E", key=key, scheduler=_scheduler(body, current), persistence=current.persistence,
-                   netmask=None if current.persistence is None else current.netmask)
+    """{"scheduler", "persistence", "netmask"}: -E, what is not given kept as it is."""
+    persistence, netmask = _persistence(body, current)
+    return Command("-E", key=key, scheduler=_scheduler(body, current), persistence=persistence, netmask=netmask)
 
 
 def server_command(op: str, key: ServiceKey, body: Dict[str, Any], current: Optional[RealServerEntry],

@@ -58,6 +58,17 @@ class SourceHash:
     slots: int
 
 
+@dataclass(frozen=True)
+class LearnAffinity:
+    """Learn into `table_id`, idle for at most `idle_timeout` s, a persistence entry: packets of
+    service `index` from this packet's source address under a /`prefixlen` mask load this
+    packet's reg1 (its real server) into reg1."""
+    table_id: int
+    index: int
+    prefixlen: int
+    idle_timeout: int
+
+
 SELECT, FAST_FAILOVER = "select", "fast_failover"
 
 

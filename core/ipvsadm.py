@@ -249,9 +249,15 @@ def _persistence(options: Dict[str, Optional[str]]) -> Optional[int]:
 
 def _netmask(options: Dict[str, Optional[str]]) -> Optional[str]:
     text = options.get("-M")
-    if text is None:
-        return None
+    return None if text is None else netmask_of(text)
+
+
+def netmask_of(text: object) -> str:
+    """A netmask (255.255.255.0, or a prefix length: 24) as a dotted netmask; IpvsadmError if it
+    is none (its ones not all to the left of its zeros, say)."""
     try:
+        if not isinstance(text, str):
+            raise ValueError(text)
         return str(ipaddress.IPv4Network("0.0.0.0/%s" % text).netmask)
     except ValueError:
         raise IpvsadmError("-M must be a netmask such as 255.255.255.0, got %r" % text) from None

@@ -10,7 +10,8 @@ from typing import Any, Dict, Hashable, Iterable, List, Union
 
 from core.addressing import (DIRECTORS, HAPROXY, MAX_CLIENTS, MAX_REMOTE_WEBS, MAX_WEBS, MODES, REMOTE_NET,
                              SDN, VXLAN_OVERHEAD)
-from core.ipvsadm import DEFAULT_SCHEDULER, MAX_WEIGHT, METHODS, PROTOCOLS, IpvsadmError, RealServerEntry, ServiceKey
+from core.ipvsadm import (DEFAULT_SCHEDULER, MAX_WEIGHT, METHODS, PROTOCOLS, IpvsadmError, RealServerEntry, ServiceKey,
+                          netmask_of)
 from core.rules import ConfigError, is_integer
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -26,6 +27,7 @@ SCHEDULERS = {
     "wlc": "Maglev re-weighted by connections per weight",
     "fo": "the highest weight up",
 }
+MAX_PERSISTENCE = 65535  # s: a persistence entry is a learned flow's idle timeout (16 bits)
 MAX_SERVICES = 255      # a service's index is 8 bits of its connections' ct_mark (controller/specs.py)
 
 NET_NAMES = (("lan", "the server LAN"), ("db", "the DB network"), ("remote", "the remote server net"))
@@ -173,8 +175,9 @@ def check_service(description: Any, service: Any, at_run_time: bool = False) -> 
         default = " (ipvsadm's default when -s is not given)" if service.scheduler == DEFAULT_SCHEDULER else ""
         raise IpvsadmError("%s: scheduler %s%s is not carried out here; use -s with one of %s" % (
             service.key, service.scheduler, default, ", ".join("%s (%s)" % kv for kv in SCHEDULERS.items())))
-    if service.persistence is not None:
-        raise IpvsadmError("%s: persistence (-p) is not carried out here yet" % service.key)
+    if service.persistence is not None and service.persistence > MAX_PERSISTENCE:
+        raise IpvsadmError("%s: -p %d: a client's entry is kept at most %d s here (an OpenFlow idle timeout)"
+                           % (service.key, service.persistence, MAX_PERSISTENCE))
     hosts: Dict[str, int] = {}
     for entry in service.real_servers:
         _check_real_server(description, service.key, entry)
@@ -213,6 +216,13 @@ def _check_fields(service: Any) -> None:
         _integer(entry.weight, where + "'s weight", 0, MAX_WEIGHT)
         _require(entry.method == "nat" or entry.port == key.port, where + "'s port", entry.port,
                  "the service's own (%d): only NAT rewrites the port" % key.port)
+    if service.persistence is not None:
+        _integer(service.persistence, "%s's persistence" % key, 1, 31 * 24 * 3600)
+    try:
+        _require(netmask_of(service.netmask) == service.netmask, "%s's netmask" % key, service.netmask,
+                 "a dotted netmask such as 255.255.255.0")
+    except IpvsadmError as e:
+        raise IpvsadmError("%s: %s" % (key, e)) from None
 
 
 def _check_real_server(description: Any, key: ServiceKey, entry: RealServerEntry) -> None:

@@ -8,7 +8,8 @@ comes back; `Group` runs one bucket on a copy, as a group does: a select group's
 the switch's `hash_of` (as Open vSwitch's dp_hash hands hash value i to bucket i, and a dead
 bucket's values to the next live one), a fast-failover group's first live bucket (a bucket is
 dead while the port it watches is in the switch's `dead_ports`, or, watching CONTROLLER, while
-the switch has no controller); `SourceHash` puts a hash of the source address in a register;
+the switch has no controller); `SourceHash` puts a hash of the source address in a register; `LearnAffinity` learns (and
+replaces) a persistence entry, as learn does;
 `Conntrack` looks the 5-tuple up in
 a `Tracker` (shared by the switches of one test, as all bridges of one ovs-vswitchd share one)
 and, with `commit`, keeps the connection with its mark; with a `table` the copy continues there.
@@ -20,9 +21,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from controller.pipeline import CONTROLLER, IN_PORT
-from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, LearnSeen, Meter, Move, Output, Resubmit,
-                              SetField, SourceHash)
+from controller.pipeline import CONTROLLER, IN_PORT, PRI_MATCH
+from controller.specs import (FAST_FAILOVER, Conntrack, FlowSpec, Group, LearnAffinity, LearnSeen, Meter, Move, Output,
+                              Resubmit, SetField, SourceHash)
 from controller.sync import AddFlow, AddGroup, AddMeter, Barrier, DeleteFlow, DeleteGroup, Read
 
 DEFAULT_ZERO = ("reg0", "reg1", "reg2", "reg3", "ct_mark")
@@ -48,6 +49,10 @@ def from_int(name, value):
     if name in IP_FIELDS:
         return ".".join(str(b) for b in value.to_bytes(4, "big"))
     return value
+
+
+def _mask(prefixlen):
+    return (0xffffffff << (32 - prefixlen)) & 0xffffffff
 
 
 def field_matches(packet, name, wanted):
@@ -153,6 +158,11 @@ class FakeSwitch:
             result.metered.append(action.meter_id)
         elif isinstance(action, SourceHash):
             packet[action.dst] = zlib.crc32(packet["ipv4_src"].encode()) % action.slots
+        elif isinstance(action, LearnAffinity):
+            self._learn(FlowSpec.make(PRI_MATCH, [SetField("reg1", packet.get("reg1", 0))], table_id=action.table_id,
+                                      eth_type=0x0800, reg2=action.index,
+                                      ipv4_src=(packet["ipv4_src"], from_int("ipv4_src", _mask(action.prefixlen)))),
+                        result)
         elif isinstance(action, LearnSeen):
             learned = FlowSpec.make(100, [SetField("reg3", 1)], table_id=action.table_id, eth_type=0x0800,
                                     ipv4_src=packet["ipv4_src"], ipv4_dst=packet["ipv4_dst"],
@@ -161,6 +171,11 @@ class FakeSwitch:
             result.learned.append(learned)
         else:
             raise TypeError("the simulator does not know %r" % (action,))
+
+    def _learn(self, learned, result):
+        """As learn does: a flow of the same table, priority and match is replaced."""
+        self.flows = [f for f in self.flows if f.key != learned.key] + [learned]
+        result.learned.append(learned)
 
     def _conntrack(self, action, packet, result, depth):
         key = Tracker.key(action.zone, packet)

@@ -57,6 +57,20 @@ def test_every_flow_and_group_is_one_open_vswitch_accepts(mode, tmp_path):
     assert not refused, refused
 
 
+def test_source_hashing_and_persistence_are_what_open_vswitch_decodes(tmp_path):
+    d = describe(mode="nat", clients=2, webs=2)
+    state = ClusterState(d)
+    state.proxies.active = ("lb1",)
+    state.book.ipvsadm("-E -t 10.0.0.100:80 -s sh -p 600 -M 255.255.255.0")
+    messages = [openflow.flow_mod(DATAPATH, f) for f in switch_flows(d, "lb1", state.view())]
+    decoded = decoded_by_ovs(messages, tmp_path)
+    assert not [text for text in decoded.values() if "error" in text]
+    text = "\n".join(decoded.values())
+    assert "multipath(nw_src,0,modulo_n,256,0,NXM_NX_REG3[])" in text
+    assert ("learn(table=2,idle_timeout=600,priority=100,cookie=0xb,eth_type=0x800,reg2=0x1,"
+            "NXM_OF_IP_SRC[8..31],load:NXM_NX_REG1[]->NXM_NX_REG1[])") in text
+
+
 def test_a_flow_open_vswitch_would_refuse_is_caught(tmp_path):
     tracked_without_ip = FlowSpec.make(5, [Conntrack(1, commit=True)], in_port=1)
     (text,) = decoded_by_ovs([openflow.flow_mod(DATAPATH, tracked_without_ip)], tmp_path).values()

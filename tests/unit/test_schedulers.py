@@ -106,3 +106,61 @@ def test_an_lvs_scheduler_not_carried_out_is_refused_naming_those_that_are(sched
     refusal = "scheduler %s is not carried out here; use -s with one of mh .*, fo " % scheduler
     with pytest.raises(IpvsadmError, match=refusal):
         Cluster().state.book.ipvsadm("-E %s -s %s" % (WEB, scheduler))
+
+
+def persistent_cluster(netmask="255.255.255.255"):
+    c = cluster_with("mh", "-E %s -s mh -p 300 -M %s" % (WEB, netmask), "-a %s -r 10.0.1.13:80 -m" % WEB)
+    assert "-A %s -s mh -p 300%s" % (WEB, "" if netmask.endswith("255") else " -M " + netmask) in c.state.book.rules()
+    return c
+
+
+def test_a_persistent_client_keeps_its_real_server_across_connections_weights_and_quiescence():
+    c = persistent_cluster()
+    first = c.to_server(c.packet("tcp", "10.0.0.100", 80, sport=40000))[0]
+    (entry,) = c.learned["lb1"].values()
+    assert entry.match_dict["ipv4_src"] == ("10.0.0.11", "255.255.255.255")
+    for sport in range(40001, 40020):
+        c.slot = sport * 37 % TABLE_SIZE                # another slot each time: Maglev alone would move it
+        assert c.to_server(c.packet("tcp", "10.0.0.100", 80, sport=sport))[0] == first
+    others = [w for w in ("web1", "web2", "web3") if w != first]
+    c.state.book.ipvsadm("-e %s -r %s:80 -m -w 5" % (WEB, c.d.host(others[0]).ip))   # its slots move
+    c.state.book.ipvsadm("-e %s -r %s:80 -m -w 0" % (WEB, c.d.host(first).ip))      # quiescent
+    assert first not in web_view(c).table
+    assert c.to_server(c.packet("tcp", "10.0.0.100", 80, sport=40100))[0] == first
+    assert c.to_server(c.packet("tcp", "10.0.0.100", 80, sport=40101, client="c2"))[0] != first   # a new client
+
+
+def test_a_persistent_client_moves_only_when_its_real_server_fails_and_the_move_is_learned():
+    c = persistent_cluster()
+    first = c.to_server(c.packet("tcp", "10.0.0.100", 80))[0]
+    intf = c.d.host(first).service_interface
+    c.state.port_status(intf.switch, intf.port, False)
+    moved = c.to_server(c.packet("tcp", "10.0.0.100", 80, sport=40001))[0]
+    assert moved != first
+    c.state.port_status(intf.switch, intf.port, True)          # back: the client stays where it went
+    c.slot = 99
+    assert c.to_server(c.packet("tcp", "10.0.0.100", 80, sport=40002))[0] == moved
+
+
+def test_persistence_groups_clients_by_the_netmask_and_the_other_proxy_learns_from_the_syn_copy():
+    c = persistent_cluster("255.255.255.0")
+    result = c.send(c.packet("tcp", "10.0.0.100", 80))
+    (entry,) = c.learned["lb1"].values()
+    assert entry.match_dict["ipv4_src"] == ("10.0.0.11", "255.255.255.0")
+    first = entry.actions[0].value
+    c.slot = 77
+    web, _ = c.to_server(c.packet("tcp", "10.0.0.100", 80, sport=40001, client="c2"))   # same /24
+    assert destination(web_view(c).index, c.state.server_ids[web]) == first
+    (copy,) = [p for port, p in result.outputs if p["eth_dst"] == "02:5c:00:00:00:01"]
+    c.send(dict(copy, in_port=c.d.proxy_uplink("lb2")), proxy="lb2")
+    assert [f.actions for f in c.learned["lb2"].values()] == [entry.actions]
+
+
+@pytest.mark.parametrize("line, words", [
+    ("-E %s -s mh -p 300 -M 255.0.255.0" % WEB, "-M must be a netmask such as 255.255.255.0, got '255.0.255.0'"),
+    ("-E %s -s mh -p 70000" % WEB, "a client's entry is kept at most 65535 s here"),
+    ("-E %s -s mh -M 255.255.255.0" % WEB, "-M needs -p"),
+])
+def test_persistence_that_cannot_work_is_refused(line, words):
+    with pytest.raises(IpvsadmError, match=words):
+        Cluster().state.book.ipvsadm(line)

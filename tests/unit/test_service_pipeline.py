@@ -37,11 +37,18 @@ class Cluster:
         self.state.proxies.active = ("lb1",)
         self.tracker = Tracker()
         self.slot = 0
+        self.learned = {}       # proxy -> the flows it learned (persistence entries), kept as the switch keeps them
 
     def switch(self, name):
         view = self.state.view()
-        return FakeSwitch(switch_flows(self.d, name, view), switch_groups(self.d, name, view), self.tracker,
-                          hash_of=lambda packet: self.slot)
+        learned = self.learned.setdefault(name, {})
+        return FakeSwitch(switch_flows(self.d, name, view) + list(learned.values()), switch_groups(self.d, name, view),
+                          self.tracker, hash_of=lambda packet: self.slot)
+
+    def send(self, packet, proxy="lb1"):
+        result = self.switch(proxy).send(packet)
+        self.learned[proxy].update((flow.key, flow) for flow in result.learned)
+        return result
 
     def packet(self, protocol, vip, port, sport=40000, client="c1", proxy="lb1", **extra):
         c = self.d.host(client).service_interface
@@ -54,7 +61,7 @@ class Cluster:
 
     def to_server(self, packet, proxy="lb1"):
         """(web host, the packet as it left for it) of the one packet that left for a server."""
-        result = self.switch(proxy).send(packet)
+        result = self.send(packet, proxy)
         out = [(port, p) for port, p in result.outputs if p.get("eth_dst") != SYNC_MAC]
         assert len(out) == 1, result.outputs
         port, sent = out[0]

@@ -59,7 +59,7 @@ def test_a_remote_real_server_is_served_by_tun():
     ("-A -t 10.0.0.255:80 -s mh", "VIP 10.0.0.255 is the broadcast address of the public net"),
     ("-A -t 10.0.0.102:80 -s sed", "scheduler sed is not carried out here; use -s with one of mh (Maglev), "
                                    "sh (Maglev by client address), rr"),
-    ("-A -t 10.0.0.102:80 -s mh -p 60", "persistence (-p) is not carried out here yet"),
+    ("-A -t 10.0.0.102:80 -s mh -p 70000", "-p 70000: a client's entry is kept at most 65535 s here"),
     ("-a -t 10.0.0.100:80 -r 10.0.1.99 -m", "10.0.1.99 is not a web host of the cluster; web hosts: "
                                             "web1 10.0.1.11, web2 10.0.1.12"),
     ("-a -t 10.0.0.100:80 -r 10.0.0.11 -m", "10.0.0.11 is not a web host of the cluster"),
