@@ -11,9 +11,10 @@ from core.validation import check_service
 from topologies import forwarding
 from topologies.hostsetup import host_commands
 from topologies.lbtable import format_services, rates
-from topologies.runstate import ClusterError
+from topologies.runstate import ClusterError, wait_until
 
 RATE_SECONDS = 1.0      # lb -Ln --rate: the counters compared this far apart
+SYNC_SECONDS = 10       # a change's flows confirmed by every switch within this, or ClusterError
 
 
 class VirtualServices:
@@ -34,7 +35,8 @@ class VirtualServices:
     def ipvsadm(self, line):
         """One ipvsadm command, as `ipvsadm` takes it (without the program's name): -L (with -n,
         --stats or --rate) and -S print the services; -A -E -D -C -a -e -d change them. The
-        command's output, or ClusterError with the refusal."""
+        command's output, or ClusterError with the refusal. A change returns once every switch
+        has confirmed its flows: what comes next meets it."""
         try:
             command = parse_command(line)
         except IpvsadmError as e:
@@ -45,9 +47,12 @@ class VirtualServices:
             return self._table(next((f for f in command.flags if f != "-n"), None))
         self._prepare(command)
         try:
-            return self.cluster.rest("POST", "/lb/ipvsadm", {"command": line})["done"]
+            done = self.cluster.rest("POST", "/lb/ipvsadm", {"command": line})["done"]
         finally:
             self.current = self._services_now()
+        wait_until("every switch to confirm the change",
+                   lambda: self.cluster.rest("GET", "/lb/status")["flows_in_sync"], timeout=SYNC_SECONDS)
+        return done
 
     def _services_now(self):
         """The controller's services: its rules, and each one's sorry server (which ipvsadm's

@@ -1,0 +1,112 @@
+"""LVS's schedulers and persistence on the wire, one VIP each, by DR: sh keeps every connection
+of a client on one real server; fo gives every new connection to the highest weight, and to the
+next once it fails; wlc sends new connections to the real server with the fewest open ones;
+persistence keeps a client on its real server across a weight change and while the server is
+quiescent, and forgets it after its timeout."""
+import json
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from tests.emulation.helpers import wait_for
+from topologies.cluster import Cluster
+
+pytestmark = pytest.mark.emulation
+
+SH, FO, PERSISTENT, WLC = "10.0.0.100", "10.0.0.101", "10.0.0.102", "10.0.0.103"
+PERSISTENCE = 4       # s: short, so that the test sees an entry expire
+RULES = [
+    "-A -t %s:80 -s sh" % SH,
+    "-a -t %s:80 -r 10.0.1.11:80 -g -w 1" % SH,
+    "-a -t %s:80 -r 10.0.1.12:80 -g -w 1" % SH,
+    "-A -t %s:80 -s fo" % FO,
+    "-a -t %s:80 -r 10.0.1.11:80 -g -w 1" % FO,
+    "-a -t %s:80 -r 10.0.1.12:80 -g -w 5" % FO,
+    "-A -t %s:80 -s mh -p %d" % (PERSISTENT, PERSISTENCE),
+    "-a -t %s:80 -r 10.0.1.11:80 -g -w 1" % PERSISTENT,
+    "-a -t %s:80 -r 10.0.1.12:80 -g -w 1" % PERSISTENT,
+    "-A -t %s:80 -s wlc" % WLC,
+    "-a -t %s:80 -r 10.0.1.11:80 -g -w 1" % WLC,
+    "-a -t %s:80 -r 10.0.1.12:80 -g -w 1" % WLC,
+]
+ADDRESSES = {"web1": "10.0.1.11", "web2": "10.0.1.12"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with Cluster(mode="dr", clients=3, webs=2, services=RULES) as running:
+        yield running
+
+
+def served(cluster, client, vip, connections=20):
+    """Which real server answered each of `connections` connections (each from a new source
+    port), as a Counter; no request may fail."""
+    run = cluster.app(client, "apps.loadclient", "--url", "http://%s/" % vip, "--connections", connections,
+                      "--timeout", 2)
+    result = json.loads(run.communicate(timeout=120)[0])
+    assert result["errors"] == 0, result
+    return Counter(result["served_by"])
+
+
+def weight(cluster, vip, web, value):
+    cluster.ipvsadm("-e -t %s:80 -r %s:80 -g -w %d" % (vip, ADDRESSES[web], value))
+
+
+def test_source_hashing_keeps_every_connection_of_a_client_on_one_real_server(cluster):
+    reached = {client: served(cluster, client, SH) for client in ("c1", "c2", "c3")}
+    assert all(len(counts) == 1 and sum(counts.values()) == 20 for counts in reached.values()), reached
+    assert "sh (Maglev by client address" in cluster.ipvsadm("-Ln")
+
+
+def test_weighted_least_connection_sends_new_connections_where_fewest_are_open(cluster):
+    weight(cluster, WLC, "web2", 0)                                    # drained: the downloads all go to web1
+    downloads = [cluster.host("c2").popen(["curl", "-s", "-o", "/dev/null", "-m", "30",
+                                           "http://%s/download?bytes=300000&rate=30000" % WLC],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(10)]
+    try:
+        wait_for(lambda: _active(cluster, WLC).get("web1", 0) >= 10, 10, "10 open downloads on web1")
+        weight(cluster, WLC, "web2", 1)
+        time.sleep(2.5)                                                # a counter poll or two
+        counts = served(cluster, "c1", WLC, connections=10)
+        # mh would split them about evenly; wlc sends them to web2, which has none open (at most
+        # one goes to web1 if a poll lands amid them and levels a share)
+        assert counts["web2"] >= 9, counts
+    finally:
+        for download in downloads:
+            download.wait(timeout=40)
+
+
+def _active(cluster, vip):
+    service = next(s for s in cluster.rest("GET", "/lb/services")["services"] if s["vip"] == vip)
+    return {r["name"]: r["active_connections"] for r in service["real_servers"]}
+
+
+def test_persistence_keeps_a_client_on_its_real_server_until_its_timeout(cluster):
+    (first,) = served(cluster, "c1", PERSISTENT)                       # 20 connections, one real server
+    other = next(web for web in ADDRESSES if web != first)
+    weight(cluster, PERSISTENT, other, 3)                              # most slots move to the other
+    weight(cluster, PERSISTENT, first, 0)                              # and its own server is quiescent
+    assert served(cluster, "c1", PERSISTENT, connections=10) == Counter({first: 10})
+    assert served(cluster, "c3", PERSISTENT, connections=5) == Counter({other: 5})    # a new client
+    time.sleep(PERSISTENCE + 3)                                        # idle: the entry expires
+    assert served(cluster, "c1", PERSISTENT, connections=5) == Counter({other: 5})
+    weight(cluster, PERSISTENT, first, 1)
+
+
+def test_failover_takes_the_highest_weight_and_the_next_once_it_fails(cluster):
+    assert served(cluster, "c1", FO) == Counter({"web2": 20})
+    cluster.fail("web2", "crash")
+    try:
+        wait_for(lambda: _state(cluster, FO, "web2") == "down", 10, "web2 down")
+        assert served(cluster, "c1", FO, connections=10) == Counter({"web1": 10})
+    finally:
+        cluster.recover("web2")
+    wait_for(lambda: _state(cluster, FO, "web2") == "up", 20, "web2 back up")
+    assert served(cluster, "c2", FO, connections=10) == Counter({"web2": 10})
+
+
+def _state(cluster, vip, web):
+    service = next(s for s in cluster.rest("GET", "/lb/services")["services"] if s["vip"] == vip)
+    return next(r["state"] for r in service["real_servers"] if r["name"] == web)
