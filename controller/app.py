@@ -275,7 +275,7 @@ class LvsController(app_manager.RyuApp):
         self._poll_round += 1
         destinations = len(self.state.book.destinations())
         for name, datapath in list(self.channels.datapaths.items()):
-            for poll in polls(self.description, name, destinations, self._poll_round):
+            for poll in polls(self.description, name, destinations, self._poll_round, self.state.book.persistent):
                 encode = openflow.flow_stats_request if poll[0] == FLOWS else openflow.meter_stats_request
                 self.channels.request(name, encode(datapath, poll[1]), functools.partial(self._polled, name, poll))
 

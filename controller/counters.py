@@ -2,12 +2,13 @@
 server of a service), its traffic, the connections given to it and the clients' FINs (the
 proxies' FORWARD and SELECTED tables); per meter, the copies that entered it and the copies it
 dropped. The work is per destination, not per connection."""
+import ipaddress
 from typing import TYPE_CHECKING, Any, Callable, Collection, Dict, Iterable, Iterator, List, Tuple
 
 from controller import events
 from controller.flows import switch_meters
-from controller.pipeline import (DENY_METER, FIN_SET, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY, T_FORWARD,
-                                 T_SELECTED)
+from controller.pipeline import (COOKIE_AFFINITY, DENY_METER, FIN_SET, LOG_METER, PASSIVE_METER, SPOOF_METER, SYN_ONLY,
+                                 T_AFFINITY, T_FORWARD, T_SELECTED)
 from core.description import ClusterDescription
 from core.eventlog import Event
 
@@ -47,6 +48,24 @@ def opened_counters(stats: Iterable, known: Collection[int]) -> Dict[int, int]:
             if match.get("tcp_flags") == SYN_ONLY}
 
 
+def affinity_entries(stats: Iterable) -> List[Dict[str, Any]]:
+    """The AFFINITY table's persistence entries (the flows the proxy learned): each one's
+    service index, client prefix, destination, packets and seconds since it was learned."""
+    entries = []
+    for stat in stats:
+        if stat.cookie != COOKIE_AFFINITY:
+            continue
+        match = dict(stat.match.items())
+        loads = [a for i in stat.instructions for a in getattr(i, "actions", ())
+                 if getattr(a, "key", getattr(a, "dst", None)) == "reg1"]
+        client = match.get("ipv4_src", "0.0.0.0/0")
+        prefix = ipaddress.IPv4Network("%s/%s" % client if isinstance(client, tuple) else client, strict=False)
+        if "reg2" in match and loads:
+            entries.append({"index": match["reg2"], "client": str(prefix), "destination": loads[0].value,
+                            "packets": stat.packet_count, "age_s": stat.duration_sec})
+    return entries
+
+
 def meter_counts(stats: Iterable) -> Tuple[int, int]:
     """A meter's stats: (packets that entered it, packets its bands dropped), in all."""
     stats = list(stats)
@@ -58,19 +77,22 @@ FLOWS, METER = "flows", "meter"     # what a poll asks for: a table's flow count
 
 
 FLOW_POLL_BUDGET = 128    # destinations whose counters a proxy is asked for per second, at most
+AFFINITY_POLL_ROUNDS = 5  # the persistence entries (one flow per client) are read this many rounds apart
 
 
-def polls(description: ClusterDescription, switch: str, destinations: int = 0, round_number: int = 0
-          ) -> List[Tuple[str, int]]:
+def polls(description: ClusterDescription, switch: str, destinations: int = 0, round_number: int = 0,
+          persistent: bool = False) -> List[Tuple[str, int]]:
     """What to ask a switch in round `round_number` (one a second), (FLOWS, table) or (METER,
     meter id): of an edge switch, each of its meters every round (controller/accounting.py counts
     on it); of a proxy, its FORWARD and SELECTED tables, every round while the services have at
     most FLOW_POLL_BUDGET destinations, else every ceil(destinations / FLOW_POLL_BUDGET) rounds
     (Ryu parses each flow's statistics in Python: measured, 512 destinations polled every second
-    took a fifth of a core)."""
+    took a fifth of a core); with a `persistent` service, its AFFINITY table every
+    AFFINITY_POLL_ROUNDS rounds."""
     if switch in description.proxies:
         every = max(1, -(-destinations // FLOW_POLL_BUDGET))
-        return [(FLOWS, T_FORWARD), (FLOWS, T_SELECTED)] if round_number % every == 0 else []
+        found = [(FLOWS, T_FORWARD), (FLOWS, T_SELECTED)] if round_number % every == 0 else []
+        return found + ([(FLOWS, T_AFFINITY)] if persistent and round_number % AFFINITY_POLL_ROUNDS == 0 else [])
     return [(METER, meter_id) for meter_id in switch_meters(description, switch)]
 
 
@@ -88,7 +110,10 @@ class Counters:
         kind, number = poll
         if kind == METER:
             return self.metered(switch, number, stats)
-        (self.forwarded if number == T_FORWARD else self.selected)(switch, stats)
+        if number == T_AFFINITY:
+            self.state.affinity[switch] = affinity_entries(stats)
+        else:
+            (self.forwarded if number == T_FORWARD else self.selected)(switch, stats)
         return []
 
     def forwarded(self, proxy: str, stats: Iterable) -> None:

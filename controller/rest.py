@@ -92,6 +92,13 @@ class LbRestApi(GuardedController):
         return json_response(dict(self.app.state.status(), flows_in_sync=self.app.flows_in_sync(),
                                   loops=self.app.loops.status(), api=self.app.gate.status()))
 
+    @route("lb", "/lb/persistence", methods=["GET"])
+    @answers_json
+    def get_persistence(self, req: Request, **_: Any) -> Response:
+        """The persistent services' clients and the real server each keeps (ipvsadm -Lnc's
+        templates), as the active proxy learned them, read every few seconds."""
+        return json_response({"entries": self.app.state.persistence_view()})
+
     @route("lb", "/lb/backends", methods=["GET"])
     @answers_json
     def get_backends(self, req: Request, **_: Any) -> Response:

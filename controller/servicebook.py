@@ -39,6 +39,11 @@ class ServiceBook:
                 (key, self.web_names[entry.address])
                 for key, service in self.services.items() for entry in service.real_servers}
 
+    @property
+    def persistent(self) -> bool:
+        """Some service is persistent (-p): the proxies learn entries to be read."""
+        return any(s.persistence is not None for s in self.services.values())
+
     def hosts(self, service: VirtualService) -> Tuple[Tuple[str, RealServerEntry], ...]:
         """(web host, its entry) of each real server of a service."""
         return tuple((self.web_names[e.address], e) for e in service.real_servers)

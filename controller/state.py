@@ -69,6 +69,8 @@ class ClusterState:
         # connections given to each as of the last poll (controller/schedulers.py)
         self.steering: Dict[ServiceKey, Tuple[Tuple[str, int], ...]] = {}
         self._opened: Dict[ServiceKey, int] = {}
+        # proxy -> its persistence entries, as last read (controller/counters.py affinity_entries)
+        self.affinity: Dict[str, List[Dict[str, Any]]] = {}
         # each web host's check of its HTTP port; beside it, the checks of the services' ports
         self.health = {h.name: ServerHealth(health_settings) for h in description.real_servers}
         self.health_settings = health_settings
@@ -486,3 +488,6 @@ class ClusterState:
 
     def services_view(self) -> List[Dict[str, Any]]:
         return views.services(self)
+
+    def persistence_view(self) -> List[Dict[str, Any]]:
+        return views.persistence(self)

@@ -98,6 +98,7 @@ def _row(state: "ClusterState", view: Optional[ServiceView], name: str,
     key = check_key(name, view.service, entry) if view and entry else host_check(name, state.description.http_port)
     d = destination(view.index, state.server_ids[name]) if view else -1
     active = state.counters.get(state.active_proxy or "", {}).get(d, {})
+    entries = state.affinity.get(state.active_proxy or "", ())
     traffic = [c.get(d, {}) for c in state.counters.values()]
     return {"name": name, "rip": web.ip, "port": entry.port if entry else None,
             "method": entry.method if entry else None, "weight": entry.weight if entry else None,
@@ -106,6 +107,7 @@ def _row(state: "ClusterState", view: Optional[ServiceView], name: str,
             "last_change": state.check_health(key).last_change_cause,
             "last_passive_signal": state.passive_signals.get(name),
             "active_connections": active_connections(active),
+            "persistent_connections": sum(e["destination"] == d for e in entries),
             "connections": sum(t.get("opened", 0) for t in traffic),
             "requests": state.requests.get(name),
             "packets": sum(t.get("packets", 0) for t in traffic),
@@ -121,6 +123,7 @@ def services(state: "ClusterState") -> List[Dict[str, Any]]:
         views.append({"protocol": service.key.protocol, "vip": service.key.vip, "port": service.key.port,
                       "service": str(service.key), "index": view.index, "scheduler": service.scheduler,
                       "scheduler_note": SCHEDULERS[service.scheduler],
+                      "persistence": service.persistence, "netmask": service.netmask,
                       "table_size": TABLE_SIZE, "sorry_server": sorry,
                       "state": "sorry" if sorry and sorry["in_use"] else "up" if view.healthy else "down",
                       "real_servers": [_row(state, view, name, entry)
@@ -136,3 +139,17 @@ def _sorry(state: "ClusterState", view: ServiceView) -> Optional[Dict[str, Any]]
     name, entry = sorry
     return {"name": name, "address": entry.address, "port": entry.port, "method": entry.method,
             "in_use": name in view.healthy}
+
+
+def persistence(state: "ClusterState") -> List[Dict[str, Any]]:
+    """The persistence entries of the active proxy as last read (every few counter polls): each
+    client prefix with its service and the real server it keeps (/lb/persistence)."""
+    found = []
+    for entry in state.affinity.get(state.active_proxy or "", ()):
+        known = state.book.destinations().get(entry["destination"])
+        if known is None:
+            continue            # a removed service's or real server's, idle until it expires
+        key, name = known
+        found.append({"service": str(key), "client": entry["client"], "real_server": name,
+                      "rip": state.description.host(name).ip, "packets": entry["packets"], "age_s": entry["age_s"]})
+    return sorted(found, key=lambda e: (e["service"], e["client"]))

@@ -39,7 +39,7 @@ LONG.update({"--tcp-service": "-t", "--udp-service": "-u", "--scheduler": "-s", 
 VALUED = ("-t", "-u", "-s", "-M", "-r", "-w")
 SERVICE_OPTIONS = ("-s", "-p", "-M")
 SERVER_OPTIONS = ("-r", "-m", "-i", "-g", "-w")
-LIST_FLAGS = ("-n", "--stats", "--rate")
+LIST_FLAGS = ("-n", "--stats", "--rate", "--persistent-conn")
 # What ipvsadm takes but this project cannot do: refused by name.
 UNSUPPORTED = {"-f": "firewall-mark services", "--fwmark-service": "firewall-mark services",
                "--sctp-service": "SCTP services", "-x": "connection thresholds", "-y": "connection thresholds",
@@ -119,7 +119,7 @@ class Command:
     server: Optional[Tuple[str, Optional[int]]] = None
     method: Optional[str] = None
     weight: Optional[int] = None
-    flags: Tuple[str, ...] = ()             # -L's -n, --stats, --rate
+    flags: Tuple[str, ...] = ()             # -L's -n, --stats, --rate, --persistent-conn
 
 
 def parse_command(line: str) -> Command:

@@ -17,6 +17,8 @@ def _columns(flag):
         return "Conns      InPkts     InBytes"
     if flag == "--rate":
         return "CPS        InPPS      InBPS"
+    if flag == "--persistent-conn":
+        return "PersistConn ActiveConn State"
     return "ActiveConn State    Slots"
 
 
@@ -26,7 +28,26 @@ def _figures(server, flag, rates):
     if flag == "--rate":
         cps, pps, bps = rates.get((server["rip"], server["port"]), (0, 0, 0))
         return "%-10d %-10d %d" % (cps, pps, bps)
+    if flag == "--persistent-conn":
+        return "%-11d %-10d %s" % (server["persistent_connections"], server["active_connections"], server["state"])
     return "%-10d %-8s %d" % (server["active_connections"], server["state"], server["slots"])
+
+
+def _persistence(service):
+    """ipvsadm's words for a persistent service: persistent 300 (mask 255.255.255.0)."""
+    if service.get("persistence") is None:
+        return ""
+    mask = "" if service["netmask"] == "255.255.255.255" else " mask %s" % service["netmask"]
+    return " persistent %d%s" % (service["persistence"], mask)
+
+
+def format_entries(entries):
+    """GET /lb/persistence's entries, one line each, after `lb -Ln --persistent-conn`'s table."""
+    if not entries:
+        return "Persistence entries: none"
+    return "\n".join(["Persistence entries (read every few seconds):"] + [
+        "  %s client %s -> %s (%s), %d packets, learned %d s ago" % (
+            e["service"], e["client"], e["rip"], e["real_server"], e["packets"], e["age_s"]) for e in entries])
 
 
 def format_services(services, status, flag=None, rates=None):
@@ -35,10 +56,10 @@ def format_services(services, status, flag=None, rates=None):
     lines = [header(status), "Prot LocalAddress:Port Scheduler Flags",
              "  -> RemoteAddress:Port           Forward Weight %s" % _columns(flag)]
     for service in services:
-        lines.append("%-4s %s:%d %s (%s, %d slots)%s" % (
+        lines.append("%-4s %s:%d %s (%s, %d slots)%s%s" % (
             service["protocol"].upper(), service["vip"], service["port"], service["scheduler"],
-            service["scheduler_note"],
-            service["table_size"], "" if service["state"] == "up" else "  [no real server up]"))
+            service["scheduler_note"], service["table_size"], _persistence(service),
+            "" if service["state"] == "up" else "  [no real server up]"))
         for server in service["real_servers"]:
             lines.append("  -> %-29s %-7s %-6d %s" % (
                 "%s:%d" % (server["rip"], server["port"]), FORWARD_NAMES[server["method"]], server["weight"],

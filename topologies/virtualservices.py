@@ -10,7 +10,7 @@ from core.services import apply_checked, load_rules
 from core.validation import check_service
 from topologies import forwarding
 from topologies.hostsetup import host_commands
-from topologies.lbtable import format_services, rates
+from topologies.lbtable import format_entries, format_services, rates
 from topologies.runstate import ClusterError, wait_until
 
 RATE_SECONDS = 1.0      # lb -Ln --rate: the counters compared this far apart
@@ -106,7 +106,10 @@ class VirtualServices:
             time.sleep(RATE_SECONDS)
             later = self._listing()["services"]
             services, found = later, rates(services, later, RATE_SECONDS)
-        return format_services(services, self.cluster.rest("GET", "/lb/status"), flag, found)
+        table = format_services(services, self.cluster.rest("GET", "/lb/status"), flag, found)
+        if flag == "--persistent-conn":
+            table += "\n" + format_entries(self.cluster.rest("GET", "/lb/persistence")["entries"])
+        return table
 
     def _prepare(self, command):
         """The change checked as the controller will check it, and the real servers set up and

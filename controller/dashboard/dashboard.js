@@ -237,7 +237,8 @@ function drawServices({services}) {
       const [name, scheduler, state, servers] = tr.children;
       tr.dataset.service = service.service;
       name.textContent = service.service;
-      scheduler.textContent = service.scheduler;
+      scheduler.textContent = service.scheduler +
+        (service.persistence === null ? "" : ", persistent " + service.persistence + " s");
       state.textContent = service.state;
       servers.textContent = service.real_servers.map(r => r.name + ":" + r.port + " (" + r.method.toUpperCase() +
         ", " + r.weight + ", " + r.state + ")").join(", ") || "none";

@@ -85,6 +85,11 @@ def _active(cluster, vip):
 
 def test_persistence_keeps_a_client_on_its_real_server_until_its_timeout(cluster):
     (first,) = served(cluster, "c1", PERSISTENT)                       # 20 connections, one real server
+    wait_for(lambda: [(e["client"], e["real_server"]) for e in cluster.rest("GET", "/lb/persistence")["entries"]]
+             == [("10.0.0.11/32", first)], 15, "c1's persistence entry listed")
+    listing = cluster.ipvsadm("-Ln --persistent-conn")
+    assert "TCP  %s:80 mh (Maglev, 256 slots) persistent %d" % (PERSISTENT, PERSISTENCE) in listing
+    assert "-t %s:80 client 10.0.0.11/32 -> %s (%s)" % (PERSISTENT, ADDRESSES[first], first) in listing
     other = next(web for web in ADDRESSES if web != first)
     weight(cluster, PERSISTENT, other, 3)                              # most slots move to the other
     weight(cluster, PERSISTENT, first, 0)                              # and its own server is quiescent

@@ -65,3 +65,23 @@ def test_each_switch_is_polled_for_what_it_counts_and_the_replies_reach_the_stat
     dropping = [Stat(packet_in_count=250, band_stats=[Stat(packet_band_count=60)])]
     (event,) = counters.polled("s_pub", (METER, LOG_METER), dropping)
     assert event.action == "log-copies-dropped" and state.log_copies_dropped == 60
+
+
+def test_persistence_entries_are_read_from_the_learned_flows_and_polled_every_few_rounds():
+    from ryu.ofproto.ofproto_v1_3_parser import OFPActionSetField, OFPInstructionActions
+    from controller.counters import AFFINITY_POLL_ROUNDS, affinity_entries
+    from controller.pipeline import COOKIE_AFFINITY, COOKIE_LB, T_AFFINITY
+
+    def learned(cookie, **match):
+        return Stat(cookie=cookie, match=match, packet_count=9, duration_sec=3,
+                    instructions=[OFPInstructionActions(4, [OFPActionSetField(reg1=0x101)])])
+    stats = [learned(COOKIE_AFFINITY, eth_type=0x800, reg2=1, ipv4_src=("10.0.0.0", "255.255.255.0")),
+             learned(COOKIE_AFFINITY, eth_type=0x800, reg2=1, ipv4_src="10.0.0.12"),
+             learned(COOKIE_LB)]                                          # the table's own miss flow
+    assert affinity_entries(stats) == [
+        {"index": 1, "client": "10.0.0.0/24", "destination": 0x101, "packets": 9, "age_s": 3},
+        {"index": 1, "client": "10.0.0.12/32", "destination": 0x101, "packets": 9, "age_s": 3}]
+    d = describe()
+    assert [(FLOWS, T_AFFINITY) in polls(d, "lb1", round_number=n, persistent=True)
+            for n in range(AFFINITY_POLL_ROUNDS)] == [True] + [False] * (AFFINITY_POLL_ROUNDS - 1)
+    assert (FLOWS, T_AFFINITY) not in polls(d, "lb1")
