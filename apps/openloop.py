@@ -30,7 +30,9 @@ def summary(rate, seconds, latencies, errors):
     def ms(value):
         return None if value is None else round(value * 1000, 2)
     return {"rate": rate, "seconds": seconds, "sent": len(latencies) + errors, "ok": len(latencies),
-            "errors": errors, "p50": ms(percentile(ordered, 0.5)), "p99": ms(percentile(ordered, 0.99)),
+            "errors": errors, "mean": ms(sum(ordered) / len(ordered) if ordered else None),
+            "p50": ms(percentile(ordered, 0.5)), "p90": ms(percentile(ordered, 0.9)),
+            "p99": ms(percentile(ordered, 0.99)),
             "p999": ms(percentile(ordered, 0.999)), "max": ms(ordered[-1] if ordered else None)}
 
 
@@ -53,12 +55,13 @@ async def request(host, port, path, timeout):
 
 async def run(url, rate, seconds, timeout):
     parts = urlsplit(url)
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     loop = asyncio.get_running_loop()
     latencies, errors = [], 0
 
     async def one(scheduled):
         nonlocal errors
-        if await request(parts.hostname, parts.port or 80, parts.path or "/", timeout):
+        if await request(parts.hostname, parts.port or 80, target, timeout):
             latencies.append(loop.time() - scheduled)
         else:
             errors += 1

@@ -12,6 +12,8 @@ own: conversations live in the DB tier (apps/store.py), so any web host can carr
     GET  /                              -> {"served_by": NAME, "client": "IP:PORT"}
     GET  /download?bytes=N[&rate=R]     -> N bytes of a fixed pattern (see `pattern`), paced at
                                            R bytes/s when given: bulk and long-lived transfers
+    GET  /slow?on=NAME&ms=N             -> as /, after N ms if this host is NAME, else at once: one
+                                           slow real server beside fast ones (scripts/schedbench.py)
 Every answer carries X-Served-By; errors are JSON {"error": ...}. Every request is written to an
 access log as a JSON line with ECS-style field names.
 """
@@ -32,6 +34,7 @@ from core.eventlog import ecs_timestamp
 from core.httpbody import HttpError, json_object
 
 MAX_DOWNLOAD = 1 << 30
+MAX_SLOW_MS = 10000
 MAX_TEXT = 4096                 # bytes of UTF-8 in one turn
 CHUNK = 64 * 1024
 PATTERN_BLOCK = bytes(range(251)) * (CHUNK // 251 + 1)
@@ -107,6 +110,7 @@ class WebApp:
                 ("/", {"GET": self.index}),
                 ("/health", {"GET": self.health}),
                 ("/download", {"GET": self.download}),
+                ("/slow", {"GET": self.slow}),
                 ("/conversation", {"POST": self.create}),
                 ("/login", {"POST": self.login}),
                 ("/conversation/{conversation}", {"GET": self.read}),
@@ -118,6 +122,13 @@ class WebApp:
     def index(self, environ):
         return 200, {"served_by": self.name,
                      "client": "%s:%s" % (environ["REMOTE_ADDR"], environ.get("REMOTE_PORT"))}
+
+    def slow(self, environ):
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        delay = int_param(query, "ms", 0, MAX_SLOW_MS)
+        if query.get("on", [""])[0] == self.name:
+            eventlet.sleep(delay / 1000.0)
+        return self.index(environ)
 
     def health(self, _environ):
         served = [("X-Requests-Served", str(self.requests_served))]

@@ -10,15 +10,17 @@ health and the counters; controller/proxy.py puts the table in the datapath.
   wrr  the weighted hash: spread by weight over many connections, not an exact rotation (that
   rr   would need the controller per connection); rr gives every real server of positive
        weight an equal share.
-  wlc  weighted least connections: every counter poll, the shares are set so that the next
-  lc   poll's new connections (as many as the last poll's) level out the real servers' active
-       connections per unit of weight, as wlc's choice of the least loaded server would; lc
-       counts every weight as 1.
+  wlc  weighted least connections: every counter poll, each real server's share is set from
+  lc   the connections it was given in the last poll and those it has open, so that the active
+       connections per unit of weight level out, as they do under wlc's choice of the least
+       loaded server per connection; lc counts every weight as 1.
   fo   weighted failover: every slot to the available real server of highest weight.
 """
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from controller.maglev import TABLE_SIZE
+
+NO_DATA = 0.05    # connections, given or open, that least_connection_weights counts for none
 
 LEAST_CONNECTION = ("lc", "wlc")
 SOURCE_HASHED = ("sh",)
@@ -38,37 +40,19 @@ def failover_choice(weights: Mapping[str, int], healthy: List[str]) -> Optional[
     return max(candidates, key=lambda name: weights[name]) if candidates else None
 
 
-def least_connection_weights(weights: Mapping[str, int], active: Mapping[str, int], expected: int,
+def least_connection_weights(weights: Mapping[str, int], active: Mapping[str, int], given: Mapping[str, int],
                              size: int = TABLE_SIZE) -> Dict[str, int]:
-    """Shares (summing to about `size`) that send `expected` new connections where they level the
-    active connections per unit of weight (water filling: the level L at which the servers below
-    it take L * weight - active each, `expected` in all); servers above the level get none. With
-    no connection expected, or none active, the weights themselves."""
+    """Shares (of `size` slots) that level the real servers' active connections per unit of
+    weight, wlc's steady state: a server that was `given` G new connections in the last poll and
+    has A open holds each for about A / G polls (Little's law), so it takes a share in
+    proportion to weight * G / A (each at least NO_DATA, so that a server with no connections
+    open and none given counts as quick, one with many open and none given as slow). Each
+    server keeps at least one slot, so that it is measured again."""
     servers = sorted(name for name, weight in weights.items() if weight > 0)
-    if expected <= 0 or not servers or not any(active.get(name, 0) for name in servers):
-        return {name: weights[name] for name in servers}
-    level = _level(servers, weights, active, expected)
-    shares = {name: max(0.0, level * weights[name] - active.get(name, 0)) for name in servers}
-    total = sum(shares.values())
-    steered = {name: round(share * size / total) for name, share in shares.items()}
-    if not any(steered.values()):           # rounding lost every share: the least loaded takes all
-        steered[max(shares, key=lambda name: shares[name])] = 1
-    return steered
-
-
-def _level(servers: List[str], weights: Mapping[str, int], active: Mapping[str, int], expected: int) -> float:
-    """The water level L of least_connection_weights."""
-    ordered = sorted(servers, key=lambda name: active.get(name, 0) / weights[name])
-    filled_weight = filled_active = 0.0
-    level = 0.0
-    for i, name in enumerate(ordered):
-        filled_weight += weights[name]
-        filled_active += active.get(name, 0)
-        level = (expected + filled_active) / filled_weight
-        following = ordered[i + 1] if i + 1 < len(ordered) else None
-        if following is None or level <= active.get(following, 0) / weights[following]:
-            return level
-    return level
+    pace = {name: weights[name] * max(given.get(name, 0), NO_DATA) / max(active.get(name, 0), NO_DATA)
+            for name in servers}
+    total = sum(pace.values())
+    return {name: max(1, round(pace[name] * size / total)) for name in servers}
 
 
 def active_connections(counters: Mapping[str, int]) -> int:
@@ -77,16 +61,15 @@ def active_connections(counters: Mapping[str, int]) -> int:
     return max(0, counters.get("opened", 0) - counters.get("closed", 0))
 
 
-def counted_active(counters: Mapping[str, Mapping[int, Mapping[str, int]]], destinations: Mapping[str, int]
-                   ) -> Tuple[Dict[str, int], int]:
-    """From every proxy's counters: each real server's active connections (given and not yet
-    closed by their client) and the connections given to the service in all, for `destinations`
-    ({web host: its destination in this service})."""
-    active: Dict[str, int] = {}
-    opened = 0
+def counted(counters: Mapping[str, Mapping[int, Mapping[str, int]]], destinations: Mapping[str, int]
+            ) -> Tuple[Dict[str, int], Dict[str, int]]:
+    """From every proxy's counters, for `destinations` ({web host: its destination in this
+    service}): each real server's active connections (given and not yet closed by their client)
+    and the connections given to it so far."""
+    active: Dict[str, int] = dict.fromkeys(destinations, 0)
+    opened: Dict[str, int] = dict.fromkeys(destinations, 0)
     for per_proxy in counters.values():
         for name, d in destinations.items():
-            counted = per_proxy.get(d, {})
-            active[name] = active.get(name, 0) + active_connections(counted)
-            opened += counted.get("opened", 0)
+            active[name] += active_connections(per_proxy.get(d, {}))
+            opened[name] += per_proxy.get(d, {}).get("opened", 0)
     return active, opened

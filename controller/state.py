@@ -20,7 +20,7 @@ from controller.servicebook import InvalidRequest, ServiceBook, UnknownRealServe
 from controller.specs import BalancerView, ServiceView, destination
 from controller.health import HEALTH_STATES, ServerHealth, usable
 from controller.maglev import TABLE_SIZE, lookup_table
-from controller.schedulers import (LEAST_CONNECTION, counted_active, failover_choice, least_connection_weights,
+from controller.schedulers import (LEAST_CONNECTION, counted, failover_choice, least_connection_weights,
                                    scheduling_weights)
 from controller.proxies import End, PortState, ProxyGroup
 from core.description import ClusterDescription, Host
@@ -65,10 +65,10 @@ class ClusterState:
         self.cluster_id = "%08x" % zlib.crc32(description.to_json(compact=True).encode())
         # proxy -> {destination (controller/specs.py): {"opened", "closed", "packets", "bytes"}}
         self.counters: Dict[str, Dict[int, Dict[str, int]]] = {}
-        # least-connection services: the weights their tables are populated with now, and the
-        # connections given to each as of the last poll (controller/schedulers.py)
+        # least-connection services: the weights their tables are populated with now
+        # (controller/schedulers.py)
         self.steering: Dict[ServiceKey, Tuple[Tuple[str, int], ...]] = {}
-        self._opened: Dict[ServiceKey, int] = {}
+        self._opened: Dict[ServiceKey, Dict[str, int]] = {}      # ...and the connections given, last poll
         # proxy -> its persistence entries, as last read (controller/counters.py affinity_entries)
         self.affinity: Dict[str, List[Dict[str, Any]]] = {}
         # each web host's check of its HTTP port; beside it, the checks of the services' ports
@@ -248,13 +248,14 @@ class ClusterState:
                 continue
             index = self.book.indexes[service.key]
             hosts = self.book.hosts(service)
-            active, opened = counted_active(self.counters, {name: destination(index, self.server_ids[name])
-                                                            for name, _ in hosts})
-            expected = opened - self._opened.get(service.key, opened)
+            active, opened = counted(self.counters, {name: destination(index, self.server_ids[name])
+                                                     for name, _ in hosts})
+            before = self._opened.get(service.key, opened)
             self._opened[service.key] = opened
+            given = {name: max(0, count - before.get(name, count)) for name, count in opened.items()}
             healthy = self.service_healthy(service)
             weights = scheduling_weights(service.scheduler, {name: e.weight for name, e in hosts if name in healthy})
-            steered = tuple(sorted(least_connection_weights(weights, active, max(1, expected)).items()))
+            steered = tuple(sorted(least_connection_weights(weights, active, given).items()))
             changed |= self.steering.get(service.key) != steered
             self.steering[service.key] = steered
         return changed

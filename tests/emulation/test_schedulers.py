@@ -113,5 +113,8 @@ def test_failover_takes_the_highest_weight_and_the_next_once_it_fails(cluster):
 
 
 def _state(cluster, vip, web):
+    """The real server's state, once the switches have the flows that follow from it."""
+    if not cluster.rest("GET", "/lb/status")["flows_in_sync"]:
+        return None
     service = next(s for s in cluster.rest("GET", "/lb/services")["services"] if s["vip"] == vip)
     return next(r["state"] for r in service["real_servers"] if r["name"] == web)

@@ -16,8 +16,8 @@ def test_nearest_rank_percentiles():
 
 def test_the_report_is_in_milliseconds_and_counts_errors_apart():
     report = summary(100, 1, [0.002, 0.001, 0.004], errors=2)
-    assert report == {"rate": 100, "seconds": 1, "sent": 5, "ok": 3, "errors": 2, "p50": 2.0, "p99": 4.0,
-                      "p999": 4.0, "max": 4.0}
+    assert report == {"rate": 100, "seconds": 1, "sent": 5, "ok": 3, "errors": 2, "mean": 2.33, "p50": 2.0,
+                      "p90": 4.0, "p99": 4.0, "p999": 4.0, "max": 4.0}
     assert summary(100, 1, [], errors=3)["p99"] is None
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from controller.maglev import TABLE_SIZE
 from controller.pipeline import T_SLOTS, service_group
-from controller.schedulers import counted_active, failover_choice, least_connection_weights, scheduling_weights
+from controller.schedulers import counted, failover_choice, least_connection_weights, scheduling_weights
 from controller.specs import destination
 from core.ipvsadm import IpvsadmError
 from tests.unit.test_service_pipeline import Cluster
@@ -38,20 +38,24 @@ def test_failover_takes_the_highest_weight_available_and_the_first_listed_of_equ
     assert failover_choice({"web1": 0, "web2": 0}, ["web1", "web2"]) is None
 
 
-def test_least_connections_send_the_next_connections_to_the_least_loaded():
-    # web1 has 10 slow downloads, web2 none: the next 10 (as many as the last poll's) all go to web2
-    assert least_connection_weights({"web1": 1, "web2": 1}, {"web1": 10, "web2": 0}, 10) == {"web1": 0, "web2": 256}
-    # 11 expected: the level is 12, so web2 takes 9 (from 3) and web1 2 (from 10), in 256 slots
-    assert least_connection_weights({"web1": 1, "web2": 1}, {"web1": 10, "web2": 3}, 11) == {"web1": 47, "web2": 209}
-    # weighted: web1 of weight 3 with 3 active is as loaded as web2 of weight 1 with 1
-    assert least_connection_weights({"web1": 3, "web2": 1}, {"web1": 3, "web2": 1}, 8) == {"web1": 192, "web2": 64}
-    assert least_connection_weights({"web1": 2, "web2": 1}, {}, 5) == {"web1": 2, "web2": 1}   # none active
+def test_least_connections_level_the_open_connections_per_weight():
+    equal = {"web1": 1, "web2": 1}
+    # web1 has 10 slow downloads and was given none since: web2, with none, takes nearly all
+    assert least_connection_weights(equal, {"web1": 10, "web2": 0}, {}) == {"web1": 1, "web2": 255}
+    # web2 answers 20 times slower: given 95 and 5 with 0.5 open each, web1 holds each 20 times
+    # shorter, so it keeps 20 shares to web2's 1 (the open connections level at about 0.5 each)
+    assert least_connection_weights(equal, {"web1": 0.5, "web2": 0.5}, {"web1": 95, "web2": 5}) == \
+        {"web1": 243, "web2": 13}
+    # weighted: web1 of weight 3 and web2 of weight 1, as quick as each other, keep 3 to 1
+    assert least_connection_weights({"web1": 3, "web2": 1}, {"web1": 3, "web2": 1}, {"web1": 30, "web2": 10}) == \
+        {"web1": 192, "web2": 64}
+    assert least_connection_weights({"web1": 2, "web2": 1, "web3": 0}, {}, {}) == {"web1": 171, "web2": 85}
 
 
 def test_active_connections_are_counted_from_every_proxy():
     counters = {"lb1": {0x101: {"opened": 12, "closed": 2}, 0x102: {"opened": 3, "closed": 3}},
                 "lb2": {0x101: {"opened": 1, "closed": 0}}}
-    assert counted_active(counters, {"web1": 0x101, "web2": 0x102}) == ({"web1": 11, "web2": 0}, 16)
+    assert counted(counters, {"web1": 0x101, "web2": 0x102}) == ({"web1": 11, "web2": 0}, {"web1": 13, "web2": 3})
 
 
 def test_a_source_hashed_service_sends_every_connection_of_a_client_to_one_real_server():
@@ -93,9 +97,10 @@ def test_least_connection_is_steered_by_the_polled_counters():
     index = web_view(c).index
     d = {name: destination(index, c.state.server_ids[name]) for name in ("web1", "web2")}
     assert c.state.steer() is True and set(web_view(c).table) == {"web1", "web2"}     # nothing open: by weight
-    c.state.update_counters("lb1", d["web1"], opened=10, closed=0)
+    c.state.update_counters("lb1", d["web1"], opened=10, closed=0)      # 10 given to web1 in a poll, all open
     c.state.update_counters("lb1", d["web2"], opened=0, closed=0)
-    assert c.state.steer() is True and set(web_view(c).table) == {"web2"}
+    assert c.state.steer() is False                                     # as quick as web2 for all it knows
+    assert c.state.steer() is True and web_view(c).table.count("web2") > 250   # a poll on: none closed
     assert c.state.steer() is False                                     # the same counters: no change
     c.state.book.ipvsadm("-e %s -r 10.0.1.12:80 -m -w 0" % WEB)           # drained: at once, not at the next poll
     assert set(web_view(c).table) == {"web1"}

@@ -107,6 +107,17 @@ def test_downloads_check_their_parameters():
     assert call(app, "GET", "/nope")[0] == 404 and call(app, "POST", "/health")[0] == 405
 
 
+def test_slow_answers_late_only_on_the_host_it_names():
+    import time
+    app = WebApp("web2", io.StringIO())
+    started = time.monotonic()
+    assert call(app, "GET", "/slow", query="on=web1&ms=500")[2]["served_by"] == "web2"
+    assert time.monotonic() - started < 0.3
+    assert call(app, "GET", "/slow", query="on=web2&ms=200")[0] == 200 and time.monotonic() - started >= 0.2
+    code, _, body = call(app, "GET", "/slow", query="on=web2&ms=99999")
+    assert code == 400 and "ms must be an integer from 0 to 10000" in body["error"]
+
+
 def test_login_succeeds_for_a_known_user_and_logs_failures():
     log = io.StringIO()
     app = WebApp("web1", log)
