@@ -82,9 +82,10 @@ def sync_flows(zone: int, uplink: int, service: ServiceView, view: BalancerView)
         return []
     match = service_match(service.key, uplink)
     flows = []
+    learn = affinity_learning(service)
     for web, _ in service.hosts:
         d = view.destination(service, web)
-        learned = [SetField("reg1", d)] + affinity_learning(service) if persistent(service) else []
+        learned = [SetField("reg1", d)] + learn if learn else []
         flows.append(FlowSpec.make(PRI_SYNC, learned + [Conntrack(zone, commit=True, mark=d)], cookie=COOKIE_LB,
                                    **dict(match, eth_dst=SYNC_MAC, eth_src=sync_source(d))))
     return flows
@@ -157,11 +158,9 @@ def persistence_flows(description: ClusterDescription, proxy: str, view: Balance
     zone = description.conntrack_zone(proxy)
     flows = [FlowSpec.make(PRI_MISS, [], table_id=T_AFFINITY, cookie=COOKIE_LB)]
     for service in services:
-        for web in service.healthy:
-            d = view.destination(service, web)
-            flows.append(FlowSpec.make(PRI_MATCH, [Conntrack(zone, commit=True, table=T_SELECTED, mark=d)],
-                                       table_id=T_PERSISTENT, cookie=COOKIE_LB, eth_type=ETH_IP,
-                                       reg2=service.index, reg1=d))
+        flows += [FlowSpec.make(PRI_MATCH, _bucket(zone, view, service, web), table_id=T_PERSISTENT, cookie=COOKIE_LB,
+                                eth_type=ETH_IP, reg2=service.index, reg1=view.destination(service, web))
+                  for web in service.healthy]
         flows.append(FlowSpec.make(PRI_MISS, choice_actions(service), table_id=T_PERSISTENT, cookie=COOKIE_LB,
                                    reg2=service.index))
     return flows

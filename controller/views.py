@@ -1,5 +1,6 @@
 """What the REST API and `lb` show of ClusterState (controller/state.py): the status, the first
 service by web host (/lb/backends), and every service with its real servers (/lb/services)."""
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from controller.checks import check_key, host_check
@@ -80,9 +81,10 @@ def backends(state: "ClusterState") -> Dict[str, Any]:
     first = state.book.first()
     view = state.service_view(first) if first else None
     rows = []
+    persisted = _persisted(state)
     for web in d.real_servers:
         entry = state.book.entry(web.name)
-        row = _row(state, view if entry else None, web.name, entry)
+        row = _row(state, view if entry else None, web.name, entry, persisted)
         rows.append(dict(row, in_service=entry is not None, weight=state.book.weight(web.name)))
     key = first.key if first else ServiceKey("tcp", d.vip, d.http_port)
     return {"vip": key.vip, "port": key.port, "protocol": key.protocol, "mode": d.mode,
@@ -90,15 +92,19 @@ def backends(state: "ClusterState") -> Dict[str, Any]:
             "backends": rows}
 
 
+def _persisted(state: "ClusterState") -> Counter:
+    """The active proxy's persistence entries, counted by destination."""
+    return Counter(e["destination"] for e in state.affinity.get(state.active_proxy or "", ()))
+
+
 def _row(state: "ClusterState", view: Optional[ServiceView], name: str,
-         entry: Optional[RealServerEntry]) -> Dict[str, Any]:
+         entry: Optional[RealServerEntry], persisted: Counter) -> Dict[str, Any]:
     """A real server of a service as `lb` and the API show it, with the check of its port (its
-    counters zero, its HTTP port's check, when it is in no service)."""
+    counters zero, its HTTP port's check, when it is in no service); `persisted`: _persisted."""
     web = state.description.host(name)
     key = check_key(name, view.service, entry) if view and entry else host_check(name, state.description.http_port)
     d = destination(view.index, state.server_ids[name]) if view else -1
     active = state.counters.get(state.active_proxy or "", {}).get(d, {})
-    entries = state.affinity.get(state.active_proxy or "", ())
     traffic = [c.get(d, {}) for c in state.counters.values()]
     return {"name": name, "rip": web.ip, "port": entry.port if entry else None,
             "method": entry.method if entry else None, "weight": entry.weight if entry else None,
@@ -107,7 +113,7 @@ def _row(state: "ClusterState", view: Optional[ServiceView], name: str,
             "last_change": state.check_health(key).last_change_cause,
             "last_passive_signal": state.passive_signals.get(name),
             "active_connections": active_connections(active),
-            "persistent_connections": sum(e["destination"] == d for e in entries),
+            "persistent_connections": persisted[d],
             "connections": sum(t.get("opened", 0) for t in traffic),
             "requests": state.requests.get(name),
             "packets": sum(t.get("packets", 0) for t in traffic),
@@ -117,6 +123,7 @@ def _row(state: "ClusterState", view: Optional[ServiceView], name: str,
 def services(state: "ClusterState") -> List[Dict[str, Any]]:
     """Every virtual service with its real servers, in index order (/lb/services, `lb -Ln`)."""
     views = []
+    persisted = _persisted(state)
     for service in state.book.ordered():
         view = state.service_view(service)
         sorry = _sorry(state, view)
@@ -126,7 +133,7 @@ def services(state: "ClusterState") -> List[Dict[str, Any]]:
                       "persistence": service.persistence, "netmask": service.netmask,
                       "table_size": TABLE_SIZE, "sorry_server": sorry,
                       "state": "sorry" if sorry and sorry["in_use"] else "up" if view.healthy else "down",
-                      "real_servers": [_row(state, view, name, entry)
+                      "real_servers": [_row(state, view, name, entry, persisted)
                                        for name, entry in state.book.hosts(service)]})
     return views
 

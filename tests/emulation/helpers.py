@@ -1,10 +1,20 @@
 """What several emulation tests do."""
+import json
 import re
 import subprocess
 import threading
 import time
+from collections import Counter
 
 CLIENTS = ("c1", "c2", "c3", "c4")
+
+
+def http_served(cluster, client, url, connections=40):
+    """Which real server answered each of `connections` requests from `client`, each on a new
+    connection (apps/loadclient.py): a Counter of web host names, and the failures."""
+    run = cluster.app(client, "apps.loadclient", "--url", url, "--connections", connections, "--timeout", 2)
+    result = json.loads(run.communicate(timeout=120)[0])
+    return Counter(result["served_by"]), result["errors"]
 
 
 def request_stream(cluster, count, timeout=1):

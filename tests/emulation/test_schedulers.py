@@ -3,14 +3,13 @@ of a client on one real server; fo gives every new connection to the highest wei
 next once it fails; wlc sends new connections to the real server with the fewest open ones;
 persistence keeps a client on its real server across a weight change and while the server is
 quiescent, and forgets it after its timeout."""
-import json
 import subprocess
 import time
 from collections import Counter
 
 import pytest
 
-from tests.emulation.helpers import wait_for
+from tests.emulation.helpers import http_served, wait_for
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
@@ -43,11 +42,9 @@ def cluster():
 def served(cluster, client, vip, connections=20):
     """Which real server answered each of `connections` connections (each from a new source
     port), as a Counter; no request may fail."""
-    run = cluster.app(client, "apps.loadclient", "--url", "http://%s/" % vip, "--connections", connections,
-                      "--timeout", 2)
-    result = json.loads(run.communicate(timeout=120)[0])
-    assert result["errors"] == 0, result
-    return Counter(result["served_by"])
+    counts, errors = http_served(cluster, client, "http://%s/" % vip, connections)
+    assert errors == 0, counts
+    return counts
 
 
 def weight(cluster, vip, web, value):

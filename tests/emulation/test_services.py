@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from apps.webserver import pattern
-from tests.emulation.helpers import flush_counters, wait_for
+from tests.emulation.helpers import flush_counters, http_served, wait_for
 from topologies.cluster import Cluster, ClusterError
 from topologies.realservers import Program
 
@@ -39,12 +39,6 @@ ADDRESSES = {"10.0.1.11": "web1", "10.0.1.12": "web2"}
 def cluster():
     with Cluster(mode="nat", clients=4, webs=2, services=RULES) as running:
         yield running
-
-
-def http_served(cluster, client, url, connections=40):
-    run = cluster.app(client, "apps.loadclient", "--url", url, "--connections", connections, "--timeout", 2)
-    result = json.loads(run.communicate(timeout=120)[0])
-    return Counter(result["served_by"]), result["errors"]
 
 
 def dns_served(cluster, client, queries=20):
