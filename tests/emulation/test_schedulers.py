@@ -15,7 +15,7 @@ from topologies.cluster import Cluster
 pytestmark = pytest.mark.emulation
 
 SH, FO, PERSISTENT, WLC = "10.0.0.100", "10.0.0.101", "10.0.0.102", "10.0.0.103"
-PERSISTENCE = 4       # s: short, so that the test sees an entry expire
+PERSISTENCE = 15      # s: short, so that the test sees an entry expire, and well above a weight change
 RULES = [
     "-A -t %s:80 -s sh" % SH,
     "-a -t %s:80 -r 10.0.1.11:80 -g -w 1" % SH,
@@ -82,19 +82,27 @@ def _active(cluster, vip):
 
 def test_persistence_keeps_a_client_on_its_real_server_until_its_timeout(cluster):
     (first,) = served(cluster, "c1", PERSISTENT)                       # 20 connections, one real server
-    wait_for(lambda: [(e["client"], e["real_server"]) for e in cluster.rest("GET", "/lb/persistence")["entries"]]
-             == [("10.0.0.11/32", first)], 15, "c1's persistence entry listed")
-    listing = cluster.ipvsadm("-Ln --persistent-conn")
-    assert "TCP  %s:80 mh (Maglev, 256 slots) persistent %d" % (PERSISTENT, PERSISTENCE) in listing
-    assert "-t %s:80 client 10.0.0.11/32 -> %s (%s)" % (PERSISTENT, ADDRESSES[first], first) in listing
     other = next(web for web in ADDRESSES if web != first)
+    # c1 is idle from here: the weight changes wait for the switches, a few seconds at most, and
+    # must come well inside the timeout (the listing is read only every few seconds, so it is
+    # checked after c1's next connections have refreshed the entry)
     weight(cluster, PERSISTENT, other, 3)                              # most slots move to the other
     weight(cluster, PERSISTENT, first, 0)                              # and its own server is quiescent
     assert served(cluster, "c1", PERSISTENT, connections=10) == Counter({first: 10})
     assert served(cluster, "c3", PERSISTENT, connections=5) == Counter({other: 5})    # a new client
-    time.sleep(PERSISTENCE + 3)                                        # idle: the entry expires
+    wait_for(lambda: _persisted(cluster) == [("10.0.0.11/32", first), ("10.0.0.13/32", other)],
+             PERSISTENCE, "c1's and c3's persistence entries listed")
+    listing = cluster.ipvsadm("-Ln --persistent-conn")
+    assert "TCP  %s:80 mh (Maglev, 256 slots) persistent %d" % (PERSISTENT, PERSISTENCE) in listing
+    assert "-t %s:80 client 10.0.0.11/32 -> %s (%s)" % (PERSISTENT, ADDRESSES[first], first) in listing
+    # idle: the entries expire; a poll that no longer finds c1's shows it is gone
+    wait_for(lambda: ("10.0.0.11/32", first) not in _persisted(cluster), 2 * PERSISTENCE, "c1's entry expired")
     assert served(cluster, "c1", PERSISTENT, connections=5) == Counter({other: 5})
     weight(cluster, PERSISTENT, first, 1)
+
+
+def _persisted(cluster):
+    return sorted((e["client"], e["real_server"]) for e in cluster.rest("GET", "/lb/persistence")["entries"])
 
 
 def test_failover_takes_the_highest_weight_and_the_next_once_it_fails(cluster):
