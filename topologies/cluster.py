@@ -27,9 +27,11 @@ from mininet.net import Mininet
 
 from core.addressing import SDN, VIP
 from core.apitoken import HARNESS, TOKEN_FILE_NAME, make_token_file, request_headers
-from core.builder import describe, with_services
+from core.builder import describe, describe_keepalived, with_services
 from core.paths import ROOT
 from core.rules import ConfigError
+from core.keepalived import health_settings as keepalived_health
+from core.keepalived import load_keepalived
 from core.services import load_rules
 from core.settings import ControllerSettings, HealthSettings, NetworkPolicy, ProxyPolicy
 from topologies import hostsetup
@@ -78,9 +80,15 @@ class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxy_policy=ProxyPolicy(),
                  network_policy=NetworkPolicy(), review=False, block=True, progress=None, director=SDN,
-                 peer=PeerSettings(), web_server=APP, services=None, services_from="services"):
-        self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
-                                    remote_webs=remote_webs, director=director)
+                 peer=PeerSettings(), web_server=APP, services=None, services_from="services", keepalived=None):
+        if keepalived is not None:   # a keepalived.conf's path, or the file read: in place of the description's flags
+            keepalived = load_keepalived(keepalived) if isinstance(keepalived, str) else keepalived
+            self.description = describe_keepalived(keepalived, clients=clients)
+            health = keepalived_health(keepalived) if health == HealthSettings() else health
+            mode = self.description.mode
+        else:
+            self.description = describe(mode=mode, clients=clients, webs=webs, vip=vip,
+                                        remote_webs=remote_webs, director=director)
         if services is not None:     # ipvsadm-save lines; refused naming `services_from` and the line
             self.description = with_services(self.description,
                                              load_rules("\n".join(services), services_from, self.description))

@@ -4,6 +4,7 @@ port, and for each port a virtual service gives the host, something real that an
 the web app (or nginx) on a TCP port, dnsmasq on a DNS service's port (UDP 53), answering
 `whoami.lvsdn.` with the host's own address, and a UDP echo (apps/udpecho.py) on any other UDP
 port, each answer naming the host."""
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -87,6 +88,22 @@ class RealServers:
                 "served_by=")
         url = "http://%s:%d/health" % (ip, program.port)
         return host.cmd("curl -s -m 1 -o /dev/null -w '%%{http_code}' %s" % url) == "200"
+
+    def served_by(self, node, service):
+        """Which web host answers `service` (a VirtualService) at its VIP when `node` asks as a
+        client would (the DNS server's address, the echo's or the web app's own word), or None."""
+        host, d, key = self.cluster.host(node), self.cluster.description, service.key
+        if key.protocol == "udp" and key.is_dns:
+            out = host.cmd("dig @%s -p %d %s +short +time=2 +tries=2" % (key.vip, key.port, WHOAMI)).strip()
+            return next((w.name for w in d.real_servers if w.ip == out), None)
+        if key.protocol == "udp":
+            out = host.cmd("%s -m apps.udpecho --ask %s %d" % (sys.executable, key.vip, key.port)).strip()
+            return out.split()[0][len("served_by="):] if out.startswith("served_by=") else None
+        out = host.cmd("curl -s -m 3 http://%s:%d/" % (key.vip, key.port))
+        try:
+            return json.loads(out)["served_by"]
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def healthy(self, web):
         """True when every program of `web` answers."""

@@ -19,9 +19,11 @@ VENV = os.path.join(ROOT, ".venv")
 sys.path.insert(0, ROOT)
 
 from core.rules import ConfigError  # noqa: E402
+from core.builder import describe_keepalived  # noqa: E402
+from core.keepalived import load_keepalived, notes  # noqa: E402
 from core.services import load_rules  # noqa: E402
 from core.flags import (OneLineParser, add_description_arguments, add_port_arguments,  # noqa: E402
-                        check_ports, description_from_arguments)
+                        check_ports, description_flags_given, description_from_arguments)
 from core.settings import (add_health_arguments, add_network_arguments, add_proxy_arguments,  # noqa: E402
                            health_from_arguments, network_policy_from_arguments, proxy_policy_from_arguments)
 from topologies.runstate import check_run_dir  # noqa: E402
@@ -43,6 +45,10 @@ def parse_args(argv):
                         help="the virtual services, an ipvsadm-save rules file (as /etc/ipvsadm.rules): "
                              "-A -t|-u VIP:PORT -s mh, -a -t|-u VIP:PORT -r ADDRESS[:PORT] -m|-g|-i -w WEIGHT "
                              "(default: TCP 80 on --vip by --mode)")
+    parser.add_argument("--keepalived", metavar="FILE",
+                        help="build the cluster a keepalived.conf describes: its virtual servers, VIPs, real "
+                             "servers (a web host each, at its address) and checkers' timers, in place of "
+                             "--mode, --webs, --vip and --services")
     parser.add_argument("--no-review", action="store_true", help="do not run the log reviewer")
     parser.add_argument("--no-block", action="store_true",
                         help="the log reviewer flags suspicious sources but does not block them")
@@ -60,7 +66,9 @@ def parse_args(argv):
 def check_args(args):
     """Every flag, and the combinations that cannot work, before anything starts: ValueError
     naming the flag, the value and what is allowed."""
+    given = description_flags_given(args)
     description = description_from_arguments(args)
+    args.keepalived_config = None if args.keepalived is None else read_keepalived(args, given)
     args.service_lines = None if args.services is None else read_services(args.services, description)
     args.health = health_from_arguments(args)
     args.proxy_policy = proxy_policy_from_arguments(args)
@@ -71,6 +79,18 @@ def check_args(args):
                           "nothing blocks; give one or the other")
     if args.run_dir is not None:
         check_run_dir(args.run_dir)
+
+
+def read_keepalived(args, given):
+    """The keepalived.conf's cluster, checked whole (KeepalivedError naming the file, the line and
+    the keyword); the flags it stands in for (`given` of them) are refused beside it."""
+    given = [flag for flag in given if flag != "clients"]
+    if given or args.services is not None:
+        raise ConfigError("--keepalived %s describes the cluster: leave out --%s" % (
+            args.keepalived, (given + ["services"])[0].replace("_", "-")))
+    config = load_keepalived(args.keepalived)
+    describe_keepalived(config, clients=args.clients)
+    return config
 
 
 def read_services(path, description):
@@ -107,7 +127,7 @@ def print_table(cluster):
         d.vip, d.vip_mac, d.mode.upper(), status["proxy_mode"], ", ".join(status["active_proxies"])))
     print("dashboard %s\nREST API http://127.0.0.1:%d/lb/ (changes need the token in %s), run directory %s\n"
           % (cluster.dashboard_url, cluster.rest_port, cluster.api_token_path, cluster.run_dir))
-    row = "%-7s %-8s %-10s %-16s %-18s %s"
+    row = "%-7s %-10s %-10s %-18s %-18s %s"
     print(row % ("NODE", "ROLE", "INTERFACE", "ADDRESS", "MAC", "SWITCH:PORT"))
     for host in d.hosts:
         for i, intf in enumerate(host.interfaces):
@@ -140,7 +160,16 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     ensure_environment()
     from topologies.cluster import Cluster, ClusterError
-    print("starting the cluster: %s mode, %d clients, %d web hosts" % (args.mode.upper(), args.clients, args.webs))
+    config = args.keepalived_config
+    if config is not None:
+        description = describe_keepalived(config, clients=args.clients)
+        print("starting the cluster of %s: %d virtual servers, %d clients, %d web hosts" % (
+            args.keepalived, len(config.services), args.clients, len(description.real_servers)))
+        for line in notes(config, description.vips + [description.nat_gateway]):
+            print("  " + line)
+    else:
+        print("starting the cluster: %s mode, %d clients, %d web hosts"
+              % (args.mode.upper(), args.clients, args.webs))
     try:
         with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
                      remote_webs=args.remote_webs, health=args.health, proxy_policy=args.proxy_policy,
@@ -148,7 +177,8 @@ def main(argv=None):
                      review=not args.no_review, block=not args.no_block,
                      run_dir=args.run_dir, director=args.director,
                      services=args.service_lines, services_from=args.services,
-                     rest_port=args.rest_port, of_port=args.of_port, progress=print) as cluster:
+                     keepalived=config, rest_port=args.rest_port, of_port=args.of_port,
+                     progress=print) as cluster:
             print_table(cluster)
             if args.no_cli:
                 ok = self_check(cluster)

@@ -2,7 +2,6 @@
 
 Used by `run.py --no-cli` and by the emulation tests. Each check returns (ok, detail).
 """
-import json
 import re
 
 
@@ -61,35 +60,28 @@ def check_server_side(cluster):
 
 
 def check_web_tier(cluster):
-    """Each real server answers HTTP from across r0 and names itself."""
-    d, wrong = cluster.description, []
-    for web in d.real_servers:
-        out = cluster.host(d.router.name).cmd("curl -s -m 2 http://%s:%d/" % (web.ip, d.http_port))
-        try:
-            served_by = json.loads(out)["served_by"]
-        except (ValueError, KeyError):
-            served_by = None
-        if served_by != web.name:
-            wrong.append(web.name)
-    return not wrong, "every real server answers HTTP" if not wrong else "no HTTP answer from: " + ", ".join(wrong)
+    """Each real server's every program answers (the web app, and what each service gives it)."""
+    wrong = [web for web in cluster.real_servers.names if not cluster.real_servers.healthy(web)]
+    return not wrong, ("every real server answers on each of its ports" if not wrong
+                       else "no answer from: " + ", ".join(wrong))
 
 
 def check_vip(cluster):
-    """Every client reaches the VIP by ping and HTTP, answered by a real server."""
+    """Every client reaches every VIP by ping and every service on it, answered by a real server."""
     d = cluster.description
     servers = {w.name for w in d.real_servers}
     failed, served = [], set()
     for client in d.hosts_with_role("client"):
-        out = cluster.host(client.name).cmd("curl -s -m 3 http://%s/" % d.vip)
-        try:
-            served.add(json.loads(out)["served_by"])
-        except (ValueError, KeyError):
-            failed.append(client.name + " (http)")
-        if not _ping(cluster, client.name, d.vip):
-            failed.append(client.name + " (ping)")
-    ok = not failed and served <= servers
-    return ok, ("every client reaches VIP %s by ping and HTTP (served by %s)" % (d.vip, ", ".join(sorted(served)))
-                if ok else "VIP %s unreachable from: %s" % (d.vip, ", ".join(failed)))
+        for service in cluster.services.current:
+            answer = cluster.real_servers.served_by(client.name, service)
+            if answer in servers:
+                served.add(answer)
+            else:
+                failed.append("%s (%s)" % (client.name, service.key))
+        failed += ["%s (ping %s)" % (client.name, vip) for vip in d.vips if not _ping(cluster, client.name, vip)]
+    services = ", ".join(str(s.key) for s in cluster.services.current)
+    return not failed, ("every client reaches %s and ping (served by %s)" % (services, ", ".join(sorted(served)))
+                        if not failed else "unreachable: " + ", ".join(failed))
 
 
 def check_logging(cluster):
