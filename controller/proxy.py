@@ -141,7 +141,7 @@ def connection_flows(view: BalancerView) -> List[FlowSpec]:
             flows.append(FlowSpec.make(PRI_HIGH, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index,
                                        eth_type=ETH_IP, ip_proto=PROTO_TCP, tcp_flags=SYN_ONLY))
         flows.append(FlowSpec.make(PRI_MISS, select, table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index))
-        for web in service.healthy:
+        for web in service.kept:
             d = view.destination(service, web)
             flows.append(FlowSpec.make(PRI_MATCH, touch + [SetField("reg1", d), Resubmit(T_FORWARD)],
                                        table_id=T_CONNECTIONS, cookie=COOKIE_LB, reg2=service.index, ct_mark=d))
@@ -160,7 +160,7 @@ def persistence_flows(description: ClusterDescription, proxy: str, view: Balance
     for service in services:
         flows += [FlowSpec.make(PRI_MATCH, _bucket(zone, view, service, web), table_id=T_PERSISTENT, cookie=COOKIE_LB,
                                 eth_type=ETH_IP, reg2=service.index, reg1=view.destination(service, web))
-                  for web in service.healthy]
+                  for web in service.kept]
         flows.append(FlowSpec.make(PRI_MISS, choice_actions(service), table_id=T_PERSISTENT, cookie=COOKIE_LB,
                                    reg2=service.index))
     return flows

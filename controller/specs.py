@@ -145,6 +145,12 @@ class ServiceView:
     hosts: Tuple[Tuple[str, RealServerEntry], ...]     # (web host, its entry), as the service lists them
     table: Tuple[Optional[str], ...] = ()
     healthy: Tuple[str, ...] = ()
+    inhibited: Tuple[str, ...] = ()    # failed, but quiescent (inhibit_on_failure): connections stay
+
+    @property
+    def kept(self) -> Tuple[str, ...]:
+        """The real servers whose connections (and persistent clients) stay with them."""
+        return self.healthy + self.inhibited
 
     @property
     def key(self) -> ServiceKey:

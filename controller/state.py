@@ -424,9 +424,7 @@ class ClusterState:
     def real_server_state(self, web: Host, key: Optional[CheckKey] = None) -> str:
         """down while the real server's switch port is down, else the health of its check `key`
         (of its HTTP port if none): up, degraded, down, or unknown before the first verdict."""
-        intf = web.service_interface
-        port = self.ports.get((intf.switch, intf.port))
-        if port is not None and not port.link:
+        if not self._link_up(web):
             return "down"
         return (self.health[web.name] if key is None else self.check_health(key)).state
 
@@ -457,7 +455,20 @@ class ClusterState:
         if sorry and not any(table):
             table, healthy = (sorry[0],) * len(table), {sorry[0]}
         return ServiceView(index=self.book.indexes[service.key], service=service,
-                           hosts=hosts + ((sorry,) if sorry else ()), table=table, healthy=tuple(sorted(healthy)))
+                           hosts=hosts + ((sorry,) if sorry else ()), table=table, healthy=tuple(sorted(healthy)),
+                           inhibited=self._inhibited(service, hosts, healthy))
+
+    def _inhibited(self, service: VirtualService, hosts: Tuple[Tuple[str, Any], ...],
+                   healthy: Set[str]) -> Tuple[str, ...]:
+        """The service's real servers out by their check alone (their port is up) that it keeps
+        quiescent instead (keepalived's inhibit_on_failure), as LVS keeps a weight-0 server's."""
+        return tuple(sorted(name for name, entry in hosts if entry.address in service.inhibit_on_failure
+                            and name not in healthy and self._link_up(self.description.host(name))))
+
+    def _link_up(self, web: Host) -> bool:
+        intf = web.service_interface
+        port = self.ports.get((intf.switch, intf.port))
+        return port is None or port.link
 
     def _scheduled_table(self, service: VirtualService, hosts: Tuple[Tuple[str, Any], ...],
                          healthy: Set[str]) -> Tuple[Optional[str], ...]:

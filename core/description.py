@@ -286,6 +286,8 @@ def service_from_dict(data: object, where: str) -> VirtualService:
         service, key=ServiceKey(**_fields(ServiceKey, service["key"], where + ".key")),
         sorry_server=None if sorry is None else RealServerEntry(**_fields(RealServerEntry, sorry,
                                                                           where + ".sorry_server")),
+        inhibit_on_failure=tuple(_list(service, "inhibit_on_failure", where) if "inhibit_on_failure" in service
+                                 else ()),
         real_servers=tuple(RealServerEntry(**_fields(RealServerEntry, r, "%s.real_servers[%d]" % (where, j)))
                            for j, r in enumerate(_list(service, "real_servers", where) if "real_servers" in service
                                                  else []))))

@@ -97,6 +97,10 @@ class VirtualService:
     # keepalived's sorry_server: used only while no real server is up. ipvsadm has no word for
     # it: -S leaves it out, and -E keeps it.
     sorry_server: Optional[RealServerEntry] = None
+    # keepalived's inhibit_on_failure: the real servers (by address) that, when their check fails,
+    # are made quiescent rather than taken out, so that their connections and persistent clients
+    # stay. No ipvsadm word either.
+    inhibit_on_failure: Tuple[str, ...] = ()
 
     def real_server(self, endpoint: Tuple[str, int]) -> Optional[RealServerEntry]:
         return next((r for r in self.real_servers if r.endpoint == endpoint), None)

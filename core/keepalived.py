@@ -109,7 +109,6 @@ class KeepalivedCluster:
     services: Tuple[VirtualService, ...]
     vrrp_addresses: Tuple[str, ...]                      # every vrrp_instance's virtual_ipaddress
     checkers: Dict[Tuple[ServiceKey, str], Checker]      # (service, real server address): its checker
-    inhibit_on_failure: Tuple[Tuple[ServiceKey, str], ...]
     ignored: Tuple[Tuple[str, int], ...]                 # (keyword, first line), each once
     lines: Dict[ServiceKey, int] = field(default_factory=dict)   # each virtual_server's line
 
@@ -185,6 +184,7 @@ class _ServiceDraft:
     sorry: Optional[Tuple[str, Optional[int]]] = None
     timers: Timers = Timers()
     servers: List[Statement] = field(default_factory=list)
+    inhibited: List[str] = field(default_factory=list)     # real servers' addresses
 
 
 @dataclass
@@ -213,7 +213,6 @@ class _Reader:
         self.lines: Dict[ServiceKey, int] = {}
         self.vrrp: List[str] = []
         self.checkers: Dict[Tuple[ServiceKey, str], Checker] = {}
-        self.inhibited: List[Tuple[ServiceKey, str]] = []
 
     def fail(self, statement: Statement, what: str) -> KeepalivedError:
         return KeepalivedError("%s line %d: %s: %s" % (self.source, statement.line, statement.keyword, what))
@@ -269,8 +268,7 @@ class _Reader:
         if not self.services:
             raise KeepalivedError("%s: no virtual_server: there is nothing for the cluster to balance" % self.source)
         return KeepalivedCluster(self.source, tuple(self.services), tuple(dict.fromkeys(self.vrrp)), self.checkers,
-                                 tuple(self.inhibited), tuple(sorted(self.ignored.items(), key=lambda kv: kv[1])),
-                                 self.lines)
+                                 tuple(sorted(self.ignored.items(), key=lambda kv: kv[1])), self.lines)
 
     def vrrp_instance(self, statement: Statement) -> None:
         self.each(self.block(statement), {"virtual_ipaddress": self.virtual_ipaddress,
@@ -359,7 +357,8 @@ class _Reader:
         sorry = None if draft.sorry is None else RealServerEntry(draft.sorry[0], draft.sorry[1] or port, draft.method)
         self.lines[key] = statement.line
         self.services.append(VirtualService(key, scheduler=draft.scheduler, persistence=draft.persistence,
-                                            netmask=draft.netmask, real_servers=entries, sorry_server=sorry))
+                                            netmask=draft.netmask, real_servers=entries, sorry_server=sorry,
+                                            inhibit_on_failure=tuple(sorted(draft.inhibited))))
 
     def real_server(self, statement: Statement, key: ServiceKey, service: _ServiceDraft) -> RealServerEntry:
         address, port = self.endpoint(statement, port_needed=False)
@@ -379,7 +378,7 @@ class _Reader:
         if draft.checker is not None:
             self.checkers[(key, address)] = self.checker(draft.checker, entry.port, draft.timers)
         if draft.inhibit:
-            self.inhibited.append((key, address))
+            service.inhibited.append(address)
         return entry
 
     def checker(self, statement: Statement, port: int, timers: Timers) -> Checker:
@@ -437,7 +436,7 @@ def health_settings(config: KeepalivedCluster) -> HealthSettings:
 def notes(config: KeepalivedCluster, carried: List[str]) -> List[str]:
     """What the emulated copy does otherwise than keepalived would, one line each: the keywords
     ignored (each once, with its first line), the VRRP addresses the cluster does not carry
-    (`carried`: its VIPs and NAT gateway), the checkers that run as this project's own."""
+    (`carried`: its VIPs and NAT gateway), the HTTP_GET checkers that ask /health instead."""
     said = []
     if config.ignored:
         said.append("%s: ignored (nothing a client sees depends on them here): %s" % (
@@ -450,9 +449,6 @@ def notes(config: KeepalivedCluster, carried: List[str]) -> List[str]:
         if checker.kind == "HTTP_GET" and checker.path != "/health":
             said.append("%s %s: HTTP_GET %s is made as this project's check of /health"
                         % (key, address, checker.path))
-    if config.inhibit_on_failure:
-        said.append("%s: inhibit_on_failure: a failed real server is taken out here; its connections go on "
-                    "elsewhere" % config.source)
     return said
 
 

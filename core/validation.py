@@ -216,6 +216,8 @@ def _check_fields(service: Any) -> None:
         _integer(entry.weight, where + "'s weight", 0, MAX_WEIGHT)
         _require(entry.method == "nat" or entry.port == key.port, where + "'s port", entry.port,
                  "the service's own (%d): only NAT rewrites the port" % key.port)
+    for address in service.inhibit_on_failure:
+        _ipv4(address, "%s's inhibit_on_failure" % key)
     if service.persistence is not None:
         _integer(service.persistence, "%s's persistence" % key, 1, 31 * 24 * 3600)
     try:

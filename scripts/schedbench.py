@@ -9,6 +9,9 @@ request to /slow?on=web2&ms=DELAY waits DELAY ms there and none on web1.
     the median round's (by p90) mean, p50, p90 and p99 per scheduler.
   - persistence: wrk (2 threads, 32 connections, a new connection per request, from c1) on the
     persistent and the plain mh service in turn: new connections per second of a known client.
+  - new clients: all 64 clients at once make their first connection (curl), on plain mh and on
+    mh with persistence (-p 3, so that the entries are gone again before the next round): the
+    time for all 64 (new clients per second) and each first connection's connect time.
 
     sudo .venv/bin/python scripts/schedbench.py [--delay-ms 100] [--rate 100] [--seconds 5] [--out DIR]
 
@@ -18,7 +21,9 @@ stays inside the emulated network; every client is bounded in count and time.
 import csv
 import json
 import os
+import subprocess
 import sys
+import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,9 +33,12 @@ from bench import wrk, wrk_figures  # noqa: E402
 from core.flags import OneLineParser  # noqa: E402
 from core.paths import ROOT  # noqa: E402
 
-SERVICES = {"mh": "10.0.0.100", "wlc": "10.0.0.101", "rr": "10.0.0.102", "mh -p 300": "10.0.0.103"}
+SERVICES = {"mh": "10.0.0.100", "wlc": "10.0.0.101", "rr": "10.0.0.102", "mh -p 300": "10.0.0.103",
+            "mh -p 3": "10.0.0.104"}
 LATENCY = ("mh", "wlc", "rr")
 REPEATS = 3
+CLIENTS = 64            # MAX_CLIENTS: as many client addresses as the cluster has
+FORGET = 5              # s between new-client rounds: longer than -p 3, so every client is new again
 
 
 def rules():
@@ -47,6 +55,19 @@ def open_loop(cluster, vip, delay_ms, rate, seconds):
     return json.loads(run.communicate(timeout=seconds + 30)[0])
 
 
+def new_clients(cluster, vip):
+    """Every client's first connection to `vip`, all at once: (clients per second, connect times in
+    ms sorted, failures)."""
+    clients = [c.name for c in cluster.description.hosts_with_role("client")]
+    started = time.monotonic()
+    runs = [cluster.host(c).popen(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code} %{time_connect}",
+                                   "http://%s/" % vip], stdout=subprocess.PIPE, text=True) for c in clients]
+    answers = [run.communicate(timeout=30)[0].split() for run in runs]
+    elapsed = time.monotonic() - started
+    good = sorted(float(a[1]) * 1000 for a in answers if len(a) == 2 and a[0] == "200")
+    return round(len(clients) / elapsed), good, len(clients) - len(good)
+
+
 def median(rows, key):
     ordered = sorted(rows, key=lambda r: r[key])
     return ordered[len(ordered) // 2]
@@ -55,7 +76,7 @@ def median(rows, key):
 def measure(delay_ms, rate, seconds):
     from topologies.cluster import Cluster
     found = []
-    with Cluster(mode="dr", clients=2, webs=2, services=rules()) as cluster:
+    with Cluster(mode="dr", clients=CLIENTS, webs=2, services=rules()) as cluster:
         rounds = {s: [] for s in LATENCY}
         for _ in range(REPEATS):
             for scheduler in LATENCY:
@@ -75,7 +96,23 @@ def measure(delay_ms, rate, seconds):
             found.append({"measure": "new connections", "service": scheduler, "mean_ms": None,
                           "p50_ms": row["close_p50"], "p90_ms": None, "p99_ms": row["close_p99"], "errors": None,
                           "close_rps": row["close_rps"]})
+        found += measure_new_clients(cluster)
     return found
+
+
+def measure_new_clients(cluster):
+    rounds = {s: [] for s in ("mh", "mh -p 3")}
+    for _ in range(REPEATS):
+        time.sleep(FORGET)
+        for scheduler in rounds:
+            rounds[scheduler].append(new_clients(cluster, SERVICES[scheduler]))
+    rows = []
+    for scheduler, results in rounds.items():
+        rate, connects, _ = sorted(results)[len(results) // 2]
+        rows.append({"measure": "new clients", "service": scheduler, "mean_ms": round(sum(connects) / len(connects), 1),
+                     "p50_ms": round(connects[len(connects) // 2], 1), "p90_ms": None,
+                     "p99_ms": round(connects[-1], 1), "errors": sum(r[2] for r in results), "close_rps": rate})
+    return rows
 
 
 def main(argv=None):
@@ -98,7 +135,7 @@ def main(argv=None):
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print("| measure | service | mean ms | p50 ms | p90 ms | p99 ms | errors | new conn/s |\n"
+    print("| measure | service | mean ms | p50 ms | p90 ms | p99 ms (new clients: max) | errors | per second |\n"
           "|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| %s |" % " | ".join("-" if v is None else str(v) for v in r.values()))

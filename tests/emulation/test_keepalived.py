@@ -1,75 +1,28 @@
 """A keepalived.conf brought up as an emulated copy: its networks, its real servers at their
 addresses, its virtual servers served with their schedulers, persistence granularity and
 checkers' timers."""
+import os
+import subprocess
+
 import pytest
 
-from core.keepalived import read_keepalived
-from tests.emulation.helpers import http_served
+from core.paths import ROOT
+from tests.emulation.helpers import http_served, wait_for
 from topologies.cluster import Cluster
 
 pytestmark = pytest.mark.emulation
 
-CONF = """\
-global_defs {
-   router_id shop
-}
-vrrp_instance VI_1 {
-    state MASTER
-    interface eth0
-    virtual_router_id 51
-    priority 150
-    virtual_ipaddress {
-        172.16.5.10
-        172.16.6.254
-    }
-}
-virtual_server 172.16.5.10 80 {
-    delay_loop 2
-    lb_algo wlc
-    lb_kind DR
-    persistence_timeout 600
-    persistence_granularity 255.255.255.0
-    protocol TCP
-    real_server 172.16.6.1 80 {
-        weight 1
-        HTTP_GET {
-            url {
-              path /health
-            }
-            connect_timeout 1
-            retry 1
-            delay_before_retry 0.5
-        }
-    }
-    real_server 172.16.6.2 80 {
-        weight 1
-        TCP_CHECK {
-            connect_timeout 1
-        }
-    }
-}
-virtual_server 172.16.5.10 53 {
-    lb_algo sh
-    lb_kind NAT
-    protocol UDP
-    real_server 172.16.6.2 53 {
-        DNS_CHECK {
-            connect_timeout 1
-        }
-    }
-}
-"""
-
 
 @pytest.fixture(scope="module")
 def cluster():
-    with Cluster(keepalived=read_keepalived(CONF, "shop.conf"), clients=2) as running:
+    with Cluster(keepalived=os.path.join(ROOT, "tests", "data", "shop-keepalived.conf"), clients=2) as running:
         yield running
 
 
 def test_the_file_s_addresses_and_timers_are_the_cluster_s(cluster):
     d = cluster.description
-    assert [(w.name, w.ip) for w in d.real_servers] == [("web1", "172.16.6.1"), ("web2", "172.16.6.2")]
+    assert [(w.name, w.ip) for w in d.real_servers] == [("web1", "172.16.6.1"), ("web2", "172.16.6.2"),
+                                                        ("web3", "172.16.6.30")]     # web3: the sorry server
     assert d.vip == "172.16.5.10" and d.nat_gateway == "172.16.6.254"
     assert (cluster.health.interval, cluster.health.timeout, cluster.health.fall, cluster.health.rise) == (
         0.5, 1.0, 2, 1)
@@ -90,3 +43,28 @@ def test_persistence_granularity_keeps_a_whole_net_of_clients_on_one_real_server
 def test_the_dns_virtual_server_answers_from_its_real_server(cluster):
     out = cluster.host("c1").cmd("dig @172.16.5.10 whoami.lvsdn +short +time=2 +tries=2").strip()
     assert out == "172.16.6.2", out
+
+
+def test_inhibit_on_failure_keeps_a_failed_server_s_download_and_persistent_clients(cluster):
+    """A real server whose check fails (its DB link cut: /health answers 503) while its port is up
+    is made quiescent, as keepalived's inhibit_on_failure makes it in LVS: a download under way
+    goes on to its end, and a persistent client's next connection still reaches it."""
+    (first,) = http_served(cluster, "c1", "http://172.16.5.10/", connections=1)[0]
+    download = cluster.host("c1").popen(["curl", "-s", "-o", "/dev/null", "-m", "40", "-w", "%{size_download}",
+                                         "http://172.16.5.10/download?bytes=300000&rate=30000"],
+                                        stdout=subprocess.PIPE, text=True)
+    cluster.host(first).cmd("ip link set %s-eth1 down" % first)
+    try:
+        wait_for(lambda: _row(cluster, first)["state"] != "up" and cluster.rest("GET", "/lb/status")["flows_in_sync"],
+                 20, "%s's check failed" % first)
+        assert _row(cluster, first)["inhibit_on_failure"] is True
+        assert http_served(cluster, "c2", "http://172.16.5.10/", connections=3)[0] == {first: 3}
+        assert download.communicate(timeout=60)[0] == "300000"
+    finally:
+        cluster.host(first).cmd("ip link set %s-eth1 up" % first)
+    wait_for(lambda: _row(cluster, first)["state"] == "up", 30, "%s back up" % first)
+
+
+def _row(cluster, web):
+    service = next(s for s in cluster.rest("GET", "/lb/services")["services"] if s["port"] == 80)
+    return next(r for r in service["real_servers"] if r["name"] == web)

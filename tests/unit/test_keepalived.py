@@ -91,54 +91,16 @@ def test_a_lan_side_vrrp_address_becomes_the_nat_gateway_and_the_rest_are_listed
     assert "not carried: 192.168.200.16" in said[1] and "192.168.201.19" not in said[1]
 
 
-TWO_SERVICES = """\
-! two services, DR and NAT, on one VIP
-global_defs {
-   router_id test
-}
-virtual_server 172.16.5.10 80 {
-    delay_loop 2
-    lb_algo wlc
-    lb_kind DR
-    persistence_timeout 600
-    persistence_granularity 255.255.255.0
-    protocol TCP
-    sorry_server 172.16.6.30 80
-    real_server 172.16.6.1 80 {
-        weight 3
-        HTTP_GET {
-            url {
-              path /health
-              status_code 200-299 301
-            }
-            connect_timeout 1
-            retry 2
-            delay_before_retry 0.5
-        }
-    }
-    real_server 172.16.6.2 80 {
-        weight 1
-        inhibit_on_failure
-        TCP_CHECK {
-            connect_port 80
-        }
-    }
-}
-virtual_server 172.16.5.10 53 {
-    lb_algo sh
-    protocol UDP
-    real_server 172.16.6.2 53 {
-        DNS_CHECK {
-            type A
-            name whoami.lvsdn
-        }
-    }
-}
-"""
+SHOP = os.path.join(ROOT, "tests", "data", "shop-keepalived.conf")   # the emulation test starts it too
+
+
+def _shop():
+    with open(SHOP) as f:
+        return read_keepalived(f.read(), "shop.conf")
 
 
 def test_a_file_of_two_services_becomes_the_cluster_it_describes():
-    config = read_keepalived(TWO_SERVICES, "two.conf")
+    config = _shop()
     description = describe_keepalived(config, clients=2)
     web, dns = description.services
     assert (web.key, web.scheduler, web.persistence, web.netmask) == (
@@ -152,11 +114,11 @@ def test_a_file_of_two_services_becomes_the_cluster_it_describes():
     assert [c.ip for c in description.hosts_with_role("client")] == ["172.16.5.11", "172.16.5.12"]
     checker = config.checkers[(web.key, "172.16.6.1")]
     assert (checker.kind, checker.path, checker.status_codes) == ("HTTP_GET", "/health", ((200, 299), (301, 301)))
-    assert config.inhibit_on_failure == ((web.key, "172.16.6.2"),)
+    assert web.inhibit_on_failure == ("172.16.6.1", "172.16.6.2") and dns.inhibit_on_failure == ()
 
 
 def test_the_checks_run_as_quickly_as_the_quickest_checker():
-    settings = health_settings(read_keepalived(TWO_SERVICES, "two.conf"))
+    settings = health_settings(_shop())
     # HTTP_GET: retries every 0.5 s, 1 s to connect, down after 1 + 2 bad checks; one good one restores
     assert (settings.interval, settings.timeout, settings.fall, settings.rise) == (0.5, 1.0, 2, 1)
 

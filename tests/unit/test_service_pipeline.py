@@ -2,9 +2,13 @@
 TCP 80 and UDP 53 on 10.0.0.100 by NAT, TCP 8080 on 10.0.0.101 by DR, each over its own select
 group, each connection's mark naming its service; services changed at run time with ipvsadm's
 commands."""
+import dataclasses
+
 import pytest
 
+from controller.checks import CheckKey
 from controller.flows import switch_flows, switch_groups
+from controller.health import FAIL
 from controller.pipeline import ETH_ARP, ETH_IP, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SYNC_MAC, service_group
 from controller.specs import destination
 from controller.state import ClusterState
@@ -196,3 +200,17 @@ def test_a_sorry_server_that_cannot_work_is_refused(entry, words):
     with pytest.raises(ConfigError) as refused:
         c.state.book.set_sorry(key, entry)
     assert words in str(refused.value) and c.state.book.services[key].sorry_server is None
+
+
+@pytest.mark.parametrize("inhibit, continues_on", [(True, "its own server"), (False, "another")])
+def test_a_failed_check_keeps_the_connections_of_an_inhibited_real_server_only(inhibit, continues_on):
+    key = next(k for k in D.services if k.key.port == 8080)
+    inhibited = ("10.0.1.11", "10.0.1.12") if inhibit else ()
+    services = [s if s is not key else dataclasses.replace(s, inhibit_on_failure=inhibited) for s in D.services]
+    c = Cluster(with_services(BASE, services))
+    first, _ = c.to_server(c.packet("tcp", "10.0.0.101", 8080))
+    for _ in range(2):                                    # its check of 8080 fails; its port stays up
+        c.state.check_result(CheckKey(first, "tcp", 8080), FAIL)
+    later, _ = c.to_server(c.packet("tcp", "10.0.0.101", 8080, tcp_flags=0x010))     # the connection's next ACK
+    assert (later == first) == inhibit, continues_on
+    assert c.to_server(c.packet("tcp", "10.0.0.101", 8080, sport=40001))[0] != first  # no new connection

@@ -1,10 +1,11 @@
+import dataclasses
 import json
 
 import pytest
 
 from controller.health import CONFIRM, DEGRADED, DOWN, FAIL, OK
 from controller.state import ClusterState
-from core.builder import describe
+from core.builder import describe, with_services
 
 
 def state():
@@ -190,3 +191,17 @@ def test_extra_checks_are_rate_limited_to_one_per_interval():
         due += s.passive_signal("web1", "a RST") is not None
         clock.now += 0.01
     assert due == 6                      # interval 0.2 s: at 0, 0.2 .. 0.8, and one waiting for 1.0
+
+
+def test_inhibit_on_failure_keeps_a_failed_server_s_connections_until_its_port_goes_down():
+    d = describe()
+    service = dataclasses.replace(d.services[0], inhibit_on_failure=("10.0.1.11",))
+    s = ClusterState(with_services(d, [service]))
+    for web in ("web1", "web2"):
+        s.probe_result(web, OK)
+    for _ in range(2):
+        s.probe_result("web1", FAIL)
+    (view,) = s.view().services
+    assert "web1" not in view.table and view.inhibited == ("web1",) and view.kept == ("web2", "web1")
+    s.port_status("s_lan", d.host("web1").service_interface.port, False)
+    assert s.view().services[0].inhibited == ()                # a dead host keeps nothing
