@@ -42,6 +42,18 @@ def programs(description, services, web):
     return sorted(found)
 
 
+def _whoami(host, ip, port, tries):
+    """The address the DNS server at ip:port gives for `whoami.lvsdn.` (its own), asked from `host`
+    with `tries` tries of `tries` seconds each."""
+    return host.cmd("dig @%s -p %d %s +short +time=%d +tries=%d" % (ip, port, WHOAMI, tries, tries)).strip()
+
+
+def _echoed_by(host, ip, port):
+    """The host the UDP echo at ip:port names in its answer to `host`, or None."""
+    out = host.cmd("%s -m apps.udpecho --ask %s %d" % (sys.executable, ip, port)).strip()
+    return out.split()[0][len("served_by="):] if out.startswith("served_by=") else None
+
+
 class RealServers:
     """The real servers' programs, their answers as a client would see them, and their start."""
 
@@ -81,11 +93,9 @@ class RealServers:
         """True when one of `web`'s programs answers (asked from inside the host)."""
         host, ip = self.cluster.host(web), self.cluster.description.host(web).ip
         if program.kind == "dns":
-            out = host.cmd("dig @%s -p %d %s +short +time=1 +tries=1" % (ip, program.port, WHOAMI))
-            return out.strip() == ip
+            return _whoami(host, ip, program.port, tries=1) == ip
         if program.kind == "echo":
-            return host.cmd("%s -m apps.udpecho --ask %s %d" % (sys.executable, ip, program.port)).startswith(
-                "served_by=")
+            return _echoed_by(host, ip, program.port) is not None
         url = "http://%s:%d/health" % (ip, program.port)
         return host.cmd("curl -s -m 1 -o /dev/null -w '%%{http_code}' %s" % url) == "200"
 
@@ -94,11 +104,10 @@ class RealServers:
         client would (the DNS server's address, the echo's or the web app's own word), or None."""
         host, d, key = self.cluster.host(node), self.cluster.description, service.key
         if key.protocol == "udp" and key.is_dns:
-            out = host.cmd("dig @%s -p %d %s +short +time=2 +tries=2" % (key.vip, key.port, WHOAMI)).strip()
-            return next((w.name for w in d.real_servers if w.ip == out), None)
+            answer = _whoami(host, key.vip, key.port, tries=2)
+            return next((w.name for w in d.real_servers if w.ip == answer), None)
         if key.protocol == "udp":
-            out = host.cmd("%s -m apps.udpecho --ask %s %d" % (sys.executable, key.vip, key.port)).strip()
-            return out.split()[0][len("served_by="):] if out.startswith("served_by=") else None
+            return _echoed_by(host, key.vip, key.port)
         out = host.cmd("curl -s -m 3 http://%s:%d/" % (key.vip, key.port))
         try:
             return json.loads(out)["served_by"]

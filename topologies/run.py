@@ -68,7 +68,8 @@ def check_args(args):
     naming the flag, the value and what is allowed."""
     given = description_flags_given(args)
     description = description_from_arguments(args)
-    args.keepalived_config = None if args.keepalived is None else read_keepalived(args, given)
+    args.keepalived_config, args.keepalived_description = ((None, None) if args.keepalived is None
+                                                           else read_keepalived(args, given))
     args.service_lines = None if args.services is None else read_services(args.services, description)
     args.health = health_from_arguments(args)
     args.proxy_policy = proxy_policy_from_arguments(args)
@@ -82,15 +83,15 @@ def check_args(args):
 
 
 def read_keepalived(args, given):
-    """The keepalived.conf's cluster, checked whole (KeepalivedError naming the file, the line and
-    the keyword); the flags it stands in for (`given` of them) are refused beside it."""
+    """The keepalived.conf read and the cluster it describes, checked whole (KeepalivedError naming
+    the file, the line and the keyword); the flags it stands in for (`given` of them) are refused
+    beside it."""
     given = [flag for flag in given if flag != "clients"]
     if given or args.services is not None:
         raise ConfigError("--keepalived %s describes the cluster: leave out --%s" % (
             args.keepalived, (given + ["services"])[0].replace("_", "-")))
     config = load_keepalived(args.keepalived)
-    describe_keepalived(config, clients=args.clients)
-    return config
+    return config, describe_keepalived(config, clients=args.clients)
 
 
 def read_services(path, description):
@@ -160,9 +161,8 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     ensure_environment()
     from topologies.cluster import Cluster, ClusterError
-    config = args.keepalived_config
+    config, description = args.keepalived_config, args.keepalived_description
     if config is not None:
-        description = describe_keepalived(config, clients=args.clients)
         print("starting the cluster of %s: %d virtual servers, %d clients, %d web hosts" % (
             args.keepalived, len(config.services), args.clients, len(description.real_servers)))
         for line in notes(config, description.vips + [description.nat_gateway]):
