@@ -109,6 +109,7 @@ def measure_new_clients(cluster):
     rows = []
     for scheduler, results in rounds.items():
         rate, connects, _ = sorted(results)[len(results) // 2]
+        connects = connects or [float("nan")]   # every first connection failed: the errors say so
         rows.append({"measure": "new clients", "service": scheduler, "mean_ms": round(sum(connects) / len(connects), 1),
                      "p50_ms": round(connects[len(connects) // 2], 1), "p90_ms": None,
                      "p99_ms": round(connects[-1], 1), "errors": sum(r[2] for r in results), "close_rps": rate})
