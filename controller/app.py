@@ -9,6 +9,7 @@ calls controller/operations.py.
 import functools
 import json
 import os
+import subprocess
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -20,7 +21,7 @@ from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISP
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from controller import events, openflow
+from controller import events, openflow, trace
 from controller.access import ApiGate
 from controller.channels import Channels
 from controller.connlog import PacketIns
@@ -47,6 +48,20 @@ STATS_INTERVAL = 1.0
 FLOW_RETRY_SECONDS = 1.0
 WRITE_WATCH_INTERVAL = 1.0   # how often unconfirmed writes are looked at (controller/sync.py)
 BLOCK_CHECK_INTERVAL = 0.5
+TRACE_TIMEOUT = 5.0          # s for one switch's ofproto/trace
+
+
+def ovs_trace(bridge: str, flow: str) -> str:
+    """Open vSwitch's ofproto/trace of one bridge (eventlet makes the wait green)."""
+    try:
+        done = subprocess.run(["ovs-appctl", "ofproto/trace", bridge, flow], capture_output=True, text=True,
+                              timeout=TRACE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise trace.TraceUnavailable("ovs-appctl ofproto/trace %s failed: %s (the trace needs the switches on "
+                                     "the controller's machine)" % (bridge, e)) from None
+    if done.returncode != 0:
+        raise trace.TraceUnavailable("ovs-appctl ofproto/trace %s answered: %s" % (bridge, done.stderr.strip()))
+    return done.stdout
 
 
 def cluster_switch(handler: Callable[[Any, str, Any], None]) -> Callable[[Any, Any], None]:
@@ -167,6 +182,14 @@ class LvsController(app_manager.RyuApp):
                 hub.spawn_after(FLOW_RETRY_SECONDS, self.reconcile)
             finally:
                 self._writing = False
+
+    def trace(self, source: str, destination: str, **options: Optional[str]) -> dict:
+        """What a packet from `source` to `destination` meets (controller/trace.py), traced by
+        ovs-appctl on this machine's switches; InvalidRequest for a bad request, TraceUnavailable
+        where ovs-appctl cannot answer."""
+        view = self.state.view()
+        request = trace.trace_request(self.description, view, source, destination, **options)
+        return trace.trace(self.description, view, request, ovs_trace)
 
     def flows_in_sync(self) -> bool:
         """True when every switch has confirmed (barrier) the flows of the current state."""

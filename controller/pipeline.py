@@ -144,6 +144,22 @@ COOKIE_AFFINITY = 0xb        # persistence entries the proxies learn: not a kind
 COOKIE_KINDS = (COOKIE_L2, COOKIE_STEER, COOKIE_LB, COOKIE_PROBE, COOKIE_BLOCK, COOKIE_LOG, COOKIE_PASSIVE,
                 COOKIE_GUARD, COOKIE_DENY, COOKIE_SPOOF)
 KIND_MASK = 0xffffffff        # the low half of a switch's cookie: the kind; the high half: a fingerprint
+# The words for each kind and each priority (the trace, controller/trace.py, speaks them).
+COOKIE_WORDS = {COOKIE_L2: ("l2", "static L2 forwarding"),
+                COOKIE_STEER: ("steer", "the VIPs steered to the proxies"),
+                COOKIE_LB: ("lb", "the load balancer"),
+                COOKIE_PROBE: ("probe", "the controller's liveness probes"),
+                COOKIE_BLOCK: ("block", "a blocked source"),
+                COOKIE_LOG: ("log", "the connection log"),
+                COOKIE_PASSIVE: ("passive", "the passive health checks"),
+                COOKIE_GUARD: ("guard", "port security and segmentation: what may pass"),
+                COOKIE_DENY: ("deny", "what segmentation refuses"),
+                COOKIE_SPOOF: ("spoof", "a forged packet"),
+                COOKIE_AFFINITY: ("affinity", "a persistence entry the proxy learned")}
+PRIORITY_NAMES = {PRI_BLOCK: "block", PRI_LOCAL: "local", PRI_SYNC: "sync", PRI_HIGH: "high", PRI_NARROW: "narrow",
+                  PRI_MATCH: "match", PRI_BROAD: "broad", PRI_DEFAULT: "default", PRI_MISS: "miss"}
+METER_NAMES = {LOG_METER: "the connection log's copies", PASSIVE_METER: "the passive checks' copies",
+               DENY_METER: "copies of what segmentation refused", SPOOF_METER: "copies of forged packets"}
 # Every copy an edge switch sends the controller passes the meter of its kind, and only that one
 # (controller/accounting.py counts each meter's copies against what the controller received).
 COPY_METERS = {COOKIE_LOG: LOG_METER, COOKIE_DENY: DENY_METER, COOKIE_SPOOF: SPOOF_METER,

@@ -17,6 +17,7 @@ from ryu.app.wsgi import ControllerBase, Response, route
 from webob import Request
 
 from controller import servicerequests as requests
+from controller.trace import TraceUnavailable
 from controller.state import DEFAULT_BAN_SECONDS, InvalidRequest, NotBlocked, UnknownNode, UnknownRealServer
 from core.httpbody import HttpError, json_object
 from core.ipvsadm import Command, IpvsadmError, NoSuchEntry, ServiceKey, parse_command
@@ -27,6 +28,7 @@ DASHBOARD_FILES = {"index.html": "text/html", "dashboard.js": "application/javas
 LOG = logging.getLogger("lvsdn.rest")
 SERVICE_PATH = "/lb/services/{protocol}/{vip}/{port}"
 SERVER_PATH = SERVICE_PATH + "/real_servers/{address}/{rport}"
+TRACE_PARAMETERS = ("from", "to", "protocol", "port", "sport")
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -98,6 +100,21 @@ class LbRestApi(GuardedController):
         """The persistent services' clients and the real server each keeps (ipvsadm -Lnc's
         templates), as the active proxy learned them, read every few seconds."""
         return json_response({"entries": self.app.state.persistence_view()})
+
+    @route("lb", "/lb/trace", methods=["GET"])
+    @answers_json
+    def get_trace(self, req: Request, **_: Any) -> Response:
+        """?from=HOST&to=ADDRESS[&protocol=tcp|udp|icmp][&port=N][&sport=N]: what that packet meets
+        (controller/trace.py)."""
+        query = dict(req.GET)
+        unknown = sorted(set(query) - set(TRACE_PARAMETERS))
+        if unknown or not {"from", "to"} <= set(query):
+            raise InvalidRequest("a trace takes ?from=HOST&to=ADDRESS, and may add protocol, port and sport%s"
+                                 % (" (not %s)" % ", ".join(unknown) if unknown else ""))
+        try:
+            return json_response(self.app.trace(query.pop("from"), query.pop("to"), **query))
+        except TraceUnavailable as e:
+            return json_error(503, str(e))
 
     @route("lb", "/lb/backends", methods=["GET"])
     @answers_json

@@ -38,6 +38,7 @@ PROXY_LOCAL_HOST_ID = 2            # lb1 10.0.1.2, lb2 10.0.1.3
 VNI_BASE = 100                     # lb1 VNI 101, lb2 VNI 102
 PROXY_TUNNEL_PORT = 10
 VXLAN_OVERHEAD = 50
+VXLAN_UDP_PORT = 4789              # the tunnel's UDP port, at both ends (OVS's and Linux's default)
 CONNECTION_IDLE_TIMEOUT = 300      # s a connection stays in a proxy's connection tracker while idle (LVS: 900)
 LAN_MTU_TUN = 1600                 # room for VXLAN's 50 bytes (docs/PLATFORM.md)
 ROUTER_HOST_ID = 1

@@ -45,6 +45,22 @@ class ClusterCLI(CLI):
         changes -A -E -D -a -e -d (for instance lb -A -u 10.0.0.100:53 -s mh)."""
         self._try(self.cluster.ipvsadm, line.strip() or "-Ln")
 
+    def do_trace(self, line):
+        """trace SOURCE DESTINATION [PORT] [tcp|udp|icmp] [sport=N]: what a connection's first
+        packet from host SOURCE to DESTINATION (an address or a host) meets, switch by switch, and
+        where it ends (for instance trace c1 10.0.0.100 80 sport=40000)."""
+        words = line.split()
+        if len(words) < 2:
+            output("usage: trace SOURCE DESTINATION [PORT] [tcp|udp|icmp] [sport=N]\n")
+            return
+        options = {"protocol": next((w for w in words[2:] if w in ("tcp", "udp", "icmp")), "tcp")}
+        for word in words[2:]:
+            if word.startswith("sport="):
+                options["sport"] = word[len("sport="):]
+            elif word not in ("tcp", "udp", "icmp"):
+                options["port"] = word
+        self._try(lambda: "\n".join(self.cluster.trace(words[0], words[1], **options)["lines"]))
+
     def do_alerts(self, _line):
         """alerts: what the log reviewer flagged, and the sources blocked now."""
         alerts = self.cluster.alerts()

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from datetime import datetime
+from urllib.parse import urlencode
 
 import requests
 from mininet.log import setLogLevel
@@ -302,6 +303,13 @@ class Cluster:
     def alerts(self):
         """The log reviewer's alerts so far, as dicts."""
         return self.reviewer.alerts()
+
+    def trace(self, source, destination, port=None, protocol="tcp", sport=None):
+        """What a packet from host `source` to `destination` (an address or a host's name) meets on
+        its way, switch by switch (GET /lb/trace): a dict with "lines" (the explanation), "proxy",
+        "real_server", "method", "reached" and "dropped"; ClusterError for a bad request."""
+        query = {"from": source, "to": destination, "protocol": protocol, "port": port, "sport": sport}
+        return self.rest("GET", "/lb/trace?" + urlencode({k: v for k, v in query.items() if v is not None}))
 
     # --- processes in hosts -------------------------------------------------------------------
     def spawn(self, node, service, command):

@@ -20,9 +20,7 @@ per proxy, following the client-to-VIP direction only (controller/pipeline.py): 
 """
 import ipaddress
 
-from core.addressing import CONNECTION_IDLE_TIMEOUT, tunnel_mac
-
-VXLAN_UDP_PORT = 4789
+from core.addressing import CONNECTION_IDLE_TIMEOUT, VXLAN_UDP_PORT, tunnel_mac
 
 
 def _sysctl(**settings):
