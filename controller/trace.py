@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from controller.pipeline import (COOKIE_WORDS, EDGE_TABLES, GROUPS, KIND_MASK, METER_NAMES, PRIORITY_NAMES,
-                                 PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROXY_TABLES, SYNC_MAC, service_group)
+from controller.pipeline import (COOKIE_LOG, COOKIE_WORDS, EDGE_TABLES, GROUPS, KIND_MASK, METER_NAMES,
+                                 PRIORITY_NAMES, PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROXY_TABLES, SYNC_MAC,
+                                 service_group)
 from controller.servicebook import InvalidRequest
 from controller.specs import BalancerView
-from core.addressing import VXLAN_UDP_PORT
+from core.addressing import VXLAN_UDP_PORT, tunnel_mac
 from core.description import ClusterDescription, Host, Interface
 
 PROTOCOLS = {"tcp": PROTO_TCP, "udp": PROTO_UDP, "icmp": PROTO_ICMP}
@@ -216,9 +217,15 @@ PACKET_FIELDS = ("dl_src", "dl_dst", "nw_src", "nw_dst", "nw_ttl", "tp_src", "tp
 def flow_text(in_port: int, packet: Fields) -> str:
     """The flow ofproto/trace is given: the packet's headers on `in_port`, with the datapath's
     hash of it."""
-    words = [w for w in PROTOCOLS if w in packet]
-    parts = ["in_port=%d" % in_port] + words + ["%s=%s" % (k, packet[k]) for k in PACKET_FIELDS if packet.get(k)]
+    word = next(w for w in PROTOCOLS if w in packet)
+    headers = ["%s=%s" % (_field_name(k, word), packet[k]) for k in PACKET_FIELDS if packet.get(k)]
+    parts = ["in_port=%d" % in_port, word] + headers
     return ",".join(parts + ["dp_hash=%#x" % sym_l4_hash(packet)])
+
+
+def _field_name(name: str, protocol: str) -> str:
+    """OVS prints every L4 port as tp_src/tp_dst, but parses those as TCP's only."""
+    return name.replace("tp_", protocol + "_") if name.startswith("tp_") else name
 
 
 def first_packet(description: ClusterDescription, view: BalancerView,
@@ -311,6 +318,7 @@ class Names:
         self.description, self.view = description, view
         self.addresses = addresses(description, view)
         self.macs = {i.mac: h.name for h in description.hosts for i in h.interfaces}
+        self.macs.update({tunnel_mac(w.ip): "%s's VXLAN device" % w.name for w in description.real_servers})
         self.macs.update({description.vip_mac: "the VIPs' MAC", description.gateway_mac: "the NAT gateway's MAC",
                           SYNC_MAC: "the other proxy (connection sync)"})
         self.servers = {view.destination(s, web): (s, web, entry) for s in view.services for web, entry in s.hosts}
@@ -340,7 +348,7 @@ class Names:
 
     def value(self, name: str, value: str, switch: str) -> str:
         if name == "in_port":
-            return "%s (from %s)" % (value, self.port(switch, int(value)) if value.isdigit() else value)
+            return "%s (from %s)" % (value, self.port(switch, int(value)) if value.isdigit() else "the switch itself")
         if name in ("dl_src", "dl_dst", "eth_src", "eth_dst"):
             return "%s (%s)" % (value, self.macs[value]) if value in self.macs else value
         if name in ("nw_src", "nw_dst", "ip_src", "ip_dst", "tun_dst"):
@@ -398,7 +406,8 @@ class Explanation:
             for step in steps:
                 lines.append("  %s" % step["rule"])
                 lines += ["      %s" % said for said in step["does"]]
-            hops.append({"switch": hop.switch, "in_port": hop.in_port, "from": hop.came_from, "rules": steps})
+            hops.append({"switch": hop.switch, "in_port": hop.in_port, "from": hop.came_from, "packet": hop.packet,
+                         "rules": steps})
         dropped = self.dropped()
         lines.append(self.verdict(dropped))
         web, method = self.real_server or (None, None)
@@ -412,7 +421,8 @@ class Explanation:
     def step(self, hop: Hop, rule: Rule) -> dict:
         table = "table %d %s" % (rule.table, self.tables(hop.switch).get(rule.table, "?"))
         if rule.priority is None:
-            return {"table": rule.table, "rule": "%s: no rule matched" % table, "does": ["dropped"], "kind": None}
+            return {"table": rule.table, "rule": "%s: no rule matched" % table, "kind": None,
+                    "does": ["dropped" if rule is hop.rules[-1] else "nothing done here"]}
         kind, meaning = COOKIE_WORDS.get(rule.cookie & KIND_MASK, ("?", "unknown"))
         match = " ".join(self._match(rule.match, hop.switch)) or "everything"
         header = "%s: %s rule (%s), priority %d (%s), matched %s" % (
@@ -456,7 +466,9 @@ class Explanation:
         if action.startswith("CONTROLLER"):
             return "a copy to the controller"
         if action.startswith("learn("):
-            return "learns the client's persistence entry"
+            if self.names.description.switch(hop.switch).role == "proxy":
+                return "learns the client's persistence entry"
+            return "learns that this flow was seen (the log copies its first packet only)"
         if action.startswith("multipath("):
             return "hashes the client's address to a slot"
         if action == "drop":
@@ -505,7 +517,8 @@ class Explanation:
         hop = self.hops[-1]
         if outputs(self.names.description, hop):
             return None
-        rule = hop.rules[-1]
+        # The connection log's tables only copy: the rule that decided is the last before them.
+        rule = next((r for r in reversed(hop.rules) if r.cookie & KIND_MASK != COOKIE_LOG), hop.rules[-1])
         step = self.step(hop, rule)
         return {"switch": hop.switch, "table": rule.table, "rule": step["rule"], "kind": step["kind"]}
 
