@@ -72,6 +72,25 @@ document.getElementById("block-form").addEventListener("submit", event => {
                                   seconds: Number(document.getElementById("block-seconds").value)});
 });
 
+// The trace (GET /lb/trace): what a connection's first packet meets, switch by switch, in words.
+document.getElementById("trace-form").addEventListener("submit", async event => {
+  event.preventDefault();
+  const query = new URLSearchParams();
+  for (const [name, id] of [["from", "trace-from"], ["to", "trace-to"], ["protocol", "trace-protocol"],
+                            ["port", "trace-port"], ["sport", "trace-sport"]]) {
+    const value = document.getElementById(id).value.trim();
+    if (value) query.set(name, value);
+  }
+  const shown = document.getElementById("trace");
+  try {
+    shown.textContent = (await api("GET", "/lb/trace?" + query)).lines.join("\n");
+    say("");
+  } catch (error) {
+    shown.textContent = "";
+    say(error.message);
+  }
+});
+
 // --- the topology -----------------------------------------------------------------------------
 function layout(description) {
   const column = (names, x, top, bottom) => {

@@ -4,7 +4,8 @@ opened with it (#token=...) takes it off the address bar; both web hosts shown h
 active proxy failed from the page and the other shown carrying the VIP within 3 s; a real server
 drained from the page, as the REST API agrees; an impossible weight refused with the API's own
 words and nothing changed; the controller killed and restarted, the page saying so meanwhile and
-coming back by itself. Screenshots go into the run's log directory (kept when the test fails)."""
+coming back by itself; a trace typed into the page shown as the API gives it. Screenshots go into
+the run's log directory (kept when the test fails)."""
 import os
 
 import pytest
@@ -62,6 +63,20 @@ def test_the_dashboard_shows_and_drives_the_cluster(browser):
         page.locator("#block-form button").click()
         playwright.expect(page.locator("#message")).to_contain_text("ip must be an IPv4 address", timeout=SHOWN)
         assert cluster.rest("GET", "/lb/blocks")["blocks"] == []
+
+        # the trace typed into the page is the API's, word for word; a bad one says why
+        page.locator("#trace-from").fill("c1")
+        page.locator("#trace-to").fill(cluster.vip)
+        page.locator("#trace-port").fill("80")
+        page.locator("#trace-sport").fill("40000")
+        page.locator("#trace-form button").click()
+        expected = cluster.trace("c1", cluster.vip, 80, sport=40000)
+        playwright.expect(page.locator("#trace")).to_have_text("\n".join(expected["lines"]), timeout=SHOWN)
+        assert "verdict: reaches web2 by %s" % standby in expected["lines"][-1]   # web1 drains: no new connection
+        page.locator("#trace-to").fill("192.0.2.1")
+        page.locator("#trace-form button").click()
+        playwright.expect(page.locator("#message")).to_contain_text("'192.0.2.1' is outside the cluster", timeout=SHOWN)
+        page.screenshot(path=os.path.join(shots, "dashboard-trace.png"), full_page=True)
 
         page.locator("#nodes tr[data-node='%s'] button.recover" % active).click()
         playwright.expect(node(page, active)).to_have_attribute("data-state", "standby", timeout=10_000)
