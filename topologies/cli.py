@@ -5,7 +5,19 @@ from mininet.cli import CLI
 from mininet.log import output
 
 from topologies.faults import FAILURE_KINDS
+from topologies.lbtable import format_status
 from topologies.runstate import ClusterError
+
+
+# The cluster's commands, each with its usage and one line (help CMD gives its docstring).
+EXTRA_COMMANDS = (
+    ("lb", "lb [-Ln|-S|-A|-E|-D|-a|-e|-d ...]", "the virtual services, as ipvsadm shows and changes them"),
+    ("status", "status [--json]", "the VIPs, proxies, real servers, switches and log, in a few lines"),
+    ("trace", "trace SRC DST [PORT] [udp|icmp] [sport=N]", "what a packet meets, switch by switch, and why"),
+    ("alerts", "alerts", "what the log reviewer flagged, and the sources blocked now"),
+    ("fail", "fail NODE KIND", "fail a web, DB or proxy host or the controller (crash, link, hang)"),
+    ("recover", "recover NODE", "undo a fail (the controller: restart it)"),
+)
 
 
 class ClusterCLI(CLI):
@@ -13,7 +25,7 @@ class ClusterCLI(CLI):
 
     def __init__(self, cluster, **kwargs):
         self.cluster = cluster
-        output("Extra commands: lb, status, alerts, fail NODE KIND, recover NODE (help CMD for more)\n")
+        output("Extra commands: %s (help lists them, help CMD says more)\n" % ", ".join(c[0] for c in EXTRA_COMMANDS))
         super().__init__(cluster.net, **kwargs)
 
     def run(self):
@@ -23,6 +35,19 @@ class ClusterCLI(CLI):
             self.cmdloop()
         except KeyboardInterrupt:
             output("\n")
+
+    def do_help(self, line):
+        """help [CMD]: this cluster's commands, one line each, then Mininet's; help CMD says more."""
+        if line.strip():
+            super().do_help(line)
+            return
+        output("The cluster's commands:\n")
+        for _, usage, said in EXTRA_COMMANDS:
+            output("  %-42s %s\n" % (usage, said))
+        output("Mininet's own (nodes, net, pingall, NODE CMD, ...): help mininet; quit or Ctrl-D leaves\n")
+
+    def help_mininet(self):
+        super().do_help("")
 
     @staticmethod
     def _try(action, *args):
@@ -35,9 +60,15 @@ class ClusterCLI(CLI):
         if isinstance(said, str):
             output(said + "\n")
 
-    def do_status(self, _line):
-        """status: the controller's view (GET /lb/status) as JSON."""
-        self._try(lambda: output(json.dumps(self.cluster.rest("GET", "/lb/status"), indent=1) + "\n"))
+    def do_status(self, line):
+        """status [--json]: the controller's view in a dozen lines: the VIPs, the proxies and the
+        last failover, the real servers, the switches, the connection log (--json: GET
+        /lb/status whole)."""
+        if line.strip() not in ("", "--json"):
+            output("usage: status [--json]\n")
+            return
+        shown = (lambda s: json.dumps(s, indent=1)) if line.strip() else format_status
+        self._try(lambda: shown(self.cluster.rest("GET", "/lb/status")))
 
     def do_lb(self, line):
         """lb: the virtual services and their real servers, as `ipvsadm -Ln`; lb takes ipvsadm's

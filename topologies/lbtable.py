@@ -79,3 +79,43 @@ def rates(before, after, seconds):
         then = old.get((service, rip, port), now)
         found.setdefault(service, {})[(rip, port)] = tuple(round((b - a) / seconds) for a, b in zip(then, now))
     return found
+
+
+def format_status(status):
+    """GET /lb/status in a dozen lines (the CLI's `status`; `status --json` gives it whole)."""
+    proxies = ", ".join("%s %s%s" % (p["name"], p["role"], _unhealthy(p)) for p in status["proxies"]) or "none"
+    bfd = status["bfd"]
+    vips = "VIPs %s: %s (%s forwarding by default; director %s)" % (
+        status["vip_state"], status["vip"], status["mode"].upper(), status["director"])
+    lines = [vips,
+             "proxies %s: %s; BFD %d/%d ms%s" % (status["proxy_mode"], proxies, bfd["min_rx_ms"], bfd["min_tx_ms"],
+                                                 ", held" if bfd["held"] else "")]
+    failover = status.get("last_failover")
+    if failover:
+        moved = (", ".join(failover["from"]) or "none", ", ".join(failover["to"]) or "none")
+        lines.append("last failover %s: %s -> %s (%s)" % ((failover["at"],) + moved + (failover["cause"],)))
+    lines.append("real servers: " + ", ".join("%s %s %s w%d" % (b["name"], b["rip"], b["state"], b["weight"])
+                                              for b in status["backends"]))
+    lines.append("services (lb -Ln for the table): " + ", ".join(s["service"] for s in status["services"]))
+    ready = [s for s in status["switches"] if s["connected"] and s["ready"]]
+    waiting = [s["name"] for s in status["switches"] if s not in ready]
+    lines.append("switches: %d of %d connected and ready%s; flows %s" % (
+        len(ready), len(status["switches"]), " (waiting: %s)" % ", ".join(waiting) if waiting else "",
+        "in sync" if status.get("flows_in_sync") else "being written"))
+    lines.append("connection log: %d copies, %d dropped by the meters, %d lost; segmentation %s: %d refused, "
+                 "%d forged dropped" % (status["log_copies"], status["log_copies_dropped"], status["copies_lost"],
+                                        "on" if status["segmentation"] else "off", status["refused"],
+                                        status["spoofed"]))
+    stale = [name for name, loop in status.get("loops", {}).items() if loop["stale"] or loop["failed_rounds"]]
+    loops = "in trouble: " + ", ".join(stale) if stale else "all running"
+    lines.append("controller: %d packet-ins, %d probe replies; loops %s"
+                 % (status["packet_in"], status["probe_replies"], loops))
+    refused = status.get("api", {}).get("refused", {})
+    if refused:
+        lines.append("API requests refused: " + ", ".join("%s %d" % kv for kv in sorted(refused.items())))
+    return "\n".join(lines)
+
+
+def _unhealthy(proxy):
+    bad = [what for what, ok in proxy.get("health", {}).items() if not ok]
+    return " (no %s)" % ", ".join(bad) if bad else ""

@@ -1,13 +1,14 @@
 """The CLI's `lb` and the harness's ipvsadm (topologies/virtualservices.py) on a stand-in
 cluster whose REST answers come from a real ClusterState (the emulation tests drive the whole
 harness)."""
+import json
 import logging
 
 import pytest
 
 from controller.state import ClusterState
 from core.builder import describe
-from topologies.cli import ClusterCLI
+from topologies.cli import EXTRA_COMMANDS, ClusterCLI
 from topologies.lbtable import rates
 from topologies.runstate import ClusterError
 from topologies.virtualservices import VirtualServices
@@ -31,14 +32,57 @@ class StandIn:
     def ipvsadm(self, line):
         return self.services.ipvsadm(line)
 
+    def trace(self, source, destination, **options):
+        self.traced = (source, destination, options)
+        return {"lines": ["trace %s to %s" % (source, destination), "verdict: reaches web1"]}
 
-def said(caplog, line, cluster=None):
+
+def said(caplog, line, cluster=None, command="lb"):
     cli = ClusterCLI.__new__(ClusterCLI)       # not run: Mininet's CLI loops on stdin when made
     cli.cluster = cluster or StandIn()
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="mininet"):
-        cli.do_lb(line)
+        getattr(cli, "do_" + command)(line)
     return "".join(r.getMessage() for r in caplog.records)
+
+
+def test_status_is_a_few_lines_and_status_json_the_whole_answer(caplog):
+    cluster = StandIn()
+    shown = said(caplog, "", cluster, "status").splitlines()
+    assert shown[0] == "VIPs down: 10.0.0.100 (DR forwarding by default; director sdn)"
+    assert shown[1].startswith("proxies active-standby: lb1 down (no ") and "; BFD " in shown[1]
+    assert "real servers: web1 10.0.1.11 unknown w1, web2 10.0.1.12 unknown w1" in shown
+    assert "switches: 0 of 5 connected and ready (waiting: s_pub, s_lan, s_db, lb1, lb2); flows being written" \
+        in shown
+    assert len(shown) <= 12 and max(len(line) for line in shown) < 120
+    assert json.loads(said(caplog, "--json", cluster, "status")) == cluster.state.status()
+    assert said(caplog, "-x", cluster, "status") == "usage: status [--json]\n"
+
+
+def test_help_lists_every_command_of_the_cluster_in_one_line_each(caplog):
+    extra = {name[3:] for name in vars(ClusterCLI) if name.startswith("do_") and name != "do_help"}
+    assert {name for name, _, _ in EXTRA_COMMANDS} == extra
+    listed = said(caplog, "", command="help").splitlines()
+    assert listed[0] == "The cluster's commands:"
+    for name, usage, _ in EXTRA_COMMANDS:
+        assert sum(line.strip().startswith(usage) for line in listed) == 1, name
+    assert max(len(line) for line in listed) < 120
+
+
+@pytest.mark.parametrize("line, asked", [
+    ("c1 10.0.0.100", ("c1", "10.0.0.100", {"protocol": "tcp"})),
+    ("c1 10.0.0.100 80 sport=40000", ("c1", "10.0.0.100", {"protocol": "tcp", "port": "80", "sport": "40000"})),
+    ("c2 web1 udp 53", ("c2", "web1", {"protocol": "udp", "port": "53"})),
+    ("c1 r0 icmp", ("c1", "r0", {"protocol": "icmp"})),
+])
+def test_trace_passes_its_words_to_the_harness_and_prints_the_lines(caplog, line, asked):
+    cluster = StandIn()
+    assert said(caplog, line, cluster, "trace") == "trace %s to %s\nverdict: reaches web1\n" % asked[:2]
+    assert cluster.traced == asked
+
+
+def test_trace_without_a_destination_shows_its_usage(caplog):
+    assert said(caplog, "c1", command="trace").startswith("usage: trace SOURCE DESTINATION")
 
 
 def test_lb_s_prints_the_rules_as_ipvsadm_saves_them(caplog):
