@@ -11,7 +11,7 @@ Edge switches (s_pub, s_lan, s_db, s_far), in tables:
                  own MAC and IP (ARP's sender too), r0's only its MAC and no source of the switch's
                  own subnet but its own; forged IPv4 and ARP dropped and copied to the controller
                  through meter 4 (logged as spoofing, with the port); the proxies' ports pass.
-  1 SEGMENT      least privilege (core/segmentation.py, the README's matrix): at the
+  1 SEGMENT      least privilege (core/segmentation.py, docs/SECURITY.md's matrix): at the
                  sender's own port, what it may send to whom; the rest dropped and copied
                  through meter 3 (logged as blocked).
   2 SWITCH       static L2 among the switch's hosts, plus steering of the VIP (and in NAT the

@@ -1,4 +1,4 @@
-"""Least privilege on the wire: who may send what to whom (the matrix in the README), as data,
+"""Least privilege on the wire: who may send what to whom (the matrix in docs/SECURITY.md), as data,
 and the matches that let exactly that through.
 
 A packet is judged where it enters the network: at its sender's own switch port, once port

@@ -206,7 +206,7 @@ def proxy_policy_from_arguments(args: Namespace) -> ProxyPolicy:
 def add_network_arguments(parser: ArgumentParser) -> None:
     """--segmentation, shared by run.py and the controller's launcher."""
     parser.add_argument("--segmentation", choices=("on", "off"), default="on",
-                        help="least privilege at the edges: each host may send only what the README's matrix "
+                        help="least privilege at the edges: each host may send only what docs/SECURITY.md's matrix "
                              "allows, the rest is dropped and logged as blocked (default on; off: any host "
                              "reaches any address it can route to, as a plain LAN)")
 

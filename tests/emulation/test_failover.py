@@ -111,7 +111,7 @@ def test_a_stall_of_the_switches_moves_no_vip(cluster):
     must not take that for a proxy's failure, and while it holds BFD's verdicts the edges'
     groups must not hand the standby the VIP as the standby's sessions come back first. (At the
     stall's onset, in the milliseconds between the active's and the standby's sessions expiring,
-    the edge may send the standby a packet or two: see the README.)"""
+    the edge may send the standby a packet or two: see docs/HOW-IT-WORKS.md.)"""
     wait_for(lambda: bfd_at_full_rate(cluster), 10, "BFD not up at full rate on every proxy cable")
     active = status(cluster)["active_proxy"]
     standby = next(p for p in cluster.description.proxies if p != active)

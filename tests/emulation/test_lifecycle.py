@@ -142,7 +142,7 @@ def test_a_crashed_run_is_cleaned_up_by_the_next(step):
 
 
 def test_the_topology_alone_comes_up_under_mn_with_the_project_controller():
-    """The README's recipe: the controller from its own flags, then `mn --custom`; every two
+    """docs/RUNNING.md's recipe: the controller from its own flags, then `mn --custom`; every two
     hosts that share an edge switch reach each other."""
     controller = subprocess.Popen([sys.executable, "-m", "controller.launcher", "--mode", "nat", "--clients", "2",
                                    "--webs", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -133,8 +133,8 @@ def test_every_rule_of_the_matrix_names_known_traffic_and_says_why():
             assert rule.traffic in _traffic(c.d.services) and rule.why
 
 
-def test_the_readme_shows_the_matrix_the_switches_enforce():
-    with open(os.path.join(ROOT, "README.md")) as f:
+def test_the_security_page_shows_the_matrix_the_switches_enforce():
+    with open(os.path.join(ROOT, "docs", "SECURITY.md")) as f:
         readme = f.read()
     for rule in matrix(Cluster().d):
         assert "| %s | %s | %s | %s |" % (rule.sender, rule.receiver, rule.traffic, rule.why) in readme, rule
