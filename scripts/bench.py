@@ -7,7 +7,9 @@ in the same emulated network, one after another on this machine.
     sudo .venv/bin/python scripts/bench.py [--quick] [--out DIR] [--variants sdn-nat,peer,...]
 
 Prints a Markdown table; writes results.csv and results.json (with the machine and the git
-commit) into the output directory. A figure that cannot be measured (a tool missing, or a figure
+commit) into the output directory. A full run (every variant, the scale sweep, not --quick) also
+makes its results the docs': docs/bench-results.json, docs/BENCHMARKS.md's generated tables (a
+test checks they are the ones that file gives) and the plots in docs/images/. A figure that cannot be measured (a tool missing, or a figure
 that does not apply, such as packet-ins for the peer) is written as "skipped: why".
 
 Figures (latency in ms; "static" against nginx serving a small file on the web hosts, "app"
@@ -518,6 +520,52 @@ def markdown(rows):
     return "\n".join(lines)
 
 
+DOCS_RESULTS = os.path.join(ROOT, "docs", "bench-results.json")
+DOCS_PAGE = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+DOCS_IMAGES = os.path.join(ROOT, "docs", "images")
+REGION = "<!-- bench.py: %s, written from docs/bench-results.json by a full run: do not edit -->"
+REGION_END = "<!-- bench.py: end of %s -->"
+
+
+def tables(results):
+    """docs/BENCHMARKS.md's generated parts from a run's results: {region name: Markdown}."""
+    maglev = next(r for r in results["rows"] if r["variant"] == "maglev")
+    m = results["machine"]
+    ovs = m["ovs"].replace("ovs-vsctl (Open vSwitch)", "Open vSwitch")
+    run = ("The run: commit %s, %s; %s cores, kernel %s, %s, the %s datapath, Python %s.\n\n"
+           % (m["commit"], m["date"], m["cores"], m["kernel"], ovs, m["datapath"], m["python"]))
+    found = {"figures": run + markdown([r for r in results["rows"] if r["variant"] != "maglev"]) + (
+        "\n\nMaglev alone (no emulation): removing one of 4 real servers moves %s%% of 10,000 connections\n"
+        "(ideal: 25%%, that server's own); the most loaded server's share is %s%% off an even share."
+        % (maglev["maglev_moved_pct"], maglev["maglev_balance_pct"]))}
+    if results.get("scale"):
+        found["scale"] = markdown(results["scale"])
+    return found
+
+
+def with_tables(page, results):
+    """The page with each generated region replaced by the one these results give; ValueError
+    naming a region the page lacks."""
+    for name, text in tables(results).items():
+        begin, end = REGION % name, REGION_END % name
+        if begin not in page or end not in page:
+            raise ValueError("docs/BENCHMARKS.md has no region %r (%s ... %s)" % (name, begin, end))
+        head, rest = page.split(begin, 1)
+        page = head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1]
+    return page
+
+
+def write_docs(results, out, written):
+    """A full run's results become the docs': the results file, the tables and the plots."""
+    shutil.copyfile(os.path.join(out, "results.json"), DOCS_RESULTS)
+    with open(DOCS_PAGE) as f:
+        page = with_tables(f.read(), results)
+    with open(DOCS_PAGE, "w") as f:
+        f.write(page)
+    for path in written:
+        shutil.copyfile(path, os.path.join(DOCS_IMAGES, os.path.basename(path)))
+
+
 def main(argv=None):
     parser = OneLineParser(prog="bench.py", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, for the test suite")
@@ -589,8 +637,12 @@ def main(argv=None):
         written = plots.draw(results, out)
         print("\nplots: %s" % ", ".join(written))
     except ImportError as e:
+        written = []
         print("\nplots skipped: %s (scripts/install.sh installs matplotlib)" % e)
     print("results in %s" % out)
+    if not args.quick and variants == list(VARIANTS) and scale:
+        write_docs(results, out, written)
+        print("a full run: docs/bench-results.json, docs/BENCHMARKS.md's tables and docs/images/ written from it")
     return 0
 
 

@@ -157,6 +157,16 @@ def open_cli(cluster):
     ClusterCLI(cluster)
 
 
+def cluster_options(args):
+    """The Cluster's keyword arguments for run.py's flags (docs/EXPERIMENTS.md's test starts its
+    clusters from the page's run.py lines with them)."""
+    return dict(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip, remote_webs=args.remote_webs,
+                health=args.health, proxy_policy=args.proxy_policy, network_policy=args.network_policy,
+                review=not args.no_review, block=not args.no_block, run_dir=args.run_dir, director=args.director,
+                services=args.service_lines, services_from=args.services, keepalived=args.keepalived_config,
+                rest_port=args.rest_port, of_port=args.of_port)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     ensure_environment()
@@ -171,14 +181,7 @@ def main(argv=None):
         print("starting the cluster: %s mode, %d clients, %d web hosts"
               % (args.mode.upper(), args.clients, args.webs))
     try:
-        with Cluster(mode=args.mode, clients=args.clients, webs=args.webs, vip=args.vip,
-                     remote_webs=args.remote_webs, health=args.health, proxy_policy=args.proxy_policy,
-                     network_policy=args.network_policy,
-                     review=not args.no_review, block=not args.no_block,
-                     run_dir=args.run_dir, director=args.director,
-                     services=args.service_lines, services_from=args.services,
-                     keepalived=config, rest_port=args.rest_port, of_port=args.of_port,
-                     progress=print) as cluster:
+        with Cluster(progress=print, **cluster_options(args)) as cluster:
             print_table(cluster)
             if args.no_cli:
                 ok = self_check(cluster)

@@ -1,5 +1,6 @@
 """scripts/bench.py --quick produces every figure for every director, as a number or as a figure
-skipped with its reason. Speed is the benchmark's to report, not the test's to assert."""
+skipped with its reason, and prints the table a full run writes into docs/BENCHMARKS.md. Speed is
+the benchmark's to report, not the test's to assert."""
 import json
 import math
 import os
@@ -11,12 +12,17 @@ import pytest
 from core.paths import ROOT
 from topologies.runstate import RUNS_DIR_ENV
 
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import bench  # noqa: E402
+
 pytestmark = pytest.mark.emulation
 BENCH = os.path.join(ROOT, "scripts", "bench.py")
 
 
 def test_the_quick_benchmark_produces_every_figure():
     out = os.path.join(os.environ[RUNS_DIR_ENV], "bench")
+    with open(bench.DOCS_PAGE) as f:
+        page = f.read()
     result = subprocess.run([sys.executable, BENCH, "--quick", "--out", out], capture_output=True, text=True,
                             timeout=420)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -36,6 +42,10 @@ def test_the_quick_benchmark_produces_every_figure():
         assert isinstance(rows["sdn-nat"][figure], (int, float)), figure     # no tool is missing here
     assert isinstance(rows["peer"]["gap_link_ms"], (int, float))
     assert "| static_close_rps |" in result.stdout
+    # the table a full run writes into docs/BENCHMARKS.md, made the same way; a quick run leaves the docs alone
+    assert bench.tables(results)["figures"].split("\n\nMaglev")[0] in result.stdout
+    with open(bench.DOCS_PAGE) as f:
+        assert f.read() == page
     assert [(row["clients"], row["webs"]) for row in results["scale"]] == [(2, 1), (4, 2)]
     for row in results["scale"]:
         assert all(isinstance(v, (int, float)) for k, v in row.items() if k != "variant"), row

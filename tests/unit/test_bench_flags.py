@@ -1,5 +1,6 @@
 """scripts/bench.py refuses bad flags in one line (exit 2) before it starts anything, and a
 machine without the peer's daemons skips the peer's variants rather than the whole run."""
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,22 @@ def test_the_soak_refuses_bad_flags_in_one_line(args, message):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_the_tables_in_the_docs_are_the_ones_the_last_full_run_wrote():
+    """docs/BENCHMARKS.md's figures are generated: rewriting them from docs/bench-results.json (the
+    last full run's results, which bench.py copies there) changes nothing."""
+    with open(bench.DOCS_RESULTS) as f:
+        results = json.load(f)
+    with open(bench.DOCS_PAGE) as f:
+        page = f.read()
+    assert not results["quick"]
+    assert bench.with_tables(page, results) == page
+    assert set(bench.tables(results)) == {"figures", "scale"}
+
+
+def test_a_page_without_a_region_is_refused_naming_it():
+    with open(bench.DOCS_RESULTS) as f:
+        results = json.load(f)
+    with pytest.raises(ValueError, match="docs/BENCHMARKS.md has no region 'figures'"):
+        bench.with_tables("# no tables here\n", results)
