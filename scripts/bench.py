@@ -9,8 +9,9 @@ in the same emulated network, one after another on this machine.
 Prints a Markdown table; writes results.csv and results.json (with the machine and the git
 commit) into the output directory. A full run (every variant, the scale sweep, not --quick) also
 makes its results the docs': docs/bench-results.json, docs/BENCHMARKS.md's generated tables (a
-test checks they are the ones that file gives) and the plots in docs/images/. A figure that cannot be measured (a tool missing, or a figure
-that does not apply, such as packet-ins for the peer) is written as "skipped: why".
+test checks they are the ones that file gives) and the plots in docs/images/. A figure that
+cannot be measured (a tool missing, or a figure that does not apply, such as packet-ins for the
+peer) is written as "skipped: why".
 
 Figures (latency in ms; "static" against nginx serving a small file on the web hosts, "app"
 against the project's own Python web app):
@@ -27,6 +28,9 @@ against the project's own Python web app):
                                           half-open connections costs everyone else
   bulk_1_mbps, bulk_4_mbps                one client downloading from nginx over 1 and 4 TCP
                                           connections at once (curl), Mbit/s
+  bulk_director_share                     bytes the directors sent towards the clients during the
+                                          1-connection download / bytes downloaded (NAT and the
+                                          pair: every reply crosses a director; DR, TUN: none)
   openloop_p50/p99/p999, openloop_errors  new connections sent at a fixed rate below saturation
                                           (OPENLOOP_RATE/s), latency from the scheduled time
   packet_in_per_1000                      controller packet-ins per 1,000 new connections
@@ -36,9 +40,11 @@ against the project's own Python web app):
                                           median and worst over the failures
   failed_<kind>                           the client's failed requests over those failures
   broken_<kind>                           downloads in flight that broke, over those failures
-  web_detect_ms, web_gap_ms,               web1's server crashes under a client asking every 10 ms:
+  web_detect_ms, web_gap_ms,              web1's server crashes under a client asking every 10 ms:
   web_failed_requests                     until the director takes it out, the client's longest
                                           gap, its failed requests
+  web_back_ms, web_link_detect_ms         web1's server restarted -> back in service (Python's
+                                          start-up included); web1's cables cut -> out
   load_web1_share_pct                     (sdn-nat) web1's share of four clients' requests once
                                           its weight is 3 against web2's 1 (ideal 75); the run
                                           is plotted in load.png with web2 crashing and returning
@@ -216,7 +222,7 @@ def syn_flood(cluster, url, host, seconds):
 
 def bulk(cluster, host, streams, seconds):
     """Mbit/s of c1 downloading nginx's bulk file over `streams` connections at once for
-    `seconds` (each curl stops at that bound)."""
+    `seconds` (each curl stops at that bound), and the bytes downloaded."""
     require("curl")
     runs = [cluster.host("c1").popen(["curl", "-s", "-o", "/dev/null", "-m", str(seconds), "-w",
                                       "%{size_download} %{time_total}", "http://%s/bulk" % host],
@@ -228,7 +234,16 @@ def bulk(cluster, host, streams, seconds):
     elapsed = max(float(t) for _, t in results)
     if not total or not elapsed:
         raise Skipped("nothing was downloaded")
-    return round(total * 8 / elapsed / 1e6)
+    return round(total * 8 / elapsed / 1e6), total
+
+
+def directors_sent(cluster):
+    """Bytes the directors (proxies or hosts) have sent into s_pub, towards the clients: in DR
+    and TUN the replies bypass them, in NAT and through HAProxy every reply crosses one."""
+    d = cluster.description
+    ports = ([d.host(n).interface_on(d.public_edge).port for n in cluster.directors] if cluster.directors_are_hosts
+             else [d.proxy_port(d.public_edge, p) for p in d.proxies])
+    return sum(cluster.port_bytes(d.public_edge, port)[0] for port in ports)
 
 
 def open_loop(cluster, url, seconds):
@@ -249,10 +264,15 @@ def static_figures(cluster, host, quick):
         figures.update(dict.fromkeys(("synflood_close_rps", "synflood_close_p99"), skipped(e)))
     time.sleep(min(1.0, seconds / 3))
     for streams in (1, 4):
+        sent = directors_sent(cluster)
         try:
-            figures["bulk_%d_mbps" % streams] = bulk(cluster, host, streams, seconds)
+            figures["bulk_%d_mbps" % streams], downloaded = bulk(cluster, host, streams, seconds)
         except Skipped as e:
-            figures["bulk_%d_mbps" % streams] = skipped(e)
+            figures["bulk_%d_mbps" % streams], downloaded = skipped(e), 0
+        if streams == 1:
+            figures["bulk_director_share"] = (round((directors_sent(cluster) - sent) / downloaded, 3)
+                                              if downloaded and host == cluster.vip
+                                              else skipped("no director: the client asks one real server"))
         time.sleep(min(1.0, seconds / 3))
     figures.update(open_loop(cluster, url, seconds))
     return figures
@@ -340,25 +360,34 @@ def in_service(cluster, server):
 
 def web_failure(cluster, quick):
     """web1's server crashes under a client asking every 10 ms (1 s timeout): ms until the
-    director took it out, the client's longest gap in ms, and its failed requests."""
-    from topologies.runstate import wait_until
+    director took it out, the client's longest gap in ms, and its failed requests; ms from its
+    restart until it is back in service; then web1's cables cut: ms until it is out."""
     client = stream(cluster, "c1", "http://%s/" % cluster.vip, 150 if quick else 300, 0.01)
     time.sleep(0.5)
-    failed_at = time.monotonic()
-    cluster.fail("web1", "crash")
-    wait_until("the director to take web1 out", lambda: not in_service(cluster, "web1"), timeout=10, interval=0.01)
-    detected_ms = round((time.monotonic() - failed_at) * 1000)
+    detected_ms = ms_until(lambda: cluster.fail("web1", "crash"), lambda: not in_service(cluster, "web1"), 10)
     result = json.loads(client.communicate(timeout=120)[0])
-    cluster.recover("web1")
-    wait_until("web1 back in service", lambda: in_service(cluster, "web1"), timeout=20)
+    back_ms = ms_until(lambda: cluster.recover("web1"), lambda: in_service(cluster, "web1"), 20)
+    link_ms = ms_until(lambda: cluster.fail("web1", "link"), lambda: not in_service(cluster, "web1"), 10)
+    ms_until(lambda: cluster.recover("web1"), lambda: in_service(cluster, "web1"), 20)
     return {"web_detect_ms": detected_ms, "web_gap_ms": round(result["max_gap"] * 1000),
-            "web_failed_requests": result["errors"]}
+            "web_failed_requests": result["errors"], "web_back_ms": back_ms, "web_link_detect_ms": link_ms}
+
+
+def ms_until(change, check, timeout):
+    """Milliseconds from the start of `change()` until `check()` holds (ClusterError after
+    `timeout` s)."""
+    from topologies.runstate import wait_until
+    started = time.monotonic()
+    said = change()
+    wait_until("web1's change (%s) to take effect" % said, check, timeout=timeout, interval=0.01)
+    return round((time.monotonic() - started) * 1000)
 
 
 def web_failure_figures(cluster, variant, quick):
     if variant == "baseline":
         why = skipped("no director: the client asks one real server")
-        return {"web_detect_ms": why, "web_gap_ms": why, "web_failed_requests": why}
+        return dict.fromkeys(("web_detect_ms", "web_gap_ms", "web_failed_requests", "web_back_ms",
+                              "web_link_detect_ms"), why)
     return web_failure(cluster, quick)
 
 
@@ -465,7 +494,8 @@ def maglev_figures(servers=4, connections=10_000):
 STATIC_FIGURES = (["static_%s_%s" % (kind, k) for kind in ("close", "keepalive") for k in WRK_FIGURES]
                   + ["static_close_%s" % k for k in ("xlate_per_conn", "upcalls_per_conn", "dp_flows")]
                   + ["synflood_close_rps", "synflood_close_p99"]
-                  + ["bulk_1_mbps", "bulk_4_mbps", "openloop_p50", "openloop_p99", "openloop_p999", "openloop_errors"])
+                  + ["bulk_1_mbps", "bulk_director_share", "bulk_4_mbps"]
+                  + ["openloop_p50", "openloop_p99", "openloop_p999", "openloop_errors"])
 STEPS = ("static server", "web app", "failures")
 LOAD_VARIANT = "sdn-nat"
 

@@ -152,7 +152,7 @@ def test_without_a_db_quorum_requests_fail_fast_with_503_and_recover_without_los
 
 @pytest.mark.parametrize("kind", ["crash", "link"])
 def test_a_failed_web_host_leaves_the_table_and_returns_once_recovered(cluster, kind):
-    """The times are measured by scripts/benchmarks.py (0.2-0.4 s out, 0.7-1.2 s back); here the
+    """The times are measured by scripts/bench.py (web_detect_ms, web_link_detect_ms, web_back_ms); here the
     bounds only say "promptly", with room for a loaded machine."""
     def out():
         b = backend(cluster, "web1")
