@@ -2,7 +2,11 @@
 """Side-by-side benchmark: this project's directors (NAT, DR, TUN) against the peer an operator
 would build instead (keepalived + HAProxy on two hosts in the proxies' place) and against the
 baseline (the same client reaching one real server straight through r0, no load balancer), each
-in the same emulated network, one after another on this machine.
+in the same emulated network, one after another on this machine. Two more variants put the peer
+and the direct path on plain learning switches (fail mode standalone, no controller: no port
+security, segmentation or connection log), as an operator would wire the pair by hand, so the
+table says both what this project's director costs beside the pair and what its network costs
+(peer against peer-plain, baseline against direct-plain).
 
     sudo .venv/bin/python scripts/bench.py [--quick] [--out DIR] [--variants sdn-nat,peer,...]
 
@@ -95,7 +99,14 @@ VARIANTS = {
     "sdn-nat-aa": (dict(mode="nat", proxy_policy=ProxyPolicy(mode=ACTIVE_ACTIVE)), "vip"),
     "peer": (dict(director=HAPROXY, peer=PeerSettings(advert_int=0.1)), "vip"),
     "peer-default": (dict(director=HAPROXY, peer=PeerSettings()), "vip"),
+    # as an operator would wire the pair: on plain learning switches (no controller, no port
+    # security, segmentation or connection log), and the direct path on those switches
+    "peer-plain": (dict(director=HAPROXY, peer=PeerSettings(advert_int=0.1), plain_switches=True), "vip"),
+    "direct-plain": (dict(director=HAPROXY, plain_switches=True), "web1"),
 }
+# Left out of a quick run (the suite's): the plain switches' figures belong to a full run, and
+# tests/emulation/test_peer.py runs the pair on them.
+FULL_RUN_ONLY = ("peer-plain", "direct-plain")
 FAILURES = ("crash", "link", "hang")
 FAILOVER_REPEATS = 5         # failures of each kind in a full run (one in a quick run)
 FAILOVER_FIGURES = (("gap", "_ms"), ("gap", "_max_ms"), ("failed", ""), ("broken", ""))
@@ -285,8 +296,13 @@ def stream(cluster, client, url, connections, interval=0.0, timeout=1.0, timelin
                        interval, "--timeout", timeout, *(["--timeline"] if timeline else []))
 
 
+def direct(variant):
+    """Whether the variant's client asks a real server straight, with no director between."""
+    return VARIANTS[variant][1] != "vip"
+
+
 def packet_ins(cluster, url, variant):
-    if cluster.directors_are_hosts or variant == "baseline":
+    if cluster.directors_are_hosts or direct(variant):
         return skipped("no controller on this path")
     before = cluster.rest("GET", "/lb/status")["packet_in"]
     run = stream(cluster, "c2", url, 500, timeout=2.0)
@@ -339,9 +355,10 @@ def failover_figures(cluster, variant, quick):
     figures, timelines = {}, {}
     for kind in FAILURES:
         keys = ["%s_%s%s" % (figure, kind, unit) for figure, unit in FAILOVER_FIGURES]
-        why = {"baseline": "no director to fail", "sdn-nat-aa": "active-active: both proxies carry the VIP"}
-        if variant in why:
-            figures.update(dict.fromkeys(keys, skipped(why[variant])))
+        why = "no director to fail" if direct(variant) else {
+            "sdn-nat-aa": "active-active: both proxies carry the VIP"}.get(variant)
+        if why:
+            figures.update(dict.fromkeys(keys, skipped(why)))
             continue
         runs = [failover(cluster, kind, quick) for _ in range(1 if quick else FAILOVER_REPEATS)]
         gaps = sorted(gap for gap, _, _, _ in runs)
@@ -384,7 +401,7 @@ def ms_until(change, check, timeout):
 
 
 def web_failure_figures(cluster, variant, quick):
-    if variant == "baseline":
+    if direct(variant):
         why = skipped("no director: the client asks one real server")
         return dict.fromkeys(("web_detect_ms", "web_gap_ms", "web_failed_requests", "web_back_ms",
                               "web_link_detect_ms"), why)
@@ -599,12 +616,13 @@ def write_docs(results, out, written):
 def main(argv=None):
     parser = OneLineParser(prog="bench.py", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, for the test suite")
-    parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help="comma-separated, from: %s" % ", ".join(VARIANTS))
+    parser.add_argument("--variants", help="comma-separated, from: %s (default: all; with --quick, all but %s)"
+                        % (", ".join(VARIANTS), ", ".join(FULL_RUN_ONLY)))
     parser.add_argument("--out", help="results directory (default runs/bench-<time>)")
     parser.add_argument("--no-scale", action="store_true", help="leave out the scale sweep")
     args = parser.parse_args(argv)
-    variants = [v for v in args.variants.split(",") if v]
+    variants = ([v for v in args.variants.split(",") if v] if args.variants is not None
+                else [v for v in VARIANTS if not (args.quick and v in FULL_RUN_ONLY)])
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         parser.fail("unknown variant %r: choose from %s" % ((unknown or [""])[0], ", ".join(VARIANTS)))

@@ -81,7 +81,8 @@ class Cluster:
     def __init__(self, mode="nat", clients=4, webs=2, vip=VIP, remote_webs=0, run_dir=None,
                  rest_port=8080, of_port=6653, health=HealthSettings(), proxy_policy=ProxyPolicy(),
                  network_policy=NetworkPolicy(), review=False, block=True, progress=None, director=SDN,
-                 peer=PeerSettings(), web_server=APP, services=None, services_from="services", keepalived=None):
+                 peer=PeerSettings(), web_server=APP, services=None, services_from="services", keepalived=None,
+                 plain_switches=False):
         if keepalived is not None:   # a keepalived.conf's path, or the file read: in place of the description's flags
             keepalived = load_keepalived(keepalived) if isinstance(keepalived, str) else keepalived
             self.description = describe_keepalived(keepalived, clients=clients)
@@ -93,6 +94,11 @@ class Cluster:
         if services is not None:     # ipvsadm-save lines; refused naming `services_from` and the line
             self.description = with_services(self.description,
                                              load_rules("\n".join(services), services_from, self.description))
+        if plain_switches and (self.description.director == SDN or review):
+            raise ClusterError("plain switches (learning, no controller) need director='haproxy' and no log "
+                               "reviewer: this project's proxies would join s_pub and s_lan twice, a loop for "
+                               "learning switches, and the reviewer blocks through the controller")
+        self.plain_switches = plain_switches
         self.services = VirtualServices(self)
         self.web_server = check_web_server(web_server)
         self.etcd = EtcdCluster(self)
@@ -192,10 +198,12 @@ class Cluster:
     def start(self):
         self._t0 = time.monotonic()
         self._step("pre-flight", self._preflight)
-        self._step("controller", self.start_controller)
+        if not self.plain_switches:
+            self._step("controller", self.start_controller)
         self._step("network", self._start_network)
         self._step("forwarding", lambda: hostsetup.set_up(self))
-        self._step("switches", self._wait_switches)
+        if not self.plain_switches:
+            self._step("switches", self._wait_switches)
         self._step("etcd", self.etcd.start)
         self._step("web servers", self.real_servers.start)
         if self.directors_are_hosts:
@@ -270,9 +278,11 @@ class Cluster:
     def _start_network(self):
         self._rank_switches()
         setLogLevel("output")   # the CLI prints at this level; Mininet's info chatter stays hidden
-        self.net = Mininet(topo=LvsTopo(description=self.description, proxy_policy=self.proxy_policy), controller=None,
-                           autoSetMacs=False, autoStaticArp=False, build=False)
-        self.net.addController(ListeningController("c0", ip="127.0.0.1", port=self.of_port))
+        self.net = Mininet(topo=LvsTopo(description=self.description, proxy_policy=self.proxy_policy,
+                                        plain=self.plain_switches),
+                           controller=None, autoSetMacs=False, autoStaticArp=False, build=False)
+        if not self.plain_switches:
+            self.net.addController(ListeningController("c0", ip="127.0.0.1", port=self.of_port))
         self.net.build()
         self.net.start()
         for node in self.net.hosts:
@@ -402,6 +412,9 @@ class Cluster:
     def rest(self, method, path, body=None, door=HARNESS):
         """Call the controller's REST API with this run's token, naming the caller's door; the
         decoded JSON, or RestError for a 4xx/5xx."""
+        if self.plain_switches:
+            raise ControllerDown("this run has no controller: its switches are plain learning switches "
+                                 "(plain_switches=True)")
         try:
             response = requests.request(method, "http://127.0.0.1:%d%s" % (self.rest_port, path), json=body,
                                         headers=request_headers(self.api_token, door), timeout=5)

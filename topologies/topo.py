@@ -128,16 +128,19 @@ def bfd_ports(description, switch):
 
 
 class LvsTopo(Topo):
-    """The cluster's topology: from a description, or from the parameters of describe()."""
+    """The cluster's topology: from a description, or from the parameters of describe(). With
+    `plain`, the switches are learning switches (fail mode standalone, no controller): only for
+    a description whose directors are hosts, where no two switches are joined twice."""
     def build(self, mode="nat", clients=4, webs=2, remote_webs=0, vip=VIP, director=SDN, description=None,
-              proxy_policy=ProxyPolicy()):
+              proxy_policy=ProxyPolicy(), plain=False):
         description = description or describe(mode=mode, clients=clients, webs=webs, remote_webs=remote_webs,
                                               vip=vip, director=director)
         self.description = description
         bfd = "bfd:enable=true bfd:min_rx=%d bfd:min_tx=%d" % (proxy_policy.bfd_min_rx, proxy_policy.bfd_min_tx)
         for switch in description.switches:
             self.addSwitch(switch.name, cls=ClusterSwitch, dpid="%016x" % switch.dpid,
-                           bfd_ports=bfd_ports(description, switch.name), bfd=bfd)
+                           bfd_ports=bfd_ports(description, switch.name), bfd=bfd,
+                           **({"failMode": "standalone"} if plain else {}))
         for host in description.hosts:
             first = host.interfaces[0]
             address = "%s/%d" % (first.ip, first.prefixlen)

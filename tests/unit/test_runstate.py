@@ -42,3 +42,17 @@ def test_a_run_directory_under_a_file_is_refused(tmp_path):
         check_run_dir(str(tmp_path / "file" / "run"))
     check_run_dir(str(tmp_path / "new" / "run"))
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("options", [dict(plain_switches=True), dict(plain_switches=True, director="haproxy",
+                                                                     review=True)])
+def test_plain_switches_need_the_peers_hosts_and_no_reviewer(options):
+    from topologies.cluster import Cluster, ClusterError
+    with pytest.raises(ClusterError, match="plain switches .* need director='haproxy' and no log reviewer"):
+        Cluster(**options)
+
+
+def test_a_run_on_plain_switches_has_no_controller_to_ask():
+    from topologies.cluster import Cluster, ControllerDown
+    with pytest.raises(ControllerDown, match="this run has no controller: its switches are plain learning"):
+        Cluster(director="haproxy", plain_switches=True).rest("GET", "/lb/status")
