@@ -59,6 +59,8 @@ def answers_json(handler: Callable[..., Response]) -> Callable[..., Response]:
             return json_error(e.status, str(e))
         except (UnknownRealServer, NotBlocked, UnknownNode) as e:
             return json_error(404, str(e.args[0]))
+        except TraceUnavailable as e:
+            return json_error(503, str(e))
         except Exception:  # noqa: BLE001 - the API must answer, the log keeps the trace
             LOG.exception("REST %s %s failed", req.method, req.path)
             return json_error(500, "internal error while serving %s %s; see the controller log"
@@ -111,10 +113,7 @@ class LbRestApi(GuardedController):
         if unknown or not {"from", "to"} <= set(query):
             raise InvalidRequest("a trace takes ?from=HOST&to=ADDRESS, and may add protocol, port and sport%s"
                                  % (" (not %s)" % ", ".join(unknown) if unknown else ""))
-        try:
-            return json_response(self.app.trace(query.pop("from"), query.pop("to"), **query))
-        except TraceUnavailable as e:
-            return json_error(503, str(e))
+        return json_response(self.app.trace(query.pop("from"), query.pop("to"), **query))
 
     @route("lb", "/lb/backends", methods=["GET"])
     @answers_json

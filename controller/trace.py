@@ -59,7 +59,7 @@ def trace_request(description: ClusterDescription, view: BalancerView, source: s
         destination = names[destination].ip
     if destination not in addresses(description, view):
         raise InvalidRequest("%r is outside the cluster: trace to a host (by name or address), a VIP (%s) or the "
-                             "NAT gateway %s" % (destination, ", ".join(view.vips or description.vips),
+                             "NAT gateway %s" % (destination, ", ".join(_vips(description, view)),
                                                  description.nat_gateway))
     if protocol not in PROTOCOLS:
         raise InvalidRequest("protocol %r is not one trace follows: tcp, udp or icmp" % (protocol,))
@@ -87,12 +87,22 @@ def _default_port(description: ClusterDescription, view: BalancerView, destinati
     return ports[0] if ports else description.http_port
 
 
+def _vips(description: ClusterDescription, view: BalancerView) -> List[str]:
+    """The VIPs the services have now (the description's before the controller has any)."""
+    return view.vips or description.vips
+
+
+def protocol_word(fields: Fields) -> str:
+    """tcp, udp or icmp: the bare word of a flow as OVS prints it (or a packet here)."""
+    return next(word for word in PROTOCOLS if word in fields)
+
+
 def addresses(description: ClusterDescription, view: BalancerView) -> Dict[str, str]:
     """Every address inside the cluster, with what it is."""
     named = {i.ip: h.name for h in description.hosts for i in h.interfaces}
     named.update({t.local_ip: "%s's tunnel end" % t.proxy for t in description.tunnels})
     named[description.nat_gateway] = "the NAT gateway"
-    named.update({vip: "a VIP" for vip in view.vips or description.vips})
+    named.update({vip: "a VIP" for vip in _vips(description, view)})
     return named
 
 
@@ -100,7 +110,7 @@ def sym_l4_hash(fields: Fields) -> int:
     """The hash the userspace datapath gives a select group's packet (`hash(sym_l4(0))`: Open
     vSwitch's flow_hash_symmetric_l3l4 with basis 0, UDP ports left out, and lib/hash.h's
     Murmur-style mixing): its low 8 bits pick the bucket."""
-    protocol = PROTOCOLS[next(word for word in PROTOCOLS if word in fields)]
+    protocol = PROTOCOLS[protocol_word(fields)]
     src, dst = (ipaddress.IPv4Address(fields[k]).packed for k in ("nw_src", "nw_dst"))
     value = _hash_add(0, int.from_bytes(bytes(a ^ b for a, b in zip(src, dst)), "little"))
     value = _hash_add(value, protocol)
@@ -217,7 +227,7 @@ PACKET_FIELDS = ("dl_src", "dl_dst", "nw_src", "nw_dst", "nw_ttl", "tp_src", "tp
 def flow_text(in_port: int, packet: Fields) -> str:
     """The flow ofproto/trace is given: the packet's headers on `in_port`, with the datapath's
     hash of it."""
-    word = next(w for w in PROTOCOLS if w in packet)
+    word = protocol_word(packet)
     headers = ["%s=%s" % (_field_name(k, word), packet[k]) for k in PACKET_FIELDS if packet.get(k)]
     parts = ["in_port=%d" % in_port, word] + headers
     return ",".join(parts + ["dp_hash=%#x" % sym_l4_hash(packet)])
@@ -258,7 +268,7 @@ def _interface_towards(host: Host, address: str) -> Optional[Interface]:
 
 def mac_of(description: ClusterDescription, view: BalancerView, address: str) -> str:
     """The MAC that answers ARP for an address: a VIP's, the NAT gateway's or a host's."""
-    if address in (view.vips or description.vips):
+    if address in _vips(description, view):
         return description.vip_mac
     if address == description.nat_gateway:
         return description.gateway_mac
@@ -327,12 +337,16 @@ class Names:
         peer = self.description.trunk_ports(switch).get(port)
         if peer:
             return peer
-        interface = self.description.host_ports(switch).get(port)
-        host = next((h.name for h in self.description.hosts if interface in h.interfaces), None)
+        host = self.host_at(switch, port)
         if host:
-            return host
+            return host.name
         tunnel = next((t for t in self.description.tunnels if t.proxy == switch and t.port == port), None)
         return "the VXLAN tunnel (VNI %d)" % tunnel.vni if tunnel else "port %d" % port
+
+    def host_at(self, switch: str, port: int) -> Optional[Host]:
+        """The host cabled to a switch's port."""
+        interface = self.description.host_ports(switch).get(port)
+        return next((h for h in self.description.hosts if interface in h.interfaces), None)
 
     def destination(self, value: str) -> str:
         """A reg1 or ct_mark value: a real server of a service."""
@@ -368,7 +382,7 @@ class Names:
                                            (t.switch_b, t.port_b, t.switch_a, t.port_a)):
                 if (here, out) == (switch, port):
                     return (there, into, switch, packet)
-        host = next((h for h in d.hosts for i in h.interfaces if (i.switch, i.port) == (switch, port)), None)
+        host = self.host_at(switch, port)
         if host is None:
             return None
         if host.role == "router" and packet.get("nw_dst") not in [i.ip for i in host.interfaces]:
@@ -400,6 +414,7 @@ class Explanation:
         sport = ", source port %d" % r.sport if r.sport else ""
         lines = ["trace %s from %s (%s) to %s%s" % (r.protocol, r.source, self.hops[0].packet["nw_src"], target, sport)]
         hops = []
+        steps: List[dict] = []
         for hop in self.hops:
             lines.append("%s, in by port %d from %s" % (hop.switch, hop.in_port, hop.came_from))
             steps = [self.step(hop, rule) for rule in hop.rules]
@@ -408,7 +423,7 @@ class Explanation:
                 lines += ["      %s" % said for said in step["does"]]
             hops.append({"switch": hop.switch, "in_port": hop.in_port, "from": hop.came_from, "packet": hop.packet,
                          "rules": steps})
-        dropped = self.dropped()
+        dropped = self.dropped(steps)       # the last switch's
         lines.append(self.verdict(dropped))
         web, method = self.real_server or (None, None)
         return {"lines": lines, "hops": hops, "proxy": self.proxy, "real_server": web, "method": method,
@@ -510,17 +525,19 @@ class Explanation:
             return "committed to the connection tracker (%s)%s" % (where, then)
         return "looked up in the connection tracker (%s): a new connection%s" % (where, then)
 
-    def dropped(self) -> Optional[dict]:
-        """Where the packet ends if it reaches nothing: the last rule of the last switch."""
-        if self.reached or not self.hops or not self.hops[-1].rules:
+    def dropped(self, steps: List[dict]) -> Optional[dict]:
+        """Where the packet ends if it reaches nothing, from the last switch's `steps` (its
+        rules, explained): the rule that decided."""
+        if self.reached or not steps:
             return None
         hop = self.hops[-1]
         if outputs(self.names.description, hop):
             return None
         # The connection log's tables only copy: the rule that decided is the last before them.
-        rule = next((r for r in reversed(hop.rules) if r.cookie & KIND_MASK != COOKIE_LOG), hop.rules[-1])
-        step = self.step(hop, rule)
-        return {"switch": hop.switch, "table": rule.table, "rule": step["rule"], "kind": step["kind"]}
+        index = next((i for i in reversed(range(len(hop.rules))) if hop.rules[i].cookie & KIND_MASK != COOKIE_LOG),
+                     len(hop.rules) - 1)
+        step = steps[index]
+        return {"switch": hop.switch, "table": step["table"], "rule": step["rule"], "kind": step["kind"]}
 
     def verdict(self, dropped: Optional[dict]) -> str:
         via = ""

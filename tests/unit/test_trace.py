@@ -113,9 +113,7 @@ def test_the_datapath_hash_is_the_one_open_vswitch_computed():
     # seen in dpctl/dump-flows for c1:40000 -> 10.0.0.100:80: dp_hash(0x63d3fd0e/0xff)
     packet = {"tcp": None, "nw_src": "10.0.0.11", "nw_dst": "10.0.0.100", "tp_src": "40000", "tp_dst": "80"}
     assert trace.sym_l4_hash(packet) == 0x63d3fd0e
-    udp = dict(packet, tcp=None)
-    del udp["tcp"]
-    udp["udp"] = None
+    udp = dict({k: v for k, v in packet.items() if k != "tcp"}, udp=None)
     assert trace.sym_l4_hash(udp) == trace.sym_l4_hash(dict(udp, tp_src="1234")), "UDP ports are not hashed"
 
 
