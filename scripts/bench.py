@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark: this project's directors (NAT, DR, TUN) against the peer an operator
-would build instead (keepalived + HAProxy on two hosts in the proxies' place) and against the
+"""This project's directors beside keepalived + HAProxy and a direct path, on one machine.
+
+Side by side: this project's directors (NAT, DR, TUN) against the peer an operator would build
+instead (keepalived + HAProxy on two hosts in the proxies' place) and against the
 baseline (the same client reaching one real server straight through r0, no load balancer), each
 in the same emulated network, one after another on this machine. Two more variants put the peer
 and the direct path on plain learning switches (fail mode standalone, no controller: no port

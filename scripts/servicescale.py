@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""What virtual services cost: for 1, 16 and 128 services of 4 real servers each (DR, one VIP
+"""What virtual services cost a cluster, for 1, 16 and 128 of them.
+
+For 1, 16 and 128 services of 4 real servers each (DR, one VIP
 per service from 10.0.0.100 on, TCP 80, nginx on the web hosts), the cluster's start-up time,
 the flows and groups on a proxy, the time to reconcile a reconnecting proxy (its tables kept: the
 controller reads them back; emptied, as after a reboot: everything installed again), the

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Soaks. A quiet soak: the cluster left idle, then under load, with nothing failed on purpose. Every
+"""Soaks: a quiet one (nothing failed on purpose) and a chaos one (scripts/chaos.py).
+
+A quiet soak: the cluster left idle, then under load, with nothing failed on purpose. Every
 failover, real server taken out, BFD session lost, extra health check and failed background
 round is counted; on a machine that is merely busy, a failover or a removal is a false alarm.
 
