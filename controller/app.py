@@ -49,6 +49,7 @@ FLOW_RETRY_SECONDS = 1.0
 WRITE_WATCH_INTERVAL = 1.0   # how often unconfirmed writes are looked at (controller/sync.py)
 BLOCK_CHECK_INTERVAL = 0.5
 TRACE_TIMEOUT = 5.0          # s for one switch's ofproto/trace
+TRACE_SETTLE_SECONDS = 3.0   # a trace right after a change waits this long for the switches to hold it
 
 
 def ovs_trace(bridge: str, flow: str) -> str:
@@ -187,9 +188,22 @@ class LvsController(app_manager.RyuApp):
         """What a packet from `source` to `destination` meets (controller/trace.py), traced by
         ovs-appctl on this machine's switches; InvalidRequest for a bad request, TraceUnavailable
         where ovs-appctl cannot answer."""
-        view = self.state.view()
-        request = trace.trace_request(self.description, view, source, destination, **options)
-        return trace.trace(self.description, view, request, ovs_trace)
+        request = trace.trace_request(self.description, self.state.view(), source, destination, **options)
+        settled = self._flows_settle(TRACE_SETTLE_SECONDS)
+        answer = trace.trace(self.description, self.state.view(), request, ovs_trace)
+        if not settled:
+            answer["lines"].append(trace.NOT_SETTLED)
+        return dict(answer, flows_in_sync=settled)
+
+    def _flows_settle(self, seconds: float) -> bool:
+        """Whether every switch holds the current state's flows within `seconds`: a trace just
+        after a change (a block, a weight) would otherwise show the rules before it."""
+        deadline = time.monotonic() + seconds
+        while not self.flows_in_sync():
+            if time.monotonic() >= deadline:
+                return False
+            hub.sleep(0.05)
+        return True
 
     def flows_in_sync(self) -> bool:
         """True when every switch has confirmed (barrier) the flows of the current state."""

@@ -33,6 +33,10 @@ Runner = Callable[[str, str], str]     # (bridge, flow) -> ofproto/trace's outpu
 Next = Tuple[str, int, str, Fields]    # (switch, in_port, where the packet came from, the packet)
 
 
+NOT_SETTLED = ("note: the switches had not confirmed the latest change when this was traced: "
+               "it may show the rules from before it")
+
+
 class TraceUnavailable(Exception):
     """The switches cannot be asked (no ovs-appctl here, or it failed)."""
 

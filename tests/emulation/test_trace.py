@@ -24,12 +24,6 @@ def served_from_port(cluster, client, sport):
     return json.loads(answer)["served_by"]
 
 
-def in_the_switches(cluster):
-    """A REST change is answered before the switches hold it: wait until they confirm it (the
-    trace reads the switches' tables)."""
-    wait_for(lambda: status(cluster)["flows_in_sync"], 10, "the switches did not confirm the change")
-
-
 def test_the_traced_real_server_is_the_one_a_connection_from_that_port_reaches(cluster):
     seen = set()
     for sport in range(41000, 41008):
@@ -50,16 +44,18 @@ def test_a_forbidden_destination_is_dropped_by_segmentation(cluster):
 
 
 def test_a_blocked_client_is_dropped_by_the_block_rule(cluster):
+    """Traced right after each change, which the REST API answers before the switches hold it:
+    the trace waits for them."""
     cluster.rest("POST", "/lb/blocks", {"ip": cluster.description.host("c2").ip, "seconds": 60})
-    in_the_switches(cluster)
     try:
         traced = cluster.trace("c2", cluster.vip, 80)
+        assert traced["flows_in_sync"], traced["lines"]
         assert (traced["dropped"]["table"], traced["dropped"]["kind"]) == (0, "block"), traced["lines"]
         assert "priority 500 (block)" in traced["lines"][-1]
     finally:
         cluster.rest("DELETE", "/lb/blocks/%s" % cluster.description.host("c2").ip)
-        in_the_switches(cluster)
-    assert cluster.trace("c2", cluster.vip, 80)["dropped"] is None
+    traced = cluster.trace("c2", cluster.vip, 80)
+    assert traced["flows_in_sync"] and traced["dropped"] is None, traced["lines"]
 
 
 def test_the_trace_follows_the_failover_group_to_the_standby(cluster):
