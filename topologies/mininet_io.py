@@ -1,4 +1,4 @@
-"""Two places where Mininet reads bytes it does not control, made safe for the harness.
+"""Where Mininet reads bytes it does not control, made safe for the harness, and one leak.
 
 - Mininet decodes every command's output as strict UTF-8 (`Node.read`, `Node.pexec`, `errRun`):
   one byte of binary output from a host (a tool's progress bar, a dump, a stray packet echoed
@@ -7,6 +7,9 @@
 - `RemoteController` checks the controller's port with `telnet`, whose output then holds the
   controller's OpenFlow HELLO (binary, with a random xid) when it arrives before telnet quits.
   `ListeningController` asks with a socket of its own and reads nothing.
+- `RemoteController.stop` does nothing, so `net.stop()` never ends the shell Mininet gave it: a
+  process making cluster after cluster (the test suite, the benchmark) kept one `bash` per
+  cluster until it exited. `ListeningController` ends it as every other node's stop does.
 """
 import codecs
 import socket
@@ -48,3 +51,6 @@ class ListeningController(RemoteController):
 
     def isListening(self, ip, port):
         return port_listening(ip, port)
+
+    def stop(self, *_args, **_kwargs):
+        self.terminate()              # the controller itself is the harness's to stop

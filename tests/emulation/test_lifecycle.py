@@ -41,6 +41,12 @@ def processes_mentioning(text):
     return subprocess.run(["pgrep", "-f", text], capture_output=True, text=True).stdout.split()
 
 
+def mininet_shells():
+    """This process's Mininet node shells still running (an ended one's cmdline is empty)."""
+    return subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", "bash --norc --noediting -is mininet:"],
+                          capture_output=True, text=True).stdout.split()
+
+
 def test_up_and_down_twice_leaves_nothing_behind():
     for _ in range(2):
         with Cluster(mode="nat", clients=4, webs=2) as cluster:
@@ -57,6 +63,7 @@ def test_up_and_down_twice_leaves_nothing_behind():
             pids = [cluster.controller.pid] + [p.pid for p in cluster.processes.values()]
             run_dir = cluster.run_dir
         assert bridges() == []
+        assert mininet_shells() == []           # the nodes' shells, c0's too (RemoteController keeps it)
         assert not [pid for pid in pids if process_alive(pid)]
         assert processes_mentioning(run_dir) == []
         assert not os.path.exists(os.path.join(run_dir, "etcd"))             # the logs stay, not the data
