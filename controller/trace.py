@@ -538,9 +538,8 @@ class Explanation:
         if outputs(self.names.description, hop):
             return None
         # The connection log's tables only copy: the rule that decided is the last before them.
-        index = next((i for i in reversed(range(len(hop.rules))) if hop.rules[i].cookie & KIND_MASK != COOKIE_LOG),
-                     len(hop.rules) - 1)
-        step = steps[index]
+        step = next((step for rule, step in zip(reversed(hop.rules), reversed(steps))
+                     if rule.cookie & KIND_MASK != COOKIE_LOG), steps[-1])
         return {"switch": hop.switch, "table": step["table"], "rule": step["rule"], "kind": step["kind"]}
 
     def verdict(self, dropped: Optional[dict]) -> str:

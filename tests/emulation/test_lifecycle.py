@@ -37,14 +37,13 @@ def bridges():
     return subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True, check=True).stdout.split()
 
 
-def processes_mentioning(text):
-    return subprocess.run(["pgrep", "-f", text], capture_output=True, text=True).stdout.split()
+def processes_mentioning(text, *pgrep_options):
+    return subprocess.run(["pgrep", *pgrep_options, "-f", text], capture_output=True, text=True).stdout.split()
 
 
 def mininet_shells():
     """This process's Mininet node shells still running (an ended one's cmdline is empty)."""
-    return subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", "bash --norc --noediting -is mininet:"],
-                          capture_output=True, text=True).stdout.split()
+    return processes_mentioning("bash --norc --noediting -is mininet:", "-P", str(os.getpid()))
 
 
 def test_up_and_down_twice_leaves_nothing_behind():
